@@ -1,0 +1,471 @@
+//! Scenarios for the core, with a fake clock: each is a conversation with the bridge.
+
+use super::*;
+use crate::protocol::snapshot::tests::jpeg;
+
+const DRIVEWAY: &str = "5CC5638AE24C";
+const BARN: &str = "5CC5638AE24D";
+
+fn config(text: &str) -> Config {
+    Config::parse(text, "test.yaml", None).unwrap()
+}
+
+fn two_cameras() -> Config {
+    config(&format!(
+        "alarm_off_after: 30s\ncameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n    area: Garden\n  - mac: {BARN}\n    name: Barn\n"
+    ))
+}
+
+struct Harness {
+    bridge: Bridge,
+    now: Instant,
+    wall: SystemTime,
+}
+
+impl Harness {
+    fn new(config: Config) -> Harness {
+        Harness {
+            bridge: Bridge::new(config),
+            now: Instant::now(),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        }
+    }
+
+    /// Both links up, the start-up actions drained.
+    fn connected(config: Config) -> Harness {
+        let mut h = Harness::new(config);
+        h.event(Event::Connected(Link::Ha));
+        h.event(Event::Connected(Link::Camera));
+        h
+    }
+
+    fn event(&mut self, e: Event) -> Vec<Action> {
+        self.bridge.handle(e, self.now);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.bridge.poll_action()).collect()
+    }
+
+    fn message(&mut self, topic: &str, payload: impl Into<Bytes>) -> Vec<Publish> {
+        let e = Event::Message {
+            topic: topic.to_string(),
+            payload: payload.into(),
+            received: self.wall,
+        };
+        publishes(self.event(e))
+    }
+
+    fn advance(&mut self, d: Duration) -> Vec<Publish> {
+        self.now += d;
+        self.wall += d;
+        self.bridge.handle_timeout(self.now);
+        publishes(self.drain())
+    }
+}
+
+fn publishes(actions: Vec<Action>) -> Vec<Publish> {
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Publish(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The one publish on `topic`; fails when there is none or several.
+fn on<'a>(ps: &'a [Publish], topic: &str) -> &'a Publish {
+    let found: Vec<&Publish> = ps.iter().filter(|p| p.topic == topic).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "publishes on {topic}: {:#?}",
+        ps.iter().map(|p| &p.topic).collect::<Vec<_>>()
+    );
+    found[0]
+}
+
+fn text(p: &Publish) -> &str {
+    std::str::from_utf8(&p.payload).unwrap()
+}
+
+fn json(p: &Publish) -> serde_json::Value {
+    serde_json::from_slice(&p.payload).unwrap()
+}
+
+#[test]
+fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
+    let mut h = Harness::new(two_cameras());
+    let actions = h.event(Event::Connected(Link::Ha));
+    assert_eq!(
+        actions[0],
+        Action::Subscribe {
+            link: Link::Ha,
+            filters: vec!["homeassistant/status".into(), "solarcam/+/command".into()]
+        }
+    );
+    let ps = publishes(actions);
+    let pos = |t: &str| {
+        ps.iter()
+            .position(|p| p.topic == t)
+            .unwrap_or_else(|| panic!("no {t}"))
+    };
+    let availability = pos("solarcam/bridge/availability");
+    assert!(pos("homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config") < availability);
+    assert!(pos("homeassistant/binary_sensor/solarcam_bridge/connectivity/config") < availability);
+    assert!(availability < pos("solarcam/5CC5638AE24C/alarm"));
+    assert_eq!(text(&ps[availability]), "online");
+    assert!(ps[availability].retain);
+    // 9 entities per camera before any status (battery voltage and signal wait for a value),
+    // plus the bridge's own.
+    let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
+    assert_eq!(configs, 2 * 9 + 1);
+    assert!(ps
+        .iter()
+        .all(|p| p.retain && p.link == Link::Ha && p.qos == Qos::AtLeastOnce));
+
+    let actions = h.event(Event::Connected(Link::Camera));
+    assert_eq!(
+        actions,
+        vec![Action::Subscribe {
+            link: Link::Camera,
+            filters: [
+                "4GSolarCam/Snapshot",
+                "4GSolarCam/Snapshot/+",
+                "4GSolarCam/Alarm",
+                "4GSolarCam/Alarm/+",
+                "4GSolarCam/Status",
+                "4GSolarCam/Status/+",
+            ]
+            .map(String::from)
+            .to_vec()
+        }]
+    );
+}
+
+#[test]
+fn snapshot_after_text_header_is_published_byte_exact() {
+    let mut h = Harness::connected(two_cameras());
+    let img = jpeg(1000);
+    let mut payload = format!("mac={DRIVEWAY};").into_bytes();
+    payload.extend_from_slice(&img);
+    let ps = h.message("4GSolarCam/Snapshot", payload);
+    let p = on(&ps, "solarcam/5CC5638AE24C/snapshot");
+    assert_eq!(&p.payload[..], &img[..]);
+    assert!(p.retain);
+    assert_eq!(ps.len(), 1);
+}
+
+#[test]
+fn snapshot_over_the_limit_is_not_published() {
+    let mut h = Harness::connected(config(&format!(
+        "snapshot_max_bytes: 2048\ncameras:\n  - mac: {DRIVEWAY}\n"
+    )));
+    let ps = h.message("4GSolarCam/Snapshot", jpeg(4000));
+    assert!(ps.is_empty(), "{ps:?}");
+    assert_eq!(h.bridge.stats().rejected, 1);
+    // The next one, in bounds, goes through.
+    let ps = h.message("4GSolarCam/Snapshot", jpeg(100));
+    assert_eq!(ps.len(), 1);
+}
+
+#[test]
+fn malformed_snapshots_are_counted_and_the_next_one_still_works() {
+    let mut h = Harness::connected(two_cameras());
+    let img = jpeg(500);
+    for bad in [&b""[..], b"garbage", &img[..img.len() - 10]] {
+        let ps = h.message(
+            "4GSolarCam/Snapshot/5CC5638AE24C",
+            Bytes::copy_from_slice(bad),
+        );
+        assert!(ps.is_empty());
+    }
+    assert_eq!(h.bridge.stats().rejected, 3);
+    let ps = h.message("4GSolarCam/Snapshot/5CC5638AE24C", img.clone());
+    assert_eq!(
+        &on(&ps, "solarcam/5CC5638AE24C/snapshot").payload[..],
+        &img[..]
+    );
+}
+
+#[test]
+fn alarm_turns_on_then_off_after_the_configured_delay() {
+    let mut h = Harness::connected(two_cameras());
+    let alarm = format!(r#"{{"mac":"{DRIVEWAY}","type":"PIR","time":"2026-11-27 10:00:00"}}"#);
+    let ps = h.message("4GSolarCam/Alarm", alarm.clone());
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/alarm")), "ON");
+    assert_eq!(
+        text(on(&ps, "solarcam/5CC5638AE24C/alarm/attributes")),
+        alarm
+    );
+    assert_eq!(
+        h.bridge.poll_timeout(),
+        Some(h.now + Duration::from_secs(30))
+    );
+
+    assert!(h.advance(Duration::from_secs(29)).is_empty());
+    // A second alarm restarts the delay.
+    h.message("4GSolarCam/Alarm", alarm);
+    assert!(h.advance(Duration::from_secs(29)).is_empty());
+    let ps = h.advance(Duration::from_secs(1));
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/alarm")), "OFF");
+    assert!(on(&ps, "solarcam/5CC5638AE24C/alarm").retain);
+    assert_eq!(h.bridge.poll_timeout(), None);
+}
+
+#[test]
+fn status_publishes_battery_signal_voltage_and_announces_new_sensors() {
+    let mut h = Harness::connected(two_cameras());
+    let status = format!(
+        r#"{{"devMac":"{BARN}","battery":87,"voltage":3950,"csq":20,"firmware":"V1.0.3"}}"#
+    );
+    let ps = h.message("4GSolarCam/Status", status.clone());
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/battery")), "87");
+    assert_eq!(
+        text(on(&ps, "solarcam/5CC5638AE24D/battery_voltage")),
+        "3.95"
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/signal")), "-73");
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/status")), status);
+    assert_eq!(
+        text(on(&ps, "solarcam/5CC5638AE24D/last_status")),
+        "2023-11-14T22:13:20Z"
+    );
+    let voltage = json(on(
+        &ps,
+        "homeassistant/sensor/solarcam_5cc5638ae24d/battery_voltage/config",
+    ));
+    assert_eq!(voltage["unit_of_measurement"], "V");
+    assert_eq!(voltage["entity_category"], "diagnostic");
+    // Firmware reaches the device block of every entity.
+    let battery = json(on(
+        &ps,
+        "homeassistant/sensor/solarcam_5cc5638ae24d/battery/config",
+    ));
+    assert_eq!(battery["device"]["sw_version"], "V1.0.3");
+    assert_eq!(
+        battery["json_attributes_topic"],
+        "solarcam/5CC5638AE24D/status"
+    );
+
+    // The same status again announces nothing new.
+    let ps = h.message("4GSolarCam/Status", status);
+    assert!(ps.iter().all(|p| !p.topic.ends_with("/config")));
+}
+
+#[test]
+fn buttons_send_the_camera_command_on_its_topic() {
+    let mut h = Harness::connected(two_cameras());
+    let cases = [
+        ("wake", "4GSolarCam/Wake/5CC5638AE24C"),
+        ("status", "4GSolarCam/Status/5CC5638AE24C"),
+        ("reboot", "4GSolarCam/Config/5CC5638AE24C"),
+        ("shutdown", "4GSolarCam/Config/5CC5638AE24C"),
+        ("upgrade", "4GSolarCam/Config/5CC5638AE24C"),
+    ];
+    for (word, topic) in cases {
+        let ps = h.message("solarcam/5CC5638AE24C/command", word);
+        assert_eq!(
+            ps,
+            vec![Publish {
+                link: Link::Camera,
+                topic: topic.into(),
+                payload: Bytes::from(word),
+                qos: Qos::AtLeastOnce,
+                retain: false
+            }]
+        );
+    }
+    assert!(h
+        .message("solarcam/5CC5638AE24C/command", "explode")
+        .is_empty());
+    assert_eq!(h.bridge.stats().rejected, 1);
+}
+
+#[test]
+fn our_own_status_request_echoed_back_is_not_a_report() {
+    let mut h = Harness::connected(two_cameras());
+    assert!(h
+        .message("4GSolarCam/Status/5CC5638AE24C", "status")
+        .is_empty());
+    assert_eq!(h.bridge.stats().rejected, 0);
+}
+
+#[test]
+fn home_assistant_birth_republishes_everything_in_order() {
+    let mut h = Harness::connected(two_cameras());
+    h.message("4GSolarCam/Snapshot", {
+        let mut p = DRIVEWAY.as_bytes().to_vec();
+        p.extend(jpeg(50));
+        p
+    });
+    let ps = h.message("homeassistant/status", "online");
+    assert_eq!(
+        ps.iter().filter(|p| p.topic.ends_with("/config")).count(),
+        19
+    );
+    assert_eq!(text(on(&ps, "solarcam/bridge/availability")), "online");
+    assert_eq!(
+        &on(&ps, "solarcam/5CC5638AE24C/snapshot").payload[..],
+        &jpeg(50)[..]
+    );
+    let last_config = ps
+        .iter()
+        .rposition(|p| p.topic.ends_with("/config"))
+        .unwrap();
+    let first_state = ps
+        .iter()
+        .position(|p| p.topic.starts_with("solarcam/5CC"))
+        .unwrap();
+    assert!(last_config < first_state);
+    assert!(h.message("homeassistant/status", "offline").is_empty());
+}
+
+#[test]
+fn an_unknown_camera_appears_named_from_its_mac() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = h.message("4GSolarCam/Alarm/112233445566", "{}");
+    let cam = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+    ));
+    assert_eq!(cam["device"]["name"], "SC211 112233445566");
+    assert_eq!(
+        text(on(&ps, "solarcam/112233445566/alarm/attributes")),
+        "{}"
+    );
+    assert_eq!(h.bridge.camera_count(), 3);
+}
+
+#[test]
+fn unknown_cameras_are_ignored_when_discovery_of_them_is_off() {
+    let mut h = Harness::connected(config(&format!(
+        "discover_unknown: false\ncameras:\n  - mac: {DRIVEWAY}\n"
+    )));
+    assert!(h.message("4GSolarCam/Alarm/112233445566", "{}").is_empty());
+    assert!(h
+        .message("solarcam/112233445566/command", "wake")
+        .is_empty());
+    assert_eq!(h.bridge.stats().rejected, 2);
+}
+
+#[test]
+fn a_payload_without_mac_goes_to_the_only_configured_camera() {
+    let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
+    let ps = h.message("4GSolarCam/Snapshot", jpeg(10));
+    assert_eq!(ps[0].topic, "solarcam/5CC5638AE24C/snapshot");
+}
+
+#[test]
+fn a_snapshot_without_mac_follows_its_alarm_but_not_after_the_window() {
+    let mut h = Harness::connected(two_cameras());
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{BARN}"}}"#));
+    h.advance(Duration::from_secs(3));
+    let ps = h.message("4GSolarCam/Snapshot", jpeg(10));
+    on(&ps, "solarcam/5CC5638AE24D/snapshot");
+
+    h.advance(ATTRIBUTION_WINDOW + Duration::from_secs(1));
+    assert!(h.message("4GSolarCam/Snapshot", jpeg(10)).is_empty());
+    assert_eq!(h.bridge.stats().unattributed, 1);
+}
+
+#[test]
+fn a_snapshot_without_mac_is_dropped_when_two_cameras_were_heard() {
+    let mut h = Harness::connected(two_cameras());
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{BARN}"}}"#));
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+    assert!(h.message("4GSolarCam/Snapshot", jpeg(10)).is_empty());
+    assert_eq!(h.bridge.stats().unattributed, 1);
+}
+
+#[test]
+fn nothing_is_published_before_the_connection_is_up_except_on_connect() {
+    let mut h = Harness::new(two_cameras());
+    // A message that arrives on the camera link before HA's connection: states are still queued
+    // (the shell holds them until the connection is up); discovery follows on connect.
+    let ps = h.message("4GSolarCam/Alarm/5CC5638AE24C", "{}");
+    assert!(ps.iter().all(|p| !p.topic.ends_with("/config")));
+    let ps = publishes(h.event(Event::Connected(Link::Ha)));
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/alarm")), "ON");
+}
+
+#[test]
+fn shutdown_publishes_offline_retained() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = publishes(h.event(Event::Shutdown));
+    assert_eq!(text(on(&ps, "solarcam/bridge/availability")), "offline");
+    assert!(ps[0].retain);
+}
+
+#[test]
+fn reload_adds_removes_and_renames_only_what_changed() {
+    let mut h = Harness::connected(two_cameras());
+    let new = config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n    name: Front drive\n    area: Garden\n  - mac: 112233445566\n    name: Gate\n"
+    ));
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(new))));
+    // Barn removed: every config topic emptied, retained states cleared.
+    for e in CameraEntity::ALL {
+        let p = on(
+            &ps,
+            &format!(
+                "homeassistant/{}/solarcam_5cc5638ae24d/{}/config",
+                e.component(),
+                e.key()
+            ),
+        );
+        assert!(p.payload.is_empty() && p.retain);
+    }
+    assert!(on(&ps, "solarcam/5CC5638AE24D/snapshot").payload.is_empty());
+    // Driveway renamed in place: same unique_id, new name.
+    let cam = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    ));
+    assert_eq!(cam["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+    assert_eq!(cam["device"]["name"], "Front drive");
+    // Gate added.
+    let gate = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+    ));
+    assert_eq!(gate["device"]["name"], "Gate");
+    // The bridge device is untouched.
+    assert!(ps.iter().all(|p| !p.topic.contains("solarcam_bridge")));
+
+    // Reloading the same file again changes nothing.
+    let same = h.bridge.config().clone();
+    assert!(h.event(Event::ConfigReloaded(Box::new(same))).is_empty());
+}
+
+#[test]
+fn reload_with_new_topics_moves_everything() {
+    let mut h = Harness::connected(two_cameras());
+    let mut new = two_cameras();
+    new.base_topic = "cams".into();
+    new.camera_topic_prefix = "Solar".into();
+    let actions = h.event(Event::ConfigReloaded(Box::new(new)));
+    assert!(actions.contains(&Action::Unsubscribe {
+        link: Link::Ha,
+        filters: vec!["homeassistant/status".into(), "solarcam/+/command".into()]
+    }));
+    assert!(actions.contains(&Action::Subscribe {
+        link: Link::Ha,
+        filters: vec!["homeassistant/status".into(), "cams/+/command".into()]
+    }));
+    assert!(actions.iter().any(|a| matches!(a, Action::Subscribe { link: Link::Camera, filters } if filters[0] == "Solar/Snapshot")));
+    let ps = publishes(actions);
+    assert!(on(&ps, "solarcam/bridge/availability").payload.is_empty());
+    assert_eq!(text(on(&ps, "cams/bridge/availability")), "online");
+    let cam = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    ));
+    assert_eq!(cam["topic"], "cams/5CC5638AE24C/snapshot");
+    let ps = h.message("solarcam/5CC5638AE24C/command", "wake");
+    assert!(ps.is_empty(), "old command topic no longer read");
+    let ps = h.message("cams/5CC5638AE24C/command", "wake");
+    assert_eq!(ps[0].topic, "Solar/Wake/5CC5638AE24C");
+}

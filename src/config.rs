@@ -1,0 +1,863 @@
+//! The YAML configuration file: parsed, validated as a whole, every error with its line.
+//!
+//! Parsing is two steps. serde reads the file into `Raw*` structs that mirror the YAML (unknown keys
+//! and wrong types are caught here, with serde's own line); then [`validate`] turns them into the
+//! typed [`Config`], collecting every semantic error (a bad MAC, a duplicate, a bad URL) with the
+//! line it stands on, so `check-config` can list them all at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::mac::Mac;
+
+pub const DEFAULT_PATH: &str = "/etc/solarcam-bridge/config.yaml";
+
+/// The validated configuration. Everything in it has been checked; the core trusts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The broker Home Assistant uses.
+    pub mqtt: BrokerConfig,
+    /// The broker the cameras publish to, when it is not the same one.
+    pub camera_mqtt: Option<BrokerConfig>,
+    pub camera_topic_prefix: String,
+    pub discovery_prefix: String,
+    pub base_topic: String,
+    pub alarm_off_after: Duration,
+    pub snapshot_max_bytes: usize,
+    pub discover_unknown: bool,
+    pub log_level: Option<String>,
+    pub cameras: Vec<CameraConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraConfig {
+    pub mac: Mac,
+    pub name: String,
+    pub area: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    pub url: BrokerUrl,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub client_id: String,
+    /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::str::FromStr for BrokerUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
+            format!("url {s:?} has no scheme; write mqtt://HOST:PORT or mqtts://HOST:PORT")
+        })?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" | "tls" => true,
+            other => {
+                return Err(format!(
+                    "url {s:?}: scheme {other:?} is not supported; use mqtt:// or mqtts://"
+                ))
+            }
+        };
+        let authority = rest.trim_end_matches('/');
+        if authority.contains('@') {
+            return Err(format!(
+                "url for host {:?} holds credentials; put them in `username` and `password` instead",
+                authority.rsplit('@').next().unwrap_or_default()
+            ));
+        }
+        if authority.contains('/') || authority.contains('?') {
+            return Err(format!("url {s:?} has a path; write only mqtt://HOST:PORT"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("url {s:?}: unclosed '[' in IPv6 address"))?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("url {s:?} has no host"));
+        }
+        let port =
+            match port {
+                None => {
+                    if tls {
+                        8883
+                    } else {
+                        1883
+                    }
+                }
+                Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    format!("url {s:?}: port {p:?} is not a number from 1 to 65535")
+                })?,
+            };
+        Ok(BrokerUrl {
+            tls,
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// A password: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One problem in the file, with the line it stands on when that is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Every problem found in one file. Displays one `file:line: message` per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: String,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match e.line {
+                Some(line) => write!(f, "{}:{}: {}", self.file, line, e.message)?,
+                None => write!(f, "{}: {}", self.file, e.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path` (and any `password_file` it names).
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            file: file.clone(),
+            errors: vec![ConfigError {
+                line: None,
+                message: format!("cannot read the configuration file: {e}"),
+            }],
+        })?;
+        Self::parse(&text, &file, path.parent())
+    }
+
+    /// Parses `text`; `file` names it in errors, `dir` resolves relative `password_file`s.
+    pub fn parse(text: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            file: file.to_string(),
+            errors,
+        };
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_norway::from_str(text).map_err(|e| fail(vec![serde_error(&e)]))?
+        };
+        validate(raw, text, dir).map_err(fail)
+    }
+
+    /// One line for `check-config` and the log.
+    pub fn summary(&self) -> String {
+        let n = self.cameras.len();
+        let cams = format!("{n} camera{}", if n == 1 { "" } else { "s" });
+        let cam_broker = match &self.camera_mqtt {
+            Some(b) => format!("cameras on {}", b.url),
+            None => "cameras on the same broker".to_string(),
+        };
+        format!(
+            "{cams}, Home Assistant broker {}, {cam_broker}, topics {}/…, discovery under {}/",
+            self.mqtt.url, self.camera_topic_prefix, self.discovery_prefix
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    mqtt: Option<RawBroker>,
+    camera_mqtt: Option<RawBroker>,
+    camera_topic_prefix: Option<String>,
+    discovery_prefix: Option<String>,
+    base_topic: Option<String>,
+    alarm_off_after: Option<Scalar>,
+    snapshot_max_bytes: Option<u64>,
+    discover_unknown: Option<bool>,
+    log_level: Option<String>,
+    #[serde(default)]
+    cameras: Vec<RawCamera>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    url: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    client_id: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCamera {
+    mac: Scalar,
+    name: Option<String>,
+    area: Option<String>,
+}
+
+/// A YAML scalar that may have been read as a number (`alarm_off_after: 30`, or a MAC of only
+/// digits) but is used as text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Int(u64),
+    Float(f64),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Text(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+        }
+    }
+}
+
+fn serde_error(e: &serde_norway::Error) -> ConfigError {
+    let mut message = e.to_string();
+    // serde_norway appends " at line L column C"; the line moves to the front instead.
+    if let Some(pos) = message.find(" at line ") {
+        message.truncate(pos);
+    }
+    if message.contains("unknown field") {
+        message.push_str(" (check the spelling; config.example.yaml lists every key)");
+    }
+    ConfigError {
+        line: e.location().map(|l| l.line()),
+        message,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation.
+
+struct Check<'a> {
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Check<'_> {
+    fn error(&mut self, path: &[Seg], message: String) {
+        let line = locate(self.text, path);
+        self.errors.push(ConfigError { line, message });
+    }
+}
+
+fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
+    let mut c = Check {
+        text,
+        errors: Vec::new(),
+    };
+
+    let mqtt = broker(
+        &mut c,
+        "mqtt",
+        raw.mqtt.unwrap_or_default(),
+        "solarcam-bridge",
+        dir,
+    );
+    let camera_mqtt = raw
+        .camera_mqtt
+        .map(|b| broker(&mut c, "camera_mqtt", b, "solarcam-bridge-cameras", dir));
+    if let (Some(a), Some(b)) = (&mqtt, camera_mqtt.as_ref().and_then(|b| b.as_ref())) {
+        if a.url == b.url && a.client_id == b.client_id {
+            c.error(
+                &[Seg::Key("camera_mqtt"), Seg::Key("client_id")],
+                "camera_mqtt: same broker and client_id as mqtt; the two connections would \
+                 throw each other off. Remove camera_mqtt, or give it another client_id"
+                    .into(),
+            );
+        }
+    }
+
+    let camera_topic_prefix = topic_prefix(
+        &mut c,
+        "camera_topic_prefix",
+        raw.camera_topic_prefix,
+        "4GSolarCam",
+    );
+    let discovery_prefix = topic_prefix(
+        &mut c,
+        "discovery_prefix",
+        raw.discovery_prefix,
+        "homeassistant",
+    );
+    let base_topic = topic_prefix(&mut c, "base_topic", raw.base_topic, "solarcam");
+
+    let alarm_off_after = match raw.alarm_off_after {
+        None => Duration::from_secs(30),
+        Some(s) => match parse_duration(&s.text()) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                c.error(
+                    &[Seg::Key("alarm_off_after")],
+                    "alarm_off_after must be longer than 0s".into(),
+                );
+                Duration::from_secs(30)
+            }
+            Err(e) => {
+                c.error(
+                    &[Seg::Key("alarm_off_after")],
+                    format!("alarm_off_after: {e}"),
+                );
+                Duration::from_secs(30)
+            }
+        },
+    };
+
+    const MAX_MQTT_PAYLOAD: u64 = 256 * 1024 * 1024 - 1024;
+    let snapshot_max_bytes = match raw.snapshot_max_bytes {
+        None => 1_900_000,
+        Some(n) if (1024..=MAX_MQTT_PAYLOAD).contains(&n) => n as usize,
+        Some(n) => {
+            c.error(
+                &[Seg::Key("snapshot_max_bytes")],
+                format!("snapshot_max_bytes: {n} is out of range; use a size from 1024 to {MAX_MQTT_PAYLOAD} bytes (default 1900000)"),
+            );
+            1_900_000
+        }
+    };
+
+    let log_level = raw.log_level.map(|l| l.to_ascii_lowercase());
+    if let Some(l) = &log_level {
+        if !matches!(l.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
+            c.error(
+                &[Seg::Key("log_level")],
+                format!("log_level {l:?} is not a level; use error, warn, info, debug or trace"),
+            );
+        }
+    }
+
+    let mut cameras = Vec::with_capacity(raw.cameras.len());
+    let mut seen: HashMap<Mac, (usize, Option<usize>)> = HashMap::new();
+    for (i, cam) in raw.cameras.into_iter().enumerate() {
+        let mac_path = [Seg::Key("cameras"), Seg::Index(i), Seg::Key("mac")];
+        let label = match &cam.name {
+            Some(n) => format!("camera {n:?}"),
+            None => format!("camera #{}", i + 1),
+        };
+        let mac_text = cam.mac.text();
+        let mac = match (&cam.mac, mac_text.parse::<Mac>()) {
+            (Scalar::Text(_), Ok(mac)) => Some(mac),
+            (Scalar::Int(_), Ok(mac)) if mac_text.len() == 12 => Some(mac),
+            (Scalar::Int(_) | Scalar::Float(_), _) => {
+                c.error(
+                    &mac_path,
+                    format!("{label}: mac {mac_text:?} was read as a number; put it in quotes, e.g. mac: \"5CC5638AE24C\""),
+                );
+                None
+            }
+            (Scalar::Text(_), Err(_)) => {
+                c.error(
+                    &mac_path,
+                    format!("{label}: mac {mac_text:?} is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"),
+                );
+                None
+            }
+        };
+        let name = match cam.name {
+            Some(n) if n.trim().is_empty() => {
+                c.error(
+                    &[Seg::Key("cameras"), Seg::Index(i), Seg::Key("name")],
+                    format!("{label}: name is empty; give it a name or remove the key"),
+                );
+                continue;
+            }
+            Some(n) => n.trim().to_string(),
+            None => match mac {
+                Some(mac) => default_camera_name(mac),
+                None => continue,
+            },
+        };
+        let Some(mac) = mac else { continue };
+        let line = locate(text, &mac_path);
+        if let Some((first, first_line)) = seen.get(&mac) {
+            let at = match first_line {
+                Some(l) => format!("line {l}"),
+                None => format!("camera #{}", first + 1),
+            };
+            c.error(
+                &mac_path,
+                format!("{label}: mac {mac} is already used by the camera at {at}; each camera must be listed once"),
+            );
+            continue;
+        }
+        seen.insert(mac, (i, line));
+        let area = cam
+            .area
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty());
+        cameras.push(CameraConfig { mac, name, area });
+    }
+
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    Ok(Config {
+        mqtt: mqtt.expect("no error means a broker"),
+        camera_mqtt: camera_mqtt.map(|b| b.expect("no error means a broker")),
+        camera_topic_prefix,
+        discovery_prefix,
+        base_topic,
+        alarm_off_after,
+        snapshot_max_bytes,
+        discover_unknown: raw.discover_unknown.unwrap_or(true),
+        log_level,
+        cameras,
+    })
+}
+
+/// The name a camera gets when the file gives none, or when it was discovered.
+pub fn default_camera_name(mac: Mac) -> String {
+    format!("SC211 {mac}")
+}
+
+fn broker(
+    c: &mut Check,
+    key: &'static str,
+    raw: RawBroker,
+    default_client_id: &str,
+    dir: Option<&Path>,
+) -> Option<BrokerConfig> {
+    let errors_before = c.errors.len();
+    let url = match raw
+        .url
+        .as_deref()
+        .unwrap_or("mqtt://127.0.0.1:1883")
+        .parse::<BrokerUrl>()
+    {
+        Ok(u) => Some(u),
+        Err(e) => {
+            c.error(&[Seg::Key(key), Seg::Key("url")], format!("{key}.{e}"));
+            None
+        }
+    };
+    let password = match (raw.password, raw.password_file) {
+        (Some(_), Some(_)) => {
+            c.error(
+                &[Seg::Key(key), Seg::Key("password_file")],
+                format!("{key}: both password and password_file are set; keep one"),
+            );
+            None
+        }
+        (Some(p), None) => Some(Secret(p)),
+        (None, Some(f)) => {
+            let path = match dir {
+                Some(d) if f.is_relative() => d.join(&f),
+                _ => f.clone(),
+            };
+            match std::fs::read_to_string(&path) {
+                // A trailing newline is the editor's, not the password's.
+                Ok(p) => Some(Secret(p.trim_end_matches(['\r', '\n']).to_string())),
+                Err(e) => {
+                    c.error(
+                        &[Seg::Key(key), Seg::Key("password_file")],
+                        format!("{key}.password_file: cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    if password.is_some() && raw.username.is_none() {
+        c.error(
+            &[Seg::Key(key)],
+            format!("{key}: a password is set but no username; MQTT sends a password only with a username"),
+        );
+    }
+    let client_id = raw
+        .client_id
+        .unwrap_or_else(|| default_client_id.to_string());
+    if client_id.is_empty() || client_id.len() > 128 {
+        c.error(
+            &[Seg::Key(key), Seg::Key("client_id")],
+            format!("{key}.client_id must hold 1 to 128 characters"),
+        );
+    }
+    if c.errors.len() > errors_before {
+        return None;
+    }
+    Some(BrokerConfig {
+        url: url?,
+        username: raw.username,
+        password,
+        client_id,
+        ca_file: raw.ca_file,
+    })
+}
+
+fn topic_prefix(c: &mut Check, key: &'static str, value: Option<String>, default: &str) -> String {
+    let Some(v) = value else {
+        return default.to_string();
+    };
+    let problem = if v.is_empty() {
+        Some("is empty")
+    } else if v.contains(['+', '#']) {
+        Some("holds an MQTT wildcard (+ or #)")
+    } else if v.starts_with('/') || v.ends_with('/') {
+        Some("starts or ends with '/'")
+    } else if v.contains('\0') {
+        Some("holds a NUL character")
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        c.error(
+            &[Seg::Key(key)],
+            format!("{key} {v:?} {p}; use a plain topic such as {default:?}"),
+        );
+        return default.to_string();
+    }
+    v
+}
+
+/// `30s`, `2m`, `1h 30m`, `500ms`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if (0.0..1e9).contains(&secs) {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(t)
+        .map_err(|_| format!("{t:?} is not a duration; write e.g. 30s, 2m or 1h"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding the line of a key, for errors found after serde is done.
+
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// The 1-based line of `path` in block-style YAML, or `None` where the file is written in a way
+/// this small reader does not follow (flow style, anchors); the error is then shown without one.
+fn locate(text: &str, path: &[Seg]) -> Option<usize> {
+    // (line number, column, content) for each line that holds something.
+    let mut lines: Vec<(usize, usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(n, l)| {
+            let content = l.trim_start();
+            (!content.is_empty() && !content.starts_with('#') && content != "---")
+                .then(|| (n + 1, l.len() - content.len(), content))
+        })
+        .collect();
+    let mut found = None;
+    for seg in path {
+        let shallowest = lines.iter().map(|l| l.1).min()?;
+        match seg {
+            Seg::Key(k) => {
+                let pos = lines
+                    .iter()
+                    .position(|(_, col, content)| *col == shallowest && is_key(content, k))?;
+                let (n, col, _) = lines[pos];
+                found = Some(n);
+                let end = lines[pos + 1..]
+                    .iter()
+                    .position(|l| l.1 <= col)
+                    .map_or(lines.len(), |e| pos + 1 + e);
+                lines = lines[pos + 1..end].to_vec();
+            }
+            Seg::Index(i) => {
+                let dashes: Vec<usize> = (0..lines.len())
+                    .filter(|&p| lines[p].1 == shallowest && lines[p].2.starts_with('-'))
+                    .collect();
+                let pos = *dashes.get(*i)?;
+                let end = dashes.get(i + 1).copied().unwrap_or(lines.len());
+                let (n, col, content) = lines[pos];
+                found = Some(n);
+                let rest = content[1..].trim_start();
+                let rest_col = col + content.len() - rest.len();
+                let mut item = Vec::with_capacity(end - pos);
+                if !rest.is_empty() {
+                    item.push((n, rest_col, rest));
+                }
+                item.extend_from_slice(&lines[pos + 1..end]);
+                lines = item;
+            }
+        }
+        if lines.is_empty() {
+            break;
+        }
+    }
+    found
+}
+
+fn is_key(content: &str, key: &str) -> bool {
+    let unquoted = content
+        .strip_prefix('"')
+        .and_then(|c| c.strip_prefix(key))
+        .and_then(|c| c.strip_prefix('"'))
+        .or_else(|| content.strip_prefix(key));
+    unquoted.is_some_and(|r| r.trim_start().starts_with(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(text, "config.yaml", None)
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(text)
+            .expect_err("config should be rejected")
+            .to_string()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../config.example.yaml");
+        let config = parse(text).unwrap();
+        assert_eq!(config.cameras.len(), 2);
+        assert_eq!(config.cameras[0].mac.to_string(), "5CC5638AE24C");
+        assert_eq!(config.cameras[0].name, "Driveway");
+        assert_eq!(config.cameras[0].area.as_deref(), Some("Garden"));
+    }
+
+    #[test]
+    fn an_empty_file_gives_every_default() {
+        let c = parse("").unwrap();
+        assert_eq!(c.mqtt.url.to_string(), "mqtt://127.0.0.1:1883");
+        assert_eq!(c.mqtt.client_id, "solarcam-bridge");
+        assert_eq!(c.camera_mqtt, None);
+        assert_eq!(c.camera_topic_prefix, "4GSolarCam");
+        assert_eq!(c.discovery_prefix, "homeassistant");
+        assert_eq!(c.base_topic, "solarcam");
+        assert_eq!(c.alarm_off_after, Duration::from_secs(30));
+        assert_eq!(c.snapshot_max_bytes, 1_900_000);
+        assert!(c.discover_unknown);
+        assert!(c.cameras.is_empty());
+    }
+
+    #[test]
+    fn a_bad_mac_names_file_line_camera_and_fix() {
+        let text = "mqtt:\n  url: mqtt://127.0.0.1:1883\ncameras:\n  - mac: 5CC5638AE24C\n    name: Driveway\n  - name: barn\n    mac: 5CC5\n";
+        assert_eq!(
+            errors(text),
+            vec![
+                "config.yaml:7: camera \"barn\": mac \"5CC5\" is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_error_is_listed_with_its_line() {
+        let text = "\
+mqtt:
+  url: http://broker
+alarm_off_after: soon
+cameras:
+  - mac: 5CC5638AE24C
+    name: A
+  - mac: 5c:c5:63:8a:e2:4c
+    name: B
+  - mac: nope
+";
+        let e = errors(text);
+        assert_eq!(e.len(), 4, "{e:#?}");
+        assert!(
+            e[0].starts_with("config.yaml:2: mqtt.url \"http://broker\": scheme \"http\""),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[1].starts_with("config.yaml:3: alarm_off_after: \"soon\" is not a duration"),
+            "{}",
+            e[1]
+        );
+        assert_eq!(e[2], "config.yaml:7: camera \"B\": mac 5CC5638AE24C is already used by the camera at line 5; each camera must be listed once");
+        assert!(
+            e[3].starts_with("config.yaml:9: camera #3: mac \"nope\""),
+            "{}",
+            e[3]
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let e = errors("cameras:\n  - mac: 5CC5638AE24C\n    nmae: Driveway\n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("config.yaml:3: "), "{}", e[0]);
+        assert!(e[0].contains("unknown field `nmae`"), "{}", e[0]);
+        assert!(e[0].contains("`name`"), "{}", e[0]);
+    }
+
+    #[test]
+    fn broken_yaml_is_reported_with_its_line() {
+        let e = errors("cameras:\n  - mac: [\n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("config.yaml:"), "{}", e[0]);
+    }
+
+    #[test]
+    fn a_mac_read_as_a_number_asks_for_quotes() {
+        let e = errors("cameras:\n  - mac: 1234\n");
+        assert!(e[0].contains("put it in quotes"), "{}", e[0]);
+        let ok = parse("cameras:\n  - mac: 112233445566\n").unwrap();
+        assert_eq!(ok.cameras[0].mac.to_string(), "112233445566");
+    }
+
+    #[test]
+    fn a_camera_without_a_name_gets_one_from_its_mac() {
+        let c = parse("cameras:\n  - mac: 5c-c5-63-8a-e2-4c\n").unwrap();
+        assert_eq!(c.cameras[0].name, "SC211 5CC5638AE24C");
+    }
+
+    #[test]
+    fn urls_take_every_form() {
+        let u: BrokerUrl = "mqtts://broker.example.com".parse().unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port),
+            (true, "broker.example.com", 8883)
+        );
+        let u: BrokerUrl = "mqtt://[::1]:1884".parse().unwrap();
+        assert_eq!((u.tls, u.host.as_str(), u.port), (false, "::1", 1884));
+        assert_eq!(u.to_string(), "mqtt://[::1]:1884");
+        assert!("mqtt://host:0".parse::<BrokerUrl>().is_err());
+        assert!("mqtt://host:99999".parse::<BrokerUrl>().is_err());
+        assert!("127.0.0.1:1883".parse::<BrokerUrl>().is_err());
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_echoing_them() {
+        let e = errors("mqtt:\n  url: mqtt://user:hunter2@host:1883\n");
+        assert!(!e[0].contains("hunter2"), "{}", e[0]);
+        assert!(e[0].contains("username"), "{}", e[0]);
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let c = parse("mqtt:\n  username: u\n  password: hunter2\n").unwrap();
+        assert_eq!(c.mqtt.password.as_ref().unwrap().expose(), "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn password_file_is_read_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let c = Config::parse(
+            "mqtt:\n  username: u\n  password_file: pw\n",
+            "config.yaml",
+            Some(dir.path()),
+        )
+        .unwrap();
+        assert_eq!(c.mqtt.password.unwrap().expose(), "s3cret");
+        let e = Config::parse(
+            "mqtt:\n  username: u\n  password_file: missing\n",
+            "config.yaml",
+            Some(dir.path()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("config.yaml:3: mqtt.password_file: cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("-3").is_err());
+        assert!(parse_duration("NaN").is_err());
+    }
+
+    #[test]
+    fn prefixes_with_wildcards_are_refused() {
+        let e = errors("base_topic: solar/#\n");
+        assert!(e[0].starts_with("config.yaml:1: base_topic"), "{}", e[0]);
+    }
+
+    #[test]
+    fn locate_follows_nested_lists() {
+        let text = "a: 1\ncameras:\n  # comment\n  - name: x\n    mac: 1\n  -\n    mac: 2\n";
+        assert_eq!(locate(text, &[Seg::Key("cameras")]), Some(2));
+        assert_eq!(
+            locate(text, &[Seg::Key("cameras"), Seg::Index(0), Seg::Key("mac")]),
+            Some(5)
+        );
+        assert_eq!(
+            locate(text, &[Seg::Key("cameras"), Seg::Index(1), Seg::Key("mac")]),
+            Some(7)
+        );
+        assert_eq!(locate(text, &[Seg::Key("cameras"), Seg::Index(2)]), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! solarcam-bridge: Milesight SC211 4G solar cameras in Home Assistant, over MQTT.
+//!
+//! The layout, one concept per module:
+//!
+//! - [`mac`]: the camera's MAC address, parsed from any spelling.
+//! - [`config`]: the YAML file, validated whole, every error with its line.
+//! - [`protocol`]: the camera's topics and commands, and tolerant readers for its payloads
+//!   ([`protocol::snapshot`] finds the JPEG in whatever form it came).
+//! - [`discovery`]: Home Assistant's side: topics and the typed discovery payloads.
+//! - [`bridge`]: the core. Plain synchronous logic: events in, MQTT actions out, time passed in.
+//!   No sockets, no clock, no tokio, so every behaviour is a fast unit test.
+//! - [`mqtt`]: the shell's broker connections (rumqttc), with reconnects and TLS.
+//! - [`service`]: the shell's main loop: feeds the core from the connections, signals and timers,
+//!   and carries out its actions.
+//!
+//! `src/main.rs` only parses the command line and starts one of these.
+
+pub mod bridge;
+pub mod config;
+pub mod discovery;
+pub mod mac;
+pub mod mqtt;
+pub mod protocol;
+pub mod service;

@@ -1,0 +1,662 @@
+//! Finding the JPEG inside a snapshot payload, whatever form the firmware sent it in.
+//!
+//! The vendor's recipe is "view the payload as hex and delete everything before `ffd8`", so the
+//! common case is a header of unknown layout followed by raw JPEG bytes. In the field the image also
+//! arrives base64- or hex-encoded, alone or inside JSON. [`extract`] tries the cheap raw form first
+//! and returns a [`Bytes`] slice of the payload itself there (no copy); only encoded forms allocate,
+//! once, for the decoded image.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::mac::Mac;
+
+/// A JPEG found in a payload, and the MAC the payload named, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// From `FF D8 FF` to its `FF D9`, inclusive.
+    pub jpeg: Bytes,
+    pub mac: Option<Mac>,
+    pub form: Form,
+}
+
+/// How the image was carried, for logs and the `decode` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The payload is the JPEG.
+    Raw,
+    /// Raw JPEG after a header of this many bytes.
+    Header(usize),
+    /// A hex dump (`ff d8 ff e0 …`, `ffd8ffe0…`, xxd or hexdump -C output).
+    Hex,
+    Base64,
+    /// A JSON object holding the image as base64, a data URL or hex.
+    Json,
+}
+
+impl std::fmt::Display for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Form::Raw => f.write_str("raw JPEG"),
+            Form::Header(n) => write!(f, "raw JPEG after a {n}-byte header"),
+            Form::Hex => f.write_str("hex dump"),
+            Form::Base64 => f.write_str("base64"),
+            Form::Json => f.write_str("JSON"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("empty payload")]
+    Empty,
+    #[error("no JPEG in it (no FF D8 FF start, raw or as hex, base64 or JSON)")]
+    NoJpeg,
+    #[error("the JPEG starting at byte {start} has no end (FF D9): it was cut short")]
+    Truncated { start: usize },
+}
+
+/// A JPEG starts with SOI (`FF D8`) and a marker (`FF xx`).
+const SOI: [u8; 3] = [0xFF, 0xD8, 0xFF];
+
+/// Extracts the snapshot's JPEG. See the module documentation for the forms accepted.
+pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
+    if payload.is_empty() {
+        return Err(SnapshotError::Empty);
+    }
+    if let Some(found) = from_binary(payload)? {
+        return Ok(found);
+    }
+    let text = trim(payload);
+    if text.first() == Some(&b'{') {
+        if let Some(found) = from_json(text)? {
+            return Ok(found);
+        }
+    }
+    if let Some(bytes) = decode_hex_dump(text) {
+        if let Some(found) = from_binary(&Bytes::from(bytes))? {
+            return Ok(Snapshot {
+                form: Form::Hex,
+                ..found
+            });
+        }
+    }
+    if let Some(found) = from_base64_text(text)? {
+        return Ok(found);
+    }
+    // A text header followed by the image in hex or base64.
+    if let Some(pos) = find_ascii_ci(text, b"ffd8ff") {
+        let tail = &text[pos..];
+        let end = tail
+            .iter()
+            .position(|c| !(c.is_ascii_hexdigit() || c.is_ascii_whitespace()))
+            .unwrap_or(tail.len());
+        if let Some(bytes) = decode_hex_dump(&tail[..end]) {
+            if let Some(found) = from_binary(&Bytes::from(bytes))? {
+                let mac = found.mac.or_else(|| Mac::find_in(&text[..pos]));
+                return Ok(Snapshot {
+                    form: Form::Hex,
+                    mac,
+                    ..found
+                });
+            }
+        }
+    }
+    if let Some(pos) = find(text, b"/9j/") {
+        let tail = &text[pos..];
+        let end = tail
+            .iter()
+            .position(|c| !is_base64_char(*c))
+            .unwrap_or(tail.len());
+        if let Some(bytes) = decode_base64(&tail[..end]) {
+            if let Some(found) = from_binary(&Bytes::from(bytes))? {
+                let mac = found.mac.or_else(|| Mac::find_in(&text[..pos]));
+                return Ok(Snapshot {
+                    form: Form::Base64,
+                    mac,
+                    ..found
+                });
+            }
+        }
+    }
+    Err(SnapshotError::NoJpeg)
+}
+
+/// The raw form: a JPEG somewhere in the bytes. `Ok(None)` when there is no JPEG start at all.
+fn from_binary(data: &Bytes) -> Result<Option<Snapshot>, SnapshotError> {
+    let Some(start) = find(data, &SOI) else {
+        return Ok(None);
+    };
+    let end = jpeg_end(data, start).ok_or(SnapshotError::Truncated { start })?;
+    let mac = Mac::find_in(&data[..start]);
+    let form = if start == 0 {
+        Form::Raw
+    } else {
+        Form::Header(start)
+    };
+    Ok(Some(Snapshot {
+        jpeg: data.slice(start..end),
+        mac,
+        form,
+    }))
+}
+
+/// The index just past the JPEG's end marker (EOI, `FF D9`).
+///
+/// Walks the segments rather than taking the first `FF D9`: EXIF thumbnails hold a whole JPEG of
+/// their own inside APP1. Where the structure does not parse (some encoders pad oddly), falls back
+/// to the last `FF D9` in the data, which is what the vendor's recipe yields.
+fn jpeg_end(data: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start + 2;
+    loop {
+        // Markers may be preceded by fill bytes (FF FF …).
+        while data.get(pos) == Some(&0xFF) && data.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let (Some(&0xFF), Some(&marker)) = (data.get(pos), data.get(pos + 1)) else {
+            return if pos >= data.len() {
+                None
+            } else {
+                last_eoi(data, start)
+            };
+        };
+        match marker {
+            0xD9 => return Some(pos + 2),
+            0xD0..=0xD7 | 0x01 => pos += 2,
+            0x00 => return last_eoi(data, start),
+            _ => {
+                let len = usize::from(u16::from_be_bytes([
+                    *data.get(pos + 2)?,
+                    *data.get(pos + 3)?,
+                ]));
+                if len < 2 {
+                    return last_eoi(data, start);
+                }
+                pos = pos.checked_add(2 + len)?;
+                if pos > data.len() {
+                    return None;
+                }
+                if marker == 0xDA {
+                    // Entropy-coded data: FF is stuffed as FF 00, RSTn may appear; any other
+                    // marker ends the scan (EOI, or DHT/SOS of a progressive JPEG's next scan).
+                    loop {
+                        let ff = pos + data.get(pos..)?.iter().position(|&b| b == 0xFF)?;
+                        match data.get(ff + 1)? {
+                            0x00 | 0xD0..=0xD7 | 0xFF => pos = ff + 1,
+                            _ => {
+                                pos = ff;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn last_eoi(data: &[u8], start: usize) -> Option<usize> {
+    data[start..]
+        .windows(2)
+        .rposition(|w| w == [0xFF, 0xD9])
+        .map(|p| start + p + 2)
+}
+
+fn from_json(text: &[u8]) -> Result<Option<Snapshot>, SnapshotError> {
+    let Ok(value) = serde_json::from_slice::<Value>(text) else {
+        return Ok(None);
+    };
+    let mac = super::find_mac(&value);
+    let mut strings = Vec::new();
+    collect_strings(&value, "", 0, &mut strings);
+    // Keys that name an image first; then any long string.
+    strings.sort_by_key(|(key, s)| (!is_image_key(key), std::cmp::Reverse(s.len())));
+    let mut truncated = None;
+    for (_, s) in strings {
+        let s = s.trim();
+        let s = match s.find(";base64,") {
+            Some(i) if s.starts_with("data:") => &s[i + 8..],
+            _ => s,
+        };
+        let decoded = decode_hex_dump(s.as_bytes()).or_else(|| decode_base64(s.as_bytes()));
+        if let Some(bytes) = decoded {
+            match from_binary(&Bytes::from(bytes)) {
+                Ok(Some(found)) => {
+                    return Ok(Some(Snapshot {
+                        form: Form::Json,
+                        mac: mac.or(found.mac),
+                        jpeg: found.jpeg,
+                    }))
+                }
+                Ok(None) => {}
+                Err(e) => truncated = Some(e),
+            }
+        }
+    }
+    truncated.map_or(Ok(None), Err)
+}
+
+fn is_image_key(key: &str) -> bool {
+    [
+        "image", "img", "pic", "photo", "snapshot", "jpeg", "jpg", "data", "content", "file",
+    ]
+    .iter()
+    .any(|k| key.contains(k))
+}
+
+fn collect_strings<'a>(v: &'a Value, key: &str, depth: usize, out: &mut Vec<(String, &'a str)>) {
+    if depth > 8 {
+        return;
+    }
+    match v {
+        // Short strings cannot hold a JPEG (the smallest valid one is over 100 bytes).
+        Value::String(s) if s.len() >= 64 => out.push((key.to_ascii_lowercase(), s)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                collect_strings(v, k, depth + 1, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                collect_strings(v, key, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn from_base64_text(text: &[u8]) -> Result<Option<Snapshot>, SnapshotError> {
+    let body = match find(text, b";base64,") {
+        Some(i) if text.starts_with(b"data:") => &text[i + 8..],
+        _ => text,
+    };
+    match decode_base64(body) {
+        Some(bytes) => Ok(from_binary(&Bytes::from(bytes))?.map(|found| Snapshot {
+            form: Form::Base64,
+            ..found
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Decodes a hex dump as hex viewers copy it: `ffd8ffe0…`, `ff d8 ff e0 …`, `0xff, 0xd8, …`,
+/// `xxd` output (offset, groups, ASCII column) and `hexdump -C` output. `None` if it is not one.
+pub fn decode_hex_dump(text: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut out = Vec::with_capacity(text.len() / 2);
+    let mut digits = 0usize;
+    for line in text.lines() {
+        let mut line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        // xxd: "00000000: ffd8 ffe0 0010 4a46  ......JF"; the ASCII column follows two spaces.
+        if let Some((offset, rest)) = line.split_once(": ") {
+            if !offset.is_empty()
+                && offset.len() <= 16
+                && offset.bytes().all(|c| c.is_ascii_hexdigit())
+            {
+                line = rest.trim_start();
+                if let Some(cut) = line.find("  ") {
+                    line = &line[..cut];
+                }
+            }
+        }
+        // hexdump -C: "00000000  ff d8 ff e0 …  |......|"
+        if let Some(cut) = line.find('|') {
+            line = &line[..cut];
+        }
+        let mut tokens: Vec<&str> = line
+            .split(|c: char| c.is_ascii_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+            .collect();
+        if tokens.len() > 1 && tokens[0].len() == 8 && tokens[1..].iter().all(|t| t.len() == 2) {
+            tokens.remove(0);
+        }
+        for t in tokens {
+            let t = t
+                .strip_prefix("0x")
+                .or_else(|| t.strip_prefix("0X"))
+                .unwrap_or(t);
+            if t.len() % 2 != 0 {
+                return None;
+            }
+            for pair in t.as_bytes().chunks(2) {
+                let hi = (pair[0] as char).to_digit(16)?;
+                let lo = (pair[1] as char).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+                digits += 2;
+            }
+        }
+    }
+    (digits >= 8).then_some(out)
+}
+
+const BASE64_ANY: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, BASE64_ANY);
+const URL_SAFE_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, BASE64_ANY);
+
+fn is_base64_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_' | b'\r' | b'\n' | b' ')
+}
+
+/// Base64 in the standard or URL-safe alphabet, padded or not, wrapped over lines or not.
+pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() < 8 || !text.iter().all(|c| is_base64_char(*c)) {
+        return None;
+    }
+    let compact: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    STANDARD_ANY
+        .decode(&compact)
+        .or_else(|_| URL_SAFE_ANY.decode(&compact))
+        .ok()
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let is_pad = |c: &u8| c.is_ascii_whitespace() || *c == 0;
+    let start = b.iter().position(|c| !is_pad(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_pad(c)).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = needle[0];
+    let mut from = 0;
+    while let Some(p) = haystack.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + p;
+        if haystack.get(at..at + needle.len())? == needle {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A small but structurally complete baseline JPEG (SOI, APP0, DQT, SOF0, DHT, SOS, scan, EOI),
+    /// with `FF 00` stuffing and an `FF D9`-free scan, like a real encoder writes.
+    pub fn jpeg(scan_len: usize) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8];
+        j.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x10]);
+        j.extend_from_slice(b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00");
+        j.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
+        j.extend((0..64).map(|i| i as u8 + 1));
+        j.extend_from_slice(&[
+            0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00,
+        ]);
+        j.extend_from_slice(&[0xFF, 0xC4, 0x00, 0x14, 0x00]);
+        j.extend_from_slice(&[0x01; 16]);
+        j.push(0x00);
+        j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
+        for i in 0..scan_len {
+            match i % 97 {
+                0 => j.extend_from_slice(&[0xFF, 0x00]),
+                50 => j.extend_from_slice(&[0xFF, 0xD0 + (i % 8) as u8]),
+                _ => j.push((i * 31 % 251) as u8),
+            }
+        }
+        j.extend_from_slice(&[0xFF, 0xD9]);
+        j
+    }
+
+    fn hex(bytes: &[u8], sep: &str) -> String {
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn ok(payload: impl Into<Bytes>) -> Snapshot {
+        let payload = payload.into();
+        extract(&payload).unwrap_or_else(|e| panic!("not extracted: {e}"))
+    }
+
+    #[test]
+    fn raw_jpeg_is_returned_without_a_copy() {
+        let payload = Bytes::from(jpeg(500));
+        let s = ok(payload.clone());
+        assert_eq!(s.jpeg, payload);
+        assert_eq!(s.form, Form::Raw);
+        assert_eq!(
+            s.jpeg.as_ptr(),
+            payload.as_ptr(),
+            "a slice of the payload, not a copy"
+        );
+    }
+
+    #[test]
+    fn snapshot_after_binary_header_is_byte_exact_and_names_the_mac() {
+        let img = jpeg(500);
+        let mut payload = b"\x01\x00\x02SC211\x005CC5638AE24C\x00\x00\x10\x20".to_vec();
+        let header = payload.len();
+        payload.extend_from_slice(&img);
+        payload.extend_from_slice(b"\x00\x00trailer");
+        let s = ok(payload);
+        assert_eq!(&s.jpeg[..], &img[..]);
+        assert_eq!(s.form, Form::Header(header));
+        assert_eq!(s.mac.unwrap().to_string(), "5CC5638AE24C");
+    }
+
+    #[test]
+    fn snapshot_after_text_header_is_byte_exact() {
+        let img = jpeg(300);
+        let mut payload = b"mac=5c:c5:63:8a:e2:4c\r\nsize=1234\r\n\r\n".to_vec();
+        payload.extend_from_slice(&img);
+        let s = ok(payload);
+        assert_eq!(&s.jpeg[..], &img[..]);
+        assert_eq!(s.mac.unwrap().to_string(), "5CC5638AE24C");
+    }
+
+    #[test]
+    fn exif_thumbnail_does_not_end_the_image_early() {
+        let thumb = jpeg(20);
+        let mut img = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        let len = (2 + 6 + thumb.len()) as u16;
+        img.extend_from_slice(&len.to_be_bytes());
+        img.extend_from_slice(b"Exif\0\0");
+        img.extend_from_slice(&thumb);
+        img.extend_from_slice(&jpeg(200)[2..]);
+        assert_eq!(&ok(img.clone()).jpeg[..], &img[..]);
+    }
+
+    #[test]
+    fn every_encoded_form_yields_the_same_bytes() {
+        let img = jpeg(400);
+        let mut with_header = b"HDR 5CC5638AE24C ".to_vec();
+        with_header.extend_from_slice(&img);
+        let xxd: String = with_header
+            .chunks(16)
+            .enumerate()
+            .map(|(i, c)| {
+                let groups: Vec<String> = c.chunks(2).map(|g| hex(g, "")).collect();
+                format!(
+                    "{:08x}: {}  {}\n",
+                    i * 16,
+                    groups.join(" "),
+                    ".".repeat(c.len())
+                )
+            })
+            .collect();
+        let hexdump_c: String = img
+            .chunks(16)
+            .enumerate()
+            .map(|(i, c)| {
+                format!(
+                    "{:08x}  {}  |{}|\n",
+                    i * 16,
+                    hex(c, " "),
+                    ".".repeat(c.len())
+                )
+            })
+            .collect();
+        let forms: Vec<(&str, String, Form)> = vec![
+            ("hex", hex(&img, ""), Form::Hex),
+            ("spaced hex", hex(&img, " "), Form::Hex),
+            (
+                "upper hex over lines",
+                hex(&img, " ").to_uppercase().replace("FF D9", "FF\nD9"),
+                Form::Hex,
+            ),
+            ("hex with header", hex(&with_header, " "), Form::Hex),
+            (
+                "0x hex",
+                img.iter()
+                    .map(|b| format!("0x{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Form::Hex,
+            ),
+            ("xxd", xxd, Form::Hex),
+            ("hexdump -C", hexdump_c, Form::Hex),
+            ("base64", b64(&img), Form::Base64),
+            (
+                "wrapped base64",
+                b64(&img)
+                    .as_bytes()
+                    .chunks(76)
+                    .map(|c| std::str::from_utf8(c).unwrap())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Form::Base64,
+            ),
+            (
+                "data url",
+                format!("data:image/jpeg;base64,{}", b64(&img)),
+                Form::Base64,
+            ),
+            (
+                "json base64",
+                format!(
+                    r#"{{"mac":"5CC5638AE24C","time":1700000000,"image":"{}"}}"#,
+                    b64(&img)
+                ),
+                Form::Json,
+            ),
+            (
+                "json data url",
+                format!(
+                    r#"{{"devMac":"5C:C5:63:8A:E2:4C","snapshot":{{"data":"data:image/jpeg;base64,{}"}}}}"#,
+                    b64(&img)
+                ),
+                Form::Json,
+            ),
+            (
+                "json hex",
+                format!(r#"{{"sn":"5CC5638AE24C","pic":"{}"}}"#, hex(&img, "")),
+                Form::Json,
+            ),
+            (
+                "text header then hex",
+                format!("mac=5CC5638AE24C;data={}", hex(&img, "")),
+                Form::Hex,
+            ),
+            (
+                "text header then base64",
+                format!("mac=5CC5638AE24C;data={}", b64(&img)),
+                Form::Base64,
+            ),
+        ];
+        for (name, payload, form) in forms {
+            let s = extract(&Bytes::from(payload)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&s.jpeg[..], &img[..], "{name}");
+            assert_eq!(s.form, form, "{name}");
+            if name.contains("json") || name.contains("header") {
+                assert_eq!(
+                    s.mac.map(|m| m.to_string()).as_deref(),
+                    Some("5CC5638AE24C"),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_rejected() {
+        let img = jpeg(400);
+        for cut in [3, 10, 100, img.len() - 1] {
+            let e = extract(&Bytes::copy_from_slice(&img[..cut])).unwrap_err();
+            assert_eq!(e, SnapshotError::Truncated { start: 0 }, "cut at {cut}");
+        }
+        let e = extract(&Bytes::from(b64(&img[..200]))).unwrap_err();
+        assert_eq!(e, SnapshotError::Truncated { start: 0 });
+    }
+
+    #[test]
+    fn payloads_without_a_jpeg_are_rejected() {
+        assert_eq!(extract(&Bytes::new()), Err(SnapshotError::Empty));
+        for p in [
+            &b"hello"[..],
+            b"{\"mac\":\"5CC5638AE24C\"}",
+            b"ffd9ffd9",
+            b"\xff\xd8",
+            b"aGVsbG8gd29ybGQ=",
+        ] {
+            assert_eq!(
+                extract(&Bytes::copy_from_slice(p)),
+                Err(SnapshotError::NoJpeg),
+                "{p:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = extract(&Bytes::from(data));
+        }
+
+        #[test]
+        fn arbitrary_bytes_after_a_jpeg_start_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut p = SOI.to_vec();
+            p.extend(data);
+            if let Ok(s) = extract(&Bytes::from(p)) {
+                prop_assert!(s.jpeg.starts_with(&[0xFF, 0xD8]) && s.jpeg.ends_with(&[0xFF, 0xD9]));
+            }
+        }
+
+        #[test]
+        fn any_header_before_a_jpeg_is_cut_exactly(header in proptest::collection::vec(any::<u8>(), 0..256), scan in 0usize..600) {
+            // The header may hold FF D8 FF by chance only where it is not the image's start.
+            prop_assume!(find(&header, &SOI).is_none() && !header.ends_with(&[0xFF]) && !header.ends_with(&[0xFF, 0xD8]));
+            let img = jpeg(scan);
+            let mut p = header.clone();
+            p.extend_from_slice(&img);
+            let s = extract(&Bytes::from(p)).unwrap();
+            prop_assert_eq!(&s.jpeg[..], &img[..]);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,512}") {
+            let _ = extract(&Bytes::from(s.clone()));
+            let _ = decode_hex_dump(s.as_bytes());
+            let _ = decode_base64(s.as_bytes());
+        }
+    }
+}
