@@ -456,6 +456,8 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
     }
 
     if !c.errors.is_empty() {
+        // In file order, as a reader fixes them.
+        c.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         return Err(c.errors);
     }
     Ok(Config {

@@ -54,6 +54,7 @@ impl Mac {
         None
     }
 
+    /// A MAC starting at `s[0]`.
     fn match_at(s: &[u8]) -> Option<Mac> {
         // Plain 12 digits, not followed by another hex digit.
         if s.len() >= 12 && s[..12].iter().all(u8::is_ascii_hexdigit) {
@@ -62,13 +63,13 @@ impl Mac {
             }
             return parse_digits(s[..12].iter().copied());
         }
-        // Six pairs with a consistent ':' or '-' separator.
+        // Six pairs with a consistent ':' or '-' separator, not part of a longer chain of pairs.
         if s.len() >= 17 && (s[2] == b':' || s[2] == b'-') {
             let sep = s[2];
             let ok = (0..6)
                 .all(|k| s[k * 3].is_ascii_hexdigit() && s[k * 3 + 1].is_ascii_hexdigit())
                 && (0..5).all(|k| s[k * 3 + 2] == sep)
-                && !s.get(17).is_some_and(u8::is_ascii_hexdigit);
+                && !s.get(17).is_some_and(|c| c.is_ascii_hexdigit() || *c == sep);
             if ok {
                 return parse_digits(s[..17].iter().copied().filter(|c| *c != sep));
             }
@@ -203,6 +204,8 @@ mod tests {
             Some(mac)
         );
         assert_eq!(Mac::find_in(b"\x005C:C5:63:8A:E2:4C"), Some(mac));
+        // "MAC:" must not lend its "AC" to the address.
+        assert_eq!(Mac::find_in(b"MAC:5C:C5:63:8A:E2:4C\r\n"), Some(mac));
         // Part of a longer hex run is not a MAC.
         assert_eq!(Mac::find_in(b"05CC5638AE24C"), None);
         assert_eq!(Mac::find_in(b"5CC5638AE24C0"), None);

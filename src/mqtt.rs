@@ -228,6 +228,10 @@ async fn poll(
                 payload: p.payload,
                 received: SystemTime::now(),
             },
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                debug!("{name}: subscribed");
+                continue;
+            }
             Ok(Event::Outgoing(RumqttOutgoing::Disconnect)) => {
                 let _ = tx.send(Incoming::Closed);
                 return;

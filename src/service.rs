@@ -27,12 +27,10 @@ struct Links {
 
 impl Links {
     fn open(config: &Config, availability: String) -> Result<Links, SetupError> {
-        // A hex dump is about three times the image; allow for it, within MQTT's own limit.
-        let max_incoming = config
-            .snapshot_max_bytes
-            .saturating_mul(4)
-            .saturating_add(1 << 20)
-            .min(256 << 20);
+        // Accept any packet MQTT allows: a client that refuses an oversized packet drops the
+        // connection, and with a persistent session the broker redelivers the same packet at once,
+        // forever. Taken in, it costs its size once, and the core refuses it with a warning.
+        let max_incoming = 256 << 20;
         let max_outgoing = config.snapshot_max_bytes + (64 << 10);
         let ha = Connection::open(
             &config.mqtt,

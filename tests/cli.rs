@@ -1,0 +1,104 @@
+//! The command line as a user meets it: check-config, --version, a bad file, a clean stop.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_summarises_a_good_file_in_one_line() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.yaml");
+    let (code, out, err) = run(&["check-config", "--config", example]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with(&format!("{example}: OK: 2 cameras, Home Assistant broker mqtt://127.0.0.1:1883")), "{out}");
+}
+
+#[test]
+fn check_config_lists_every_error_with_its_line_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(
+        &file,
+        "mqtt:\n  url: mqtt://localhost:1883\ncameras:\n  - mac: 5CC5638AE24C\n    name: Driveway\n  - name: barn\n    mac: 5CC5\n  - mac: 5c:c5:63:8a:e2:4c\n    name: Again\nalarm_off_after: later\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check-config", "--config", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    let f = file.display();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!("{f}:7: camera \"barn\": mac \"5CC5\" is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"),
+            format!("{f}:8: camera \"Again\": mac 5CC5638AE24C is already used by the camera at line 4; each camera must be listed once"),
+            format!("{f}:10: alarm_off_after: \"later\" is not a duration; write e.g. 30s, 2m or 1h"),
+        ]
+    );
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let (code, _, err) = run(&["check-config", "--config", "/nonexistent/solarcam.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("/nonexistent/solarcam.yaml: cannot read the configuration file"), "{err}");
+}
+
+#[test]
+fn run_refuses_to_start_on_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, "cameras:\n  - mac: 5CC5638AE24C\n    colour: red\n").unwrap();
+    let (code, _, err) = run(&["--config", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains(":3: cameras[0]: unknown field `colour`"), "{err}");
+    assert!(err.contains("not started"), "{err}");
+}
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), format!("solarcam-bridge {}", env!("CARGO_PKG_VERSION")));
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for word in ["run", "check-config", "--config", "/etc/solarcam-bridge/config.yaml"] {
+        assert!(out.contains(word), "{word} missing from --help:\n{out}");
+    }
+}
+
+#[test]
+fn sigterm_publishes_offline_and_exits_0_within_2_seconds() {
+    let broker = Mosquitto::start();
+    let (mut bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let asked = Instant::now();
+    bridge.signal("TERM");
+    let offline = ha.wait_for("offline", |m| m.topic == "solarcam/bridge/availability");
+    assert_eq!(offline.text(), "offline");
+    let status = bridge.wait_exit(Duration::from_secs(2)).expect("still running 2 s after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    assert_eq!(retained(broker.port, "solarcam/bridge/availability").unwrap().text(), "offline");
+}
+
+#[test]
+fn a_killed_bridge_is_marked_offline_by_its_last_will() {
+    let broker = Mosquitto::start();
+    let (mut bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    bridge.signal("KILL");
+    bridge.wait_exit(Duration::from_secs(2)).unwrap();
+    let offline = ha.wait_for("last will", |m| m.topic == "solarcam/bridge/availability");
+    assert_eq!(offline.text(), "offline");
+}

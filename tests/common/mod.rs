@@ -1,0 +1,349 @@
+//! Test support: a real Mosquitto per test on a free loopback port, the bridge binary as a child
+//! process, and an MQTT client that records what it sees.
+
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+pub const DRIVEWAY: &str = "5CC5638AE24C";
+pub const BARN: &str = "5CC5638AE24D";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A real JPEG (160x120, made by Pillow).
+pub fn jpeg() -> Vec<u8> {
+    include_bytes!("../fixtures/snapshot.jpg").to_vec()
+}
+
+/// A Mosquitto broker of the test's own, stopped when dropped.
+pub struct Mosquitto {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn mosquitto_binary() -> &'static str {
+    if Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        Self::start_with("allow_anonymous true\n", |_| {})
+    }
+
+    /// A broker that only takes `user` with `password`.
+    pub fn with_password(user: &str, password: &str) -> Mosquitto {
+        let (user, password) = (user.to_string(), password.to_string());
+        Self::start_with("allow_anonymous false\npassword_file passwords\n", move |dir| {
+            let file = dir.join("passwords");
+            std::fs::write(&file, "").unwrap();
+            let ok = Command::new("mosquitto_passwd")
+                .args(["-b", file.to_str().unwrap(), &user, &password])
+                .status()
+                .expect("mosquitto_passwd (package mosquitto) is needed for this test");
+            assert!(ok.success());
+        })
+    }
+
+    fn start_with(settings: &str, prepare: impl Fn(&Path)) -> Mosquitto {
+        // Another process may take the port between our probe and Mosquitto's bind: try again.
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            prepare(dir.path());
+            let port = free_port();
+            let settings = settings.replace("password_file passwords", &format!("password_file {}", dir.path().join("passwords").display()));
+            let conf = dir.path().join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!("listener {port} 127.0.0.1\npersistence false\nuser root\nlog_dest stderr\nlog_type error\nlog_type warning\n{settings}"),
+            )
+            .unwrap();
+            let mut child = Command::new(mosquitto_binary())
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("mosquitto is needed for the integration tests: apt-get install mosquitto");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Mosquitto { child, port, _dir: dir };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("mosquitto did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker (for outage tests); the port stays reserved by nobody.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The bridge binary, run on a config file of the test's; killed when dropped.
+pub struct BridgeProcess {
+    pub child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_solarcam-bridge")
+}
+
+impl BridgeProcess {
+    pub fn start(config_text: &str) -> BridgeProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        std::fs::write(&config, config_text).unwrap();
+        Self::start_at(dir, config, &[])
+    }
+
+    pub fn start_at(dir: tempfile::TempDir, config: PathBuf, env: &[(&str, &str)]) -> BridgeProcess {
+        let mut cmd = Command::new(bin());
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "debug")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("bridge: {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        BridgeProcess { child, log, dir, config }
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for a log line containing every one of `parts`.
+    pub fn wait_log(&self, parts: &[&str]) -> String {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(line) = self.log().into_iter().find(|l| parts.iter().all(|p| l.contains(p))) {
+                return line;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no log line with {parts:?}; log:\n{}", self.log().join("\n"));
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args(["-s", sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A config for one broker and the two test cameras.
+pub fn config_for(broker: &Mosquitto, extra: &str) -> String {
+    format!(
+        "mqtt:\n  url: {}\n  client_id: bridge-under-test\n{extra}\ncameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n    area: Garden\n  - mac: 5c:c5:63:8a:e2:4d\n    name: Barn\n",
+        broker.url()
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}
+
+impl Msg {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.payload).unwrap()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {:?}", self.topic, self.text()))
+    }
+}
+
+/// An MQTT client that records every message on its subscriptions.
+pub struct Peer {
+    client: Client,
+    rx: Receiver<Msg>,
+    pub seen: Vec<Msg>,
+}
+
+static PEERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Peer {
+    pub fn connect(port: u16, filters: &[&str]) -> Peer {
+        Self::connect_as(port, filters, None)
+    }
+
+    pub fn connect_as(port: u16, filters: &[&str], credentials: Option<(&str, &str)>) -> Peer {
+        let n = PEERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut opts = MqttOptions::new(format!("test-peer-{}-{n}", std::process::id()), "127.0.0.1", port);
+        opts.set_max_packet_size(64 << 20, 64 << 20);
+        opts.set_keep_alive(Duration::from_secs(30));
+        if let Some((u, p)) = credentials {
+            opts.set_credentials(u, p);
+        }
+        let (client, mut connection) = Client::new(opts, 64);
+        let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let want = filters.len();
+        for f in filters {
+            client.subscribe(*f, QoS::AtLeastOnce).unwrap();
+        }
+        std::thread::spawn(move || {
+            let mut acks = 0;
+            for event in connection.iter() {
+                match event {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        acks += 1;
+                        if acks == want {
+                            let _ = ready_tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(_))) if want == 0 => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let msg = Msg { topic: p.topic, payload: p.payload.to_vec(), retain: p.retain };
+                        if tx.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        ready_rx.recv_timeout(WAIT).expect("test peer could not connect and subscribe");
+        Peer { client, rx, seen: Vec::new() }
+    }
+
+    pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, retain: bool) {
+        self.client.publish(topic, QoS::AtLeastOnce, retain, payload).unwrap();
+    }
+
+    /// The next message (after those already seen) matching `pred`, within [`WAIT`].
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Msg) -> bool) -> Msg {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(msg) => {
+                    self.seen.push(msg.clone());
+                    if pred(&msg) {
+                        return msg;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    let topics: Vec<&str> = self.seen.iter().map(|m| m.topic.as_str()).collect();
+                    panic!("timed out waiting for {what}; seen: {topics:#?}");
+                }
+            }
+        }
+    }
+
+    /// The next message on `topic`.
+    pub fn next_on(&mut self, topic: &str) -> Msg {
+        self.wait_for(topic, |m| m.topic == topic)
+    }
+
+    /// Messages that arrive within `d` (for checking that something did *not* happen).
+    pub fn collect_for(&mut self, d: Duration) -> Vec<Msg> {
+        let deadline = Instant::now() + d;
+        let mut out = Vec::new();
+        while let Ok(msg) = self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(msg.clone());
+            out.push(msg);
+        }
+        out
+    }
+}
+
+/// What the broker holds retained on `topic`, as a new subscriber sees it.
+pub fn retained(port: u16, topic: &str) -> Option<Msg> {
+    let mut peer = Peer::connect(port, &[topic]);
+    peer.collect_for(Duration::from_millis(300)).into_iter().find(|m| m.topic == topic && m.retain)
+}
+
+/// Every retained message under `filter`, by topic.
+pub fn retained_under(port: u16, filter: &str) -> std::collections::BTreeMap<String, Msg> {
+    let mut peer = Peer::connect(port, &[filter]);
+    peer.collect_for(Duration::from_millis(500))
+        .into_iter()
+        .filter(|m| m.retain)
+        .map(|m| (m.topic.clone(), m))
+        .collect()
+}
+
+/// Starts the bridge and waits until its discovery is out (availability `online` retained).
+pub fn start_bridge(broker: &Mosquitto, config_text: &str) -> (BridgeProcess, Peer) {
+    let mut ha = Peer::connect(broker.port, &["homeassistant/#", "solarcam/#"]);
+    let bridge = BridgeProcess::start(config_text);
+    ha.wait_for("availability online", |m| m.topic == "solarcam/bridge/availability" && m.text() == "online");
+    // States follow availability; let them land so the test sees only what it causes.
+    ha.collect_for(Duration::from_millis(200));
+    (bridge, ha)
+}

@@ -1,0 +1,354 @@
+//! End to end against a real Mosquitto: cameras appear in Home Assistant, their messages become
+//! states, buttons become camera commands, bad input is logged and survived.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::*;
+use serde_json::json;
+
+fn hex(bytes: &[u8], sep: &str) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(sep)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn every_entity_is_announced_with_exact_topic_and_json_retained() {
+    let broker = Mosquitto::start();
+    let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let configs = retained_under(broker.port, "homeassistant/#");
+
+    let node = "solarcam_5cc5638ae24c";
+    let device = json!({
+        "identifiers": [node],
+        "connections": [["mac", "5c:c5:63:8a:e2:4c"]],
+        "name": "Driveway",
+        "manufacturer": "Milesight",
+        "model": "SC211",
+        "suggested_area": "Garden",
+        "via_device": "solarcam_bridge"
+    });
+    let origin = json!({"name": "solarcam-bridge", "sw_version": env!("CARGO_PKG_VERSION")});
+    let base = |name: serde_json::Value, key: &str| {
+        json!({
+            "name": name,
+            "unique_id": format!("{node}_{key}"),
+            "device": device,
+            "origin": origin,
+            "availability_topic": "solarcam/bridge/availability",
+        })
+    };
+    let with = |mut v: serde_json::Value, extra: serde_json::Value| {
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    };
+    let button = |key: &str, name: &str, press: &str, extra: serde_json::Value| {
+        with(
+            base(json!(name), key),
+            with(
+                json!({"command_topic": "solarcam/5CC5638AE24C/command", "payload_press": press, "qos": 1, "retain": false}),
+                extra,
+            ),
+        )
+    };
+    let expected = [
+        ("camera/solarcam_5cc5638ae24c/snapshot", with(base(json!(null), "snapshot"), json!({"topic": "solarcam/5CC5638AE24C/snapshot"}))),
+        (
+            "binary_sensor/solarcam_5cc5638ae24c/alarm",
+            with(
+                base(json!("Alarm"), "alarm"),
+                json!({
+                    "state_topic": "solarcam/5CC5638AE24C/alarm", "payload_on": "ON", "payload_off": "OFF",
+                    "device_class": "motion", "json_attributes_topic": "solarcam/5CC5638AE24C/alarm/attributes"
+                }),
+            ),
+        ),
+        (
+            "sensor/solarcam_5cc5638ae24c/battery",
+            with(
+                base(json!("Battery"), "battery"),
+                json!({
+                    "state_topic": "solarcam/5CC5638AE24C/battery", "unit_of_measurement": "%",
+                    "state_class": "measurement", "device_class": "battery",
+                    "json_attributes_topic": "solarcam/5CC5638AE24C/status"
+                }),
+            ),
+        ),
+        (
+            "sensor/solarcam_5cc5638ae24c/last_status",
+            with(
+                base(json!("Last status"), "last_status"),
+                json!({
+                    "state_topic": "solarcam/5CC5638AE24C/last_status", "device_class": "timestamp",
+                    "entity_category": "diagnostic", "json_attributes_topic": "solarcam/5CC5638AE24C/status"
+                }),
+            ),
+        ),
+        ("button/solarcam_5cc5638ae24c/wake", button("wake", "Wake", "wake", json!({"icon": "mdi:sleep-off"}))),
+        ("button/solarcam_5cc5638ae24c/request_status", button("request_status", "Request status", "status", json!({"icon": "mdi:refresh"}))),
+        ("button/solarcam_5cc5638ae24c/reboot", button("reboot", "Reboot", "reboot", json!({"device_class": "restart", "entity_category": "config"}))),
+        (
+            "button/solarcam_5cc5638ae24c/shutdown",
+            button("shutdown", "Shut down", "shutdown", json!({"entity_category": "config", "icon": "mdi:power", "enabled_by_default": false})),
+        ),
+        (
+            "button/solarcam_5cc5638ae24c/upgrade",
+            button("upgrade", "Firmware upgrade", "upgrade", json!({"device_class": "update", "entity_category": "config", "enabled_by_default": false})),
+        ),
+        (
+            "binary_sensor/solarcam_bridge/connectivity",
+            json!({
+                "name": "Connectivity",
+                "unique_id": "solarcam_bridge_connectivity",
+                "device": {
+                    "identifiers": ["solarcam_bridge"], "name": "SolarCam Bridge",
+                    "manufacturer": "solarcam-bridge", "model": "SC211 MQTT bridge",
+                    "sw_version": env!("CARGO_PKG_VERSION")
+                },
+                "origin": origin,
+                "state_topic": "solarcam/bridge/availability", "payload_on": "online", "payload_off": "offline",
+                "device_class": "connectivity", "entity_category": "diagnostic"
+            }),
+        ),
+    ];
+    for (path, json) in &expected {
+        let topic = format!("homeassistant/{path}/config");
+        let msg = configs.get(&topic).unwrap_or_else(|| panic!("no retained {topic}; have {:#?}", configs.keys()));
+        assert_eq!(&msg.json(), json, "{topic}");
+    }
+    // Barn's entities too; battery voltage and signal wait for a status that carries them.
+    assert_eq!(configs.len(), 2 * 9 + 1, "{:#?}", configs.keys());
+    assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
+    assert_eq!(retained(broker.port, "solarcam/bridge/availability").unwrap().text(), "online");
+    assert_eq!(retained(broker.port, "solarcam/5CC5638AE24C/alarm").unwrap().text(), "OFF");
+}
+
+#[test]
+fn every_snapshot_form_is_published_as_the_exact_jpeg() {
+    let broker = Mosquitto::start();
+    let (bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let camera = Peer::connect(broker.port, &[]);
+    let img = jpeg();
+    let mut header = b"\x02\x00SC211\x00mac=5CC5638AE24C\x00\x00\x00\x10".to_vec();
+    header.extend_from_slice(&img);
+    let xxd: String = img
+        .chunks(16)
+        .enumerate()
+        .map(|(i, c)| format!("{:08x}: {}  ................\n", i * 16, c.chunks(2).map(|g| hex(g, "")).collect::<Vec<_>>().join(" ")))
+        .collect();
+    let forms: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("raw", "4GSolarCam/Snapshot/5CC5638AE24C", img.clone()),
+        ("binary header", "4GSolarCam/Snapshot", header),
+        ("text header", "4GSolarCam/Snapshot", [b"MAC:5C:C5:63:8A:E2:4C\r\n\r\n".as_slice(), &img].concat()),
+        ("hex dump", "4GSolarCam/Snapshot/5CC5638AE24C", hex(&img, " ").into_bytes()),
+        ("xxd", "4GSolarCam/Snapshot/5CC5638AE24C", xxd.into_bytes()),
+        ("base64", "4GSolarCam/Snapshot/5CC5638AE24C", b64(&img).into_bytes()),
+        ("data url", "4GSolarCam/Snapshot/5CC5638AE24C", format!("data:image/jpeg;base64,{}", b64(&img)).into_bytes()),
+        ("json base64", "4GSolarCam/Snapshot", json!({"devMac": DRIVEWAY, "image": b64(&img)}).to_string().into_bytes()),
+        ("json hex", "4GSolarCam/Snapshot", json!({"mac": DRIVEWAY, "pic": hex(&img, "")}).to_string().into_bytes()),
+    ];
+    for (form, topic, payload) in forms {
+        // Each payload yields exactly one publish: the next one on the topic is this form's.
+        camera.publish(topic, payload, false);
+        let msg = ha.wait_for(form, |m| m.topic == "solarcam/5CC5638AE24C/snapshot");
+        assert_eq!(msg.payload, img, "{form}: published bytes differ from the JPEG sent");
+        assert!(msg.retain || !msg.payload.is_empty());
+    }
+    bridge.wait_log(&["Driveway (5CC5638AE24C): snapshot, 1946 bytes (JSON)"]);
+    let kept = retained(broker.port, "solarcam/5CC5638AE24C/snapshot").expect("snapshot retained");
+    assert_eq!(kept.payload, img);
+}
+
+#[test]
+fn alarm_turns_on_then_off_after_the_configured_delay() {
+    let broker = Mosquitto::start();
+    let (_bridge, mut ha) = start_bridge(&broker, &config_for(&broker, "alarm_off_after: 1s"));
+    let camera = Peer::connect(broker.port, &[]);
+    let alarm = json!({"mac": "5c:c5:63:8a:e2:4d", "type": "PIR", "time": "2026-11-27 03:00:00"}).to_string();
+    camera.publish("4GSolarCam/Alarm", alarm.clone(), false);
+    let on = ha.next_on("solarcam/5CC5638AE24D/alarm");
+    assert_eq!(on.text(), "ON");
+    let attrs = ha.seen.iter().find(|m| m.topic == "solarcam/5CC5638AE24D/alarm/attributes").cloned();
+    let attrs = attrs.unwrap_or_else(|| ha.next_on("solarcam/5CC5638AE24D/alarm/attributes"));
+    assert_eq!(attrs.text(), alarm);
+    let on_at = std::time::Instant::now();
+    let off = ha.next_on("solarcam/5CC5638AE24D/alarm");
+    assert_eq!(off.text(), "OFF");
+    let took = on_at.elapsed();
+    assert!(took >= Duration::from_millis(800), "turned off after {took:?}, expected about 1s");
+    assert_eq!(retained(broker.port, "solarcam/5CC5638AE24D/alarm").unwrap().text(), "OFF");
+}
+
+#[test]
+fn status_sets_battery_and_diagnostics_with_the_status_as_attributes() {
+    let broker = Mosquitto::start();
+    let (_bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let camera = Peer::connect(broker.port, &[]);
+    let status = json!({"devMac": DRIVEWAY, "battery": 76, "batteryVoltage": 3.87, "rssi": -81, "firmware": "V2.1.0", "sdcard": "normal"}).to_string();
+    camera.publish("4GSolarCam/Status", status.clone(), false);
+    assert_eq!(ha.next_on("solarcam/5CC5638AE24C/battery").text(), "76");
+    let port = broker.port;
+    let wait_retained = |topic: &str| {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(m) = retained(port, topic) {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "{topic} never retained");
+        }
+    };
+    assert_eq!(wait_retained("solarcam/5CC5638AE24C/battery_voltage").text(), "3.87");
+    assert_eq!(wait_retained("solarcam/5CC5638AE24C/signal").text(), "-81");
+    assert_eq!(wait_retained("solarcam/5CC5638AE24C/status").text(), status);
+    let last = wait_retained("solarcam/5CC5638AE24C/last_status");
+    assert!(last.text().ends_with('Z') && last.text().len() == 20, "{}", last.text());
+    let voltage = wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/battery_voltage/config").json();
+    assert_eq!(voltage["device_class"], "voltage");
+    assert_eq!(voltage["device"]["sw_version"], "V2.1.0");
+    let signal = wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/signal/config").json();
+    assert_eq!(signal["unit_of_measurement"], "dBm");
+}
+
+#[test]
+fn each_button_press_sends_the_camera_its_command() {
+    let broker = Mosquitto::start();
+    let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let mut camera = Peer::connect(broker.port, &["4GSolarCam/Wake/+", "4GSolarCam/Status/+", "4GSolarCam/Config/+"]);
+    let ha = Peer::connect(broker.port, &[]);
+    let configs = retained_under(broker.port, "homeassistant/button/#");
+    for (key, topic, payload) in [
+        ("wake", "4GSolarCam/Wake/5CC5638AE24D", "wake"),
+        ("request_status", "4GSolarCam/Status/5CC5638AE24D", "status"),
+        ("reboot", "4GSolarCam/Config/5CC5638AE24D", "reboot"),
+        ("shutdown", "4GSolarCam/Config/5CC5638AE24D", "shutdown"),
+        ("upgrade", "4GSolarCam/Config/5CC5638AE24D", "upgrade"),
+    ] {
+        // Press it as Home Assistant does: publish the button's payload_press on its command_topic.
+        let config = configs[&format!("homeassistant/button/solarcam_5cc5638ae24d/{key}/config")].json();
+        ha.publish(config["command_topic"].as_str().unwrap(), config["payload_press"].as_str().unwrap(), false);
+        let msg = camera.wait_for(key, |m| m.topic == topic);
+        assert_eq!(msg.text(), payload, "{key}");
+        assert!(!msg.retain, "{key}: commands must not be retained");
+    }
+    for topic in ["4GSolarCam/Wake/5CC5638AE24D", "4GSolarCam/Config/5CC5638AE24D"] {
+        assert!(retained(broker.port, topic).is_none(), "{topic} retained");
+    }
+}
+
+#[test]
+fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
+    let broker = Mosquitto::start();
+    let (_bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let camera = Peer::connect(broker.port, &[]);
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24D", jpeg(), false);
+    ha.next_on("solarcam/5CC5638AE24D/snapshot");
+    ha.collect_for(Duration::from_millis(200));
+
+    let birth = Peer::connect(broker.port, &[]);
+    birth.publish("homeassistant/status", "online", false);
+    let snapshot = ha.next_on("solarcam/5CC5638AE24D/snapshot");
+    assert_eq!(snapshot.payload, jpeg());
+    let order: Vec<String> = ha.seen.iter().rev().take_while(|m| m.topic != "homeassistant/status").map(|m| m.topic.clone()).collect::<Vec<_>>().into_iter().rev().collect();
+    let configs = order.iter().filter(|t| t.ends_with("/config")).count();
+    assert_eq!(configs, 19, "{order:#?}");
+    let availability = order.iter().position(|t| t == "solarcam/bridge/availability").unwrap();
+    assert!(order[..availability].iter().all(|t| t.ends_with("/config")), "{order:#?}");
+    assert!(order[availability + 1..].iter().all(|t| !t.ends_with("/config")), "{order:#?}");
+}
+
+#[test]
+fn an_unknown_camera_appears_by_itself() {
+    let broker = Mosquitto::start();
+    let (_bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let camera = Peer::connect(broker.port, &[]);
+    camera.publish("4GSolarCam/Status", json!({"mac": "00:11:22:33:44:55", "battery": 40}).to_string(), false);
+    let config = ha.next_on("homeassistant/camera/solarcam_001122334455/snapshot/config").json();
+    assert_eq!(config["device"]["name"], "SC211 001122334455");
+    assert_eq!(config["device"]["connections"], json!([["mac", "00:11:22:33:44:55"]]));
+    assert_eq!(ha.next_on("solarcam/001122334455/battery").text(), "40");
+}
+
+#[test]
+fn bad_input_is_logged_with_topic_size_and_reason_and_the_bridge_goes_on() {
+    let broker = Mosquitto::start();
+    let (bridge, mut ha) = start_bridge(&broker, &config_for(&broker, "snapshot_max_bytes: 1024"));
+    let camera = Peer::connect(broker.port, &[]);
+    let img = jpeg();
+    assert!(img.len() > 1024);
+    let before = ha.seen.len();
+
+    // No MAC, two cameras configured, none heard from: unattributable.
+    camera.publish("4GSolarCam/Alarm", b"{\"type\":\"PIR\"}".to_vec(), false);
+    bridge.wait_log(&["WARN", "4GSolarCam/Alarm", "14-byte alarm names no camera"]);
+
+    camera.publish("4GSolarCam/Snapshot", b"\x00\x01garbage".to_vec(), false);
+    bridge.wait_log(&["WARN", "4GSolarCam/Snapshot", "9-byte snapshot rejected", "no JPEG"]);
+
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img[..img.len() / 2].to_vec(), false);
+    bridge.wait_log(&["WARN", "4GSolarCam/Snapshot/5CC5638AE24C", &format!("{}-byte snapshot rejected", img.len() / 2), "cut short"]);
+
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img.clone(), false);
+    bridge.wait_log(&["WARN", &format!("snapshot of {} bytes from Driveway (5CC5638AE24C)", img.len()), "snapshot_max_bytes (1024)"]);
+
+    camera.publish("4GSolarCam/Status", b"{\"battery\": 5".to_vec(), false);
+    bridge.wait_log(&["WARN", "4GSolarCam/Status", "13-byte status rejected", "not JSON"]);
+
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", vec![0xFF; 10 << 20], false);
+    bridge.wait_log(&["WARN", "10485760-byte snapshot rejected"]);
+
+    // Nothing of that reached Home Assistant, and the bridge still works.
+    ha.collect_for(Duration::from_millis(200));
+    let after = &ha.seen[before..];
+    assert!(after.iter().all(|m| !m.topic.starts_with("solarcam/5CC")), "{after:#?}");
+    camera.publish("4GSolarCam/Status/5CC5638AE24C", b"{\"battery\": 5}".to_vec(), false);
+    assert_eq!(ha.next_on("solarcam/5CC5638AE24C/battery").text(), "5");
+}
+
+#[test]
+fn credentials_work_and_the_password_is_never_logged() {
+    let broker = Mosquitto::with_password("bridge", "pa55-Word!");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "pa55-Word!\n").unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, format!("mqtt:\n  url: {}\n  username: bridge\n  password_file: pw\ncameras:\n  - mac: {DRIVEWAY}\n", broker.url())).unwrap();
+    let mut ha = Peer::connect_as(broker.port, &["solarcam/#"], Some(("bridge", "pa55-Word!")));
+    let bridge = BridgeProcess::start_at(dir, config.clone(), &[]);
+    ha.wait_for("online", |m| m.topic == "solarcam/bridge/availability" && m.text() == "online");
+
+    // A wrong password is refused with a message that says so, and does not show it.
+    let dir2 = tempfile::tempdir().unwrap();
+    let bad = dir2.path().join("config.yaml");
+    std::fs::write(&bad, format!("mqtt:\n  url: {}\n  username: bridge\n  password: n0t-the-one\n  client_id: other\n", broker.url())).unwrap();
+    let refused = BridgeProcess::start_at(dir2, bad, &[]);
+    refused.wait_log(&["refused the username or password"]);
+    for log in [bridge.log(), refused.log()] {
+        assert!(log.iter().all(|l| !l.contains("pa55-Word!") && !l.contains("n0t-the-one")), "{log:#?}");
+    }
+}
+
+#[test]
+fn two_brokers_cameras_on_one_home_assistant_on_the_other() {
+    let ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let config = format!(
+        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n",
+        ha_broker.url(),
+        cam_broker.url()
+    );
+    let (bridge, mut ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    let mut camera = Peer::connect(cam_broker.port, &["4GSolarCam/Wake/+"]);
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", jpeg(), false);
+    assert_eq!(ha.next_on("solarcam/5CC5638AE24C/snapshot").payload, jpeg());
+    ha.collect_for(Duration::from_millis(100));
+    let press = Peer::connect(ha_broker.port, &[]);
+    press.publish("solarcam/5CC5638AE24C/command", "wake", false);
+    assert_eq!(camera.next_on("4GSolarCam/Wake/5CC5638AE24C").text(), "wake");
+    // Nothing for Home Assistant lands on the camera broker.
+    assert!(retained_under(cam_broker.port, "#").is_empty());
+}
