@@ -69,7 +69,9 @@ impl Mac {
             let ok = (0..6)
                 .all(|k| s[k * 3].is_ascii_hexdigit() && s[k * 3 + 1].is_ascii_hexdigit())
                 && (0..5).all(|k| s[k * 3 + 2] == sep)
-                && !s.get(17).is_some_and(|c| c.is_ascii_hexdigit() || *c == sep);
+                && !s
+                    .get(17)
+                    .is_some_and(|c| c.is_ascii_hexdigit() || *c == sep);
             if ok {
                 return parse_digits(s[..17].iter().copied().filter(|c| *c != sep));
             }

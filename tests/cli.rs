@@ -22,7 +22,12 @@ fn check_config_summarises_a_good_file_in_one_line() {
     let (code, out, err) = run(&["check-config", "--config", example]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
-    assert!(out.starts_with(&format!("{example}: OK: 2 cameras, Home Assistant broker mqtt://127.0.0.1:1883")), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{example}: OK: 2 cameras, Home Assistant broker mqtt://127.0.0.1:1883"
+        )),
+        "{out}"
+    );
 }
 
 #[test]
@@ -53,7 +58,10 @@ fn check_config_lists_every_error_with_its_line_and_exits_1() {
 fn a_missing_file_is_named() {
     let (code, _, err) = run(&["check-config", "--config", "/nonexistent/solarcam.yaml"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("/nonexistent/solarcam.yaml: cannot read the configuration file"), "{err}");
+    assert!(
+        err.starts_with("/nonexistent/solarcam.yaml: cannot read the configuration file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -63,7 +71,10 @@ fn run_refuses_to_start_on_a_bad_file() {
     std::fs::write(&file, "cameras:\n  - mac: 5CC5638AE24C\n    colour: red\n").unwrap();
     let (code, _, err) = run(&["--config", file.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains(":3: cameras[0]: unknown field `colour`"), "{err}");
+    assert!(
+        err.contains(":3: cameras[0]: unknown field `colour`"),
+        "{err}"
+    );
     assert!(err.contains("not started"), "{err}");
 }
 
@@ -71,10 +82,18 @@ fn run_refuses_to_start_on_a_bad_file() {
 fn version_and_help() {
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);
-    assert_eq!(out.trim(), format!("solarcam-bridge {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        out.trim(),
+        format!("solarcam-bridge {}", env!("CARGO_PKG_VERSION"))
+    );
     let (code, out, _) = run(&["--help"]);
     assert_eq!(code, 0);
-    for word in ["run", "check-config", "--config", "/etc/solarcam-bridge/config.yaml"] {
+    for word in [
+        "run",
+        "check-config",
+        "--config",
+        "/etc/solarcam-bridge/config.yaml",
+    ] {
         assert!(out.contains(word), "{word} missing from --help:\n{out}");
     }
 }
@@ -87,10 +106,17 @@ fn sigterm_publishes_offline_and_exits_0_within_2_seconds() {
     bridge.signal("TERM");
     let offline = ha.wait_for("offline", |m| m.topic == "solarcam/bridge/availability");
     assert_eq!(offline.text(), "offline");
-    let status = bridge.wait_exit(Duration::from_secs(2)).expect("still running 2 s after SIGTERM");
+    let status = bridge
+        .wait_exit(Duration::from_secs(2))
+        .expect("still running 2 s after SIGTERM");
     assert!(status.success(), "{status:?}");
     assert!(asked.elapsed() < Duration::from_secs(2));
-    assert_eq!(retained(broker.port, "solarcam/bridge/availability").unwrap().text(), "offline");
+    assert_eq!(
+        retained(broker.port, "solarcam/bridge/availability")
+            .unwrap()
+            .text(),
+        "offline"
+    );
 }
 
 #[test]

@@ -10,7 +10,11 @@ use common::*;
 use serde_json::json;
 
 fn hex(bytes: &[u8], sep: &str) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(sep)
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -44,7 +48,9 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         })
     };
     let with = |mut v: serde_json::Value, extra: serde_json::Value| {
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         v
     };
     let button = |key: &str, name: &str, press: &str, extra: serde_json::Value| {
@@ -57,7 +63,13 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         )
     };
     let expected = [
-        ("camera/solarcam_5cc5638ae24c/snapshot", with(base(json!(null), "snapshot"), json!({"topic": "solarcam/5CC5638AE24C/snapshot"}))),
+        (
+            "camera/solarcam_5cc5638ae24c/snapshot",
+            with(
+                base(json!(null), "snapshot"),
+                json!({"topic": "solarcam/5CC5638AE24C/snapshot"}),
+            ),
+        ),
         (
             "binary_sensor/solarcam_5cc5638ae24c/alarm",
             with(
@@ -89,16 +101,45 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
                 }),
             ),
         ),
-        ("button/solarcam_5cc5638ae24c/wake", button("wake", "Wake", "wake", json!({"icon": "mdi:sleep-off"}))),
-        ("button/solarcam_5cc5638ae24c/request_status", button("request_status", "Request status", "status", json!({"icon": "mdi:refresh"}))),
-        ("button/solarcam_5cc5638ae24c/reboot", button("reboot", "Reboot", "reboot", json!({"device_class": "restart", "entity_category": "config"}))),
+        (
+            "button/solarcam_5cc5638ae24c/wake",
+            button("wake", "Wake", "wake", json!({"icon": "mdi:sleep-off"})),
+        ),
+        (
+            "button/solarcam_5cc5638ae24c/request_status",
+            button(
+                "request_status",
+                "Request status",
+                "status",
+                json!({"icon": "mdi:refresh"}),
+            ),
+        ),
+        (
+            "button/solarcam_5cc5638ae24c/reboot",
+            button(
+                "reboot",
+                "Reboot",
+                "reboot",
+                json!({"device_class": "restart", "entity_category": "config"}),
+            ),
+        ),
         (
             "button/solarcam_5cc5638ae24c/shutdown",
-            button("shutdown", "Shut down", "shutdown", json!({"entity_category": "config", "icon": "mdi:power", "enabled_by_default": false})),
+            button(
+                "shutdown",
+                "Shut down",
+                "shutdown",
+                json!({"entity_category": "config", "icon": "mdi:power", "enabled_by_default": false}),
+            ),
         ),
         (
             "button/solarcam_5cc5638ae24c/upgrade",
-            button("upgrade", "Firmware upgrade", "upgrade", json!({"device_class": "update", "entity_category": "config", "enabled_by_default": false})),
+            button(
+                "upgrade",
+                "Firmware upgrade",
+                "upgrade",
+                json!({"device_class": "update", "entity_category": "config", "enabled_by_default": false}),
+            ),
         ),
         (
             "binary_sensor/solarcam_bridge/connectivity",
@@ -118,14 +159,26 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
     ];
     for (path, json) in &expected {
         let topic = format!("homeassistant/{path}/config");
-        let msg = configs.get(&topic).unwrap_or_else(|| panic!("no retained {topic}; have {:#?}", configs.keys()));
+        let msg = configs
+            .get(&topic)
+            .unwrap_or_else(|| panic!("no retained {topic}; have {:#?}", configs.keys()));
         assert_eq!(&msg.json(), json, "{topic}");
     }
     // Barn's entities too; battery voltage and signal wait for a status that carries them.
     assert_eq!(configs.len(), 2 * 9 + 1, "{:#?}", configs.keys());
     assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
-    assert_eq!(retained(broker.port, "solarcam/bridge/availability").unwrap().text(), "online");
-    assert_eq!(retained(broker.port, "solarcam/5CC5638AE24C/alarm").unwrap().text(), "OFF");
+    assert_eq!(
+        retained(broker.port, "solarcam/bridge/availability")
+            .unwrap()
+            .text(),
+        "online"
+    );
+    assert_eq!(
+        retained(broker.port, "solarcam/5CC5638AE24C/alarm")
+            .unwrap()
+            .text(),
+        "OFF"
+    );
 }
 
 #[test]
@@ -139,24 +192,64 @@ fn every_snapshot_form_is_published_as_the_exact_jpeg() {
     let xxd: String = img
         .chunks(16)
         .enumerate()
-        .map(|(i, c)| format!("{:08x}: {}  ................\n", i * 16, c.chunks(2).map(|g| hex(g, "")).collect::<Vec<_>>().join(" ")))
+        .map(|(i, c)| {
+            format!(
+                "{:08x}: {}  ................\n",
+                i * 16,
+                c.chunks(2)
+                    .map(|g| hex(g, ""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        })
         .collect();
     let forms: Vec<(&str, &str, Vec<u8>)> = vec![
         ("raw", "4GSolarCam/Snapshot/5CC5638AE24C", img.clone()),
         ("binary header", "4GSolarCam/Snapshot", header),
-        ("text header", "4GSolarCam/Snapshot", [b"MAC:5C:C5:63:8A:E2:4C\r\n\r\n".as_slice(), &img].concat()),
-        ("hex dump", "4GSolarCam/Snapshot/5CC5638AE24C", hex(&img, " ").into_bytes()),
+        (
+            "text header",
+            "4GSolarCam/Snapshot",
+            [b"MAC:5C:C5:63:8A:E2:4C\r\n\r\n".as_slice(), &img].concat(),
+        ),
+        (
+            "hex dump",
+            "4GSolarCam/Snapshot/5CC5638AE24C",
+            hex(&img, " ").into_bytes(),
+        ),
         ("xxd", "4GSolarCam/Snapshot/5CC5638AE24C", xxd.into_bytes()),
-        ("base64", "4GSolarCam/Snapshot/5CC5638AE24C", b64(&img).into_bytes()),
-        ("data url", "4GSolarCam/Snapshot/5CC5638AE24C", format!("data:image/jpeg;base64,{}", b64(&img)).into_bytes()),
-        ("json base64", "4GSolarCam/Snapshot", json!({"devMac": DRIVEWAY, "image": b64(&img)}).to_string().into_bytes()),
-        ("json hex", "4GSolarCam/Snapshot", json!({"mac": DRIVEWAY, "pic": hex(&img, "")}).to_string().into_bytes()),
+        (
+            "base64",
+            "4GSolarCam/Snapshot/5CC5638AE24C",
+            b64(&img).into_bytes(),
+        ),
+        (
+            "data url",
+            "4GSolarCam/Snapshot/5CC5638AE24C",
+            format!("data:image/jpeg;base64,{}", b64(&img)).into_bytes(),
+        ),
+        (
+            "json base64",
+            "4GSolarCam/Snapshot",
+            json!({"devMac": DRIVEWAY, "image": b64(&img)})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            "json hex",
+            "4GSolarCam/Snapshot",
+            json!({"mac": DRIVEWAY, "pic": hex(&img, "")})
+                .to_string()
+                .into_bytes(),
+        ),
     ];
     for (form, topic, payload) in forms {
         // Each payload yields exactly one publish: the next one on the topic is this form's.
         camera.publish(topic, payload, false);
         let msg = ha.wait_for(form, |m| m.topic == "solarcam/5CC5638AE24C/snapshot");
-        assert_eq!(msg.payload, img, "{form}: published bytes differ from the JPEG sent");
+        assert_eq!(
+            msg.payload, img,
+            "{form}: published bytes differ from the JPEG sent"
+        );
         assert!(msg.retain || !msg.payload.is_empty());
     }
     bridge.wait_log(&["Driveway (5CC5638AE24C): snapshot, 1946 bytes (JSON)"]);
@@ -169,19 +262,32 @@ fn alarm_turns_on_then_off_after_the_configured_delay() {
     let broker = Mosquitto::start();
     let (_bridge, mut ha) = start_bridge(&broker, &config_for(&broker, "alarm_off_after: 1s"));
     let camera = Peer::connect(broker.port, &[]);
-    let alarm = json!({"mac": "5c:c5:63:8a:e2:4d", "type": "PIR", "time": "2026-11-27 03:00:00"}).to_string();
+    let alarm = json!({"mac": "5c:c5:63:8a:e2:4d", "type": "PIR", "time": "2026-11-27 03:00:00"})
+        .to_string();
     camera.publish("4GSolarCam/Alarm", alarm.clone(), false);
     let on = ha.next_on("solarcam/5CC5638AE24D/alarm");
     assert_eq!(on.text(), "ON");
-    let attrs = ha.seen.iter().find(|m| m.topic == "solarcam/5CC5638AE24D/alarm/attributes").cloned();
+    let attrs = ha
+        .seen
+        .iter()
+        .find(|m| m.topic == "solarcam/5CC5638AE24D/alarm/attributes")
+        .cloned();
     let attrs = attrs.unwrap_or_else(|| ha.next_on("solarcam/5CC5638AE24D/alarm/attributes"));
     assert_eq!(attrs.text(), alarm);
     let on_at = std::time::Instant::now();
     let off = ha.next_on("solarcam/5CC5638AE24D/alarm");
     assert_eq!(off.text(), "OFF");
     let took = on_at.elapsed();
-    assert!(took >= Duration::from_millis(800), "turned off after {took:?}, expected about 1s");
-    assert_eq!(retained(broker.port, "solarcam/5CC5638AE24D/alarm").unwrap().text(), "OFF");
+    assert!(
+        took >= Duration::from_millis(800),
+        "turned off after {took:?}, expected about 1s"
+    );
+    assert_eq!(
+        retained(broker.port, "solarcam/5CC5638AE24D/alarm")
+            .unwrap()
+            .text(),
+        "OFF"
+    );
 }
 
 #[test]
@@ -199,15 +305,26 @@ fn status_sets_battery_and_diagnostics_with_the_status_as_attributes() {
             if let Some(m) = retained(port, topic) {
                 return m;
             }
-            assert!(std::time::Instant::now() < deadline, "{topic} never retained");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{topic} never retained"
+            );
         }
     };
-    assert_eq!(wait_retained("solarcam/5CC5638AE24C/battery_voltage").text(), "3.87");
+    assert_eq!(
+        wait_retained("solarcam/5CC5638AE24C/battery_voltage").text(),
+        "3.87"
+    );
     assert_eq!(wait_retained("solarcam/5CC5638AE24C/signal").text(), "-81");
     assert_eq!(wait_retained("solarcam/5CC5638AE24C/status").text(), status);
     let last = wait_retained("solarcam/5CC5638AE24C/last_status");
-    assert!(last.text().ends_with('Z') && last.text().len() == 20, "{}", last.text());
-    let voltage = wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/battery_voltage/config").json();
+    assert!(
+        last.text().ends_with('Z') && last.text().len() == 20,
+        "{}",
+        last.text()
+    );
+    let voltage =
+        wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/battery_voltage/config").json();
     assert_eq!(voltage["device_class"], "voltage");
     assert_eq!(voltage["device"]["sw_version"], "V2.1.0");
     let signal = wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/signal/config").json();
@@ -218,7 +335,14 @@ fn status_sets_battery_and_diagnostics_with_the_status_as_attributes() {
 fn each_button_press_sends_the_camera_its_command() {
     let broker = Mosquitto::start();
     let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
-    let mut camera = Peer::connect(broker.port, &["4GSolarCam/Wake/+", "4GSolarCam/Status/+", "4GSolarCam/Config/+"]);
+    let mut camera = Peer::connect(
+        broker.port,
+        &[
+            "4GSolarCam/Wake/+",
+            "4GSolarCam/Status/+",
+            "4GSolarCam/Config/+",
+        ],
+    );
     let ha = Peer::connect(broker.port, &[]);
     let configs = retained_under(broker.port, "homeassistant/button/#");
     for (key, topic, payload) in [
@@ -229,13 +353,21 @@ fn each_button_press_sends_the_camera_its_command() {
         ("upgrade", "4GSolarCam/Config/5CC5638AE24D", "upgrade"),
     ] {
         // Press it as Home Assistant does: publish the button's payload_press on its command_topic.
-        let config = configs[&format!("homeassistant/button/solarcam_5cc5638ae24d/{key}/config")].json();
-        ha.publish(config["command_topic"].as_str().unwrap(), config["payload_press"].as_str().unwrap(), false);
+        let config =
+            configs[&format!("homeassistant/button/solarcam_5cc5638ae24d/{key}/config")].json();
+        ha.publish(
+            config["command_topic"].as_str().unwrap(),
+            config["payload_press"].as_str().unwrap(),
+            false,
+        );
         let msg = camera.wait_for(key, |m| m.topic == topic);
         assert_eq!(msg.text(), payload, "{key}");
         assert!(!msg.retain, "{key}: commands must not be retained");
     }
-    for topic in ["4GSolarCam/Wake/5CC5638AE24D", "4GSolarCam/Config/5CC5638AE24D"] {
+    for topic in [
+        "4GSolarCam/Wake/5CC5638AE24D",
+        "4GSolarCam/Config/5CC5638AE24D",
+    ] {
         assert!(retained(broker.port, topic).is_none(), "{topic} retained");
     }
 }
@@ -253,12 +385,32 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
     birth.publish("homeassistant/status", "online", false);
     let snapshot = ha.next_on("solarcam/5CC5638AE24D/snapshot");
     assert_eq!(snapshot.payload, jpeg());
-    let order: Vec<String> = ha.seen.iter().rev().take_while(|m| m.topic != "homeassistant/status").map(|m| m.topic.clone()).collect::<Vec<_>>().into_iter().rev().collect();
+    let order: Vec<String> = ha
+        .seen
+        .iter()
+        .rev()
+        .take_while(|m| m.topic != "homeassistant/status")
+        .map(|m| m.topic.clone())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let configs = order.iter().filter(|t| t.ends_with("/config")).count();
     assert_eq!(configs, 19, "{order:#?}");
-    let availability = order.iter().position(|t| t == "solarcam/bridge/availability").unwrap();
-    assert!(order[..availability].iter().all(|t| t.ends_with("/config")), "{order:#?}");
-    assert!(order[availability + 1..].iter().all(|t| !t.ends_with("/config")), "{order:#?}");
+    let availability = order
+        .iter()
+        .position(|t| t == "solarcam/bridge/availability")
+        .unwrap();
+    assert!(
+        order[..availability].iter().all(|t| t.ends_with("/config")),
+        "{order:#?}"
+    );
+    assert!(
+        order[availability + 1..]
+            .iter()
+            .all(|t| !t.ends_with("/config")),
+        "{order:#?}"
+    );
 }
 
 #[test]
@@ -266,10 +418,19 @@ fn an_unknown_camera_appears_by_itself() {
     let broker = Mosquitto::start();
     let (_bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
     let camera = Peer::connect(broker.port, &[]);
-    camera.publish("4GSolarCam/Status", json!({"mac": "00:11:22:33:44:55", "battery": 40}).to_string(), false);
-    let config = ha.next_on("homeassistant/camera/solarcam_001122334455/snapshot/config").json();
+    camera.publish(
+        "4GSolarCam/Status",
+        json!({"mac": "00:11:22:33:44:55", "battery": 40}).to_string(),
+        false,
+    );
+    let config = ha
+        .next_on("homeassistant/camera/solarcam_001122334455/snapshot/config")
+        .json();
     assert_eq!(config["device"]["name"], "SC211 001122334455");
-    assert_eq!(config["device"]["connections"], json!([["mac", "00:11:22:33:44:55"]]));
+    assert_eq!(
+        config["device"]["connections"],
+        json!([["mac", "00:11:22:33:44:55"]])
+    );
     assert_eq!(ha.next_on("solarcam/001122334455/battery").text(), "40");
 }
 
@@ -287,25 +448,62 @@ fn bad_input_is_logged_with_topic_size_and_reason_and_the_bridge_goes_on() {
     bridge.wait_log(&["WARN", "4GSolarCam/Alarm", "14-byte alarm names no camera"]);
 
     camera.publish("4GSolarCam/Snapshot", b"\x00\x01garbage".to_vec(), false);
-    bridge.wait_log(&["WARN", "4GSolarCam/Snapshot", "9-byte snapshot rejected", "no JPEG"]);
+    bridge.wait_log(&[
+        "WARN",
+        "4GSolarCam/Snapshot",
+        "9-byte snapshot rejected",
+        "no JPEG",
+    ]);
 
-    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img[..img.len() / 2].to_vec(), false);
-    bridge.wait_log(&["WARN", "4GSolarCam/Snapshot/5CC5638AE24C", &format!("{}-byte snapshot rejected", img.len() / 2), "cut short"]);
+    camera.publish(
+        "4GSolarCam/Snapshot/5CC5638AE24C",
+        img[..img.len() / 2].to_vec(),
+        false,
+    );
+    bridge.wait_log(&[
+        "WARN",
+        "4GSolarCam/Snapshot/5CC5638AE24C",
+        &format!("{}-byte snapshot rejected", img.len() / 2),
+        "cut short",
+    ]);
 
     camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img.clone(), false);
-    bridge.wait_log(&["WARN", &format!("snapshot of {} bytes from Driveway (5CC5638AE24C)", img.len()), "snapshot_max_bytes (1024)"]);
+    bridge.wait_log(&[
+        "WARN",
+        &format!(
+            "snapshot of {} bytes from Driveway (5CC5638AE24C)",
+            img.len()
+        ),
+        "snapshot_max_bytes (1024)",
+    ]);
 
     camera.publish("4GSolarCam/Status", b"{\"battery\": 5".to_vec(), false);
-    bridge.wait_log(&["WARN", "4GSolarCam/Status", "13-byte status rejected", "not JSON"]);
+    bridge.wait_log(&[
+        "WARN",
+        "4GSolarCam/Status",
+        "13-byte status rejected",
+        "not JSON",
+    ]);
 
-    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", vec![0xFF; 10 << 20], false);
+    camera.publish(
+        "4GSolarCam/Snapshot/5CC5638AE24C",
+        vec![0xFF; 10 << 20],
+        false,
+    );
     bridge.wait_log(&["WARN", "10485760-byte snapshot rejected"]);
 
     // Nothing of that reached Home Assistant, and the bridge still works.
     ha.collect_for(Duration::from_millis(200));
     let after = &ha.seen[before..];
-    assert!(after.iter().all(|m| !m.topic.starts_with("solarcam/5CC")), "{after:#?}");
-    camera.publish("4GSolarCam/Status/5CC5638AE24C", b"{\"battery\": 5}".to_vec(), false);
+    assert!(
+        after.iter().all(|m| !m.topic.starts_with("solarcam/5CC")),
+        "{after:#?}"
+    );
+    camera.publish(
+        "4GSolarCam/Status/5CC5638AE24C",
+        b"{\"battery\": 5}".to_vec(),
+        false,
+    );
     assert_eq!(ha.next_on("solarcam/5CC5638AE24C/battery").text(), "5");
 }
 
@@ -318,16 +516,29 @@ fn credentials_work_and_the_password_is_never_logged() {
     std::fs::write(&config, format!("mqtt:\n  url: {}\n  username: bridge\n  password_file: pw\ncameras:\n  - mac: {DRIVEWAY}\n", broker.url())).unwrap();
     let mut ha = Peer::connect_as(broker.port, &["solarcam/#"], Some(("bridge", "pa55-Word!")));
     let bridge = BridgeProcess::start_at(dir, config.clone(), &[]);
-    ha.wait_for("online", |m| m.topic == "solarcam/bridge/availability" && m.text() == "online");
+    ha.wait_for("online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
 
     // A wrong password is refused with a message that says so, and does not show it.
     let dir2 = tempfile::tempdir().unwrap();
     let bad = dir2.path().join("config.yaml");
-    std::fs::write(&bad, format!("mqtt:\n  url: {}\n  username: bridge\n  password: n0t-the-one\n  client_id: other\n", broker.url())).unwrap();
+    std::fs::write(
+        &bad,
+        format!(
+            "mqtt:\n  url: {}\n  username: bridge\n  password: n0t-the-one\n  client_id: other\n",
+            broker.url()
+        ),
+    )
+    .unwrap();
     let refused = BridgeProcess::start_at(dir2, bad, &[]);
     refused.wait_log(&["refused the username or password"]);
     for log in [bridge.log(), refused.log()] {
-        assert!(log.iter().all(|l| !l.contains("pa55-Word!") && !l.contains("n0t-the-one")), "{log:#?}");
+        assert!(
+            log.iter()
+                .all(|l| !l.contains("pa55-Word!") && !l.contains("n0t-the-one")),
+            "{log:#?}"
+        );
     }
 }
 
@@ -348,7 +559,10 @@ fn two_brokers_cameras_on_one_home_assistant_on_the_other() {
     ha.collect_for(Duration::from_millis(100));
     let press = Peer::connect(ha_broker.port, &[]);
     press.publish("solarcam/5CC5638AE24C/command", "wake", false);
-    assert_eq!(camera.next_on("4GSolarCam/Wake/5CC5638AE24C").text(), "wake");
+    assert_eq!(
+        camera.next_on("4GSolarCam/Wake/5CC5638AE24C").text(),
+        "wake"
+    );
     // Nothing for Home Assistant lands on the camera broker.
     assert!(retained_under(cam_broker.port, "#").is_empty());
 }

@@ -38,7 +38,11 @@ fn mosquitto_binary() -> &'static str {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Mosquitto {
@@ -49,15 +53,18 @@ impl Mosquitto {
     /// A broker that only takes `user` with `password`.
     pub fn with_password(user: &str, password: &str) -> Mosquitto {
         let (user, password) = (user.to_string(), password.to_string());
-        Self::start_with("allow_anonymous false\npassword_file passwords\n", move |dir| {
-            let file = dir.join("passwords");
-            std::fs::write(&file, "").unwrap();
-            let ok = Command::new("mosquitto_passwd")
-                .args(["-b", file.to_str().unwrap(), &user, &password])
-                .status()
-                .expect("mosquitto_passwd (package mosquitto) is needed for this test");
-            assert!(ok.success());
-        })
+        Self::start_with(
+            "allow_anonymous false\npassword_file passwords\n",
+            move |dir| {
+                let file = dir.join("passwords");
+                std::fs::write(&file, "").unwrap();
+                let ok = Command::new("mosquitto_passwd")
+                    .args(["-b", file.to_str().unwrap(), &user, &password])
+                    .status()
+                    .expect("mosquitto_passwd (package mosquitto) is needed for this test");
+                assert!(ok.success());
+            },
+        )
     }
 
     fn start_with(settings: &str, prepare: impl Fn(&Path)) -> Mosquitto {
@@ -66,7 +73,10 @@ impl Mosquitto {
             let dir = tempfile::tempdir().unwrap();
             prepare(dir.path());
             let port = free_port();
-            let settings = settings.replace("password_file passwords", &format!("password_file {}", dir.path().join("passwords").display()));
+            let settings = settings.replace(
+                "password_file passwords",
+                &format!("password_file {}", dir.path().join("passwords").display()),
+            );
             let conf = dir.path().join("mosquitto.conf");
             std::fs::write(
                 &conf,
@@ -83,7 +93,11 @@ impl Mosquitto {
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Mosquitto { child, port, _dir: dir };
+                    return Mosquitto {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -133,7 +147,11 @@ impl BridgeProcess {
         Self::start_at(dir, config, &[])
     }
 
-    pub fn start_at(dir: tempfile::TempDir, config: PathBuf, env: &[(&str, &str)]) -> BridgeProcess {
+    pub fn start_at(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        env: &[(&str, &str)],
+    ) -> BridgeProcess {
         let mut cmd = Command::new(bin());
         cmd.arg("run")
             .arg("--config")
@@ -156,7 +174,12 @@ impl BridgeProcess {
                 sink.lock().unwrap().push(line);
             }
         });
-        BridgeProcess { child, log, dir, config }
+        BridgeProcess {
+            child,
+            log,
+            dir,
+            config,
+        }
     }
 
     pub fn log(&self) -> Vec<String> {
@@ -167,16 +190,26 @@ impl BridgeProcess {
     pub fn wait_log(&self, parts: &[&str]) -> String {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            if let Some(line) = self.log().into_iter().find(|l| parts.iter().all(|p| l.contains(p))) {
+            if let Some(line) = self
+                .log()
+                .into_iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+            {
                 return line;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("no log line with {parts:?}; log:\n{}", self.log().join("\n"));
+        panic!(
+            "no log line with {parts:?}; log:\n{}",
+            self.log().join("\n")
+        );
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args(["-s", sig, &self.child.id().to_string()]).status().unwrap();
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -220,7 +253,8 @@ impl Msg {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.payload).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {:?}", self.topic, self.text()))
+        serde_json::from_slice(&self.payload)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {:?}", self.topic, self.text()))
     }
 }
 
@@ -240,7 +274,11 @@ impl Peer {
 
     pub fn connect_as(port: u16, filters: &[&str], credentials: Option<(&str, &str)>) -> Peer {
         let n = PEERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut opts = MqttOptions::new(format!("test-peer-{}-{n}", std::process::id()), "127.0.0.1", port);
+        let mut opts = MqttOptions::new(
+            format!("test-peer-{}-{n}", std::process::id()),
+            "127.0.0.1",
+            port,
+        );
         opts.set_max_packet_size(64 << 20, 64 << 20);
         opts.set_keep_alive(Duration::from_secs(30));
         if let Some((u, p)) = credentials {
@@ -267,7 +305,11 @@ impl Peer {
                         let _ = ready_tx.send(());
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let msg = Msg { topic: p.topic, payload: p.payload.to_vec(), retain: p.retain };
+                        let msg = Msg {
+                            topic: p.topic,
+                            payload: p.payload.to_vec(),
+                            retain: p.retain,
+                        };
                         if tx.send(msg).is_err() {
                             return;
                         }
@@ -277,12 +319,20 @@ impl Peer {
                 }
             }
         });
-        ready_rx.recv_timeout(WAIT).expect("test peer could not connect and subscribe");
-        Peer { client, rx, seen: Vec::new() }
+        ready_rx
+            .recv_timeout(WAIT)
+            .expect("test peer could not connect and subscribe");
+        Peer {
+            client,
+            rx,
+            seen: Vec::new(),
+        }
     }
 
     pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, retain: bool) {
-        self.client.publish(topic, QoS::AtLeastOnce, retain, payload).unwrap();
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .unwrap();
     }
 
     /// The next message (after those already seen) matching `pred`, within [`WAIT`].
@@ -314,7 +364,10 @@ impl Peer {
     pub fn collect_for(&mut self, d: Duration) -> Vec<Msg> {
         let deadline = Instant::now() + d;
         let mut out = Vec::new();
-        while let Ok(msg) = self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(msg) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             self.seen.push(msg.clone());
             out.push(msg);
         }
@@ -325,7 +378,9 @@ impl Peer {
 /// What the broker holds retained on `topic`, as a new subscriber sees it.
 pub fn retained(port: u16, topic: &str) -> Option<Msg> {
     let mut peer = Peer::connect(port, &[topic]);
-    peer.collect_for(Duration::from_millis(300)).into_iter().find(|m| m.topic == topic && m.retain)
+    peer.collect_for(Duration::from_millis(300))
+        .into_iter()
+        .find(|m| m.topic == topic && m.retain)
 }
 
 /// Every retained message under `filter`, by topic.
@@ -342,7 +397,9 @@ pub fn retained_under(port: u16, filter: &str) -> std::collections::BTreeMap<Str
 pub fn start_bridge(broker: &Mosquitto, config_text: &str) -> (BridgeProcess, Peer) {
     let mut ha = Peer::connect(broker.port, &["homeassistant/#", "solarcam/#"]);
     let bridge = BridgeProcess::start(config_text);
-    ha.wait_for("availability online", |m| m.topic == "solarcam/bridge/availability" && m.text() == "online");
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
     // States follow availability; let them land so the test sees only what it causes.
     ha.collect_for(Duration::from_millis(200));
     (bridge, ha)
