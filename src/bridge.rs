@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use crate::config::{default_camera_name, CameraConfig, Config};
-use crate::discovery::{CameraEntity, CameraInfo, State, Topics};
+use crate::discovery::{BridgeEntity, CameraEntity, CameraInfo, State, Topics};
 use crate::mac::Mac;
 use crate::protocol::snapshot;
 use crate::protocol::{parse_object, CameraCommand, CameraTopic, StatusReport};
@@ -45,11 +45,19 @@ pub enum Event {
     Message {
         topic: String,
         payload: Bytes,
+        /// Delivered from the broker's store (sent before we subscribed), not live.
+        retain: bool,
         /// Wall-clock time of receipt, for the "last status" timestamp.
         received: SystemTime,
     },
     /// A new, valid configuration (the file changed).
     ConfigReloaded(Box<Config>),
+    /// The file changed but is not valid (or is gone): the running configuration stays, and Home
+    /// Assistant shows the problem until a valid file arrives.
+    ConfigRejected {
+        file: String,
+        errors: Vec<String>,
+    },
     /// The bridge is stopping: say so while the connection is still up.
     Shutdown,
 }
@@ -65,9 +73,18 @@ pub struct Publish {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Subscribe { link: Link, filters: Vec<String> },
-    Unsubscribe { link: Link, filters: Vec<String> },
+    Subscribe {
+        link: Link,
+        filters: Vec<String>,
+    },
+    Unsubscribe {
+        link: Link,
+        filters: Vec<String>,
+    },
     Publish(Publish),
+    /// The cameras discovered (not configured) changed: keep this list across restarts, so that
+    /// their entities are not taken for ghosts at the next start.
+    SaveDiscovered(Vec<Mac>),
 }
 
 /// Counters for the log and, later, diagnostic entities.
@@ -111,6 +128,13 @@ impl Camera {
         }
     }
 
+    fn discovered(mac: Mac) -> Camera {
+        Camera {
+            name: default_camera_name(mac),
+            ..Camera::default()
+        }
+    }
+
     fn info(&self, mac: Mac) -> CameraInfo<'_> {
         CameraInfo {
             mac,
@@ -139,6 +163,8 @@ pub struct Bridge {
     recent: VecDeque<(Mac, Instant)>,
     ha_connected: bool,
     camera_connected: bool,
+    /// The errors of the last rejected file, as the problem sensor's attributes.
+    config_problem: Option<Bytes>,
     actions: VecDeque<Action>,
     stats: Stats,
 }
@@ -164,9 +190,37 @@ impl Bridge {
             recent: VecDeque::new(),
             ha_connected: false,
             camera_connected: false,
+            config_problem: None,
             actions: VecDeque::new(),
             stats: Stats::default(),
         }
+    }
+
+    /// Cameras discovered in an earlier run (see [`Action::SaveDiscovered`]); ignored when
+    /// `discover_unknown` is off. Call before the first event.
+    pub fn restore_discovered(&mut self, macs: impl IntoIterator<Item = Mac>) {
+        if !self.config.discover_unknown {
+            return;
+        }
+        for mac in macs {
+            self.cameras
+                .entry(mac)
+                .or_insert_with(|| Camera::discovered(mac));
+        }
+    }
+
+    /// Cameras that appeared by themselves, not listed in the file.
+    pub fn discovered(&self) -> Vec<Mac> {
+        self.cameras
+            .iter()
+            .filter(|(_, c)| !c.configured)
+            .map(|(m, _)| *m)
+            .collect()
+    }
+
+    /// The errors of the file last rejected, while it stays rejected.
+    pub fn has_config_problem(&self) -> bool {
+        self.config_problem.is_some()
     }
 
     pub fn config(&self) -> &Config {
@@ -228,12 +282,24 @@ impl Bridge {
             Event::Message {
                 topic,
                 payload,
+                retain,
                 received,
             } => {
                 self.stats.received += 1;
-                self.on_message(&topic, payload, received, now);
+                self.on_message(&topic, payload, retain, received, now);
             }
-            Event::ConfigReloaded(config) => self.reload(*config),
+            Event::ConfigReloaded(config) => {
+                self.reload(*config);
+                if self.config_problem.take().is_some() {
+                    info!("the configuration file is valid again");
+                    self.publish_config_problem();
+                }
+            }
+            Event::ConfigRejected { file, errors } => {
+                let attributes = serde_json::json!({ "file": file, "errors": errors });
+                self.config_problem = Some(Bytes::from(attributes.to_string()));
+                self.publish_config_problem();
+            }
             Event::Shutdown => self.publish(
                 Link::Ha,
                 self.topics.availability(),
@@ -247,8 +313,16 @@ impl Bridge {
     // -----------------------------------------------------------------------------------------
     // Connections.
 
+    fn ha_filters(topics: &Topics) -> Vec<String> {
+        vec![
+            topics.ha_status(),
+            topics.command_filter(),
+            topics.announced_cameras_filter(),
+        ]
+    }
+
     fn subscribe_ha(&mut self) {
-        let filters = vec![self.topics.ha_status(), self.topics.command_filter()];
+        let filters = Self::ha_filters(&self.topics);
         self.actions.push_back(Action::Subscribe {
             link: Link::Ha,
             filters,
@@ -266,8 +340,10 @@ impl Bridge {
     /// Discovery for every device, then availability, then every known state: what Home Assistant
     /// needs after it (or the bridge, or the broker) restarted.
     fn publish_everything(&mut self) {
-        let bridge = self.topics.bridge_entity();
-        self.publish_json(self.topics.bridge_config(), &bridge);
+        for entity in BridgeEntity::ALL {
+            let config = self.topics.bridge_entity(entity);
+            self.publish_json(self.topics.bridge_config(entity), &config);
+        }
         let macs: Vec<Mac> = self.cameras.keys().copied().collect();
         for &mac in &macs {
             self.publish_discovery(mac);
@@ -278,9 +354,29 @@ impl Bridge {
             Bytes::from_static(b"online"),
             true,
         );
+        self.publish_config_problem();
         for mac in macs {
             self.publish_states(mac);
         }
+    }
+
+    fn publish_config_problem(&mut self) {
+        let (state, attributes): (&'static [u8], Bytes) = match &self.config_problem {
+            Some(attrs) => (b"ON", attrs.clone()),
+            None => (b"OFF", Bytes::from_static(b"{}")),
+        };
+        self.publish(
+            Link::Ha,
+            self.topics.config_problem_attributes(),
+            attributes,
+            true,
+        );
+        self.publish(
+            Link::Ha,
+            self.topics.config_problem(),
+            Bytes::from_static(state),
+            true,
+        );
     }
 
     fn publish_discovery(&mut self, mac: Mac) {
@@ -371,15 +467,23 @@ impl Bridge {
             for mac in macs {
                 self.clear_camera(&old, mac, configs_moved, states_moved);
             }
-            if old.bridge_config() != self.topics.bridge_config() {
-                self.publish(Link::Ha, old.bridge_config(), Bytes::new(), true);
+            for entity in BridgeEntity::ALL {
+                if old.bridge_config(entity) != self.topics.bridge_config(entity) {
+                    self.publish(Link::Ha, old.bridge_config(entity), Bytes::new(), true);
+                }
             }
             if states_moved {
-                self.publish(Link::Ha, old.availability(), Bytes::new(), true);
+                for topic in [
+                    old.availability(),
+                    old.config_problem(),
+                    old.config_problem_attributes(),
+                ] {
+                    self.publish(Link::Ha, topic, Bytes::new(), true);
+                }
             }
             self.actions.push_back(Action::Unsubscribe {
                 link: Link::Ha,
-                filters: vec![old.ha_status(), old.command_filter()],
+                filters: Self::ha_filters(&old),
             });
         }
         if prefix_changed {
@@ -400,6 +504,7 @@ impl Bridge {
             })
             .map(|(m, _)| *m)
             .collect();
+        let discovered_before = self.discovered();
         for mac in gone {
             self.remove_camera(mac);
         }
@@ -423,6 +528,10 @@ impl Bridge {
             }
         }
         self.config = new;
+        if self.discovered() != discovered_before {
+            self.actions
+                .push_back(Action::SaveDiscovered(self.discovered()));
+        }
 
         if topics_changed {
             if self.ha_connected {
@@ -443,7 +552,14 @@ impl Bridge {
     // -----------------------------------------------------------------------------------------
     // Messages.
 
-    fn on_message(&mut self, topic: &str, payload: Bytes, received: SystemTime, now: Instant) {
+    fn on_message(
+        &mut self,
+        topic: &str,
+        payload: Bytes,
+        retain: bool,
+        received: SystemTime,
+        now: Instant,
+    ) {
         if let Some(kind) = CameraTopic::parse(&self.config.camera_topic_prefix, topic) {
             match kind {
                 CameraTopic::Snapshot(mac) => self.on_snapshot(topic, mac, payload, now),
@@ -457,6 +573,14 @@ impl Bridge {
             }
         } else if let Some(mac) = self.topics.parse_command(topic) {
             self.on_command(topic, mac, &payload);
+        } else if let Some(mac) = self.topics.announced_camera(topic, &payload) {
+            // Our own announcement from an earlier run. One for a camera no longer configured
+            // (nor discovered) is a ghost: take its entities down.
+            if retain && !self.cameras.contains_key(&mac) {
+                info!("camera {mac} is no longer configured: removing the entities an earlier run created");
+                let topics = self.topics.clone();
+                self.clear_camera(&topics, mac, true, true);
+            }
         } else {
             debug!("{topic}: not a topic the bridge reads; ignored");
         }
@@ -669,15 +793,14 @@ impl Bridge {
                 warn!("{topic}: {what} from camera {mac}, which is not in the configuration (discover_unknown is off); ignored");
                 return None;
             }
-            let name = default_camera_name(mac);
-            info!("{name}: new camera, not in the configuration; adding it to Home Assistant");
-            self.cameras.insert(
-                mac,
-                Camera {
-                    name,
-                    ..Camera::default()
-                },
+            let cam = Camera::discovered(mac);
+            info!(
+                "{}: new camera, not in the configuration; adding it to Home Assistant",
+                cam.name
             );
+            self.cameras.insert(mac, cam);
+            self.actions
+                .push_back(Action::SaveDiscovered(self.discovered()));
             if self.ha_connected {
                 self.publish_discovery(mac);
                 self.publish_states(mac);

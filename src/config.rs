@@ -30,6 +30,9 @@ pub struct Config {
     pub snapshot_max_bytes: usize,
     pub discover_unknown: bool,
     pub log_level: Option<String>,
+    /// Where the bridge keeps what it remembers across restarts; the service's own state directory
+    /// (systemd's `$STATE_DIRECTORY`) or `/var/lib/solarcam-bridge` when not set.
+    pub state_dir: Option<PathBuf>,
     pub cameras: Vec<CameraConfig>,
 }
 
@@ -235,6 +238,7 @@ struct RawConfig {
     snapshot_max_bytes: Option<u64>,
     discover_unknown: Option<bool>,
     log_level: Option<String>,
+    state_dir: Option<PathBuf>,
     #[serde(default)]
     cameras: Vec<RawCamera>,
 }
@@ -470,6 +474,10 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         snapshot_max_bytes,
         discover_unknown: raw.discover_unknown.unwrap_or(true),
         log_level,
+        state_dir: raw.state_dir.map(|d| match dir {
+            Some(base) if d.is_relative() => base.join(d),
+            _ => d,
+        }),
         cameras,
     })
 }

@@ -63,8 +63,56 @@ impl Topics {
         format!("{}_bridge", sanitize_id(&self.base))
     }
 
-    pub fn bridge_config(&self) -> String {
-        self.config("binary_sensor", &self.bridge_node(), "connectivity")
+    pub fn bridge_config(&self, entity: BridgeEntity) -> String {
+        self.config("binary_sensor", &self.bridge_node(), entity.key())
+    }
+
+    /// `ON` while the configuration file has errors (the last good one keeps running).
+    pub fn config_problem(&self) -> String {
+        format!("{}/bridge/config_problem", self.base)
+    }
+
+    /// `{"file": …, "errors": […]}` for the problem sensor.
+    pub fn config_problem_attributes(&self) -> String {
+        format!("{}/bridge/config_problem/attributes", self.base)
+    }
+
+    /// Retained snapshot-entity configs under the discovery prefix, where the bridge finds the
+    /// cameras it announced in an earlier run.
+    pub fn announced_cameras_filter(&self) -> String {
+        self.config("camera", "+", CameraEntity::Snapshot.key())
+    }
+
+    /// The camera a retained snapshot-entity config was published for, if this bridge (same
+    /// origin, same id scheme, same state topics) published it.
+    pub fn announced_camera(&self, topic: &str, payload: &[u8]) -> Option<Mac> {
+        let rest = topic
+            .strip_prefix(&self.discovery_prefix)?
+            .strip_prefix("/camera/solarcam_")?;
+        let mac: Mac = rest.strip_suffix("/snapshot/config")?.parse().ok()?;
+        let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+        let ours = v["origin"]["name"] == ORIGIN.name
+            && v["unique_id"] == format!("{}_snapshot", camera_node(mac))
+            && v["topic"] == self.state(mac, State::Snapshot);
+        ours.then_some(mac)
+    }
+}
+
+/// The bridge device's own entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeEntity {
+    Connectivity,
+    ConfigProblem,
+}
+
+impl BridgeEntity {
+    pub const ALL: [BridgeEntity; 2] = [BridgeEntity::Connectivity, BridgeEntity::ConfigProblem];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            BridgeEntity::Connectivity => "connectivity",
+            BridgeEntity::ConfigProblem => "config_problem",
+        }
     }
 }
 
@@ -412,13 +460,13 @@ impl Topics {
         e
     }
 
-    /// The bridge's own device and its connectivity sensor, which reads the availability topic and
-    /// so must not itself depend on it.
-    pub fn bridge_entity(&self) -> EntityConfig {
+    /// The bridge's own device and its entities. Connectivity reads the availability topic, so it
+    /// must not itself depend on it.
+    pub fn bridge_entity(&self, entity: BridgeEntity) -> EntityConfig {
         let node = self.bridge_node();
-        EntityConfig {
+        let mut e = EntityConfig {
             name: Some("Connectivity"),
-            unique_id: format!("{node}_connectivity"),
+            unique_id: format!("{node}_{}", entity.key()),
             device: Device {
                 identifiers: vec![node],
                 connections: Vec::new(),
@@ -441,7 +489,19 @@ impl Topics {
             icon: None,
             enabled_by_default: None,
             json_attributes_topic: None,
+        };
+        if entity == BridgeEntity::ConfigProblem {
+            e.name = Some("Configuration problem");
+            e.availability_topic = Some(self.availability());
+            e.platform = Platform::BinarySensor {
+                state_topic: self.config_problem(),
+                payload_on: "ON",
+                payload_off: "OFF",
+            };
+            e.device_class = Some("problem");
+            e.json_attributes_topic = Some(self.config_problem_attributes());
         }
+        e
     }
 }
 

@@ -10,8 +10,10 @@
 //! - [`bridge`]: the core. Plain synchronous logic: events in, MQTT actions out, time passed in.
 //!   No sockets, no clock, no tokio, so every behaviour is a fast unit test.
 //! - [`mqtt`]: the shell's broker connections (rumqttc), with reconnects and TLS.
-//! - [`service`]: the shell's main loop: feeds the core from the connections, signals and timers,
-//!   and carries out its actions.
+//! - [`watcher`]: the shell's file watcher: the configuration file's edits, debounced.
+//! - [`state`]: the state directory: what the bridge remembers across restarts, written atomically.
+//! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
+//!   and timers, carries out its actions, and speaks systemd's notification protocol.
 //!
 //! `src/main.rs` only parses the command line and starts one of these.
 
@@ -22,3 +24,5 @@ pub mod mac;
 pub mod mqtt;
 pub mod protocol;
 pub mod service;
+pub mod state;
+pub mod watcher;

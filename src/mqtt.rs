@@ -30,6 +30,7 @@ pub enum Incoming {
     Message {
         topic: String,
         payload: Bytes,
+        retain: bool,
         received: SystemTime,
     },
     /// Our DISCONNECT went out: the connection is closed for good.
@@ -226,6 +227,7 @@ async fn poll(
             Ok(Event::Incoming(Packet::Publish(p))) => Incoming::Message {
                 topic: p.topic,
                 payload: p.payload,
+                retain: p.retain,
                 received: SystemTime::now(),
             },
             Ok(Event::Incoming(Packet::SubAck(_))) => {

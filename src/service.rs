@@ -3,7 +3,7 @@
 //! Also the service glue: systemd notification (READY, STATUS, WATCHDOG, RELOADING, STOPPING) and
 //! the clean stop on SIGTERM/SIGINT (offline published, queue flushed, exit within 2 seconds).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,6 +14,8 @@ use tracing::{error, info, warn};
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::config::Config;
 use crate::mqtt::{Connection, Incoming, Options, SetupError};
+use crate::state::StateDir;
+use crate::watcher::ConfigWatcher;
 
 /// How long a stop may wait for the broker to take the last messages.
 const STOP_FLUSH: Duration = Duration::from_millis(1500);
@@ -70,6 +72,8 @@ impl Links {
             Action::Publish(p) => self.get(p.link).publish(p),
             Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
             Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
+            // Not for a broker: the shell's state directory takes it (Shell::flush).
+            Action::SaveDiscovered(_) => {}
         }
     }
 
@@ -105,68 +109,66 @@ async fn next_incoming(c: &mut Option<Connection>) -> Option<Incoming> {
     }
 }
 
-/// Runs the bridge until SIGTERM or SIGINT. `path` is re-read on SIGHUP.
+/// The shell around the core: what it is connected to, and where its output goes.
+struct Shell {
+    path: PathBuf,
+    bridge: Bridge,
+    links: Links,
+    state: StateDir,
+    systemd: Systemd,
+}
+
+/// Runs the bridge until SIGTERM or SIGINT. `path` is re-read when it changes and on SIGHUP.
 pub async fn run(path: PathBuf, config: Config) -> Result<(), SetupError> {
     info!("starting: {}", config.summary());
+    let state = StateDir::new(state_dir(&config));
     let mut bridge = Bridge::new(config);
-    let mut links = Links::open(bridge.config(), bridge.topics().availability())?;
+    match state.load_discovered() {
+        Ok(macs) => bridge.restore_discovered(macs),
+        Err(e) => warn!("{e}"),
+    }
+    let links = Links::open(bridge.config(), bridge.topics().availability())?;
+    let mut shell = Shell {
+        path,
+        bridge,
+        links,
+        state,
+        systemd: Systemd::new(),
+    };
+    let mut watcher = match ConfigWatcher::new(&shell.path) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            warn!(
+                "cannot watch {} for changes ({e}); reload with SIGHUP instead",
+                shell.path.display()
+            );
+            None
+        }
+    };
     let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-    let mut systemd = Systemd::new();
 
     loop {
-        while let Some(action) = bridge.poll_action() {
-            links.carry_out(action);
-        }
-        systemd.tick(&bridge, &links);
-        let wake = bridge
+        shell.flush();
+        let wake = shell
+            .bridge
             .poll_timeout()
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))
-            .min(systemd.next_ping());
+            .min(shell.systemd.next_ping());
 
         tokio::select! {
-            incoming = links.ha.incoming.recv() => {
-                let single = links.cameras.is_none();
-                match incoming {
-                    Some(Incoming::Connected) => {
-                        bridge.handle(Event::Connected(Link::Ha), Instant::now());
-                        if single {
-                            bridge.handle(Event::Connected(Link::Camera), Instant::now());
-                        }
-                        systemd.connected = true;
-                        systemd.last_error = None;
-                    }
-                    Some(Incoming::Disconnected(why)) => {
-                        bridge.handle(Event::Disconnected(Link::Ha), Instant::now());
-                        if single {
-                            bridge.handle(Event::Disconnected(Link::Camera), Instant::now());
-                        }
-                        systemd.connected = false;
-                        systemd.last_error = Some(why);
-                    }
-                    Some(Incoming::Message { topic, payload, received }) => {
-                        bridge.handle(Event::Message { topic, payload, received }, Instant::now());
-                    }
-                    Some(Incoming::Closed) | None => {}
-                }
+            incoming = shell.links.ha.incoming.recv() => shell.on_incoming(Link::Ha, incoming),
+            incoming = next_incoming(&mut shell.links.cameras) => shell.on_incoming(Link::Camera, incoming),
+            _ = tokio::time::sleep_until(wake) => shell.bridge.handle_timeout(Instant::now()),
+            _ = changed(&mut watcher) => {
+                info!("{} changed: reloading", shell.path.display());
+                shell.reload().await?;
             }
-            incoming = next_incoming(&mut links.cameras) => match incoming {
-                Some(Incoming::Connected) => bridge.handle(Event::Connected(Link::Camera), Instant::now()),
-                Some(Incoming::Disconnected(why)) => {
-                    bridge.handle(Event::Disconnected(Link::Camera), Instant::now());
-                    systemd.last_error = Some(why);
-                }
-                Some(Incoming::Message { topic, payload, received }) => {
-                    bridge.handle(Event::Message { topic, payload, received }, Instant::now());
-                }
-                Some(Incoming::Closed) | None => {}
-            },
-            _ = tokio::time::sleep_until(wake) => bridge.handle_timeout(Instant::now()),
             _ = hangup.recv() => {
-                systemd.reloading();
-                links = reload(&path, &mut bridge, links, &mut systemd).await?;
+                info!("SIGHUP: reloading {}", shell.path.display());
+                shell.reload().await?;
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
@@ -174,55 +176,145 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), SetupError> {
     }
 
     info!("stopping: publishing offline");
-    systemd.notify(&[NotifyState::Stopping]);
-    bridge.handle(Event::Shutdown, Instant::now());
-    while let Some(action) = bridge.poll_action() {
-        links.carry_out(action);
-    }
-    links.close(STOP_FLUSH).await;
+    shell.systemd.notify(&[NotifyState::Stopping]);
+    shell.bridge.handle(Event::Shutdown, Instant::now());
+    shell.flush();
+    shell.links.close(STOP_FLUSH).await;
     info!("stopped");
     Ok(())
 }
 
-/// Re-reads the file; a bad one leaves the running configuration in place.
-async fn reload(
-    path: &Path,
-    bridge: &mut Bridge,
-    links: Links,
-    systemd: &mut Systemd,
-) -> Result<Links, SetupError> {
-    let result = match Config::load(path) {
-        Err(errors) => {
-            for line in errors.to_string().lines() {
-                error!("{line}");
-            }
-            warn!("configuration not reloaded: the running one stays in place until the file is fixed");
-            systemd.last_error = Some(format!("{} has errors", path.display()));
-            Ok(links)
-        }
-        Ok(new) => {
-            info!("configuration reloaded: {}", new.summary());
-            systemd.last_error = None;
-            if connection_settings(&new) != connection_settings(bridge.config()) {
-                info!("broker settings changed: reconnecting");
-                bridge.handle(Event::Disconnected(Link::Ha), Instant::now());
-                bridge.handle(Event::Disconnected(Link::Camera), Instant::now());
-                bridge.handle(Event::ConfigReloaded(Box::new(new)), Instant::now());
-                // The old connections take the clean-up of the old topics with them.
-                while let Some(action) = bridge.poll_action() {
-                    links.carry_out(action);
+/// `state_dir` from the file, else systemd's `$STATE_DIRECTORY`, else the FHS place.
+fn state_dir(config: &Config) -> PathBuf {
+    config
+        .state_dir
+        .clone()
+        .or_else(|| {
+            // systemd may list several, separated by ':'; ours is the first.
+            let dirs = std::env::var_os("STATE_DIRECTORY")?;
+            std::env::split_paths(&dirs).next()
+        })
+        .unwrap_or_else(|| PathBuf::from("/var/lib/solarcam-bridge"))
+}
+
+async fn changed(w: &mut Option<ConfigWatcher>) {
+    match w {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Shell {
+    /// Carries out what the core asked for; then tells systemd how things stand.
+    fn flush(&mut self) {
+        while let Some(action) = self.bridge.poll_action() {
+            match action {
+                Action::SaveDiscovered(macs) => {
+                    if let Err(e) = self.state.save_discovered(&macs) {
+                        warn!("{e}; discovered cameras will be re-learnt from their messages after a restart");
+                    }
                 }
-                links.close(STOP_FLUSH).await;
-                systemd.connected = false;
-                Links::open(bridge.config(), bridge.topics().availability())
-            } else {
-                bridge.handle(Event::ConfigReloaded(Box::new(new)), Instant::now());
-                Ok(links)
+                other => self.links.carry_out(other),
             }
         }
-    };
-    systemd.notify(&[NotifyState::Ready]);
-    result
+        self.systemd.tick(&self.bridge, &self.links);
+    }
+
+    fn on_incoming(&mut self, from: Link, incoming: Option<Incoming>) {
+        // With one broker, its connection serves both sides.
+        let links: &[Link] = match (from, self.links.cameras.is_some()) {
+            (Link::Ha, false) => &[Link::Ha, Link::Camera],
+            (link, _) => &[link][..],
+        };
+        let links = links.to_vec();
+        let now = Instant::now();
+        match incoming {
+            Some(Incoming::Connected) => {
+                for link in links {
+                    self.bridge.handle(Event::Connected(link), now);
+                }
+                if from == Link::Ha {
+                    self.systemd.connected = true;
+                    self.systemd.last_error = None;
+                }
+            }
+            Some(Incoming::Disconnected(why)) => {
+                for link in links {
+                    self.bridge.handle(Event::Disconnected(link), now);
+                }
+                if from == Link::Ha {
+                    self.systemd.connected = false;
+                }
+                self.systemd.last_error = Some(why);
+            }
+            Some(Incoming::Message {
+                topic,
+                payload,
+                retain,
+                received,
+            }) => {
+                let event = Event::Message {
+                    topic,
+                    payload,
+                    retain,
+                    received,
+                };
+                self.bridge.handle(event, now);
+            }
+            Some(Incoming::Closed) | None => {}
+        }
+    }
+
+    /// Re-reads the file. A bad one (or none) leaves the running configuration in place and
+    /// raises the problem sensor; a good one is applied as a difference, reconnecting only when
+    /// broker settings changed.
+    async fn reload(&mut self) -> Result<(), SetupError> {
+        self.systemd.reloading();
+        let now = Instant::now();
+        match Config::load(&self.path) {
+            Err(errors) => {
+                for line in errors.to_string().lines() {
+                    error!("{line}");
+                }
+                warn!("configuration not reloaded: the running one stays until the file is fixed");
+                self.systemd.last_error = Some(format!("{} has errors", self.path.display()));
+                let lines = errors.to_string().lines().map(str::to_string).collect();
+                self.bridge.handle(
+                    Event::ConfigRejected {
+                        file: self.path.display().to_string(),
+                        errors: lines,
+                    },
+                    now,
+                );
+            }
+            Ok(new) => {
+                info!("configuration reloaded: {}", new.summary());
+                if self.bridge.has_config_problem() {
+                    self.systemd.last_error = None;
+                }
+                let reconnect =
+                    connection_settings(&new) != connection_settings(self.bridge.config());
+                if reconnect {
+                    info!("broker settings changed: reconnecting");
+                    self.bridge.handle(Event::Disconnected(Link::Ha), now);
+                    self.bridge.handle(Event::Disconnected(Link::Camera), now);
+                }
+                self.bridge
+                    .handle(Event::ConfigReloaded(Box::new(new)), now);
+                if reconnect {
+                    // The old connections take the clean-up of the old topics with them.
+                    self.flush();
+                    let fresh =
+                        Links::open(self.bridge.config(), self.bridge.topics().availability())?;
+                    let old = std::mem::replace(&mut self.links, fresh);
+                    old.close(STOP_FLUSH).await;
+                    self.systemd.connected = false;
+                }
+            }
+        }
+        self.systemd.notify(&[NotifyState::Ready]);
+        Ok(())
+    }
 }
 
 /// systemd's notification protocol; every call is a no-op outside systemd.

@@ -142,6 +142,23 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
             ),
         ),
         (
+            "binary_sensor/solarcam_bridge/config_problem",
+            json!({
+                "name": "Configuration problem",
+                "unique_id": "solarcam_bridge_config_problem",
+                "device": {
+                    "identifiers": ["solarcam_bridge"], "name": "SolarCam Bridge",
+                    "manufacturer": "solarcam-bridge", "model": "SC211 MQTT bridge",
+                    "sw_version": env!("CARGO_PKG_VERSION")
+                },
+                "origin": origin,
+                "availability_topic": "solarcam/bridge/availability",
+                "state_topic": "solarcam/bridge/config_problem", "payload_on": "ON", "payload_off": "OFF",
+                "device_class": "problem", "entity_category": "diagnostic",
+                "json_attributes_topic": "solarcam/bridge/config_problem/attributes"
+            }),
+        ),
+        (
             "binary_sensor/solarcam_bridge/connectivity",
             json!({
                 "name": "Connectivity",
@@ -165,7 +182,7 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         assert_eq!(&msg.json(), json, "{topic}");
     }
     // Barn's entities too; battery voltage and signal wait for a status that carries them.
-    assert_eq!(configs.len(), 2 * 9 + 1, "{:#?}", configs.keys());
+    assert_eq!(configs.len(), 2 * 9 + 2, "{:#?}", configs.keys());
     assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
     assert_eq!(
         retained(broker.port, "solarcam/bridge/availability")
@@ -396,7 +413,7 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
         .rev()
         .collect();
     let configs = order.iter().filter(|t| t.ends_with("/config")).count();
-    assert_eq!(configs, 19, "{order:#?}");
+    assert_eq!(configs, 20, "{order:#?}");
     let availability = order
         .iter()
         .position(|t| t == "solarcam/bridge/availability")

@@ -52,6 +52,7 @@ impl Harness {
         let e = Event::Message {
             topic: topic.to_string(),
             payload: payload.into(),
+            retain: false,
             received: self.wall,
         };
         publishes(self.event(e))
@@ -103,7 +104,11 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
         actions[0],
         Action::Subscribe {
             link: Link::Ha,
-            filters: vec!["homeassistant/status".into(), "solarcam/+/command".into()]
+            filters: vec![
+                "homeassistant/status".into(),
+                "solarcam/+/command".into(),
+                "homeassistant/camera/+/snapshot/config".into()
+            ]
         }
     );
     let ps = publishes(actions);
@@ -119,9 +124,10 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
     assert_eq!(text(&ps[availability]), "online");
     assert!(ps[availability].retain);
     // 9 entities per camera before any status (battery voltage and signal wait for a value),
-    // plus the bridge's own.
+    // plus the bridge's own two.
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
-    assert_eq!(configs, 2 * 9 + 1);
+    assert_eq!(configs, 2 * 9 + 2);
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
     assert!(ps
         .iter()
         .all(|p| p.retain && p.link == Link::Ha && p.qos == Qos::AtLeastOnce));
@@ -304,7 +310,7 @@ fn home_assistant_birth_republishes_everything_in_order() {
     let ps = h.message("homeassistant/status", "online");
     assert_eq!(
         ps.iter().filter(|p| p.topic.ends_with("/config")).count(),
-        19
+        20
     );
     assert_eq!(text(on(&ps, "solarcam/bridge/availability")), "online");
     assert_eq!(
@@ -447,13 +453,20 @@ fn reload_with_new_topics_moves_everything() {
     new.base_topic = "cams".into();
     new.camera_topic_prefix = "Solar".into();
     let actions = h.event(Event::ConfigReloaded(Box::new(new)));
+    let ha_filters = |base: &str| {
+        vec![
+            "homeassistant/status".to_string(),
+            format!("{base}/+/command"),
+            "homeassistant/camera/+/snapshot/config".to_string(),
+        ]
+    };
     assert!(actions.contains(&Action::Unsubscribe {
         link: Link::Ha,
-        filters: vec!["homeassistant/status".into(), "solarcam/+/command".into()]
+        filters: ha_filters("solarcam")
     }));
     assert!(actions.contains(&Action::Subscribe {
         link: Link::Ha,
-        filters: vec!["homeassistant/status".into(), "cams/+/command".into()]
+        filters: ha_filters("cams")
     }));
     assert!(actions.iter().any(|a| matches!(a, Action::Subscribe { link: Link::Camera, filters } if filters[0] == "Solar/Snapshot")));
     let ps = publishes(actions);
@@ -468,4 +481,140 @@ fn reload_with_new_topics_moves_everything() {
     assert!(ps.is_empty(), "old command topic no longer read");
     let ps = h.message("cams/5CC5638AE24C/command", "wake");
     assert_eq!(ps[0].topic, "Solar/Wake/5CC5638AE24C");
+}
+
+fn retained_message(h: &mut Harness, topic: &str, payload: Vec<u8>) -> Vec<Publish> {
+    let e = Event::Message {
+        topic: topic.to_string(),
+        payload: payload.into(),
+        retain: true,
+        received: h.wall,
+    };
+    publishes(h.event(e))
+}
+
+/// The snapshot-entity config another run of the bridge left retained for `mac`.
+fn announcement(mac: &str, base: &str) -> (String, Vec<u8>) {
+    let topics = Topics {
+        discovery_prefix: "homeassistant".into(),
+        base: base.into(),
+    };
+    let mac: Mac = mac.parse().unwrap();
+    let info = CameraInfo {
+        mac,
+        name: "Old",
+        area: None,
+        model: None,
+        sw_version: None,
+    };
+    let config = topics.camera_entity(&info, CameraEntity::Snapshot);
+    (
+        topics.camera_config(mac, CameraEntity::Snapshot),
+        serde_json::to_vec(&config).unwrap(),
+    )
+}
+
+#[test]
+fn ghosts_of_cameras_no_longer_configured_are_removed_at_start() {
+    let mut h = Harness::connected(two_cameras());
+    let (topic, payload) = announcement("112233445566", "solarcam");
+    let ps = retained_message(&mut h, &topic, payload);
+    assert_eq!(
+        ps.len(),
+        CameraEntity::ALL.len() + State::ALL.len(),
+        "{ps:#?}"
+    );
+    assert!(on(
+        &ps,
+        "homeassistant/button/solarcam_112233445566/reboot/config"
+    )
+    .payload
+    .is_empty());
+    assert!(on(&ps, "solarcam/112233445566/snapshot").payload.is_empty());
+    assert!(ps.iter().all(|p| p.retain && p.payload.is_empty()));
+    // It is not made a camera of this run.
+    assert_eq!(h.bridge.camera_count(), 2);
+}
+
+#[test]
+fn announcements_that_are_not_ghosts_are_left_alone() {
+    let mut h = Harness::connected(two_cameras());
+    // A configured camera's own config, echoed back.
+    let (topic, payload) = announcement(DRIVEWAY, "solarcam");
+    assert!(retained_message(&mut h, &topic, payload).is_empty());
+    // Another bridge's camera (other state topics).
+    let (topic, payload) = announcement("112233445566", "elsewhere");
+    assert!(retained_message(&mut h, &topic, payload).is_empty());
+    // A live (not retained) config is not a leftover of an earlier run.
+    let (topic, payload) = announcement("112233445566", "solarcam");
+    assert!(h.message(&topic, payload).is_empty());
+    // Someone else's camera entity with the same object id.
+    let other = br#"{"name":"x","unique_id":"solarcam_112233445566_snapshot","topic":"solarcam/112233445566/snapshot"}"#;
+    assert!(retained_message(
+        &mut h,
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+        other.to_vec()
+    )
+    .is_empty());
+}
+
+#[test]
+fn discovered_cameras_are_saved_and_survive_a_restart() {
+    let mut h = Harness::connected(two_cameras());
+    let actions = h.event(Event::Message {
+        topic: "4GSolarCam/Alarm/112233445566".into(),
+        payload: Bytes::from_static(b"{}"),
+        retain: false,
+        received: h.wall,
+    });
+    let gate: Mac = "112233445566".parse().unwrap();
+    assert!(actions.contains(&Action::SaveDiscovered(vec![gate])));
+
+    // The next run restores it, so its retained announcement is no ghost.
+    let mut h = Harness::new(two_cameras());
+    h.bridge.restore_discovered([gate]);
+    h.event(Event::Connected(Link::Ha));
+    let (topic, payload) = announcement("112233445566", "solarcam");
+    assert!(retained_message(&mut h, &topic, payload).is_empty());
+    assert_eq!(h.bridge.camera_count(), 3);
+
+    // Turning discovery of unknown cameras off removes it, and saves that.
+    let mut cfg = two_cameras();
+    cfg.discover_unknown = false;
+    let actions = h.event(Event::ConfigReloaded(Box::new(cfg)));
+    assert!(actions.contains(&Action::SaveDiscovered(vec![])));
+    assert!(on(
+        &publishes(actions),
+        "homeassistant/camera/solarcam_112233445566/snapshot/config"
+    )
+    .payload
+    .is_empty());
+}
+
+#[test]
+fn a_rejected_file_raises_the_problem_sensor_and_a_good_one_clears_it() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = publishes(h.event(Event::ConfigRejected {
+        file: "/etc/solarcam-bridge/config.yaml".into(),
+        errors: vec!["config.yaml:3: camera \"barn\": mac \"5CC5\" is not a MAC address".into()],
+    }));
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "ON");
+    let attrs = json(on(&ps, "solarcam/bridge/config_problem/attributes"));
+    assert_eq!(
+        attrs["errors"][0],
+        "config.yaml:3: camera \"barn\": mac \"5CC5\" is not a MAC address"
+    );
+    // The cameras keep working on the last good configuration.
+    let ps = h.message("solarcam/5CC5638AE24D/command", "wake");
+    assert_eq!(ps[0].topic, "4GSolarCam/Wake/5CC5638AE24D");
+    // A birth message republishes the problem too.
+    let ps = h.message("homeassistant/status", "online");
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "ON");
+
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(two_cameras()))));
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
+    assert_eq!(
+        text(on(&ps, "solarcam/bridge/config_problem/attributes")),
+        "{}"
+    );
 }

@@ -157,6 +157,8 @@ impl BridgeProcess {
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "debug")
+            // Each bridge remembers into its own directory, as systemd's StateDirectory= gives it.
+            .env("STATE_DIRECTORY", dir.path().join("state"))
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
             .stdout(Stdio::null())
