@@ -329,9 +329,13 @@ struct Systemd {
 
 impl Systemd {
     fn new() -> Systemd {
-        let mut usec = 0;
-        let watchdog =
-            sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec) / 2);
+        // As sd_watchdog_enabled(3): WATCHDOG_USEC, for us unless WATCHDOG_PID names another
+        // process. (The sd-notify crate also requires WATCHDOG_PID to be set.)
+        let var = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let for_us = var("WATCHDOG_PID").is_none_or(|pid| pid == u64::from(std::process::id()));
+        let watchdog = var("WATCHDOG_USEC")
+            .filter(|usec| *usec > 0 && for_us)
+            .map(|usec| Duration::from_micros(usec) / 2);
         Systemd {
             ready: false,
             connected: false,
@@ -367,10 +371,6 @@ impl Systemd {
     /// changes, WATCHDOG when due (a hung loop stops these, and systemd restarts the service).
     fn tick(&mut self, bridge: &Bridge, links: &Links) {
         let mut states = Vec::new();
-        if self.connected && !self.ready {
-            self.ready = true;
-            states.push(NotifyState::Ready);
-        }
         let n = bridge.camera_count();
         let mut status = format!(
             "{} {}, {n} camera{}",
@@ -392,6 +392,11 @@ impl Systemd {
         if status_changed {
             self.last_status = status;
             states.push(NotifyState::Status(&self.last_status));
+        }
+        // After STATUS, so that a reader sees how things stand when READY arrives.
+        if self.connected && !self.ready {
+            self.ready = true;
+            states.push(NotifyState::Ready);
         }
         let now = tokio::time::Instant::now();
         if self.watchdog.is_some() && now >= self.next_ping() {

@@ -1,0 +1,334 @@
+//! The bridge as a long-running service: the camera list follows the file, bad edits keep the
+//! last good configuration, no ghosts survive a restart, and systemd hears how it is doing.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn one_camera(broker: &Mosquitto) -> String {
+    format!(
+        "mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n",
+        broker.url()
+    )
+}
+
+fn two_cameras(broker: &Mosquitto, first_name: &str) -> String {
+    format!(
+        "mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n    name: {first_name}\n  - mac: {BARN}\n    name: Barn\n",
+        broker.url()
+    )
+}
+
+/// Saves the way vim and most editors do: a new file renamed over the old one.
+fn save_by_rename(path: &Path, text: &str) {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Saves the way `>` or nano do: truncate and rewrite the same file.
+fn save_in_place(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const BARN_CAMERA: &str = "homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config";
+const DRIVEWAY_CAMERA: &str = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+
+#[test]
+fn cameras_are_added_renamed_and_removed_by_editing_the_file() {
+    let broker = Mosquitto::start();
+    let (bridge, mut ha) = start_bridge(&broker, &one_camera(&broker));
+    let port = broker.port;
+    assert!(retained(port, BARN_CAMERA).is_none());
+
+    // Added, file rewritten in place.
+    save_in_place(&bridge.config, &two_cameras(&broker, "Driveway"));
+    let barn = ha.next_on(BARN_CAMERA).json();
+    assert_eq!(barn["device"]["name"], "Barn");
+    assert_eq!(retained(port, BARN_CAMERA).unwrap().json(), barn);
+
+    // Renamed, file replaced by rename: same unique_id and topic, new name, nothing deleted.
+    ha.collect_for(Duration::from_millis(300));
+    let seen = ha.seen.len();
+    save_by_rename(&bridge.config, &two_cameras(&broker, "Front drive"));
+    let renamed = ha.next_on(DRIVEWAY_CAMERA).json();
+    assert_eq!(renamed["device"]["name"], "Front drive");
+    assert_eq!(renamed["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+    ha.collect_for(Duration::from_millis(300));
+    assert!(
+        ha.seen[seen..].iter().all(|m| !m.payload.is_empty()),
+        "a rename deleted something"
+    );
+    assert!(
+        ha.seen[seen..]
+            .iter()
+            .all(|m| !m.topic.contains("5cc5638ae24d")),
+        "Barn was touched"
+    );
+
+    // Removed: every config topic of Barn emptied, its retained states cleared.
+    save_by_rename(&bridge.config, &one_camera(&broker));
+    let removed = ha.next_on(BARN_CAMERA);
+    assert!(removed.payload.is_empty());
+    wait_until("Barn's entities gone", || {
+        retained_under(port, "homeassistant/+/solarcam_5cc5638ae24d/#").is_empty()
+    });
+    assert!(retained_under(port, "solarcam/5CC5638AE24D/#").is_empty());
+    assert_eq!(
+        retained(port, DRIVEWAY_CAMERA).unwrap().json()["device"]["name"],
+        "Driveway"
+    );
+}
+
+#[test]
+fn a_bad_edit_keeps_the_cameras_running_and_raises_the_problem_sensor_until_fixed() {
+    let broker = Mosquitto::start();
+    let (bridge, mut ha) = start_bridge(&broker, &two_cameras(&broker, "Driveway"));
+    let mut camera = Peer::connect(broker.port, &["4GSolarCam/Wake/+"]);
+    assert_eq!(
+        retained(broker.port, "solarcam/bridge/config_problem")
+            .unwrap()
+            .text(),
+        "OFF"
+    );
+
+    let bad = two_cameras(&broker, "Driveway").replace("mac: 5CC5638AE24D", "mac: 5CC5");
+    save_in_place(&bridge.config, &bad);
+    assert_eq!(ha.next_on("solarcam/bridge/config_problem").text(), "ON");
+    let attrs = retained(broker.port, "solarcam/bridge/config_problem/attributes")
+        .unwrap()
+        .json();
+    let error = attrs["errors"][0].as_str().unwrap();
+    assert!(error.ends_with(":6: camera \"Barn\": mac \"5CC5\" is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"), "{error}");
+    bridge.wait_log(&["ERROR", ":6: camera \"Barn\": mac \"5CC5\""]);
+
+    // Both cameras still there and working on the last good configuration.
+    assert!(retained(broker.port, BARN_CAMERA).is_some());
+    Peer::connect(broker.port, &[]).publish("solarcam/5CC5638AE24D/command", "wake", false);
+    assert_eq!(
+        camera.next_on("4GSolarCam/Wake/5CC5638AE24D").text(),
+        "wake"
+    );
+
+    // Fixed: the problem clears.
+    save_by_rename(&bridge.config, &two_cameras(&broker, "Driveway"));
+    assert_eq!(ha.next_on("solarcam/bridge/config_problem").text(), "OFF");
+    assert_eq!(
+        retained(broker.port, "solarcam/bridge/config_problem/attributes")
+            .unwrap()
+            .text(),
+        "{}"
+    );
+}
+
+#[test]
+fn a_deleted_file_is_a_problem_not_an_empty_camera_list() {
+    let broker = Mosquitto::start();
+    let (bridge, mut ha) = start_bridge(&broker, &two_cameras(&broker, "Driveway"));
+    std::fs::remove_file(&bridge.config).unwrap();
+    assert_eq!(ha.next_on("solarcam/bridge/config_problem").text(), "ON");
+    let attrs = retained(broker.port, "solarcam/bridge/config_problem/attributes")
+        .unwrap()
+        .json();
+    assert!(
+        attrs["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("cannot read the configuration file"),
+        "{attrs}"
+    );
+    assert!(retained(broker.port, BARN_CAMERA).is_some());
+}
+
+#[test]
+fn sighup_reloads_the_file() {
+    let broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&broker, &one_camera(&broker));
+    bridge.signal("HUP");
+    bridge.wait_log(&["SIGHUP: reloading"]);
+    bridge.wait_log(&["configuration reloaded: 1 camera"]);
+}
+
+#[test]
+fn entities_of_cameras_removed_while_the_bridge_was_stopped_are_deleted_at_start() {
+    let broker = Mosquitto::start();
+    let port = broker.port;
+    let (mut first, _ha) = start_bridge(&broker, &two_cameras(&broker, "Driveway"));
+    // A camera that appeared by itself in that run; it is remembered, not swept away.
+    Peer::connect(port, &[]).publish("4GSolarCam/Alarm/001122334455", "{}", false);
+    wait_until("the discovered camera", || {
+        retained(
+            port,
+            "homeassistant/camera/solarcam_001122334455/snapshot/config",
+        )
+        .is_some()
+    });
+    first.signal("TERM");
+    first.wait_exit(Duration::from_secs(2)).unwrap();
+    assert!(retained(port, BARN_CAMERA).is_some());
+
+    // Barn is taken out of the file while the bridge is down; the next run must not leave its ghost.
+    let mut ha = Peer::connect(port, &["homeassistant/#"]);
+    std::fs::write(&first.config, one_camera(&broker)).unwrap();
+    let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
+    let _second = BridgeProcess::start_at(dir, first.config.clone(), &[]);
+    ha.wait_for("Barn's config emptied", |m| {
+        m.topic == BARN_CAMERA && m.payload.is_empty()
+    });
+    wait_until("Barn's ghost gone", || {
+        retained_under(port, "homeassistant/+/solarcam_5cc5638ae24d/#").is_empty()
+    });
+    assert!(retained(port, DRIVEWAY_CAMERA).is_some());
+    assert!(retained(
+        port,
+        "homeassistant/camera/solarcam_001122334455/snapshot/config"
+    )
+    .is_some());
+}
+
+#[test]
+fn systemd_hears_ready_status_watchdog_reloading_and_stopping() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, one_camera(&broker)).unwrap();
+    let mut bridge = BridgeProcess::start_at(
+        dir,
+        config,
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+
+    let mut messages: Vec<String> = Vec::new();
+    let mut receive_until = |what: &str, done: &dyn Fn(&[String]) -> bool| {
+        receive(&socket, &mut messages, what, done);
+        messages.clone()
+    };
+    let messages = receive_until("READY=1", &|m| m.iter().any(|l| l == "READY=1"));
+    let ready = messages.iter().position(|l| l == "READY=1").unwrap();
+    assert!(
+        messages[..=ready]
+            .iter()
+            .any(|l| l.starts_with("STATUS=connected to mqtt://127.0.0.1:")
+                && l.ends_with(", 1 camera")),
+        "{messages:#?}"
+    );
+    // WatchdogSec/2 = 200 ms between pings: several within a second.
+    receive_until("3 WATCHDOG=1", &|m| {
+        m.iter().filter(|l| *l == "WATCHDOG=1").count() >= 3
+    });
+
+    bridge.signal("HUP");
+    let messages = receive_until("RELOADING=1 then READY=1", &|m| {
+        m.iter()
+            .position(|l| l == "RELOADING=1")
+            .is_some_and(|r| m[r..].iter().any(|l| l == "READY=1"))
+    });
+    let reloading = messages.iter().position(|l| l == "RELOADING=1").unwrap();
+    assert!(
+        messages[reloading + 1].starts_with("MONOTONIC_USEC="),
+        "{messages:#?}"
+    );
+
+    bridge.signal("TERM");
+    receive_until("STOPPING=1", &|m| m.iter().any(|l| l == "STOPPING=1"));
+    assert!(bridge.wait_exit(Duration::from_secs(2)).unwrap().success());
+}
+
+/// Reads sd_notify datagrams into `messages` until `done` says so.
+fn receive(
+    socket: &UnixDatagram,
+    messages: &mut Vec<String>,
+    what: &str,
+    done: &dyn Fn(&[String]) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    let mut buf = [0u8; 4096];
+    while !done(messages) {
+        assert!(Instant::now() < deadline, "no {what}; got {messages:#?}");
+        if let Ok(n) = socket.recv(&mut buf) {
+            messages.extend(
+                String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .map(str::to_string),
+            );
+        }
+    }
+}
+
+fn unit_for_this_build(dir: &Path) -> std::path::PathBuf {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/solarcam-bridge.service"
+    ))
+    .unwrap();
+    let path = dir.join("solarcam-bridge.service");
+    std::fs::write(&path, unit.replace("/usr/bin/solarcam-bridge", bin())).unwrap();
+    path
+}
+
+#[test]
+fn systemd_accepts_the_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_for_this_build(dir.path());
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (package systemd) is needed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("solarcam-bridge.service"), "{stderr}");
+}
+
+#[test]
+fn the_unit_is_hardened_to_an_exposure_of_2_or_less() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_for_this_build(dir.path());
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (package systemd) is needed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no exposure level in:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    eprintln!("{line}");
+    assert!(score <= 2.0, "{line}");
+}
