@@ -45,7 +45,11 @@ pub struct CameraConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
+    /// For the embedded broker, where the bridge connects to it.
     pub url: BrokerUrl,
+    /// Run the embedded broker on this address (see [`crate::broker`]) rather than connect to
+    /// another one.
+    pub embedded: Option<std::net::SocketAddr>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub client_id: String,
@@ -212,13 +216,17 @@ impl Config {
     pub fn summary(&self) -> String {
         let n = self.cameras.len();
         let cams = format!("{n} camera{}", if n == 1 { "" } else { "s" });
+        let broker = match self.mqtt.embedded {
+            Some(addr) => format!("embedded broker on {addr}"),
+            None => format!("Home Assistant broker {}", self.mqtt.url),
+        };
         let cam_broker = match &self.camera_mqtt {
             Some(b) => format!("cameras on {}", b.url),
             None => "cameras on the same broker".to_string(),
         };
         format!(
-            "{cams}, Home Assistant broker {}, {cam_broker}, topics {}/…, discovery under {}/",
-            self.mqtt.url, self.camera_topic_prefix, self.discovery_prefix
+            "{cams}, {broker}, {cam_broker}, topics {}/…, discovery under {}/",
+            self.camera_topic_prefix, self.discovery_prefix
         )
     }
 }
@@ -246,6 +254,8 @@ struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBroker {
+    embedded: Option<bool>,
+    listen: Option<String>,
     url: Option<String>,
     username: Option<String>,
     password: Option<String>,
@@ -318,16 +328,23 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         errors: Vec::new(),
     };
 
-    let mqtt = broker(
-        &mut c,
-        "mqtt",
-        raw.mqtt.unwrap_or_default(),
-        "solarcam-bridge",
-        dir,
-    );
-    let camera_mqtt = raw
-        .camera_mqtt
-        .map(|b| broker(&mut c, "camera_mqtt", b, "solarcam-bridge-cameras", dir));
+    // No `mqtt:` at all: the embedded broker, so a first run needs nothing else.
+    let raw_mqtt = raw.mqtt.unwrap_or(RawBroker {
+        embedded: Some(true),
+        ..RawBroker::default()
+    });
+    let mqtt = broker(&mut c, "mqtt", raw_mqtt, "solarcam-bridge", dir);
+    let camera_mqtt = raw.camera_mqtt.map(|b| {
+        if b.embedded.is_some() || b.listen.is_some() {
+            c.error(
+                &[Seg::Key("camera_mqtt")],
+                "camera_mqtt cannot be embedded: the embedded broker is the `mqtt` one; cameras \
+                 can publish to it directly (then leave camera_mqtt out)"
+                    .into(),
+            );
+        }
+        broker(&mut c, "camera_mqtt", b, "solarcam-bridge-cameras", dir)
+    });
     if let (Some(a), Some(b)) = (&mqtt, camera_mqtt.as_ref().and_then(|b| b.as_ref())) {
         if a.url == b.url && a.client_id == b.client_id {
             c.error(
@@ -495,17 +512,59 @@ fn broker(
     dir: Option<&Path>,
 ) -> Option<BrokerConfig> {
     let errors_before = c.errors.len();
-    let url = match raw
-        .url
-        .as_deref()
-        .unwrap_or("mqtt://127.0.0.1:1883")
-        .parse::<BrokerUrl>()
-    {
-        Ok(u) => Some(u),
-        Err(e) => {
-            c.error(&[Seg::Key(key), Seg::Key("url")], format!("{key}.{e}"));
+    let embedded = match (raw.embedded.unwrap_or(false), &raw.url, &raw.listen) {
+        (true, Some(_), _) => {
+            c.error(
+                &[Seg::Key(key), Seg::Key("url")],
+                format!("{key}: `url` and `embedded: true` exclude each other: remove `url` to run the embedded broker, or `embedded` to use the broker at `url`"),
+            );
             None
         }
+        (false, _, Some(_)) => {
+            c.error(
+                &[Seg::Key(key), Seg::Key("listen")],
+                format!("{key}.listen is for the embedded broker; add `embedded: true`, or remove `listen`"),
+            );
+            None
+        }
+        (true, None, listen) => {
+            let listen = listen.as_deref().unwrap_or("127.0.0.1:1883");
+            match listen.parse::<std::net::SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    c.error(
+                        &[Seg::Key(key), Seg::Key("listen")],
+                        format!("{key}.listen {listen:?} is not an address and port, e.g. 127.0.0.1:1883 (or 0.0.0.0:1883 to accept cameras and Home Assistant from other machines)"),
+                    );
+                    None
+                }
+            }
+        }
+        (false, _, None) => None,
+    };
+    let url = match embedded {
+        // The bridge reaches its own broker on loopback when it listens on every address.
+        Some(addr) => Some(BrokerUrl {
+            tls: false,
+            host: if addr.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                addr.ip().to_string()
+            },
+            port: addr.port(),
+        }),
+        None => match raw
+            .url
+            .as_deref()
+            .unwrap_or("mqtt://127.0.0.1:1883")
+            .parse::<BrokerUrl>()
+        {
+            Ok(u) => Some(u),
+            Err(e) => {
+                c.error(&[Seg::Key(key), Seg::Key("url")], format!("{key}.{e}"));
+                None
+            }
+        },
     };
     let password = match (raw.password, raw.password_file) {
         (Some(_), Some(_)) => {
@@ -555,6 +614,7 @@ fn broker(
     }
     Some(BrokerConfig {
         url: url?,
+        embedded,
         username: raw.username,
         password,
         client_id,
@@ -701,6 +761,7 @@ mod tests {
     #[test]
     fn an_empty_file_gives_every_default() {
         let c = parse("").unwrap();
+        assert_eq!(c.mqtt.embedded, Some("127.0.0.1:1883".parse().unwrap()));
         assert_eq!(c.mqtt.url.to_string(), "mqtt://127.0.0.1:1883");
         assert_eq!(c.mqtt.client_id, "solarcam-bridge");
         assert_eq!(c.camera_mqtt, None);
@@ -869,5 +930,49 @@ cameras:
             Some(7)
         );
         assert_eq!(locate(text, &[Seg::Key("cameras"), Seg::Index(2)]), None);
+    }
+
+    #[test]
+    fn the_embedded_broker_is_chosen_or_refused_clearly() {
+        let c = parse(
+            "mqtt:\n  embedded: true\n  listen: 0.0.0.0:1884\n  username: cam\n  password: pw\n",
+        )
+        .unwrap();
+        assert_eq!(c.mqtt.embedded, Some("0.0.0.0:1884".parse().unwrap()));
+        assert_eq!(c.mqtt.url.to_string(), "mqtt://127.0.0.1:1884");
+        assert!(
+            c.summary().contains("embedded broker on 0.0.0.0:1884"),
+            "{}",
+            c.summary()
+        );
+        // A broker of one's own, by url, is not embedded.
+        assert_eq!(
+            parse("mqtt:\n  url: mqtt://10.0.0.2\n")
+                .unwrap()
+                .mqtt
+                .embedded,
+            None
+        );
+
+        let e = errors("mqtt:\n  embedded: true\n  url: mqtt://host\n");
+        assert!(
+            e[0].starts_with("config.yaml:3: mqtt: `url` and `embedded: true` exclude each other"),
+            "{}",
+            e[0]
+        );
+        let e = errors("mqtt:\n  listen: 127.0.0.1:1883\n");
+        assert!(
+            e[0].starts_with("config.yaml:2: mqtt.listen is for the embedded broker"),
+            "{}",
+            e[0]
+        );
+        let e = errors("mqtt:\n  embedded: true\n  listen: localhost\n");
+        assert!(
+            e[0].starts_with("config.yaml:3: mqtt.listen \"localhost\" is not an address"),
+            "{}",
+            e[0]
+        );
+        let e = errors("camera_mqtt:\n  embedded: true\n");
+        assert!(e[0].contains("camera_mqtt cannot be embedded"), "{}", e[0]);
     }
 }

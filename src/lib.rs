@@ -12,17 +12,25 @@
 //! - [`mqtt`]: the shell's broker connections (rumqttc), with reconnects and TLS.
 //! - [`watcher`]: the shell's file watcher: the configuration file's edits, debounced.
 //! - [`state`]: the state directory: what the bridge remembers across restarts, written atomically.
+//! - [`broker`]: the embedded MQTT broker, for a first run or a Pi without Mosquitto.
 //! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
 //!   and timers, carries out its actions, and speaks systemd's notification protocol.
+//!
+//! - Tools around it: [`simulator`] (a virtual SC211), [`decode`] (a saved payload to a JPEG),
+//!   [`demo`] (broker, virtual camera and bridge in one process).
 //!
 //! `src/main.rs` only parses the command line and starts one of these.
 
 pub mod bridge;
+pub mod broker;
 pub mod config;
+pub mod decode;
+pub mod demo;
 pub mod discovery;
 pub mod mac;
 pub mod mqtt;
 pub mod protocol;
 pub mod service;
+pub mod simulator;
 pub mod state;
 pub mod watcher;

@@ -1,10 +1,13 @@
 //! The command line: parses it, sets up logging, and starts what was asked for.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use solarcam_bridge::config::{Config, DEFAULT_PATH};
+use solarcam_bridge::config::{BrokerUrl, Config, Secret, DEFAULT_PATH};
+use solarcam_bridge::mac::Mac;
 use tracing_subscriber::EnvFilter;
 
 /// Bridges Milesight SC211 4G solar cameras to Home Assistant over MQTT, with discovery.
@@ -30,6 +33,57 @@ enum Command {
     Run(ConfigArg),
     /// Check the configuration file: a one-line summary, or every error with its line.
     CheckConfig(ConfigArg),
+    /// Try it with nothing else installed: an MQTT broker, a virtual camera and the bridge in one
+    /// process, printing what Home Assistant would show.
+    Demo {
+        /// Where the demo's broker listens (0.0.0.0:1883 to let Home Assistant on another machine in).
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        listen: SocketAddr,
+        /// Where the latest snapshot is written.
+        #[arg(long, default_value = "demo-snapshot.jpg")]
+        snapshot_file: PathBuf,
+        /// Seconds between the virtual camera's alarms.
+        #[arg(long, default_value_t = 15)]
+        alarm_every: u64,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        r#for: Option<u64>,
+    },
+    /// Run a virtual SC211 camera against a broker: it sleeps, wakes on command, reports its
+    /// status, and sends alarms followed by snapshots.
+    Simulate {
+        /// The broker, e.g. mqtt://127.0.0.1:1883.
+        #[arg(long)]
+        broker: BrokerUrl,
+        #[arg(long)]
+        username: Option<String>,
+        /// Or set SOLARCAM_SIM_PASSWORD, which keeps it out of the process list.
+        #[arg(long, env = "SOLARCAM_SIM_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// The camera's MAC address, in any spelling.
+        #[arg(long, default_value = "5CC5638AE24C")]
+        mac: Mac,
+        /// The cameras' topic root.
+        #[arg(long, default_value = "4GSolarCam")]
+        prefix: String,
+        /// Send an alarm and a snapshot every this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        alarm_every: Option<u64>,
+        /// Send one alarm and snapshot right after connecting.
+        #[arg(long)]
+        once: bool,
+        /// Seconds the camera stays awake after it is woken.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        awake_for: u64,
+    },
+    /// Extract the JPEG from a saved snapshot payload (raw, with a header, hex dump, base64, JSON).
+    Decode {
+        /// The saved payload; `-` reads standard input.
+        input: PathBuf,
+        /// Where to write the JPEG (default: beside the input, as .jpg).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +92,60 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig(arg)) => check_config(&arg.config),
         Some(Command::Run(arg)) => run(arg.config),
         None => run(cli.run.config),
+        Some(Command::Decode { input, output }) => {
+            match solarcam_bridge::decode::decode(&input, output) {
+                Ok(d) => {
+                    println!("{}", d.summary);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Simulate {
+            broker,
+            username,
+            password,
+            mac,
+            prefix,
+            alarm_every,
+            once,
+            awake_for,
+        }) => {
+            init_logging(None, "info");
+            let opts = solarcam_bridge::simulator::SimulatorOptions {
+                broker,
+                username,
+                password: password.map(Secret::new),
+                mac,
+                prefix,
+                alarm_every: alarm_every.map(Duration::from_secs),
+                once,
+                awake_for: Duration::from_secs(awake_for),
+            };
+            block_on(async {
+                solarcam_bridge::simulator::run(opts).await;
+                Ok::<(), std::convert::Infallible>(())
+            })
+        }
+        Some(Command::Demo {
+            listen,
+            snapshot_file,
+            alarm_every,
+            r#for,
+        }) => {
+            // The demo's own view goes to stdout; of the logs, only what the camera does and problems.
+            init_logging(None, "warn,solarcam_bridge::simulator=info");
+            let opts = solarcam_bridge::demo::DemoOptions {
+                listen,
+                snapshot_file,
+                alarm_every: Duration::from_secs(alarm_every.max(1)),
+                run_for: r#for.map(Duration::from_secs),
+            };
+            block_on(solarcam_bridge::demo::run(opts))
+        }
     }
 }
 
@@ -59,20 +167,32 @@ fn run(path: PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("solarcam-bridge: not started; fix the file and check it with `solarcam-bridge check-config --config {}`", path.display());
+            eprintln!(
+                "solarcam-bridge: not started; fix the file and check it with `solarcam-bridge check-config --config {}`",
+                path.display()
+            );
             return ExitCode::FAILURE;
         }
     };
-    // RUST_LOG wins over the file's log_level.
+    init_logging(config.log_level.as_deref(), "info");
+    block_on(solarcam_bridge::service::run(path, config))
+}
+
+/// RUST_LOG wins over the file's `log_level`, which wins over the command's default.
+fn init_logging(level: Option<&str>, default: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(config.log_level.as_deref().unwrap_or("info")));
+        .unwrap_or_else(|_| EnvFilter::new(level.unwrap_or(default)));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+}
 
+fn block_on<E: std::fmt::Display>(
+    work: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -83,10 +203,10 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(solarcam_bridge::service::run(path, config)) {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            eprintln!("solarcam-bridge: {e}");
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 use crate::bridge::{Action, Bridge, Event, Link};
+use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::Config;
 use crate::mqtt::{Connection, Incoming, Options, SetupError};
 use crate::state::StateDir;
@@ -109,9 +110,21 @@ async fn next_incoming(c: &mut Option<Connection>) -> Option<Incoming> {
     }
 }
 
+/// Why the bridge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
 /// The shell around the core: what it is connected to, and where its output goes.
 struct Shell {
-    path: PathBuf,
+    /// The file to re-read on changes; `None` for a configuration made in memory (the demo).
+    path: Option<PathBuf>,
+    /// `mqtt` as the file says it, before the embedded broker's actual port was filled in.
+    written_mqtt: crate::config::BrokerConfig,
     bridge: Bridge,
     links: Links,
     state: StateDir,
@@ -119,8 +132,38 @@ struct Shell {
 }
 
 /// Runs the bridge until SIGTERM or SIGINT. `path` is re-read when it changes and on SIGHUP.
-pub async fn run(path: PathBuf, config: Config) -> Result<(), SetupError> {
+pub async fn run(path: PathBuf, config: Config) -> Result<(), ServiceError> {
+    run_until(Some(path), config, std::future::pending()).await
+}
+
+/// Runs the bridge until SIGTERM, SIGINT or `stop`. Starts the embedded broker first when the
+/// configuration asks for it.
+pub async fn run_until(
+    path: Option<PathBuf>,
+    mut config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), ServiceError> {
     info!("starting: {}", config.summary());
+    let written_mqtt = config.mqtt.clone();
+    // Kept for as long as the bridge runs; its tasks end with the runtime.
+    let _broker = match config.mqtt.embedded {
+        Some(listen) => {
+            let credentials = config
+                .mqtt
+                .username
+                .clone()
+                .zip(config.mqtt.password.clone());
+            let broker = Broker::start(BrokerSettings {
+                listen,
+                credentials,
+            })
+            .await?;
+            // Port 0 asks the system for a free one; connect to the one it gave.
+            config.mqtt.url.port = broker.addr.port();
+            Some(broker)
+        }
+        None => None,
+    };
     let state = StateDir::new(state_dir(&config));
     let mut bridge = Bridge::new(config);
     match state.load_discovered() {
@@ -130,24 +173,29 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), SetupError> {
     let links = Links::open(bridge.config(), bridge.topics().availability())?;
     let mut shell = Shell {
         path,
+        written_mqtt,
         bridge,
         links,
         state,
         systemd: Systemd::new(),
     };
-    let mut watcher = match ConfigWatcher::new(&shell.path) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            warn!(
-                "cannot watch {} for changes ({e}); reload with SIGHUP instead",
-                shell.path.display()
-            );
-            None
-        }
+    let mut watcher = match &shell.path {
+        Some(path) => match ConfigWatcher::new(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                warn!(
+                    "cannot watch {} for changes ({e}); reload with SIGHUP instead",
+                    path.display()
+                );
+                None
+            }
+        },
+        None => None,
     };
     let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    tokio::pin!(stop);
 
     loop {
         shell.flush();
@@ -163,15 +211,16 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), SetupError> {
             incoming = next_incoming(&mut shell.links.cameras) => shell.on_incoming(Link::Camera, incoming),
             _ = tokio::time::sleep_until(wake) => shell.bridge.handle_timeout(Instant::now()),
             _ = changed(&mut watcher) => {
-                info!("{} changed: reloading", shell.path.display());
+                info!("{} changed: reloading", shell.path_shown());
                 shell.reload().await?;
             }
             _ = hangup.recv() => {
-                info!("SIGHUP: reloading {}", shell.path.display());
+                info!("SIGHUP: reloading {}", shell.path_shown());
                 shell.reload().await?;
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
+            _ = &mut stop => break,
         }
     }
 
@@ -268,27 +317,44 @@ impl Shell {
     /// Re-reads the file. A bad one (or none) leaves the running configuration in place and
     /// raises the problem sensor; a good one is applied as a difference, reconnecting only when
     /// broker settings changed.
+    fn path_shown(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or("(no file)".into(), |p| p.display().to_string())
+    }
+
     async fn reload(&mut self) -> Result<(), SetupError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
         self.systemd.reloading();
         let now = Instant::now();
-        match Config::load(&self.path) {
+        match Config::load(&path) {
             Err(errors) => {
                 for line in errors.to_string().lines() {
                     error!("{line}");
                 }
                 warn!("configuration not reloaded: the running one stays until the file is fixed");
-                self.systemd.last_error = Some(format!("{} has errors", self.path.display()));
+                self.systemd.last_error = Some(format!("{} has errors", path.display()));
                 let lines = errors.to_string().lines().map(str::to_string).collect();
                 self.bridge.handle(
                     Event::ConfigRejected {
-                        file: self.path.display().to_string(),
+                        file: path.display().to_string(),
                         errors: lines,
                     },
                     now,
                 );
             }
-            Ok(new) => {
+            Ok(mut new) => {
                 info!("configuration reloaded: {}", new.summary());
+                if self.written_mqtt.embedded.is_some() || new.mqtt.embedded.is_some() {
+                    // The embedded broker runs in this process and cannot be swapped under the
+                    // clients connected to it.
+                    if new.mqtt != self.written_mqtt {
+                        warn!("mqtt settings of the embedded broker changed: they take effect when the bridge restarts");
+                    }
+                    new.mqtt = self.bridge.config().mqtt.clone();
+                }
                 if self.bridge.has_config_problem() {
                     self.systemd.last_error = None;
                 }

@@ -19,7 +19,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A real JPEG (160x120, made by Pillow).
 pub fn jpeg() -> Vec<u8> {
-    include_bytes!("../fixtures/snapshot.jpg").to_vec()
+    include_bytes!("../../assets/sample-snapshot.jpg").to_vec()
 }
 
 /// A Mosquitto broker of the test's own, stopped when dropped.

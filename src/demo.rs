@@ -1,0 +1,209 @@
+//! The `demo` command: the embedded broker, a virtual camera and the bridge in one process, and a
+//! view of what Home Assistant would be told, printed as it happens.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+
+use crate::broker::{Broker, BrokerSettings};
+use crate::config::Config;
+use crate::mac::Mac;
+use crate::service::{self, ServiceError};
+use crate::simulator::{self, SimulatorOptions};
+
+pub const DEMO_MAC: &str = "5CC5638AE24C";
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub listen: SocketAddr,
+    pub snapshot_file: PathBuf,
+    pub alarm_every: Duration,
+    /// Stop after this long (for scripts and tests); until Ctrl-C otherwise.
+    pub run_for: Option<Duration>,
+}
+
+pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
+    let broker = Broker::start(BrokerSettings {
+        listen: opts.listen,
+        credentials: None,
+    })
+    .await?;
+    let port = broker.addr.port();
+    let state_dir = std::env::temp_dir().join("solarcam-bridge-demo");
+    let yaml = format!(
+        "mqtt:\n  url: mqtt://127.0.0.1:{port}\n  client_id: solarcam-bridge-demo\nalarm_off_after: 10s\nstate_dir: {}\ncameras:\n  - mac: {DEMO_MAC}\n    name: Demo camera\n    area: Garden\n",
+        state_dir.display()
+    );
+    let config =
+        Config::parse(&yaml, "(demo)", None).expect("the demo's own configuration is valid");
+    let mac: Mac = DEMO_MAC.parse().expect("a MAC");
+
+    println!("solarcam-bridge demo: an MQTT broker, a virtual SC211 camera and the bridge, in one process.");
+    println!("  broker    mqtt://{} (embedded)", broker.addr);
+    println!(
+        "  camera    virtual SC211 {mac}: an alarm and a snapshot every {}s",
+        opts.alarm_every.as_secs()
+    );
+    println!(
+        "  snapshot  the latest is written to {}",
+        opts.snapshot_file.display()
+    );
+    println!(
+        "To see it in Home Assistant: Settings > Devices & services > Add integration > MQTT,"
+    );
+    println!(
+        "broker = this machine's address, port {port}. The demo listens on {}; for Home",
+        broker.addr.ip()
+    );
+    println!(
+        "Assistant on another machine start it with --listen 0.0.0.0:{port}. Ctrl-C stops it."
+    );
+    println!();
+
+    tokio::spawn(view(port, opts.snapshot_file.clone()));
+    tokio::spawn(simulator::run(SimulatorOptions {
+        broker: config.mqtt.url.clone(),
+        username: None,
+        password: None,
+        mac,
+        prefix: config.camera_topic_prefix.clone(),
+        alarm_every: Some(opts.alarm_every),
+        once: false,
+        awake_for: Duration::from_secs(40),
+    }));
+    let stop = async move {
+        match opts.run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    service::run_until(None, config, stop).await
+}
+
+/// What an entity's state topic means, for printing.
+struct Watched {
+    label: String,
+    unit: String,
+    snapshot: bool,
+}
+
+/// Subscribes as Home Assistant would and prints the entities it would create and the states it
+/// would show; presses the camera's Wake button once, as a user would.
+async fn view(port: u16, snapshot_file: PathBuf) {
+    let mut opts = MqttOptions::new("solarcam-demo-view", "127.0.0.1", port);
+    opts.set_max_packet_size(8 << 20, 1 << 16);
+    let (client, mut eventloop) = AsyncClient::new(opts, 16);
+    let mut states: HashMap<String, Watched> = HashMap::new();
+    // Discovery is sent again when something changes (firmware learnt, a sensor appears); only
+    // entities not shown yet are printed.
+    let mut shown: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut pressed = false;
+    loop {
+        let packet = match eventloop.poll().await {
+            Ok(Event::Incoming(p)) => p,
+            Ok(_) => continue,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        match packet {
+            Packet::ConnAck(_) => {
+                let _ = client.subscribe("homeassistant/#", QoS::AtLeastOnce).await;
+                let _ = client.subscribe("solarcam/#", QoS::AtLeastOnce).await;
+            }
+            Packet::Publish(p)
+                if p.topic.ends_with("/config") && p.topic.starts_with("homeassistant/") =>
+            {
+                let Ok(config) = serde_json::from_slice::<Value>(&p.payload) else {
+                    continue;
+                };
+                let component = p.topic.split('/').nth(1).unwrap_or("?").to_string();
+                let device = config["device"]["name"].as_str().unwrap_or("?");
+                let name = config["name"].as_str();
+                let label = match name {
+                    Some(n) => format!("{device} {n}"),
+                    None => device.to_string(),
+                };
+                let entity_id = format!("{component}.{}", slug(&label));
+                let enabled = if config["enabled_by_default"] == false {
+                    " (disabled by default)"
+                } else {
+                    ""
+                };
+                if shown.insert(p.topic.clone()) {
+                    println!("entity   {entity_id:<45} \"{label}\"{enabled}");
+                }
+                let state_topic = config["state_topic"].as_str().or(config["topic"].as_str());
+                if let Some(t) = state_topic {
+                    states.insert(
+                        t.to_string(),
+                        Watched {
+                            label,
+                            unit: config["unit_of_measurement"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_string(),
+                            snapshot: component == "camera",
+                        },
+                    );
+                }
+                if !pressed && config["payload_press"] == "wake" {
+                    if let Some(topic) = config["command_topic"].as_str() {
+                        pressed = true;
+                        println!(
+                            "press    {entity_id} (as Home Assistant would: \"wake\" on {topic})"
+                        );
+                        let _ = client.publish(topic, QoS::AtLeastOnce, false, "wake").await;
+                    }
+                }
+            }
+            Packet::Publish(p) => {
+                let Some(w) = states.get(&p.topic) else {
+                    continue;
+                };
+                if w.snapshot {
+                    match std::fs::write(&snapshot_file, &p.payload) {
+                        Ok(()) => println!(
+                            "state    {}: a {}-byte JPEG, saved to {}",
+                            w.label,
+                            p.payload.len(),
+                            snapshot_file.display()
+                        ),
+                        Err(e) => println!(
+                            "state    {}: a {}-byte JPEG (cannot save it: {e})",
+                            w.label,
+                            p.payload.len()
+                        ),
+                    }
+                } else if !p.payload.is_empty() {
+                    let value = String::from_utf8_lossy(&p.payload);
+                    println!(
+                        "state    {}: {value}{}{}",
+                        w.label,
+                        if w.unit.is_empty() { "" } else { " " },
+                        w.unit
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// As Home Assistant makes entity ids from names: lower case, `_` for anything else.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
