@@ -751,7 +751,11 @@ mod tests {
     #[test]
     fn the_example_file_is_valid() {
         let text = include_str!("../config.example.yaml");
-        let config = parse(text).unwrap();
+        assert!(parse(text).unwrap().cameras.is_empty());
+        // Its commented camera entries are valid once uncommented.
+        let (head, cameras) = text.split_once("cameras: []").unwrap();
+        let uncommented = format!("{head}cameras:{}", cameras.replace("\n#  ", "\n  "));
+        let config = parse(&uncommented).unwrap();
         assert_eq!(config.cameras.len(), 2);
         assert_eq!(config.cameras[0].mac.to_string(), "5CC5638AE24C");
         assert_eq!(config.cameras[0].name, "Driveway");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 
-use crate::broker::{Broker, BrokerSettings};
+use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::Config;
 use crate::mac::Mac;
 use crate::service::{self, ServiceError};
@@ -27,11 +27,24 @@ pub struct DemoOptions {
 }
 
 pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
-    let broker = Broker::start(BrokerSettings {
+    let broker = match Broker::start(BrokerSettings {
         listen: opts.listen,
         credentials: None,
     })
-    .await?;
+    .await
+    {
+        Ok(b) => b,
+        Err(BrokerError::PortInUse { addr }) => {
+            return Err(ServiceError::Other(format!(
+                "demo: port {} on {} is in use, probably by an MQTT broker; start the demo on another one, e.g. --listen {}:{}",
+                addr.port(),
+                addr.ip(),
+                addr.ip(),
+                addr.port().wrapping_add(1).max(1024)
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let port = broker.addr.port();
     let state_dir = std::env::temp_dir().join("solarcam-bridge-demo");
     let yaml = format!(

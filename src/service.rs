@@ -117,6 +117,8 @@ pub enum ServiceError {
     Setup(#[from] SetupError),
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    #[error("{0}")]
+    Other(String),
 }
 
 /// The shell around the core: what it is connected to, and where its output goes.

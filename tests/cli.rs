@@ -24,7 +24,7 @@ fn check_config_summarises_a_good_file_in_one_line() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
         out.starts_with(&format!(
-            "{example}: OK: 2 cameras, Home Assistant broker mqtt://127.0.0.1:1883"
+            "{example}: OK: 0 cameras, Home Assistant broker mqtt://127.0.0.1:1883"
         )),
         "{out}"
     );

@@ -372,3 +372,26 @@ fn demo_shows_entities_and_states_and_saves_the_snapshot() {
     }
     assert_eq!(std::fs::read(&snapshot).unwrap(), jpeg());
 }
+
+#[test]
+fn demo_on_a_taken_port_suggests_another() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(bin())
+        .args([
+            "demo",
+            "--for",
+            "1",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("demo: port {port} on 127.0.0.1 is in use")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--listen 127.0.0.1:"), "{stderr}");
+}
