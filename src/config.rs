@@ -27,6 +27,12 @@ pub struct Config {
     pub discovery_prefix: String,
     pub base_topic: String,
     pub alarm_off_after: Duration,
+    /// A camera counts as asleep this long after its last message.
+    pub awake_timeout: Duration,
+    /// How long a command for a sleeping camera waits for its status after each wake.
+    pub command_timeout: Duration,
+    /// How many wakes are sent before a queued command is given up.
+    pub wake_retries: u32,
     pub snapshot_max_bytes: usize,
     pub discover_unknown: bool,
     pub log_level: Option<String>,
@@ -41,6 +47,8 @@ pub struct CameraConfig {
     pub mac: Mac,
     pub name: String,
     pub area: Option<String>,
+    /// This camera's own `awake_timeout`, when it differs from the global one.
+    pub awake_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +251,9 @@ struct RawConfig {
     discovery_prefix: Option<String>,
     base_topic: Option<String>,
     alarm_off_after: Option<Scalar>,
+    awake_timeout: Option<Scalar>,
+    command_timeout: Option<Scalar>,
+    wake_retries: Option<u32>,
     snapshot_max_bytes: Option<u64>,
     discover_unknown: Option<bool>,
     log_level: Option<String>,
@@ -270,6 +281,7 @@ struct RawCamera {
     mac: Scalar,
     name: Option<String>,
     area: Option<String>,
+    awake_timeout: Option<Scalar>,
 }
 
 /// A YAML scalar that may have been read as a number (`alarm_off_after: 30`, or a MAC of only
@@ -370,25 +382,29 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
     );
     let base_topic = topic_prefix(&mut c, "base_topic", raw.base_topic, "solarcam");
 
-    let alarm_off_after = match raw.alarm_off_after {
-        None => Duration::from_secs(30),
-        Some(s) => match parse_duration(&s.text()) {
-            Ok(d) if !d.is_zero() => d,
-            Ok(_) => {
-                c.error(
-                    &[Seg::Key("alarm_off_after")],
-                    "alarm_off_after must be longer than 0s".into(),
-                );
-                Duration::from_secs(30)
-            }
-            Err(e) => {
-                c.error(
-                    &[Seg::Key("alarm_off_after")],
-                    format!("alarm_off_after: {e}"),
-                );
-                Duration::from_secs(30)
-            }
-        },
+    let alarm_off_after = duration(
+        &mut c,
+        &[Seg::Key("alarm_off_after")],
+        raw.alarm_off_after,
+        30,
+    );
+    let awake_timeout = duration(&mut c, &[Seg::Key("awake_timeout")], raw.awake_timeout, 180);
+    let command_timeout = duration(
+        &mut c,
+        &[Seg::Key("command_timeout")],
+        raw.command_timeout,
+        60,
+    );
+    let wake_retries = match raw.wake_retries {
+        None => 3,
+        Some(n @ 1..=20) => n,
+        Some(n) => {
+            c.error(
+                &[Seg::Key("wake_retries")],
+                format!("wake_retries: {n} is out of range; use 1 to 20 (default 3)"),
+            );
+            3
+        }
     };
 
     const MAX_MQTT_PAYLOAD: u64 = 256 * 1024 * 1024 - 1024;
@@ -473,7 +489,20 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
             .area
             .map(|a| a.trim().to_string())
             .filter(|a| !a.is_empty());
-        cameras.push(CameraConfig { mac, name, area });
+        let awake_timeout = cam.awake_timeout.map(|t| {
+            let path = [
+                Seg::Key("cameras"),
+                Seg::Index(i),
+                Seg::Key("awake_timeout"),
+            ];
+            duration(&mut c, &path, Some(t), 180)
+        });
+        cameras.push(CameraConfig {
+            mac,
+            name,
+            area,
+            awake_timeout,
+        });
     }
 
     if !c.errors.is_empty() {
@@ -488,6 +517,9 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         discovery_prefix,
         base_topic,
         alarm_off_after,
+        awake_timeout,
+        command_timeout,
+        wake_retries,
         snapshot_max_bytes,
         discover_unknown: raw.discover_unknown.unwrap_or(true),
         log_level,
@@ -497,6 +529,27 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         }),
         cameras,
     })
+}
+
+/// A positive duration under `path`, or `default_secs` (with an error recorded) when it is not one.
+fn duration(c: &mut Check, path: &[Seg], value: Option<Scalar>, default_secs: u64) -> Duration {
+    let default = Duration::from_secs(default_secs);
+    let key = match path.last() {
+        Some(Seg::Key(k)) => *k,
+        _ => "duration",
+    };
+    match value.map(|s| parse_duration(&s.text())) {
+        None => default,
+        Some(Ok(d)) if !d.is_zero() => d,
+        Some(Ok(_)) => {
+            c.error(path, format!("{key} must be longer than 0s"));
+            default
+        }
+        Some(Err(e)) => {
+            c.error(path, format!("{key}: {e}"));
+            default
+        }
+    }
 }
 
 /// The name a camera gets when the file gives none, or when it was discovered.

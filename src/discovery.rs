@@ -64,7 +64,12 @@ impl Topics {
     }
 
     pub fn bridge_config(&self, entity: BridgeEntity) -> String {
-        self.config("binary_sensor", &self.bridge_node(), entity.key())
+        self.config(entity.component(), &self.bridge_node(), entity.key())
+    }
+
+    /// The state topic of one of the bridge's diagnostic sensors.
+    pub fn diagnostic(&self, d: Diagnostic) -> String {
+        format!("{}/bridge/{}", self.base, d.key())
     }
 
     /// `ON` while the configuration file has errors (the last good one keeps running).
@@ -103,15 +108,77 @@ impl Topics {
 pub enum BridgeEntity {
     Connectivity,
     ConfigProblem,
+    /// Diagnostic counters and the last error, each a sensor reading `<base>/bridge/<key>`.
+    Diagnostic(Diagnostic),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diagnostic {
+    Received,
+    Published,
+    Rejected,
+    Unattributed,
+    Reconnects,
+    LastError,
+}
+
+impl Diagnostic {
+    pub const ALL: [Diagnostic; 6] = [
+        Diagnostic::Received,
+        Diagnostic::Published,
+        Diagnostic::Rejected,
+        Diagnostic::Unattributed,
+        Diagnostic::Reconnects,
+        Diagnostic::LastError,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Diagnostic::Received => "messages_received",
+            Diagnostic::Published => "messages_published",
+            Diagnostic::Rejected => "payloads_rejected",
+            Diagnostic::Unattributed => "payloads_unattributed",
+            Diagnostic::Reconnects => "reconnects",
+            Diagnostic::LastError => "last_error",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Diagnostic::Received => "Messages received",
+            Diagnostic::Published => "Messages published",
+            Diagnostic::Rejected => "Payloads rejected",
+            Diagnostic::Unattributed => "Payloads unattributed",
+            Diagnostic::Reconnects => "Reconnects",
+            Diagnostic::LastError => "Last error",
+        }
+    }
 }
 
 impl BridgeEntity {
-    pub const ALL: [BridgeEntity; 2] = [BridgeEntity::Connectivity, BridgeEntity::ConfigProblem];
+    pub const ALL: [BridgeEntity; 8] = [
+        BridgeEntity::Connectivity,
+        BridgeEntity::ConfigProblem,
+        BridgeEntity::Diagnostic(Diagnostic::Received),
+        BridgeEntity::Diagnostic(Diagnostic::Published),
+        BridgeEntity::Diagnostic(Diagnostic::Rejected),
+        BridgeEntity::Diagnostic(Diagnostic::Unattributed),
+        BridgeEntity::Diagnostic(Diagnostic::Reconnects),
+        BridgeEntity::Diagnostic(Diagnostic::LastError),
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
             BridgeEntity::Connectivity => "connectivity",
             BridgeEntity::ConfigProblem => "config_problem",
+            BridgeEntity::Diagnostic(d) => d.key(),
+        }
+    }
+
+    pub fn component(self) -> &'static str {
+        match self {
+            BridgeEntity::Diagnostic(_) => "sensor",
+            _ => "binary_sensor",
         }
     }
 }
@@ -132,10 +199,18 @@ pub enum State {
     LastStatus,
     /// The last status report's JSON, whole.
     Status,
+    /// `ON` while the camera is awake (heard from within its `awake_timeout`), `OFF` asleep.
+    Awake,
+    /// RFC 3339 time of the last message from the camera.
+    LastSeen,
+    /// How many commands wait for the camera to wake.
+    Pending,
+    /// `{"commands": […], "last_error": …}`.
+    PendingAttributes,
 }
 
 impl State {
-    pub const ALL: [State; 8] = [
+    pub const ALL: [State; 12] = [
         State::Snapshot,
         State::Alarm,
         State::AlarmAttributes,
@@ -144,6 +219,10 @@ impl State {
         State::Signal,
         State::LastStatus,
         State::Status,
+        State::Awake,
+        State::LastSeen,
+        State::Pending,
+        State::PendingAttributes,
     ];
 
     fn leaf(self) -> &'static str {
@@ -156,6 +235,10 @@ impl State {
             State::Signal => "signal",
             State::LastStatus => "last_status",
             State::Status => "status",
+            State::Awake => "awake",
+            State::LastSeen => "last_seen",
+            State::Pending => "pending_commands",
+            State::PendingAttributes => "pending_commands/attributes",
         }
     }
 }
@@ -169,17 +252,23 @@ pub enum CameraEntity {
     BatteryVoltage,
     Signal,
     LastStatus,
+    Awake,
+    LastSeen,
+    PendingCommands,
     Button(CameraCommand),
 }
 
 impl CameraEntity {
-    pub const ALL: [CameraEntity; 11] = [
+    pub const ALL: [CameraEntity; 14] = [
         CameraEntity::Snapshot,
         CameraEntity::Alarm,
         CameraEntity::Battery,
         CameraEntity::BatteryVoltage,
         CameraEntity::Signal,
         CameraEntity::LastStatus,
+        CameraEntity::Awake,
+        CameraEntity::LastSeen,
+        CameraEntity::PendingCommands,
         CameraEntity::Button(CameraCommand::Wake),
         CameraEntity::Button(CameraCommand::Status),
         CameraEntity::Button(CameraCommand::Reboot),
@@ -190,11 +279,13 @@ impl CameraEntity {
     pub fn component(self) -> &'static str {
         match self {
             CameraEntity::Snapshot => "camera",
-            CameraEntity::Alarm => "binary_sensor",
+            CameraEntity::Alarm | CameraEntity::Awake => "binary_sensor",
             CameraEntity::Battery
             | CameraEntity::BatteryVoltage
             | CameraEntity::Signal
-            | CameraEntity::LastStatus => "sensor",
+            | CameraEntity::LastStatus
+            | CameraEntity::LastSeen
+            | CameraEntity::PendingCommands => "sensor",
             CameraEntity::Button(_) => "button",
         }
     }
@@ -208,6 +299,9 @@ impl CameraEntity {
             CameraEntity::BatteryVoltage => "battery_voltage",
             CameraEntity::Signal => "signal",
             CameraEntity::LastStatus => "last_status",
+            CameraEntity::Awake => "awake",
+            CameraEntity::LastSeen => "last_seen",
+            CameraEntity::PendingCommands => "pending_commands",
             CameraEntity::Button(CameraCommand::Wake) => "wake",
             CameraEntity::Button(CameraCommand::Status) => "request_status",
             CameraEntity::Button(CameraCommand::Reboot) => "reboot",
@@ -420,6 +514,39 @@ impl Topics {
                 e.entity_category = Some("diagnostic");
                 e.json_attributes_topic = Some(state(State::Status));
             }
+            CameraEntity::Awake => {
+                e.name = Some("Awake");
+                e.platform = Platform::BinarySensor {
+                    state_topic: state(State::Awake),
+                    payload_on: "ON",
+                    payload_off: "OFF",
+                };
+                e.device_class = Some("connectivity");
+                e.entity_category = Some("diagnostic");
+            }
+            CameraEntity::LastSeen => {
+                e.name = Some("Last seen");
+                e.platform = Platform::Sensor {
+                    state_topic: state(State::LastSeen),
+                    unit_of_measurement: None,
+                    state_class: None,
+                    suggested_display_precision: None,
+                };
+                e.device_class = Some("timestamp");
+                e.entity_category = Some("diagnostic");
+            }
+            CameraEntity::PendingCommands => {
+                e.name = Some("Pending commands");
+                e.platform = Platform::Sensor {
+                    state_topic: state(State::Pending),
+                    unit_of_measurement: None,
+                    state_class: Some("measurement"),
+                    suggested_display_precision: None,
+                };
+                e.entity_category = Some("diagnostic");
+                e.icon = Some("mdi:tray-full");
+                e.json_attributes_topic = Some(state(State::PendingAttributes));
+            }
             CameraEntity::Button(cmd) => {
                 e.platform = Platform::Button {
                     command_topic: self.command(mac),
@@ -490,6 +617,24 @@ impl Topics {
             enabled_by_default: None,
             json_attributes_topic: None,
         };
+        if let BridgeEntity::Diagnostic(d) = entity {
+            e.name = Some(d.name());
+            e.availability_topic = Some(self.availability());
+            let counter = d != Diagnostic::LastError;
+            e.platform = Platform::Sensor {
+                state_topic: self.diagnostic(d),
+                unit_of_measurement: None,
+                // Counters only grow (a restart starts them again).
+                state_class: counter.then_some("total_increasing"),
+                suggested_display_precision: None,
+            };
+            e.device_class = None;
+            e.icon = Some(if counter {
+                "mdi:counter"
+            } else {
+                "mdi:alert-circle-outline"
+            });
+        }
         if entity == BridgeEntity::ConfigProblem {
             e.name = Some("Configuration problem");
             e.availability_topic = Some(self.availability());

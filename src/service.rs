@@ -74,7 +74,7 @@ impl Links {
             Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
             Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
             // Not for a broker: the shell's state directory takes it (Shell::flush).
-            Action::SaveDiscovered(_) => {}
+            Action::SaveState(_) => {}
         }
     }
 
@@ -168,8 +168,8 @@ pub async fn run_until(
     };
     let state = StateDir::new(state_dir(&config));
     let mut bridge = Bridge::new(config);
-    match state.load_discovered() {
-        Ok(macs) => bridge.restore_discovered(macs),
+    match state.load() {
+        Ok(saved) => bridge.restore(saved),
         Err(e) => warn!("{e}"),
     }
     let links = Links::open(bridge.config(), bridge.topics().availability())?;
@@ -260,9 +260,9 @@ impl Shell {
     fn flush(&mut self) {
         while let Some(action) = self.bridge.poll_action() {
             match action {
-                Action::SaveDiscovered(macs) => {
-                    if let Err(e) = self.state.save_discovered(&macs) {
-                        warn!("{e}; discovered cameras will be re-learnt from their messages after a restart");
+                Action::SaveState(saved) => {
+                    if let Err(e) = self.state.save(&saved) {
+                        warn!("{e}; queued commands and discovered cameras will not survive a restart");
                     }
                 }
                 other => self.links.carry_out(other),
@@ -291,7 +291,9 @@ impl Shell {
             }
             Some(Incoming::Disconnected(why)) => {
                 for link in links {
-                    self.bridge.handle(Event::Disconnected(link), now);
+                    let reason = why.clone();
+                    self.bridge
+                        .handle(Event::Disconnected { link, reason }, now);
                 }
                 if from == Link::Ha {
                     self.systemd.connected = false;
@@ -364,8 +366,11 @@ impl Shell {
                     connection_settings(&new) != connection_settings(self.bridge.config());
                 if reconnect {
                     info!("broker settings changed: reconnecting");
-                    self.bridge.handle(Event::Disconnected(Link::Ha), now);
-                    self.bridge.handle(Event::Disconnected(Link::Camera), now);
+                    for link in [Link::Ha, Link::Camera] {
+                        let reason = "reconnecting for new broker settings".to_string();
+                        self.bridge
+                            .handle(Event::Disconnected { link, reason }, now);
+                    }
                 }
                 self.bridge
                     .handle(Event::ConfigReloaded(Box::new(new)), now);

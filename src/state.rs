@@ -1,20 +1,20 @@
 //! The state directory: what the bridge remembers across restarts.
 //!
-//! Today that is the list of cameras that appeared by themselves (not in the file), so that their
-//! Home Assistant entities are kept, not swept away as ghosts, at the next start. Files are written
-//! atomically (a temporary file, synced, renamed over the old one): a power cut leaves the old
-//! version or the new one, never half of one.
+//! One file, `state.json`: the cameras that appeared by themselves (so that their Home Assistant
+//! entities are kept, not swept away as ghosts, at the next start) and the commands still waiting
+//! for a sleeping camera. It is written atomically (a temporary file, synced, renamed over the old
+//! one): a power cut leaves the old version or the new one, never half of one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::mac::Mac;
+use crate::bridge::Saved;
 
 pub struct StateDir {
     dir: PathBuf,
 }
 
-const DISCOVERED: &str = "discovered.json";
+const FILE: &str = "state.json";
 
 impl StateDir {
     pub fn new(dir: impl Into<PathBuf>) -> StateDir {
@@ -25,24 +25,22 @@ impl StateDir {
         &self.dir
     }
 
-    /// The cameras saved by [`StateDir::save_discovered`]; none if there is no file yet. A damaged
-    /// file is reported, and treated as empty.
-    pub fn load_discovered(&self) -> Result<Vec<Mac>, String> {
-        let path = self.dir.join(DISCOVERED);
+    /// What [`StateDir::save`] wrote last; nothing if there is no file yet. A damaged file is
+    /// reported, and treated as empty.
+    pub fn load(&self) -> Result<Saved, String> {
+        let path = self.dir.join(FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let macs: Vec<String> = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is damaged ({e}); starting without it", path.display()))?;
-        Ok(macs.iter().filter_map(|m| m.parse().ok()).collect())
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is damaged ({e}); starting without it", path.display()))
     }
 
-    pub fn save_discovered(&self, macs: &[Mac]) -> Result<(), String> {
-        let list: Vec<String> = macs.iter().map(Mac::to_string).collect();
-        let json = serde_json::to_vec_pretty(&list).map_err(|e| e.to_string())?;
-        self.write_atomically(DISCOVERED, &json)
+    pub fn save(&self, saved: &Saved) -> Result<(), String> {
+        let json = serde_json::to_vec_pretty(saved).map_err(|e| e.to_string())?;
+        self.write_atomically(FILE, &json)
     }
 
     fn write_atomically(&self, name: &str, contents: &[u8]) -> Result<(), String> {
@@ -65,19 +63,37 @@ impl StateDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::CameraCommand;
 
     #[test]
-    fn discovered_cameras_round_trip_and_a_damaged_file_is_reported() {
+    fn state_round_trips_and_a_damaged_file_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path().join("sub"));
-        assert_eq!(state.load_discovered().unwrap(), vec![]);
-        let macs: Vec<Mac> = vec![
-            "5CC5638AE24C".parse().unwrap(),
+        assert_eq!(state.load().unwrap(), Saved::default());
+        let mut saved = Saved {
+            discovered: vec![
+                "5CC5638AE24C".parse().unwrap(),
+                "001122334455".parse().unwrap(),
+            ],
+            ..Saved::default()
+        };
+        saved.pending.insert(
             "001122334455".parse().unwrap(),
-        ];
-        state.save_discovered(&macs).unwrap();
-        assert_eq!(state.load_discovered().unwrap(), macs);
-        std::fs::write(dir.path().join("sub/discovered.json"), "[\"5CC5").unwrap();
-        assert!(state.load_discovered().unwrap_err().contains("damaged"));
+            vec![CameraCommand::Reboot, CameraCommand::Status],
+        );
+        state.save(&saved).unwrap();
+        assert_eq!(state.load().unwrap(), saved);
+        let text = std::fs::read_to_string(dir.path().join("sub/state.json")).unwrap();
+        assert!(
+            text.contains("\"001122334455\": [\n      \"reboot\",\n      \"status\""),
+            "{text}"
+        );
+        assert!(!dir.path().join("sub/.state.json.tmp").exists());
+        std::fs::write(
+            dir.path().join("sub/state.json"),
+            "{\"discovered\": [\"5CC5",
+        )
+        .unwrap();
+        assert!(state.load().unwrap_err().contains("damaged"));
     }
 }

@@ -1,6 +1,7 @@
 //! Scenarios for the core, with a fake clock: each is a conversation with the bridge.
 
 use super::*;
+use crate::discovery::Diagnostic;
 use crate::protocol::snapshot::tests::jpeg;
 
 const DRIVEWAY: &str = "5CC5638AE24C";
@@ -66,13 +67,33 @@ impl Harness {
     }
 }
 
+/// The publishes among `actions`, without the bridge's diagnostic counters (which follow every
+/// message; `diagnostics_*` tests look at them).
 fn publishes(actions: Vec<Action>) -> Vec<Publish> {
+    all_publishes(actions)
+        .into_iter()
+        .filter(|p| {
+            !Diagnostic::ALL
+                .iter()
+                .any(|d| p.topic == format!("solarcam/bridge/{}", d.key()))
+        })
+        .collect()
+}
+
+fn all_publishes(actions: Vec<Action>) -> Vec<Publish> {
     actions
         .into_iter()
         .filter_map(|a| match a {
             Action::Publish(p) => Some(p),
             _ => None,
         })
+        .collect()
+}
+
+/// Publishes other than the "awake" and "last seen" states every message from a camera brings.
+fn without_presence(ps: Vec<Publish>) -> Vec<Publish> {
+    ps.into_iter()
+        .filter(|p| !p.topic.ends_with("/awake") && !p.topic.ends_with("/last_seen"))
         .collect()
 }
 
@@ -126,7 +147,7 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
     // 9 entities per camera before any status (battery voltage and signal wait for a value),
     // plus the bridge's own two.
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
-    assert_eq!(configs, 2 * 9 + 2);
+    assert_eq!(configs, 2 * 12 + 8);
     assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
     assert!(ps
         .iter()
@@ -161,7 +182,7 @@ fn snapshot_after_text_header_is_published_byte_exact() {
     let p = on(&ps, "solarcam/5CC5638AE24C/snapshot");
     assert_eq!(&p.payload[..], &img[..]);
     assert!(p.retain);
-    assert_eq!(ps.len(), 1);
+    assert_eq!(without_presence(ps).len(), 1);
 }
 
 #[test]
@@ -170,11 +191,11 @@ fn snapshot_over_the_limit_is_not_published() {
         "snapshot_max_bytes: 2048\ncameras:\n  - mac: {DRIVEWAY}\n"
     )));
     let ps = h.message("4GSolarCam/Snapshot", jpeg(4000));
-    assert!(ps.is_empty(), "{ps:?}");
+    assert!(without_presence(ps.clone()).is_empty(), "{ps:?}");
     assert_eq!(h.bridge.stats().rejected, 1);
     // The next one, in bounds, goes through.
     let ps = h.message("4GSolarCam/Snapshot", jpeg(100));
-    assert_eq!(ps.len(), 1);
+    assert_eq!(without_presence(ps).len(), 1);
 }
 
 #[test]
@@ -206,10 +227,9 @@ fn alarm_turns_on_then_off_after_the_configured_delay() {
         text(on(&ps, "solarcam/5CC5638AE24C/alarm/attributes")),
         alarm
     );
-    assert_eq!(
-        h.bridge.poll_timeout(),
-        Some(h.now + Duration::from_secs(30))
-    );
+    // Woken no later than the alarm's end (diagnostics may come first).
+    let start = h.now;
+    assert!(h.bridge.poll_timeout().unwrap() <= start + Duration::from_secs(30));
 
     assert!(h.advance(Duration::from_secs(29)).is_empty());
     // A second alarm restarts the delay.
@@ -218,7 +238,11 @@ fn alarm_turns_on_then_off_after_the_configured_delay() {
     let ps = h.advance(Duration::from_secs(1));
     assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/alarm")), "OFF");
     assert!(on(&ps, "solarcam/5CC5638AE24C/alarm").retain);
-    assert_eq!(h.bridge.poll_timeout(), None);
+    // What is left to do is the camera falling asleep, 3 minutes after its last alarm.
+    assert_eq!(
+        h.bridge.poll_timeout(),
+        Some(start + Duration::from_secs(29 + 180))
+    );
 }
 
 #[test]
@@ -264,6 +288,8 @@ fn status_publishes_battery_signal_voltage_and_announces_new_sensors() {
 #[test]
 fn buttons_send_the_camera_command_on_its_topic() {
     let mut h = Harness::connected(two_cameras());
+    // Awake: it just reported.
+    h.message("4GSolarCam/Status/5CC5638AE24C", "{}");
     let cases = [
         ("wake", "4GSolarCam/Wake/5CC5638AE24C"),
         ("status", "4GSolarCam/Status/5CC5638AE24C"),
@@ -310,7 +336,7 @@ fn home_assistant_birth_republishes_everything_in_order() {
     let ps = h.message("homeassistant/status", "online");
     assert_eq!(
         ps.iter().filter(|p| p.topic.ends_with("/config")).count(),
-        20
+        2 * 12 + 8
     );
     assert_eq!(text(on(&ps, "solarcam/bridge/availability")), "online");
     assert_eq!(
@@ -361,7 +387,7 @@ fn unknown_cameras_are_ignored_when_discovery_of_them_is_off() {
 fn a_payload_without_mac_goes_to_the_only_configured_camera() {
     let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
     let ps = h.message("4GSolarCam/Snapshot", jpeg(10));
-    assert_eq!(ps[0].topic, "solarcam/5CC5638AE24C/snapshot");
+    on(&ps, "solarcam/5CC5638AE24C/snapshot");
 }
 
 #[test]
@@ -568,11 +594,17 @@ fn discovered_cameras_are_saved_and_survive_a_restart() {
         received: h.wall,
     });
     let gate: Mac = "112233445566".parse().unwrap();
-    assert!(actions.contains(&Action::SaveDiscovered(vec![gate])));
+    assert!(actions.contains(&Action::SaveState(Saved {
+        discovered: vec![gate],
+        ..Saved::default()
+    })));
 
     // The next run restores it, so its retained announcement is no ghost.
     let mut h = Harness::new(two_cameras());
-    h.bridge.restore_discovered([gate]);
+    h.bridge.restore(Saved {
+        discovered: vec![gate],
+        ..Saved::default()
+    });
     h.event(Event::Connected(Link::Ha));
     let (topic, payload) = announcement("112233445566", "solarcam");
     assert!(retained_message(&mut h, &topic, payload).is_empty());
@@ -582,7 +614,7 @@ fn discovered_cameras_are_saved_and_survive_a_restart() {
     let mut cfg = two_cameras();
     cfg.discover_unknown = false;
     let actions = h.event(Event::ConfigReloaded(Box::new(cfg)));
-    assert!(actions.contains(&Action::SaveDiscovered(vec![])));
+    assert!(actions.contains(&Action::SaveState(Saved::default())));
     assert!(on(
         &publishes(actions),
         "homeassistant/camera/solarcam_112233445566/snapshot/config"
@@ -616,5 +648,198 @@ fn a_rejected_file_raises_the_problem_sensor_and_a_good_one_clears_it() {
     assert_eq!(
         text(on(&ps, "solarcam/bridge/config_problem/attributes")),
         "{}"
+    );
+}
+
+fn commands_sent(ps: &[Publish]) -> Vec<(String, String)> {
+    ps.iter()
+        .filter(|p| p.link == Link::Camera)
+        .map(|p| (p.topic.clone(), text(p).to_string()))
+        .collect()
+}
+
+fn cmd(topic: &str, word: &str) -> (String, String) {
+    (topic.to_string(), word.to_string())
+}
+
+#[test]
+fn a_camera_is_awake_after_a_message_and_asleep_after_its_timeout_keeping_its_values() {
+    let cfg = config(&format!(
+        "awake_timeout: 2m\ncameras:\n  - mac: {DRIVEWAY}\n  - mac: {BARN}\n    awake_timeout: 30s\n"
+    ));
+    let mut h = Harness::connected(cfg);
+    let ps = h.message(
+        "4GSolarCam/Status",
+        format!(r#"{{"mac":"{BARN}","battery":50}}"#),
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/awake")), "ON");
+    assert_eq!(
+        text(on(&ps, "solarcam/5CC5638AE24D/last_seen")),
+        "2023-11-14T22:13:20Z"
+    );
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+
+    // Barn's own timeout: 30 s.
+    let ps = h.advance(Duration::from_secs(30));
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/awake")), "OFF");
+    assert!(ps.iter().all(|p| !p.topic.contains("5CC5638AE24C/awake")));
+    // Driveway's: the global 2 minutes.
+    let ps = h.advance(Duration::from_secs(90));
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/awake")), "OFF");
+    // Asleep is not unavailable: no availability change, values untouched.
+    assert!(ps
+        .iter()
+        .all(|p| !p.topic.contains("availability") && !p.topic.ends_with("/battery")));
+}
+
+#[test]
+fn a_command_for_a_sleeping_camera_waits_for_it_to_wake() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = h.message("solarcam/5CC5638AE24C/command", "reboot");
+    // Wake goes out at once; reboot waits.
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")]
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "1");
+    let attrs = json(on(&ps, "solarcam/5CC5638AE24C/pending_commands/attributes"));
+    assert_eq!(attrs["commands"], serde_json::json!(["reboot"]));
+    // A second press of another command joins the queue without another wake.
+    let ps = h.message("solarcam/5CC5638AE24C/command", "status");
+    assert!(commands_sent(&ps).is_empty());
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "2");
+
+    // The camera wakes and reports: the queue goes out in order.
+    h.advance(Duration::from_secs(5));
+    let ps = h.message("4GSolarCam/Status", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+    assert_eq!(
+        commands_sent(&ps),
+        vec![
+            cmd("4GSolarCam/Config/5CC5638AE24C", "reboot"),
+            cmd("4GSolarCam/Status/5CC5638AE24C", "status")
+        ]
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "0");
+    // Awake now: the next press goes straight out.
+    let ps = h.message("solarcam/5CC5638AE24C/command", "shutdown");
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Config/5CC5638AE24C", "shutdown")]
+    );
+}
+
+#[test]
+fn a_wake_is_retried_and_then_the_command_is_given_up_and_shown() {
+    let cfg = config(&format!(
+        "command_timeout: 20s\nwake_retries: 3\ncameras:\n  - mac: {DRIVEWAY}\n"
+    ));
+    let mut h = Harness::connected(cfg);
+    let ps = h.message("solarcam/5CC5638AE24C/command", "upgrade");
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")]
+    );
+    for _ in 0..2 {
+        let ps = h.advance(Duration::from_secs(20));
+        assert_eq!(
+            commands_sent(&ps),
+            vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")]
+        );
+    }
+    let ps = h.advance(Duration::from_secs(20));
+    assert!(commands_sent(&ps).is_empty());
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "0");
+    let attrs = json(on(&ps, "solarcam/5CC5638AE24C/pending_commands/attributes"));
+    assert_eq!(
+        attrs["last_error"],
+        "SC211 5CC5638AE24C (5CC5638AE24C): upgrade not sent: the camera did not answer 3 wakes over 60s"
+    );
+    assert_eq!(
+        h.bridge.stats().last_error.as_deref(),
+        attrs["last_error"].as_str()
+    );
+    // Nothing more is tried.
+    assert!(commands_sent(&h.advance(Duration::from_secs(600))).is_empty());
+}
+
+#[test]
+fn queued_commands_are_saved_and_resumed_after_a_restart() {
+    let mut h = Harness::connected(two_cameras());
+    let actions = h.event(Event::Message {
+        topic: "solarcam/5CC5638AE24D/command".into(),
+        payload: Bytes::from_static(b"reboot"),
+        retain: false,
+        received: h.wall,
+    });
+    let barn: Mac = BARN.parse().unwrap();
+    let saved = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::SaveState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("state saved");
+    assert_eq!(saved.pending[&barn], vec![CameraCommand::Reboot]);
+
+    // The bridge restarts with what it saved.
+    let mut h = Harness::new(two_cameras());
+    h.bridge.restore(saved);
+    h.event(Event::Connected(Link::Ha));
+    let ps = publishes(h.event(Event::Connected(Link::Camera)));
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Wake/5CC5638AE24D", "wake")]
+    );
+    let ps = h.message("4GSolarCam/Status/5CC5638AE24D", "{}");
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Config/5CC5638AE24D", "reboot")]
+    );
+}
+
+#[test]
+fn diagnostics_are_published_at_most_every_few_seconds() {
+    let mut h = Harness::connected(two_cameras());
+    // Start-up publishes them once.
+    for _ in 0..3 {
+        let actions = h.event(Event::Message {
+            topic: "4GSolarCam/Snapshot".into(),
+            payload: Bytes::from_static(b"junk"),
+            retain: false,
+            received: h.wall,
+        });
+        assert!(all_publishes(actions)
+            .iter()
+            .all(|p| !p.topic.starts_with("solarcam/bridge/")));
+    }
+    h.now += DIAGNOSTICS_EVERY;
+    h.bridge.handle_timeout(h.now);
+    let ps = all_publishes(h.drain());
+    assert_eq!(text(on(&ps, "solarcam/bridge/messages_received")), "3");
+    assert_eq!(text(on(&ps, "solarcam/bridge/payloads_rejected")), "3");
+    assert_eq!(text(on(&ps, "solarcam/bridge/payloads_unattributed")), "0");
+    assert!(text(on(&ps, "solarcam/bridge/last_error")).contains("4-byte snapshot rejected"));
+    // Nothing new: nothing published.
+    h.now += DIAGNOSTICS_EVERY * 3;
+    h.bridge.handle_timeout(h.now);
+    assert!(h.drain().is_empty());
+}
+
+#[test]
+fn a_lost_connection_counts_as_a_reconnect_and_is_the_last_error() {
+    let mut h = Harness::connected(two_cameras());
+    h.event(Event::Disconnected {
+        link: Link::Camera,
+        reason: "camera broker: connection reset".into(),
+    });
+    // Not connected, so a second report of the same outage is not another reconnect.
+    h.event(Event::Disconnected {
+        link: Link::Camera,
+        reason: "camera broker: connection refused".into(),
+    });
+    assert_eq!(h.bridge.stats().reconnects, 1);
+    assert_eq!(
+        h.bridge.stats().last_error.as_deref(),
+        Some("camera broker: connection refused")
     );
 }

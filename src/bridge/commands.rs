@@ -1,0 +1,186 @@
+//! Button presses, and the queue that keeps them while a camera sleeps.
+//!
+//! The camera obeys `status`, `reboot`, `shutdown` and `upgrade` only while awake, and it sleeps
+//! most of the time. So a command for a sleeping camera is queued; the bridge sends `wake` and waits
+//! for the camera to speak (its status follows every wake), then sends the queue in order. No answer
+//! within `command_timeout`: wake again, up to `wake_retries` wakes; after that the commands are
+//! given up, logged, and shown on the camera's "Pending commands" sensor. The queue is saved, so a
+//! restart of the bridge does not lose it.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use super::{Bridge, Link, Qos};
+use crate::config::default_camera_name;
+use crate::discovery::State;
+use crate::mac::Mac;
+use crate::protocol::CameraCommand;
+
+impl Bridge {
+    pub(super) fn on_command(
+        &mut self,
+        topic: &str,
+        mac: Result<Mac, String>,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        let text = String::from_utf8_lossy(payload);
+        let (mac, command) = match (mac, text.parse::<CameraCommand>()) {
+            (Ok(mac), Ok(cmd)) => (mac, cmd),
+            (Err(e), _) | (_, Err(e)) => {
+                let message = format!("{topic}: command refused: {e}");
+                warn!("{message}");
+                self.stats.rejected += 1;
+                return self.note_error(message);
+            }
+        };
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            if self.config.discover_unknown {
+                // A camera not heard from since the bridge started: nothing known of its sleep.
+                info!("{} ({mac}): sending {command}", default_camera_name(mac));
+                return self.send_command(mac, command);
+            }
+            let message =
+                format!("{topic}: {command} refused: camera {mac} is not in the configuration");
+            warn!("{message}");
+            self.stats.rejected += 1;
+            return self.note_error(message);
+        };
+        let awake = cam.awake_until.is_some_and(|t| t > now);
+        if command == CameraCommand::Wake || awake {
+            info!("{} ({mac}): sending {command}", cam.name);
+            return self.send_command(mac, command);
+        }
+        if !cam.pending.contains(&command) {
+            cam.pending.push(command);
+        }
+        info!(
+            "{} ({mac}): asleep; {command} queued until it wakes ({} waiting)",
+            cam.name,
+            cam.pending.len()
+        );
+        if cam.wake_deadline.is_none() {
+            self.send_wake(mac, now);
+        }
+        self.publish_pending(mac);
+        self.save_state();
+    }
+
+    fn send_command(&mut self, mac: Mac, command: CameraCommand) {
+        let topic = command.topic(&self.config.camera_topic_prefix, mac);
+        self.stats.published += 1;
+        self.push_publish(
+            Link::Camera,
+            topic,
+            Bytes::from_static(command.payload().as_bytes()),
+            Qos::AtLeastOnce,
+            false,
+        );
+    }
+
+    /// Sends a wake for the queued commands, and gives it `command_timeout` to work.
+    fn send_wake(&mut self, mac: Mac, now: Instant) {
+        let timeout = self.config.command_timeout;
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        cam.wakes_sent += 1;
+        cam.wake_deadline = Some(now + timeout);
+        info!(
+            "{} ({mac}): waking it for {} queued command(s) (wake {} of {})",
+            cam.name,
+            cam.pending.len(),
+            cam.wakes_sent,
+            self.config.wake_retries
+        );
+        self.send_command(mac, CameraCommand::Wake);
+    }
+
+    /// The camera spoke, so it is awake: what waited for it goes out, in order.
+    pub(super) fn send_pending(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        if cam.pending.is_empty() {
+            return;
+        }
+        let commands = std::mem::take(&mut cam.pending);
+        cam.wakes_sent = 0;
+        cam.wake_deadline = None;
+        cam.last_command_error = None;
+        let list: Vec<&str> = commands.iter().map(|c| c.payload()).collect();
+        info!("{} ({mac}): awake; sending {}", cam.name, list.join(", "));
+        for command in commands {
+            self.send_command(mac, command);
+        }
+        self.publish_pending(mac);
+        self.save_state();
+    }
+
+    /// After a restart, or once the camera broker is back: wake the cameras commands wait for.
+    pub(super) fn resume_pending(&mut self, now: Instant) {
+        let waiting: Vec<Mac> = self
+            .cameras
+            .iter()
+            .filter(|(_, c)| !c.pending.is_empty())
+            .map(|(m, _)| *m)
+            .collect();
+        for mac in waiting {
+            if let Some(cam) = self.cameras.get_mut(&mac) {
+                cam.wakes_sent = 0;
+            }
+            self.send_wake(mac, now);
+        }
+    }
+
+    /// No word from the camera since the last wake: wake it again, or give up.
+    pub(super) fn retry_wake(&mut self, mac: Mac, now: Instant) {
+        let retries = self.config.wake_retries;
+        let timeout = self.config.command_timeout;
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        if cam.wake_deadline.is_none_or(|t| t > now) {
+            return;
+        }
+        if cam.wakes_sent < retries {
+            return self.send_wake(mac, now);
+        }
+        let list: Vec<&str> = cam.pending.iter().map(|c| c.payload()).collect();
+        let message = format!(
+            "{} ({mac}): {} not sent: the camera did not answer {} wakes over {}s",
+            cam.name,
+            list.join(", "),
+            cam.wakes_sent,
+            timeout.as_secs() * u64::from(cam.wakes_sent)
+        );
+        warn!("{message}");
+        cam.pending.clear();
+        cam.wakes_sent = 0;
+        cam.wake_deadline = None;
+        cam.last_command_error = Some(message.clone());
+        self.note_error(message);
+        self.publish_pending(mac);
+        self.save_state();
+    }
+
+    /// The "Pending commands" sensor: how many wait, which, and the last one given up.
+    pub(super) fn publish_pending(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        let attributes = serde_json::json!({
+            "commands": cam.pending.iter().map(|c| c.payload()).collect::<Vec<_>>(),
+            "last_error": cam.last_command_error,
+        });
+        let count = Bytes::from(cam.pending.len().to_string());
+        self.publish_state(
+            mac,
+            State::PendingAttributes,
+            Bytes::from(attributes.to_string()),
+        );
+        self.publish_state(mac, State::Pending, count);
+    }
+}

@@ -1,0 +1,331 @@
+//! What the cameras publish, and which camera published it.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use tracing::{debug, info, warn};
+
+use super::{number, Bridge, Camera, Link};
+use crate::discovery::State;
+use crate::mac::Mac;
+use crate::protocol::snapshot;
+use crate::protocol::{find_mac, parse_object, CameraTopic, StatusReport};
+
+/// A payload without a MAC is given to the camera heard from within this long, if only one was.
+pub const ATTRIBUTION_WINDOW: Duration = Duration::from_secs(10);
+
+impl Bridge {
+    pub(super) fn on_message(
+        &mut self,
+        topic: &str,
+        payload: Bytes,
+        retain: bool,
+        received: SystemTime,
+        now: Instant,
+    ) {
+        if let Some(kind) = CameraTopic::parse(&self.config.camera_topic_prefix, topic) {
+            match kind {
+                CameraTopic::Snapshot(mac) => self.on_snapshot(topic, mac, payload, received, now),
+                CameraTopic::Alarm(mac) => self.on_alarm(topic, mac, payload, received, now),
+                CameraTopic::Status(mac) => self.on_status(topic, mac, payload, received, now),
+            }
+        } else if topic == self.topics.ha_status() {
+            if payload.as_ref() == b"online" {
+                info!("Home Assistant is online: publishing discovery and states again");
+                self.publish_everything();
+            }
+        } else if let Some(mac) = self.topics.parse_command(topic) {
+            self.on_command(topic, mac, &payload, now);
+        } else if let Some(mac) = self.topics.announced_camera(topic, &payload) {
+            if retain {
+                self.on_announcement(mac);
+            }
+        } else {
+            debug!("{topic}: not a topic the bridge reads; ignored");
+        }
+    }
+
+    /// Logs a payload refused, counts it, and keeps it as the last error.
+    fn reject(&mut self, message: String) {
+        warn!("{message}");
+        self.stats.rejected += 1;
+        self.note_error(message);
+    }
+
+    fn on_snapshot(
+        &mut self,
+        topic: &str,
+        topic_mac: Option<Mac>,
+        payload: Bytes,
+        received: SystemTime,
+        now: Instant,
+    ) {
+        let size = payload.len();
+        let found = match snapshot::extract(&payload) {
+            Ok(s) => s,
+            Err(e) => {
+                return self.reject(format!(
+                    "{topic}: {size}-byte snapshot rejected: {e}; nothing published"
+                ));
+            }
+        };
+        // The payload is no longer needed; only the JPEG slice of it is kept.
+        drop(payload);
+        let Some(mac) = self.attribute(
+            topic,
+            "snapshot",
+            size,
+            topic_mac.or(found.mac),
+            received,
+            now,
+        ) else {
+            return;
+        };
+        let jpeg_len = found.jpeg.len();
+        if jpeg_len > self.config.snapshot_max_bytes {
+            let name = self
+                .cameras
+                .get(&mac)
+                .map_or(String::new(), |c| c.name.clone());
+            return self.reject(format!(
+                "{topic}: snapshot of {jpeg_len} bytes from {name} ({mac}) is larger than \
+                 snapshot_max_bytes ({}); not forwarded. Raise snapshot_max_bytes if your broker \
+                 accepts larger messages",
+                self.config.snapshot_max_bytes
+            ));
+        }
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        info!(
+            "{} ({mac}): snapshot, {jpeg_len} bytes ({})",
+            cam.name, found.form
+        );
+        cam.snapshot = Some(found.jpeg.clone());
+        self.publish_state(mac, State::Snapshot, found.jpeg);
+    }
+
+    fn on_alarm(
+        &mut self,
+        topic: &str,
+        topic_mac: Option<Mac>,
+        payload: Bytes,
+        received: SystemTime,
+        now: Instant,
+    ) {
+        let size = payload.len();
+        // An alarm is an alarm even when its payload is not JSON; keep what it said.
+        let (payload_mac, attributes) = match parse_object(&payload) {
+            Ok(obj) => (find_mac(&serde_json::Value::Object(obj)), payload),
+            Err(_) => {
+                let raw = String::from_utf8_lossy(&payload);
+                let attrs =
+                    serde_json::json!({ "raw": raw.chars().take(1024).collect::<String>() });
+                (Mac::find_in(&payload), Bytes::from(attrs.to_string()))
+            }
+        };
+        let Some(mac) = self.attribute(
+            topic,
+            "alarm",
+            size,
+            topic_mac.or(payload_mac),
+            received,
+            now,
+        ) else {
+            return;
+        };
+        let until = now + self.config.alarm_off_after;
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        info!("{} ({mac}): alarm", cam.name);
+        cam.alarm_until = Some(until);
+        cam.alarm_attributes = Some(attributes.clone());
+        self.publish_state(mac, State::AlarmAttributes, attributes);
+        self.publish_state(mac, State::Alarm, Bytes::from_static(b"ON"));
+    }
+
+    fn on_status(
+        &mut self,
+        topic: &str,
+        topic_mac: Option<Mac>,
+        payload: Bytes,
+        received: SystemTime,
+        now: Instant,
+    ) {
+        let size = payload.len();
+        let obj = match parse_object(&payload) {
+            Ok(obj) => obj,
+            // `<prefix>/Status/<MAC>` also carries status requests (ours, or another client's).
+            Err(_) if topic_mac.is_some() => {
+                debug!("{topic}: a status request, not a report");
+                return;
+            }
+            Err(e) => return self.reject(format!("{topic}: {size}-byte status rejected: {e}")),
+        };
+        let report = StatusReport::read(&obj);
+        let Some(mac) = self.attribute(
+            topic,
+            "status",
+            size,
+            topic_mac.or(report.mac),
+            received,
+            now,
+        ) else {
+            return;
+        };
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        let new_entities = (report.battery_voltage.is_some() && cam.battery_voltage.is_none())
+            || (report.signal_dbm.is_some() && cam.signal_dbm.is_none());
+        let device_changed = (report.firmware.is_some() && report.firmware != cam.sw_version)
+            || (report.model.is_some() && report.model != cam.model);
+        cam.battery = report.battery_percent.or(cam.battery);
+        cam.battery_voltage = report.battery_voltage.or(cam.battery_voltage);
+        cam.signal_dbm = report.signal_dbm.or(cam.signal_dbm);
+        cam.sw_version = report.firmware.or(cam.sw_version.take());
+        cam.model = report.model.or(cam.model.take());
+        cam.last_status = Some(humantime::format_rfc3339_seconds(received).to_string());
+        cam.status = Some(payload.clone());
+        info!(
+            "{} ({mac}): status{}",
+            cam.name,
+            cam.battery
+                .map_or(String::new(), |b| format!(", battery {b}%"))
+        );
+        let values = [
+            (State::Status, Some(payload)),
+            (State::LastStatus, cam.last_status.clone().map(Bytes::from)),
+            (State::Battery, cam.battery.map(number)),
+            (State::BatteryVoltage, cam.battery_voltage.map(number)),
+            (
+                State::Signal,
+                cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
+            ),
+        ];
+        if new_entities || device_changed {
+            self.publish_discovery(mac);
+        }
+        for (state, value) in values {
+            if let Some(v) = value {
+                self.publish_state(mac, state, v);
+            }
+        }
+    }
+
+    /// Which camera a payload is from: the MAC it names, else the only configured camera, else the
+    /// one camera heard from within [`ATTRIBUTION_WINDOW`]. Makes an unknown camera appear when
+    /// `discover_unknown` is on, and marks the camera awake. `None` (logged and counted) when it
+    /// cannot tell.
+    fn attribute(
+        &mut self,
+        topic: &str,
+        what: &str,
+        size: usize,
+        mac: Option<Mac>,
+        received: SystemTime,
+        now: Instant,
+    ) -> Option<Mac> {
+        self.recent
+            .retain(|(_, t)| now.saturating_duration_since(*t) <= ATTRIBUTION_WINDOW);
+        let mac = match mac {
+            Some(mac) => mac,
+            None if self.config.cameras.len() == 1 => self.config.cameras[0].mac,
+            None => {
+                let mut heard: Vec<Mac> = self.recent.iter().map(|(m, _)| *m).collect();
+                heard.sort();
+                heard.dedup();
+                let why = match heard[..] {
+                    [_] => None,
+                    [] => Some(format!(
+                        "{topic}: {size}-byte {what} names no camera and none was heard from in \
+                         the last {}s; dropped. Firmware that puts the MAC in the payload or topic \
+                         avoids this",
+                        ATTRIBUTION_WINDOW.as_secs()
+                    )),
+                    _ => Some(format!(
+                        "{topic}: {size}-byte {what} names no camera and {} cameras were heard \
+                         from in the last {}s; dropped rather than given to the wrong one",
+                        heard.len(),
+                        ATTRIBUTION_WINDOW.as_secs()
+                    )),
+                };
+                if let Some(why) = why {
+                    warn!("{why}");
+                    self.stats.unattributed += 1;
+                    self.note_error(why);
+                    return None;
+                }
+                heard[0]
+            }
+        };
+        if !self.cameras.contains_key(&mac) {
+            if !self.config.discover_unknown {
+                self.reject(format!(
+                    "{topic}: {what} from camera {mac}, which is not in the configuration \
+                     (discover_unknown is off); ignored"
+                ));
+                return None;
+            }
+            let cam = Camera::discovered(mac);
+            info!(
+                "{}: new camera, not in the configuration; adding it to Home Assistant",
+                cam.name
+            );
+            self.cameras.insert(mac, cam);
+            self.save_state();
+            if self.ha_connected {
+                self.publish_discovery(mac);
+                self.publish_states(mac);
+            }
+        }
+        self.recent.push_back((mac, now));
+        self.seen(mac, received, now);
+        Some(mac)
+    }
+
+    /// A message from `mac` arrived: it is awake (for `awake_timeout` from now), and commands
+    /// waiting for it go out.
+    fn seen(&mut self, mac: Mac, received: SystemTime, now: Instant) {
+        let timeout = self.awake_timeout(mac);
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        let was_awake = cam.awake_until.is_some();
+        cam.awake_until = Some(now + timeout);
+        let last_seen = humantime::format_rfc3339_seconds(received).to_string();
+        cam.last_seen = Some(last_seen.clone());
+        if !was_awake {
+            debug!("{} ({mac}): awake", cam.name);
+            self.publish_state(mac, State::Awake, Bytes::from_static(b"ON"));
+        }
+        self.publish_state(mac, State::LastSeen, Bytes::from(last_seen));
+        self.send_pending(mac);
+    }
+
+    pub(super) fn awake_timeout(&self, mac: Mac) -> Duration {
+        self.cameras
+            .get(&mac)
+            .and_then(|c| c.awake_timeout)
+            .unwrap_or(self.config.awake_timeout)
+    }
+
+    /// The camera has been quiet for its `awake_timeout`: it sleeps. Its entities keep their
+    /// values and stay available; only "Awake" turns off.
+    pub(super) fn expire_awake(&mut self, mac: Mac, now: Instant) {
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        if cam.awake_until.is_some_and(|t| t <= now) {
+            cam.awake_until = None;
+            debug!("{} ({mac}): asleep", cam.name);
+            self.publish(
+                Link::Ha,
+                self.topics.state(mac, State::Awake),
+                Bytes::from_static(b"OFF"),
+                true,
+            );
+        }
+    }
+}

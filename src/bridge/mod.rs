@@ -1,0 +1,591 @@
+//! The bridge's logic, without I/O: events in, MQTT actions out.
+//!
+//! [`Bridge`] is told what happened ([`Bridge::handle`]: a connection came up, a message arrived,
+//! the configuration changed) and what time it is; it queues [`Action`]s (subscribe, publish, save
+//! state) that the shell drains with [`Bridge::poll_action`] and carries out, and it says when it
+//! next needs to be woken ([`Bridge::poll_timeout`]: an alarm to turn off, a camera falling asleep,
+//! a wake to retry, diagnostics to publish). No sockets, no clock, no tokio: every scenario is a
+//! unit test that runs in microseconds.
+//!
+//! - `messages.rs`: what the cameras publish (snapshot, alarm, status) and whose it is.
+//! - `commands.rs`: button presses, and the queue that holds them while a camera sleeps.
+//! - `reload.rs`: configuration changes, removed cameras, ghosts of earlier runs.
+
+mod commands;
+mod messages;
+mod reload;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::config::{default_camera_name, CameraConfig, Config};
+use crate::discovery::{BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics};
+use crate::mac::Mac;
+use crate::protocol::{CameraCommand, CameraTopic};
+
+pub use messages::ATTRIBUTION_WINDOW;
+
+/// Diagnostics are published at most this often.
+pub const DIAGNOSTICS_EVERY: Duration = Duration::from_secs(5);
+
+/// Which broker connection an action goes to. With one broker both are the same connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// The broker Home Assistant uses.
+    Ha,
+    /// The broker the cameras publish to.
+    Camera,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos {
+    AtMostOnce,
+    AtLeastOnce,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A connection is up (first time or again): subscribe, and publish what that side needs.
+    Connected(Link),
+    /// A connection dropped (the shell is reconnecting), and why.
+    Disconnected { link: Link, reason: String },
+    /// A message on any subscribed topic, from either connection.
+    Message {
+        topic: String,
+        payload: Bytes,
+        /// Delivered from the broker's store (sent before we subscribed), not live.
+        retain: bool,
+        /// Wall-clock time of receipt, for the "last status" and "last seen" timestamps.
+        received: SystemTime,
+    },
+    /// A new, valid configuration (the file changed).
+    ConfigReloaded(Box<Config>),
+    /// The file changed but is not valid (or is gone): the running configuration stays, and Home
+    /// Assistant shows the problem until a valid file arrives.
+    ConfigRejected { file: String, errors: Vec<String> },
+    /// The bridge is stopping: say so while the connection is still up.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub link: Link,
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: Qos,
+    pub retain: bool,
+}
+
+impl Publish {
+    /// A command for a camera: never to be dropped, whatever else is.
+    pub fn is_command(&self) -> bool {
+        self.link == Link::Camera
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Subscribe {
+        link: Link,
+        filters: Vec<String>,
+    },
+    Unsubscribe {
+        link: Link,
+        filters: Vec<String>,
+    },
+    Publish(Publish),
+    /// What must survive a restart changed: keep it (atomically) in the state directory.
+    SaveState(Saved),
+}
+
+/// What the bridge remembers across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    /// Cameras that appeared by themselves: their entities are not ghosts at the next start.
+    #[serde(default)]
+    pub discovered: Vec<Mac>,
+    /// Commands waiting for a sleeping camera to wake.
+    #[serde(default)]
+    pub pending: BTreeMap<Mac, Vec<CameraCommand>>,
+}
+
+/// Counters for the log and the bridge's diagnostic sensors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    pub published: u64,
+    /// Payloads that could not be read or were refused (no JPEG, too large, not JSON…).
+    pub rejected: u64,
+    /// Payloads whose camera could not be told.
+    pub unattributed: u64,
+    /// Connections lost (and then re-established by the shell).
+    pub reconnects: u64,
+    pub last_error: Option<String>,
+}
+
+/// What the bridge knows about one camera.
+#[derive(Debug, Clone, Default)]
+struct Camera {
+    name: String,
+    area: Option<String>,
+    /// Listed in the file (as opposed to discovered from its messages).
+    configured: bool,
+    /// Its own `awake_timeout`, when the file gives one.
+    awake_timeout: Option<Duration>,
+    model: Option<String>,
+    sw_version: Option<String>,
+    snapshot: Option<Bytes>,
+    /// When the alarm turns itself off; `None` while it is off.
+    alarm_until: Option<Instant>,
+    alarm_attributes: Option<Bytes>,
+    status: Option<Bytes>,
+    battery: Option<f64>,
+    battery_voltage: Option<f64>,
+    signal_dbm: Option<i32>,
+    last_status: Option<String>,
+    /// Until when the camera counts as awake; `None` while it sleeps.
+    awake_until: Option<Instant>,
+    last_seen: Option<String>,
+    /// Commands pressed while it slept, in order, waiting for it to wake.
+    pending: Vec<CameraCommand>,
+    /// Wakes sent for the pending commands, and when the latest one is given up on.
+    wakes_sent: u32,
+    wake_deadline: Option<Instant>,
+    last_command_error: Option<String>,
+}
+
+impl Camera {
+    fn from_config(c: &CameraConfig) -> Camera {
+        Camera {
+            name: c.name.clone(),
+            area: c.area.clone(),
+            configured: true,
+            awake_timeout: c.awake_timeout,
+            ..Camera::default()
+        }
+    }
+
+    fn discovered(mac: Mac) -> Camera {
+        Camera {
+            name: default_camera_name(mac),
+            ..Camera::default()
+        }
+    }
+
+    fn info(&self, mac: Mac) -> CameraInfo<'_> {
+        CameraInfo {
+            mac,
+            name: &self.name,
+            area: self.area.as_deref(),
+            model: self.model.as_deref(),
+            sw_version: self.sw_version.as_deref(),
+        }
+    }
+
+    /// Entities whose value only some firmware reports are announced once a value is seen.
+    fn has(&self, entity: CameraEntity) -> bool {
+        match entity {
+            CameraEntity::BatteryVoltage => self.battery_voltage.is_some(),
+            CameraEntity::Signal => self.signal_dbm.is_some(),
+            _ => true,
+        }
+    }
+}
+
+pub struct Bridge {
+    config: Config,
+    topics: Topics,
+    cameras: BTreeMap<Mac, Camera>,
+    /// Cameras heard from lately, newest last, for attributing payloads that carry no MAC.
+    recent: VecDeque<(Mac, Instant)>,
+    ha_connected: bool,
+    camera_connected: bool,
+    /// The errors of the last rejected file, as the problem sensor's attributes.
+    config_problem: Option<Bytes>,
+    actions: VecDeque<Action>,
+    stats: Stats,
+    /// When the diagnostics are next published; `None` while nothing changed.
+    diagnostics_due: Option<Instant>,
+    /// The time of the event being handled (time is an argument, never read).
+    now: Option<Instant>,
+}
+
+fn topics_of(config: &Config) -> Topics {
+    Topics {
+        discovery_prefix: config.discovery_prefix.clone(),
+        base: config.base_topic.clone(),
+    }
+}
+
+impl Bridge {
+    pub fn new(config: Config) -> Bridge {
+        let cameras = config
+            .cameras
+            .iter()
+            .map(|c| (c.mac, Camera::from_config(c)))
+            .collect();
+        Bridge {
+            topics: topics_of(&config),
+            config,
+            cameras,
+            recent: VecDeque::new(),
+            ha_connected: false,
+            camera_connected: false,
+            config_problem: None,
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+            diagnostics_due: None,
+            now: None,
+        }
+    }
+
+    /// What an earlier run saved (see [`Action::SaveState`]): discovered cameras (ignored when
+    /// `discover_unknown` is off) and the commands still waiting for their camera, which are
+    /// resumed once the camera side is connected. Call before the first event.
+    pub fn restore(&mut self, saved: Saved) {
+        if self.config.discover_unknown {
+            for mac in saved.discovered {
+                self.cameras
+                    .entry(mac)
+                    .or_insert_with(|| Camera::discovered(mac));
+            }
+        }
+        for (mac, commands) in saved.pending {
+            match self.cameras.get_mut(&mac) {
+                Some(cam) => cam.pending = commands,
+                None => warn!(
+                    "{} command(s) saved for camera {mac}, which is no longer configured; dropped",
+                    commands.len()
+                ),
+            }
+        }
+    }
+
+    /// Cameras that appeared by themselves, not listed in the file.
+    pub fn discovered(&self) -> Vec<Mac> {
+        self.cameras
+            .iter()
+            .filter(|(_, c)| !c.configured)
+            .map(|(m, _)| *m)
+            .collect()
+    }
+
+    fn saved(&self) -> Saved {
+        Saved {
+            discovered: self.discovered(),
+            pending: self
+                .cameras
+                .iter()
+                .filter(|(_, c)| !c.pending.is_empty())
+                .map(|(m, c)| (*m, c.pending.clone()))
+                .collect(),
+        }
+    }
+
+    fn save_state(&mut self) {
+        self.actions.push_back(Action::SaveState(self.saved()));
+    }
+
+    /// Whether the file last read was rejected (and so the running configuration is older).
+    pub fn has_config_problem(&self) -> bool {
+        self.config_problem.is_some()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Configured and discovered cameras.
+    pub fn camera_count(&self) -> usize {
+        self.cameras.len()
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next time [`Bridge::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.cameras
+            .values()
+            .flat_map(|c| [c.alarm_until, c.awake_until, c.wake_deadline])
+            .chain([self.diagnostics_due])
+            .flatten()
+            .min()
+    }
+
+    /// Does what has come due: alarms off, cameras asleep, wakes retried or given up,
+    /// diagnostics published.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let macs: Vec<Mac> = self.cameras.keys().copied().collect();
+        for mac in macs {
+            let Some(cam) = self.cameras.get_mut(&mac) else {
+                continue;
+            };
+            if due(cam.alarm_until) {
+                cam.alarm_until = None;
+                debug!("{} ({mac}): alarm off", cam.name);
+                self.publish_state(mac, State::Alarm, Bytes::from_static(b"OFF"));
+            }
+            self.expire_awake(mac, now);
+            self.retry_wake(mac, now);
+        }
+        if due(self.diagnostics_due) {
+            self.diagnostics_due = None;
+            self.publish_diagnostics();
+        }
+    }
+
+    pub fn handle(&mut self, event: Event, now: Instant) {
+        self.now = Some(now);
+        match event {
+            Event::Connected(Link::Ha) => {
+                self.ha_connected = true;
+                self.subscribe_ha();
+                self.publish_everything();
+            }
+            Event::Connected(Link::Camera) => {
+                self.camera_connected = true;
+                self.subscribe_cameras();
+                self.resume_pending(now);
+            }
+            Event::Disconnected { link, reason } => {
+                let was = match link {
+                    Link::Ha => std::mem::replace(&mut self.ha_connected, false),
+                    Link::Camera => std::mem::replace(&mut self.camera_connected, false),
+                };
+                if was {
+                    self.stats.reconnects += 1;
+                }
+                self.note_error(reason);
+            }
+            Event::Message {
+                topic,
+                payload,
+                retain,
+                received,
+            } => {
+                self.stats.received += 1;
+                self.diagnostics_changed();
+                self.on_message(&topic, payload, retain, received, now);
+            }
+            Event::ConfigReloaded(config) => self.on_config(*config),
+            Event::ConfigRejected { file, errors } => {
+                let attributes = serde_json::json!({ "file": file, "errors": errors });
+                self.config_problem = Some(Bytes::from(attributes.to_string()));
+                self.publish_config_problem();
+            }
+            Event::Shutdown => {
+                self.publish_diagnostics();
+                self.publish(
+                    Link::Ha,
+                    self.topics.availability(),
+                    Bytes::from_static(b"offline"),
+                    true,
+                );
+            }
+        }
+        self.handle_timeout(now);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Connections.
+
+    fn ha_filters(topics: &Topics) -> Vec<String> {
+        vec![
+            topics.ha_status(),
+            topics.command_filter(),
+            topics.announced_cameras_filter(),
+        ]
+    }
+
+    fn subscribe_ha(&mut self) {
+        let filters = Self::ha_filters(&self.topics);
+        self.actions.push_back(Action::Subscribe {
+            link: Link::Ha,
+            filters,
+        });
+    }
+
+    fn subscribe_cameras(&mut self) {
+        let filters = CameraTopic::filters(&self.config.camera_topic_prefix);
+        self.actions.push_back(Action::Subscribe {
+            link: Link::Camera,
+            filters,
+        });
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // What Home Assistant is told.
+
+    /// Discovery for every device, then availability, then every known state: what Home Assistant
+    /// needs after it (or the bridge, or the broker) restarted.
+    fn publish_everything(&mut self) {
+        for entity in BridgeEntity::ALL {
+            let config = self.topics.bridge_entity(entity);
+            self.publish_json(self.topics.bridge_config(entity), &config);
+        }
+        let macs: Vec<Mac> = self.cameras.keys().copied().collect();
+        for &mac in &macs {
+            self.publish_discovery(mac);
+        }
+        self.publish(
+            Link::Ha,
+            self.topics.availability(),
+            Bytes::from_static(b"online"),
+            true,
+        );
+        self.publish_config_problem();
+        self.publish_diagnostics();
+        for mac in macs {
+            self.publish_states(mac);
+        }
+    }
+
+    fn publish_config_problem(&mut self) {
+        let (state, attributes): (&'static [u8], Bytes) = match &self.config_problem {
+            Some(attrs) => (b"ON", attrs.clone()),
+            None => (b"OFF", Bytes::from_static(b"{}")),
+        };
+        let topics = &self.topics;
+        let (attr_topic, state_topic) =
+            (topics.config_problem_attributes(), topics.config_problem());
+        self.publish(Link::Ha, attr_topic, attributes, true);
+        self.publish(Link::Ha, state_topic, Bytes::from_static(state), true);
+    }
+
+    /// Records a problem for the "last error" sensor (the caller logs it).
+    fn note_error(&mut self, message: String) {
+        self.stats.last_error = Some(message);
+        self.diagnostics_changed();
+    }
+
+    /// Something counted changed: publish the diagnostics, but not more often than
+    /// [`DIAGNOSTICS_EVERY`].
+    fn diagnostics_changed(&mut self) {
+        if let (None, Some(now)) = (self.diagnostics_due, self.now) {
+            self.diagnostics_due = Some(now + DIAGNOSTICS_EVERY);
+        }
+    }
+
+    fn publish_diagnostics(&mut self) {
+        let s = &self.stats;
+        let values = [
+            (Diagnostic::Received, s.received.to_string()),
+            // Counted before these publishes; they are the bridge's bookkeeping, not its work.
+            (Diagnostic::Published, s.published.to_string()),
+            (Diagnostic::Rejected, s.rejected.to_string()),
+            (Diagnostic::Unattributed, s.unattributed.to_string()),
+            (Diagnostic::Reconnects, s.reconnects.to_string()),
+            (
+                Diagnostic::LastError,
+                s.last_error.clone().unwrap_or_else(|| "none".into()),
+            ),
+        ];
+        for (d, value) in values {
+            let topic = self.topics.diagnostic(d);
+            self.push_publish(Link::Ha, topic, Bytes::from(value), Qos::AtLeastOnce, true);
+        }
+    }
+
+    fn publish_discovery(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        let configs: Vec<(String, _)> = CameraEntity::ALL
+            .into_iter()
+            .filter(|e| cam.has(*e))
+            .map(|e| {
+                let topic = self.topics.camera_config(mac, e);
+                (topic, self.topics.camera_entity(&cam.info(mac), e))
+            })
+            .collect();
+        for (topic, config) in configs {
+            self.publish_json(topic, &config);
+        }
+    }
+
+    fn publish_states(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
+        let mut states = vec![
+            (State::Alarm, on_off(cam.alarm_until.is_some())),
+            (State::Awake, on_off(cam.awake_until.is_some())),
+        ];
+        let known = [
+            (State::AlarmAttributes, cam.alarm_attributes.clone()),
+            (State::Snapshot, cam.snapshot.clone()),
+            (State::Status, cam.status.clone()),
+            (State::Battery, cam.battery.map(number)),
+            (State::BatteryVoltage, cam.battery_voltage.map(number)),
+            (
+                State::Signal,
+                cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
+            ),
+            (State::LastStatus, cam.last_status.clone().map(Bytes::from)),
+            (State::LastSeen, cam.last_seen.clone().map(Bytes::from)),
+        ];
+        states.extend(known.into_iter().filter_map(|(s, v)| Some((s, v?))));
+        for (state, payload) in states {
+            self.publish_state(mac, state, payload);
+        }
+        self.publish_pending(mac);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Output.
+
+    fn publish_state(&mut self, mac: Mac, state: State, payload: Bytes) {
+        self.publish(Link::Ha, self.topics.state(mac, state), payload, true);
+    }
+
+    fn publish_json<T: serde::Serialize>(&mut self, topic: String, value: &T) {
+        match serde_json::to_vec(value) {
+            Ok(json) => self.publish(Link::Ha, topic, Bytes::from(json), true),
+            Err(e) => warn!("{topic}: cannot serialise: {e}"),
+        }
+    }
+
+    fn publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
+        self.stats.published += 1;
+        self.push_publish(link, topic, payload, Qos::AtLeastOnce, retain);
+    }
+
+    fn push_publish(&mut self, link: Link, topic: String, payload: Bytes, qos: Qos, retain: bool) {
+        self.actions.push_back(Action::Publish(Publish {
+            link,
+            topic,
+            payload,
+            qos,
+            retain,
+        }));
+    }
+}
+
+/// `87` rather than `87.0`; `3.95` as it came.
+fn number(v: f64) -> Bytes {
+    Bytes::from(if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! Configuration changes, removed cameras, and the ghosts of earlier runs.
+//!
+//! A new file is applied as a difference: Home Assistant sees cameras added, renamed or removed,
+//! never the whole list taken down and put up again. Removing a camera empties every retained
+//! discovery config and state it had, so no entity is left behind.
+
+use bytes::Bytes;
+use tracing::info;
+
+use super::{topics_of, Action, Bridge, Camera, Link};
+use crate::config::Config;
+use crate::discovery::{BridgeEntity, CameraEntity, Diagnostic, State, Topics};
+use crate::mac::Mac;
+use crate::protocol::CameraTopic;
+
+impl Bridge {
+    pub(super) fn on_config(&mut self, new: Config) {
+        self.reload(new);
+        if self.config_problem.take().is_some() {
+            info!("the configuration file is valid again");
+            self.publish_config_problem();
+        }
+    }
+
+    /// Our own retained announcement from an earlier run. One for a camera no longer configured
+    /// (nor discovered) is a ghost: take its entities down.
+    pub(super) fn on_announcement(&mut self, mac: Mac) {
+        if !self.cameras.contains_key(&mac) {
+            info!("camera {mac} is no longer configured: removing the entities an earlier run created");
+            let topics = self.topics.clone();
+            self.clear_camera(&topics, mac, true, true);
+        }
+    }
+
+    /// Deletes a camera's entities from Home Assistant and clears its retained states.
+    fn remove_camera(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.remove(&mac) else {
+            return;
+        };
+        info!("{} ({mac}): removed from Home Assistant", cam.name);
+        if !cam.pending.is_empty() {
+            info!(
+                "{} ({mac}): its {} queued command(s) are dropped with it",
+                cam.name,
+                cam.pending.len()
+            );
+        }
+        self.recent.retain(|(m, _)| *m != mac);
+        let topics = self.topics.clone();
+        self.clear_camera(&topics, mac, true, true);
+    }
+
+    /// Empties a camera's retained discovery configs and/or states under `topics`.
+    fn clear_camera(&mut self, topics: &Topics, mac: Mac, configs: bool, states: bool) {
+        if configs {
+            for e in CameraEntity::ALL {
+                self.publish(Link::Ha, topics.camera_config(mac, e), Bytes::new(), true);
+            }
+        }
+        if states {
+            for s in State::ALL {
+                self.publish(Link::Ha, topics.state(mac, s), Bytes::new(), true);
+            }
+        }
+    }
+
+    fn reload(&mut self, new: Config) {
+        let topics_changed = new.discovery_prefix != self.config.discovery_prefix
+            || new.base_topic != self.config.base_topic;
+        let prefix_changed = new.camera_topic_prefix != self.config.camera_topic_prefix;
+
+        if topics_changed {
+            // Everything moves: clear what stands under the old names (configs only where their
+            // topics change: unique_ids do not, so Home Assistant updates those in place).
+            let old = std::mem::replace(&mut self.topics, topics_of(&new));
+            let configs_moved = old.discovery_prefix != self.topics.discovery_prefix;
+            let states_moved = old.base != self.topics.base;
+            let macs: Vec<Mac> = self.cameras.keys().copied().collect();
+            for mac in macs {
+                self.clear_camera(&old, mac, configs_moved, states_moved);
+            }
+            for entity in BridgeEntity::ALL {
+                if old.bridge_config(entity) != self.topics.bridge_config(entity) {
+                    self.publish(Link::Ha, old.bridge_config(entity), Bytes::new(), true);
+                }
+            }
+            if states_moved {
+                let bridge_states = [
+                    old.availability(),
+                    old.config_problem(),
+                    old.config_problem_attributes(),
+                ]
+                .into_iter()
+                .chain(Diagnostic::ALL.map(|d| old.diagnostic(d)));
+                for topic in bridge_states {
+                    self.publish(Link::Ha, topic, Bytes::new(), true);
+                }
+            }
+            self.actions.push_back(Action::Unsubscribe {
+                link: Link::Ha,
+                filters: Self::ha_filters(&old),
+            });
+        }
+        if prefix_changed {
+            let old = CameraTopic::filters(&self.config.camera_topic_prefix);
+            self.actions.push_back(Action::Unsubscribe {
+                link: Link::Camera,
+                filters: old,
+            });
+        }
+
+        // Cameras: remove, update, add, so that Home Assistant sees only the difference.
+        let before = self.saved();
+        let gone: Vec<Mac> = self
+            .cameras
+            .iter()
+            .filter(|(mac, cam)| {
+                let listed = new.cameras.iter().any(|c| c.mac == **mac);
+                !listed && (cam.configured || !new.discover_unknown)
+            })
+            .map(|(m, _)| *m)
+            .collect();
+        for mac in gone {
+            self.remove_camera(mac);
+        }
+        let mut changed = Vec::new();
+        for c in &new.cameras {
+            match self.cameras.get_mut(&c.mac) {
+                Some(cam) => {
+                    cam.awake_timeout = c.awake_timeout;
+                    if cam.name != c.name || cam.area != c.area || !cam.configured {
+                        info!("{} ({}): now named {:?}", cam.name, c.mac, c.name);
+                        cam.name = c.name.clone();
+                        cam.area = c.area.clone();
+                        cam.configured = true;
+                        changed.push(c.mac);
+                    }
+                }
+                None => {
+                    info!("{} ({}): added", c.name, c.mac);
+                    self.cameras.insert(c.mac, Camera::from_config(c));
+                    changed.push(c.mac);
+                }
+            }
+        }
+        self.config = new;
+        if self.saved() != before {
+            self.save_state();
+        }
+
+        if topics_changed {
+            if self.ha_connected {
+                self.subscribe_ha();
+                self.publish_everything();
+            }
+        } else if self.ha_connected {
+            for mac in changed {
+                self.publish_discovery(mac);
+                self.publish_states(mac);
+            }
+        }
+        if prefix_changed && self.camera_connected {
+            self.subscribe_cameras();
+        }
+    }
+}
