@@ -40,6 +40,8 @@ pub struct Config {
     /// (systemd's `$STATE_DIRECTORY`) or `/var/lib/solarcam-bridge` when not set.
     pub state_dir: Option<PathBuf>,
     pub cameras: Vec<CameraConfig>,
+    /// Not errors, but worth a line in the log (a password in a file others can read).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +65,11 @@ pub struct BrokerConfig {
     pub client_id: String,
     /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
     pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) and its key, for brokers that ask for one.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// The longest wait between two connection attempts (the wait doubles from 0.5 s up to it).
+    pub reconnect_max: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,7 +210,28 @@ impl Config {
                 message: format!("cannot read the configuration file: {e}"),
             }],
         })?;
-        Self::parse(&text, &file, path.parent())
+        let mut config = Self::parse(&text, &file, path.parent())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let inline_password = [Some(&config.mqtt), config.camera_mqtt.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|b| b.password.is_some())
+                && text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("password:"));
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            if inline_password && mode & 0o004 != 0 {
+                config.warnings.push(format!(
+                    "{file} holds a password and any user on this machine can read it; \
+                     run `chmod o-r {file}` (or move the password to password_file)"
+                ));
+            }
+        }
+        Ok(config)
     }
 
     /// Parses `text`; `file` names it in errors, `dir` resolves relative `password_file`s.
@@ -273,6 +301,11 @@ struct RawBroker {
     password_file: Option<PathBuf>,
     client_id: Option<String>,
     ca_file: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    /// The name of an environment variable holding the password.
+    password_env: Option<String>,
+    reconnect_max: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -523,11 +556,9 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         snapshot_max_bytes,
         discover_unknown: raw.discover_unknown.unwrap_or(true),
         log_level,
-        state_dir: raw.state_dir.map(|d| match dir {
-            Some(base) if d.is_relative() => base.join(d),
-            _ => d,
-        }),
+        state_dir: raw.state_dir.map(|d| resolve(dir, &d)),
         cameras,
+        warnings: Vec::new(),
     })
 }
 
@@ -619,20 +650,32 @@ fn broker(
             }
         },
     };
-    let password = match (raw.password, raw.password_file) {
-        (Some(_), Some(_)) => {
+    let sources = [
+        raw.password.is_some(),
+        raw.password_file.is_some(),
+        raw.password_env.is_some(),
+    ];
+    let password = match (raw.password, raw.password_file, raw.password_env) {
+        _ if sources.iter().filter(|s| **s).count() > 1 => {
             c.error(
-                &[Seg::Key(key), Seg::Key("password_file")],
-                format!("{key}: both password and password_file are set; keep one"),
+                &[Seg::Key(key), Seg::Key("password")],
+                format!("{key}: set only one of password, password_file and password_env"),
             );
             None
         }
-        (Some(p), None) => Some(Secret(p)),
-        (None, Some(f)) => {
-            let path = match dir {
-                Some(d) if f.is_relative() => d.join(&f),
-                _ => f.clone(),
-            };
+        (Some(p), _, _) => Some(Secret(p)),
+        (_, _, Some(var)) => match std::env::var(&var) {
+            Ok(p) => Some(Secret(p)),
+            Err(_) => {
+                c.error(
+                    &[Seg::Key(key), Seg::Key("password_env")],
+                    format!("{key}.password_env: the environment variable {var:?} is not set (or not UTF-8)"),
+                );
+                None
+            }
+        },
+        (_, Some(f), _) => {
+            let path = resolve(dir, &f);
             match std::fs::read_to_string(&path) {
                 // A trailing newline is the editor's, not the password's.
                 Ok(p) => Some(Secret(p.trim_end_matches(['\r', '\n']).to_string())),
@@ -645,7 +688,7 @@ fn broker(
                 }
             }
         }
-        (None, None) => None,
+        (None, None, None) => None,
     };
     if password.is_some() && raw.username.is_none() {
         c.error(
@@ -653,6 +696,25 @@ fn broker(
             format!("{key}: a password is set but no username; MQTT sends a password only with a username"),
         );
     }
+    if raw.client_cert.is_some() != raw.client_key.is_some() {
+        c.error(
+            &[
+                Seg::Key(key),
+                Seg::Key(if raw.client_cert.is_some() {
+                    "client_cert"
+                } else {
+                    "client_key"
+                }),
+            ],
+            format!("{key}: client_cert and client_key go together; set both or neither"),
+        );
+    }
+    let reconnect_max = duration(
+        c,
+        &[Seg::Key(key), Seg::Key("reconnect_max")],
+        raw.reconnect_max,
+        60,
+    );
     let client_id = raw
         .client_id
         .unwrap_or_else(|| default_client_id.to_string());
@@ -671,8 +733,19 @@ fn broker(
         username: raw.username,
         password,
         client_id,
-        ca_file: raw.ca_file,
+        ca_file: raw.ca_file.map(|p| resolve(dir, &p)),
+        client_cert: raw.client_cert.map(|p| resolve(dir, &p)),
+        client_key: raw.client_key.map(|p| resolve(dir, &p)),
+        reconnect_max,
     })
+}
+
+/// A path from the file, relative to the file's own directory.
+fn resolve(dir: Option<&Path>, p: &Path) -> PathBuf {
+    match dir {
+        Some(d) if p.is_relative() => d.join(p),
+        _ => p.to_path_buf(),
+    }
 }
 
 fn topic_prefix(c: &mut Check, key: &'static str, value: Option<String>, default: &str) -> String {

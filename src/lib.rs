@@ -29,6 +29,7 @@ pub mod demo;
 pub mod discovery;
 pub mod mac;
 pub mod mqtt;
+pub mod outbox;
 pub mod protocol;
 pub mod service;
 pub mod simulator;

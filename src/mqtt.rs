@@ -17,8 +17,13 @@ use rumqttc::{
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
 use crate::bridge::{Publish, Qos};
 use crate::config::BrokerConfig;
+use crate::outbox::{Outbox, Outgoing};
 
 /// What a connection reports to the main loop.
 #[derive(Debug)]
@@ -37,25 +42,25 @@ pub enum Incoming {
     Closed,
 }
 
-/// What the main loop asks of a connection.
-#[derive(Debug)]
-enum Outgoing {
-    Publish(Publish),
-    Subscribe(Vec<String>),
-    Unsubscribe(Vec<String>),
-    Disconnect,
+/// The outbox shared by the main loop (which fills it) and the sender task (which empties it
+/// into rumqttc as fast as the broker takes it).
+struct Shared {
+    outbox: Mutex<Outbox>,
+    ready: Notify,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("{name}: cannot read CA file {path}: {source}")]
+    #[error("{name}: cannot read {path}: {source}")]
     CaFile {
         name: &'static str,
         path: String,
         source: std::io::Error,
     },
-    #[error("{name}: CA file {path} holds no usable PEM certificate")]
+    #[error("{name}: {path} holds no usable PEM certificate")]
     CaFileEmpty { name: &'static str, path: String },
+    #[error("{name}: {path} holds no usable PEM private key")]
+    NoKey { name: &'static str, path: String },
     #[error("{name}: no CA certificates found on this system for mqtts://; install ca-certificates or set ca_file")]
     NoSystemRoots { name: &'static str },
     #[error("{name}: TLS setup failed: {0}", source)]
@@ -75,12 +80,14 @@ pub struct Options {
     pub persistent: bool,
     pub max_incoming: usize,
     pub max_outgoing: usize,
+    /// Bytes of messages kept for the broker while it is away (see [`Outbox`]).
+    pub outbox_limit: usize,
 }
 
 pub struct Connection {
     pub name: &'static str,
     pub url: String,
-    outgoing: mpsc::UnboundedSender<Outgoing>,
+    shared: Arc<Shared>,
     pub incoming: mpsc::UnboundedReceiver<Incoming>,
 }
 
@@ -118,14 +125,27 @@ impl Connection {
         eventloop.network_options.set_tcp_nodelay(true);
 
         let (in_tx, in_rx) = mpsc::unbounded_channel();
-        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            outbox: Mutex::new(Outbox::new(opts.outbox_limit)),
+            ready: Notify::new(),
+        });
         let url = broker.url.to_string();
-        tokio::spawn(poll(eventloop, in_tx, opts.name, url.clone()));
-        tokio::spawn(send(client, out_rx, opts.name));
+        let trust = match &broker.ca_file {
+            Some(p) => format!("the CA in {}", p.display()),
+            None => "the system's CA certificates".to_string(),
+        };
+        let ctx = PollContext {
+            name: opts.name,
+            url: url.clone(),
+            trust,
+            max_retry: broker.reconnect_max,
+        };
+        tokio::spawn(poll(eventloop, in_tx, ctx, shared.clone()));
+        tokio::spawn(send(client, shared.clone(), opts.name));
         Ok(Connection {
             name: opts.name,
             url,
-            outgoing: out_tx,
+            shared,
             incoming: in_rx,
         })
     }
@@ -148,8 +168,8 @@ impl Connection {
     }
 
     fn push(&self, o: Outgoing) {
-        // Fails only once the sender task is gone, at shutdown.
-        let _ = self.outgoing.send(o);
+        self.shared.outbox.lock().expect("outbox").push(o);
+        self.shared.ready.notify_one();
     }
 
     /// Waits (at most `timeout`) for the connection to close after [`Connection::disconnect`].
@@ -172,8 +192,13 @@ fn qos(q: Qos) -> QoS {
     }
 }
 
-async fn send(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<Outgoing>, name: &'static str) {
-    while let Some(o) = rx.recv().await {
+async fn send(client: AsyncClient, shared: Arc<Shared>, name: &'static str) {
+    loop {
+        let next = shared.outbox.lock().expect("outbox").pop();
+        let Some(o) = next else {
+            shared.ready.notified().await;
+            continue;
+        };
         let result = match o {
             Outgoing::Publish(p) => {
                 client
@@ -206,20 +231,38 @@ async fn send(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<Outgoing>, na
     }
 }
 
+/// What the poller needs to know for its logs and its retries.
+struct PollContext {
+    name: &'static str,
+    url: String,
+    /// What TLS trusts, for an error that says where to look.
+    trust: String,
+    max_retry: Duration,
+}
+
 async fn poll(
     mut eventloop: EventLoop,
     tx: mpsc::UnboundedSender<Incoming>,
-    name: &'static str,
-    url: String,
+    ctx: PollContext,
+    shared: Arc<Shared>,
 ) {
+    let PollContext {
+        name,
+        url,
+        trust,
+        max_retry,
+    } = ctx;
     const FIRST_RETRY: Duration = Duration::from_millis(500);
-    const MAX_RETRY: Duration = Duration::from_secs(60);
     let mut retry = FIRST_RETRY;
     let mut connected = false;
     loop {
         let incoming = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 info!("{name}: connected to {url}");
+                let dropped = shared.outbox.lock().expect("outbox").take_dropped();
+                if dropped > 0 {
+                    info!("{name}: {dropped} state message(s) superseded by newer ones while disconnected were not sent");
+                }
                 connected = true;
                 retry = FIRST_RETRY;
                 Incoming::Connected
@@ -243,7 +286,7 @@ async fn poll(
                 if tx.is_closed() {
                     return;
                 }
-                let why = describe(&e);
+                let why = describe(&e, &trust);
                 if connected {
                     warn!("{name}: connection to {url} lost: {why}; reconnecting");
                 } else {
@@ -255,7 +298,7 @@ async fn poll(
                 let _ = tx.send(Incoming::Disconnected(why));
                 if !connected {
                     tokio::time::sleep(jitter(retry)).await;
-                    retry = (retry * 2).min(MAX_RETRY);
+                    retry = (retry * 2).min(max_retry);
                 }
                 connected = false;
                 continue;
@@ -276,7 +319,7 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// Errors in words a user can act on; never the credentials.
-fn describe(e: &ConnectionError) -> String {
+fn describe(e: &ConnectionError, trust: &str) -> String {
     use rumqttc::ConnectReturnCode as C;
     match e {
         ConnectionError::ConnectionRefused(C::BadUserNamePassword)
@@ -289,6 +332,16 @@ fn describe(e: &ConnectionError) -> String {
         }
         ConnectionError::Io(io) => io.to_string(),
         ConnectionError::NetworkTimeout => "no answer from the broker (network timeout)".into(),
+        ConnectionError::Tls(e) => {
+            let e = e.to_string();
+            if e.contains("UnknownIssuer") || e.contains("invalid peer certificate") {
+                format!("TLS: the broker's certificate is not signed by {trust} ({e}); set ca_file to the CA that signed it")
+            } else if e.contains("NotValidForName") {
+                format!("TLS: the broker's certificate is not for this host name ({e}); use the name (or IP) the certificate was made for in the url")
+            } else {
+                format!("TLS: {e}")
+            }
+        }
         other => other.to_string(),
     }
 }
@@ -323,9 +376,45 @@ fn tls_config(
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| SetupError::Tls { name, source })?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots);
+    match (&broker.client_cert, &broker.client_key) {
+        (Some(cert), Some(key)) => {
+            let certs = read_pem(name, cert, |r| {
+                rustls_pemfile::certs(r)
+                    .filter_map(Result::ok)
+                    .collect::<Vec<_>>()
+            })?;
+            if certs.is_empty() {
+                return Err(SetupError::CaFileEmpty {
+                    name,
+                    path: cert.display().to_string(),
+                });
+            }
+            let key_der = read_pem(name, key, |r| rustls_pemfile::private_key(r).ok().flatten())?
+                .ok_or_else(|| SetupError::NoKey {
+                name,
+                path: key.display().to_string(),
+            })?;
+            builder
+                .with_client_auth_cert(certs, key_der)
+                .map_err(|source| SetupError::Tls { name, source })
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+fn read_pem<T>(
+    name: &'static str,
+    path: &std::path::Path,
+    parse: impl FnOnce(&mut &[u8]) -> T,
+) -> Result<T, SetupError> {
+    let pem = std::fs::read(path).map_err(|source| SetupError::CaFile {
+        name,
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(parse(&mut pem.as_slice()))
 }

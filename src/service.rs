@@ -35,6 +35,8 @@ impl Links {
         // forever. Taken in, it costs its size once, and the core refuses it with a warning.
         let max_incoming = 256 << 20;
         let max_outgoing = config.snapshot_max_bytes + (64 << 10);
+        // Room for at least a couple of the largest snapshots besides everything else.
+        let outbox_limit = crate::outbox::DEFAULT_LIMIT.max(2 * max_outgoing);
         let ha = Connection::open(
             &config.mqtt,
             Options {
@@ -43,6 +45,7 @@ impl Links {
                 persistent: config.camera_mqtt.is_none(),
                 max_incoming,
                 max_outgoing,
+                outbox_limit,
             },
         )?;
         let cameras = match &config.camera_mqtt {
@@ -54,6 +57,7 @@ impl Links {
                     persistent: true,
                     max_incoming,
                     max_outgoing,
+                    outbox_limit,
                 },
             )?),
             None => None,
@@ -146,6 +150,9 @@ pub async fn run_until(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     info!("starting: {}", config.summary());
+    for w in &config.warnings {
+        warn!("{w}");
+    }
     let written_mqtt = config.mqtt.clone();
     // Kept for as long as the bridge runs; its tasks end with the runtime.
     let _broker = match config.mqtt.embedded {
@@ -351,6 +358,9 @@ impl Shell {
             }
             Ok(mut new) => {
                 info!("configuration reloaded: {}", new.summary());
+                for w in &new.warnings {
+                    warn!("{w}");
+                }
                 if self.written_mqtt.embedded.is_some() || new.mqtt.embedded.is_some() {
                     // The embedded broker runs in this process and cannot be swapped under the
                     // clients connected to it.

@@ -368,7 +368,9 @@ impl Bridge {
                     Link::Ha => std::mem::replace(&mut self.ha_connected, false),
                     Link::Camera => std::mem::replace(&mut self.camera_connected, false),
                 };
-                if was {
+                // With one broker both links are one connection: count it once.
+                let same_connection = link == Link::Camera && self.config.camera_mqtt.is_none();
+                if was && !same_connection {
                     self.stats.reconnects += 1;
                 }
                 self.note_error(reason);

@@ -828,18 +828,25 @@ fn diagnostics_are_published_at_most_every_few_seconds() {
 #[test]
 fn a_lost_connection_counts_as_a_reconnect_and_is_the_last_error() {
     let mut h = Harness::connected(two_cameras());
-    h.event(Event::Disconnected {
-        link: Link::Camera,
-        reason: "camera broker: connection reset".into(),
-    });
+    let lost = |link, reason: &str| Event::Disconnected {
+        link,
+        reason: reason.into(),
+    };
+    h.event(lost(Link::Ha, "connection reset"));
+    // One broker: the camera link is the same connection, not a second reconnect.
+    h.event(lost(Link::Camera, "connection reset"));
     // Not connected, so a second report of the same outage is not another reconnect.
-    h.event(Event::Disconnected {
-        link: Link::Camera,
-        reason: "camera broker: connection refused".into(),
-    });
+    h.event(lost(Link::Ha, "connection refused"));
     assert_eq!(h.bridge.stats().reconnects, 1);
     assert_eq!(
         h.bridge.stats().last_error.as_deref(),
-        Some("camera broker: connection refused")
+        Some("connection refused")
     );
+
+    // With a camera broker of its own, its outages count too.
+    let mut cfg = two_cameras();
+    cfg.camera_mqtt = Some(cfg.mqtt.clone());
+    let mut h = Harness::connected(cfg);
+    h.event(lost(Link::Camera, "camera broker: connection reset"));
+    assert_eq!(h.bridge.stats().reconnects, 1);
 }

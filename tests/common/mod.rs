@@ -26,7 +26,8 @@ pub fn jpeg() -> Vec<u8> {
 pub struct Mosquitto {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    conf: PathBuf,
+    pub dir: tempfile::TempDir,
 }
 
 fn mosquitto_binary() -> &'static str {
@@ -78,36 +79,78 @@ impl Mosquitto {
                 &format!("password_file {}", dir.path().join("passwords").display()),
             );
             let conf = dir.path().join("mosquitto.conf");
+            let settings = settings.replace("DIR", &dir.path().display().to_string());
+            let persistence = if settings.contains("persistence true") {
+                ""
+            } else {
+                "persistence false\n"
+            };
             std::fs::write(
                 &conf,
-                format!("listener {port} 127.0.0.1\npersistence false\nuser root\nlog_dest stderr\nlog_type error\nlog_type warning\n{settings}"),
+                format!("listener {port} 127.0.0.1\n{persistence}user root\nlog_dest stderr\nlog_type error\nlog_type warning\n{settings}"),
             )
             .unwrap();
-            let mut child = Command::new(mosquitto_binary())
-                .arg("-c")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("mosquitto is needed for the integration tests: apt-get install mosquitto");
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Mosquitto {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if let Some(child) = Self::spawn(&conf, port) {
+                return Mosquitto {
+                    child,
+                    port,
+                    conf,
+                    dir,
+                };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("mosquitto did not start");
+    }
+
+    fn spawn(conf: &Path, port: u16) -> Option<Child> {
+        let mut child = Command::new(mosquitto_binary())
+            .arg("-c")
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is needed for the integration tests: apt-get install mosquitto");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(child);
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// A broker that keeps sessions and retained messages across its restarts.
+    pub fn persistent() -> Mosquitto {
+        Self::start_with(
+            "allow_anonymous true\npersistence true\npersistence_location DIR/\n",
+            |_| {},
+        )
+    }
+
+    /// A TLS listener with the certificate and key in `dir` (see `make_certificates`).
+    pub fn tls(certs: &Path) -> Mosquitto {
+        let c = certs.display();
+        let settings = format!("allow_anonymous true\ncafile {c}/ca.pem\ncertfile {c}/server.pem\nkeyfile {c}/server.key\n");
+        Self::start_with(&settings, |_| {})
+    }
+
+    /// Stops the broker as an administrator would (SIGTERM: a persistent one saves its state).
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again, on the same port with the same configuration.
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(&self.conf, self.port).expect("mosquitto did not restart");
     }
 
     pub fn url(&self) -> String {
@@ -125,6 +168,32 @@ impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A CA, and a certificate for 127.0.0.1/localhost signed by it, made with openssl in `dir`:
+/// `ca.pem`, `server.pem`, `server.key`; and `other-ca.pem`, a CA that signed nothing.
+pub fn make_certificates(dir: &Path) {
+    let sh = |script: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is needed for the TLS tests");
+        assert!(ok.success(), "{script}");
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    sh(&format!(
+        "openssl req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj /CN=solarcam-test-ca"
+    ));
+    sh(&format!("openssl req -x509 {ec} -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=someone-else"));
+    sh(&format!(
+        "openssl req {ec} -keyout server.key -out server.csr -subj /CN=localhost"
+    ));
+    sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && \
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf");
 }
 
 /// The bridge binary, run on a config file of the test's; killed when dropped.

@@ -1,0 +1,274 @@
+//! Nothing lost: sleeping cameras, broker outages, two brokers, TLS.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+/// The virtual camera as a child process; asleep until woken.
+struct Simulator(Child);
+
+impl Simulator {
+    fn start(port: u16, mac: &str) -> Simulator {
+        let child = Command::new(bin())
+            .args([
+                "simulate",
+                "--broker",
+                &format!("mqtt://127.0.0.1:{port}"),
+                "--mac",
+                mac,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Simulator(child)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_retained_value(port: u16, topic: &str, value: &str) {
+    let deadline = Instant::now() + WAIT;
+    while retained(port, topic).is_none_or(|m| m.text() != value) {
+        assert!(Instant::now() < deadline, "{topic} never became {value:?}");
+    }
+}
+
+/// The order of what went to the camera (`Wake`, `Config`) and came from it (`Status`).
+fn camera_traffic(peer: &mut Peer, until: &str) -> Vec<String> {
+    peer.wait_for(until, |m| m.topic == until);
+    peer.seen
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {}",
+                m.topic,
+                if m.topic.ends_with("/Status") {
+                    "(report)"
+                } else {
+                    m.text()
+                }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_command_pressed_while_the_camera_sleeps_reaches_it_once_it_wakes() {
+    let broker = Mosquitto::start();
+    let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let mut camera_side = Peer::connect(broker.port, &["4GSolarCam/#"]);
+    let _camera = Simulator::start(broker.port, DRIVEWAY);
+    std::thread::sleep(Duration::from_millis(500));
+
+    Peer::connect(broker.port, &[]).publish("solarcam/5CC5638AE24C/command", "reboot", false);
+    let traffic = camera_traffic(&mut camera_side, "4GSolarCam/Config/5CC5638AE24C");
+    assert_eq!(
+        traffic,
+        vec![
+            "4GSolarCam/Wake/5CC5638AE24C wake",
+            "4GSolarCam/Status (report)",
+            "4GSolarCam/Config/5CC5638AE24C reboot"
+        ]
+    );
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/pending_commands", "0");
+}
+
+#[test]
+fn a_queued_command_survives_a_restart_of_the_bridge() {
+    let broker = Mosquitto::start();
+    let port = broker.port;
+    let (mut first, _ha) = start_bridge(&broker, &config_for(&broker, "command_timeout: 30s"));
+    // The camera is out of reach: the command waits.
+    Peer::connect(port, &[]).publish("solarcam/5CC5638AE24D/command", "reboot", false);
+    wait_retained_value(port, "solarcam/5CC5638AE24D/pending_commands", "1");
+    first.signal("TERM");
+    first.wait_exit(Duration::from_secs(2)).unwrap();
+    let saved = std::fs::read_to_string(first.dir.path().join("state/state.json")).unwrap();
+    assert!(
+        saved.contains("\"5CC5638AE24D\": [\n      \"reboot\""),
+        "{saved}"
+    );
+
+    // Back with the same state directory; the camera is there now.
+    let mut camera_side = Peer::connect(port, &["4GSolarCam/#"]);
+    let _camera = Simulator::start(port, BARN);
+    std::thread::sleep(Duration::from_millis(500));
+    let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
+    let _second = BridgeProcess::start_at(dir, first.config.clone(), &[]);
+    let traffic = camera_traffic(&mut camera_side, "4GSolarCam/Config/5CC5638AE24D");
+    assert_eq!(
+        traffic,
+        vec![
+            "4GSolarCam/Wake/5CC5638AE24D wake",
+            "4GSolarCam/Status (report)",
+            "4GSolarCam/Config/5CC5638AE24D reboot"
+        ]
+    );
+}
+
+/// A camera-like publisher with a persistent session, whose QoS 1 alarms wait in it while the
+/// broker is away.
+fn persistent_camera(port: u16) -> Client {
+    let mut opts = MqttOptions::new("persistent-camera", "127.0.0.1", port);
+    opts.set_clean_session(false);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut connection) = Client::new(opts, 64);
+    std::thread::spawn(move || {
+        for event in connection.iter() {
+            if event.is_err() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    });
+    client
+}
+
+#[test]
+fn alarms_sent_during_a_broker_outage_reach_home_assistant_and_discovery_is_restored() {
+    let mut broker = Mosquitto::persistent();
+    let port = broker.port;
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, "alarm_off_after: 10m"));
+    let camera = persistent_camera(port);
+    std::thread::sleep(Duration::from_millis(300));
+
+    broker.terminate();
+    bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
+    // Five cameras alarm while the broker is down.
+    let macs = [
+        "0011223344A1",
+        "0011223344A2",
+        "0011223344A3",
+        "0011223344A4",
+        "0011223344A5",
+    ];
+    for mac in macs {
+        let alarm = format!(r#"{{"mac":"{mac}","type":"PIR"}}"#);
+        camera
+            .publish("4GSolarCam/Alarm", QoS::AtLeastOnce, false, alarm)
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    broker.restart();
+
+    for mac in macs {
+        wait_retained_value(port, &format!("solarcam/{mac}/alarm"), "ON");
+        let config = format!(
+            "homeassistant/camera/solarcam_{}/snapshot/config",
+            mac.to_lowercase()
+        );
+        assert!(retained(port, &config).is_some(), "{config}");
+    }
+    // Discovery and availability published again after the reconnect.
+    bridge.wait_log(&["Home Assistant broker: connected to"]);
+    wait_retained_value(port, "solarcam/bridge/availability", "online");
+    wait_retained_value(port, "solarcam/bridge/reconnects", "1");
+    assert_eq!(
+        bridge
+            .log()
+            .iter()
+            .filter(|l| l.contains("Home Assistant broker: connected to"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn with_the_camera_broker_down_home_assistant_is_served_and_commands_wait() {
+    let ha_broker = Mosquitto::start();
+    let mut cam_broker = Mosquitto::persistent();
+    let cam_port = cam_broker.port;
+    // A camera with a persistent session on its broker, subscribed to its commands.
+    let mut opts = MqttOptions::new("sleeping-camera", "127.0.0.1", cam_port);
+    opts.set_clean_session(false);
+    let (client, mut connection) = Client::new(opts, 8);
+    client
+        .subscribe("4GSolarCam/Wake/+", QoS::AtLeastOnce)
+        .unwrap();
+    for event in connection.iter() {
+        if let Ok(Event::Incoming(Packet::SubAck(_))) = event {
+            break;
+        }
+    }
+    drop(connection);
+    cam_broker.terminate();
+
+    let config = format!(
+        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\n  reconnect_max: 1s\ncameras:\n  - mac: {DRIVEWAY}\n",
+        ha_broker.url(),
+        cam_broker.url()
+    );
+    let (bridge, _ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: cannot connect"]);
+    // Home Assistant's side works: discovery is there, a press is taken.
+    assert!(retained(
+        ha_broker.port,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"
+    )
+    .is_some());
+    Peer::connect(ha_broker.port, &[]).publish("solarcam/5CC5638AE24C/command", "wake", false);
+    bridge.wait_log(&["sending wake"]);
+
+    cam_broker.restart();
+    bridge.wait_log(&["camera broker: connected to"]);
+    let mut opts = MqttOptions::new("sleeping-camera", "127.0.0.1", cam_port);
+    opts.set_clean_session(false);
+    let (_client, mut connection) = Client::new(opts, 8);
+    let deadline = Instant::now() + WAIT;
+    for event in connection.iter() {
+        assert!(Instant::now() < deadline, "the queued wake never arrived");
+        if let Ok(Event::Incoming(Packet::Publish(p))) = event {
+            assert_eq!(
+                (p.topic.as_str(), &p.payload[..]),
+                ("4GSolarCam/Wake/5CC5638AE24C", &b"wake"[..])
+            );
+            break;
+        }
+    }
+}
+
+#[test]
+fn tls_with_the_right_ca_connects_and_a_wrong_ca_is_refused_clearly() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let broker = Mosquitto::tls(certs.path());
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+
+    let good = format!(
+        "mqtt:\n  url: {url}\n  ca_file: {}/ca.pem\ncameras:\n  - mac: {DRIVEWAY}\n",
+        certs.path().display()
+    );
+    let bridge = BridgeProcess::start(&good);
+    bridge.wait_log(&["Home Assistant broker: connected to mqtts://127.0.0.1"]);
+
+    let bad = format!(
+        "mqtt:\n  url: {url}\n  ca_file: {}/other-ca.pem\n  client_id: wrong-ca\n",
+        certs.path().display()
+    );
+    let refused = BridgeProcess::start(&bad);
+    let line = refused.wait_log(&["cannot connect"]);
+    assert!(
+        line.contains(&format!(
+            "the broker's certificate is not signed by the CA in {}/other-ca.pem",
+            certs.path().display()
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains("set ca_file to the CA that signed it"),
+        "{line}"
+    );
+
+    let mut missing = BridgeProcess::start(&good.replace("ca.pem", "nope.pem"));
+    assert!(!missing.wait_exit(WAIT).expect("it should stop").success());
+    missing.wait_log(&["cannot read", "nope.pem"]);
+}
