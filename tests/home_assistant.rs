@@ -521,7 +521,10 @@ fn bad_input_is_logged_with_topic_size_and_reason_and_the_bridge_goes_on() {
         vec![0xFF; 10 << 20],
         false,
     );
-    bridge.wait_log(&["WARN", "10485760-byte snapshot rejected"]);
+    bridge.wait_log(&[
+        "WARN",
+        "10485760-byte snapshot rejected: larger than any payload",
+    ]);
 
     // Nothing of that reached Home Assistant, and the bridge still works.
     ha.collect_for(Duration::from_millis(200));

@@ -850,3 +850,42 @@ fn a_lost_connection_counts_as_a_reconnect_and_is_the_last_error() {
     h.event(lost(Link::Camera, "camera broker: connection reset"));
     assert_eq!(h.bridge.stats().reconnects, 1);
 }
+
+#[test]
+fn names_with_slashes_wildcards_quotes_and_non_ascii_stay_out_of_ids_and_topics() {
+    let name = r#"Gate/#1 + "Süd" 🌞"#;
+    let cfg = config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n    name: '{name}'\n"
+    ));
+    let ps = publishes(Harness::new(cfg).event(Event::Connected(Link::Ha)));
+    let valid = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-/".contains(c))
+    };
+    for p in &ps {
+        assert!(valid(&p.topic), "{}", p.topic);
+    }
+    let cam = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    ));
+    assert_eq!(cam["device"]["name"], name);
+    assert_eq!(cam["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+}
+
+#[test]
+fn a_payload_too_large_to_hold_an_allowed_snapshot_is_refused_unread() {
+    let mut h = Harness::connected(config(&format!(
+        "snapshot_max_bytes: 1024\ncameras:\n  - mac: {DRIVEWAY}\n"
+    )));
+    let huge = Bytes::from(vec![b'f'; 1024 * 4 + (64 << 10) + 1]);
+    assert!(h.message("4GSolarCam/Snapshot", huge).is_empty());
+    assert_eq!(h.bridge.stats().rejected, 1);
+    assert!(h
+        .bridge
+        .stats()
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("not read"));
+}
