@@ -102,6 +102,8 @@ struct Watched {
     label: String,
     unit: String,
     snapshot: bool,
+    /// The value last printed: a value repeated is not printed again.
+    last: Option<Vec<u8>>,
 }
 
 /// Subscribes as Home Assistant would and prints the entities it would create and the states it
@@ -152,7 +154,8 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                     println!("entity   {entity_id:<45} \"{label}\"{enabled}");
                 }
                 let state_topic = config["state_topic"].as_str().or(config["topic"].as_str());
-                if let Some(t) = state_topic {
+                // "Last seen" changes with every message; printing it would drown the rest.
+                if let Some(t) = state_topic.filter(|t| !t.ends_with("/last_seen")) {
                     states.insert(
                         t.to_string(),
                         Watched {
@@ -162,6 +165,7 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                                 .unwrap_or("")
                                 .to_string(),
                             snapshot: component == "camera",
+                            last: None,
                         },
                     );
                 }
@@ -176,9 +180,13 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                 }
             }
             Packet::Publish(p) => {
-                let Some(w) = states.get(&p.topic) else {
+                let Some(w) = states.get_mut(&p.topic) else {
                     continue;
                 };
+                if !w.snapshot && w.last.as_deref() == Some(&p.payload[..]) {
+                    continue;
+                }
+                w.last = Some(p.payload.to_vec());
                 if w.snapshot {
                     match std::fs::write(&snapshot_file, &p.payload) {
                         Ok(()) => println!(

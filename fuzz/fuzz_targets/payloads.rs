@@ -1,0 +1,20 @@
+//! Every other reader of outside input on arbitrary bytes: alarm and status JSON, MACs, topics,
+//! and the configuration file.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use solarcam_bridge::config::Config;
+use solarcam_bridge::mac::Mac;
+use solarcam_bridge::protocol::{parse_object, CameraTopic, StatusReport};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(obj) = parse_object(data) {
+        let _ = StatusReport::read(&obj);
+    }
+    let _ = Mac::find_in(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = text.parse::<Mac>();
+        let _ = CameraTopic::parse("4GSolarCam", text);
+        let _ = Config::parse(text, "fuzz.yaml", None);
+    }
+});
