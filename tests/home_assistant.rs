@@ -414,8 +414,15 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
 
     let birth = Peer::connect(broker.port, &[]);
     birth.publish("homeassistant/status", "online", false);
-    let snapshot = ha.next_on("solarcam/5CC5638AE24D/snapshot");
-    assert_eq!(snapshot.payload, jpeg());
+    // The last state of the last camera closes the republish.
+    ha.next_on("solarcam/5CC5638AE24D/pending_commands");
+    // The snapshot stays where it was: retained by the broker, not sent again.
+    assert_eq!(
+        retained(broker.port, "solarcam/5CC5638AE24D/snapshot")
+            .unwrap()
+            .payload,
+        jpeg()
+    );
     let order: Vec<String> = ha
         .seen
         .iter()

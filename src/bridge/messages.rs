@@ -108,14 +108,15 @@ impl Bridge {
                 self.config.snapshot_max_bytes
             ));
         }
-        let Some(cam) = self.cameras.get_mut(&mac) else {
+        let Some(cam) = self.cameras.get(&mac) else {
             return;
         };
         info!(
             "{} ({mac}): snapshot, {jpeg_len} bytes ({})",
             cam.name, found.form
         );
-        cam.snapshot = Some(found.jpeg.clone());
+        // Not kept: the broker retains it for Home Assistant, and a Pi's memory is better spent
+        // elsewhere than on a copy of every camera's last picture.
         self.publish_state(mac, State::Snapshot, found.jpeg);
     }
 

@@ -138,7 +138,7 @@ struct Camera {
     awake_timeout: Option<Duration>,
     model: Option<String>,
     sw_version: Option<String>,
-    snapshot: Option<Bytes>,
+
     /// When the alarm turns itself off; `None` while it is off.
     alarm_until: Option<Instant>,
     alarm_attributes: Option<Bytes>,
@@ -532,7 +532,6 @@ impl Bridge {
         ];
         let known = [
             (State::AlarmAttributes, cam.alarm_attributes.clone()),
-            (State::Snapshot, cam.snapshot.clone()),
             (State::Status, cam.status.clone()),
             (State::Battery, cam.battery.map(number)),
             (State::BatteryVoltage, cam.battery_voltage.map(number)),

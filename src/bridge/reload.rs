@@ -110,14 +110,13 @@ impl Bridge {
         }
 
         // Cameras: remove, update, add, so that Home Assistant sees only the difference.
+        // Proportional to the list, with constant work per camera; messages only for the difference.
         let before = self.saved();
+        let listed: std::collections::HashSet<Mac> = new.cameras.iter().map(|c| c.mac).collect();
         let gone: Vec<Mac> = self
             .cameras
             .iter()
-            .filter(|(mac, cam)| {
-                let listed = new.cameras.iter().any(|c| c.mac == **mac);
-                !listed && (cam.configured || !new.discover_unknown)
-            })
+            .filter(|(mac, cam)| !listed.contains(mac) && (cam.configured || !new.discover_unknown))
             .map(|(m, _)| *m)
             .collect();
         for mac in gone {

@@ -1,0 +1,143 @@
+//! The pure parts, measured with criterion: snapshot extraction throughput in every payload form,
+//! and the core's control work (discovery for 1,000 cameras, a reload that adds one to 1,000).
+//!
+//! `cargo bench --bench core`; figures are recorded in BENCHMARKS.md.
+
+use std::time::{Instant, SystemTime};
+
+use base64::Engine;
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use solarcam_bridge::bridge::{Bridge, Event, Link};
+use solarcam_bridge::config::Config;
+use solarcam_bridge::protocol::snapshot::extract;
+
+const SAMPLE: &[u8] = include_bytes!("../assets/sample-snapshot.jpg");
+
+/// A valid JPEG of about `size` bytes: the sample, padded with comment segments after its SOI.
+pub fn jpeg_of(size: usize) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8];
+    let mut left = size.saturating_sub(SAMPLE.len());
+    let mut n = 0u8;
+    while left > 4 {
+        let chunk = left.min(65533 + 2) - 2;
+        j.extend_from_slice(&[0xFF, 0xFE]);
+        j.extend_from_slice(&((chunk + 2) as u16).to_be_bytes());
+        j.extend(std::iter::repeat_n(b'a' + n % 26, chunk));
+        n = n.wrapping_add(1);
+        left -= chunk + 4;
+    }
+    j.extend_from_slice(&SAMPLE[2..]);
+    j
+}
+
+fn forms(img: &[u8]) -> Vec<(&'static str, Bytes)> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(img);
+    let mut header = b"\x01\x00SC211\x005CC5638AE24C\x00\x00\x00\x00\x00".to_vec();
+    header.extend_from_slice(img);
+    let hex: String = img.iter().map(|b| format!("{b:02x} ")).collect();
+    vec![
+        ("raw", Bytes::copy_from_slice(img)),
+        ("header+raw", Bytes::from(header)),
+        ("hex dump", Bytes::from(hex)),
+        ("base64", Bytes::from(b64.clone())),
+        (
+            "json base64",
+            Bytes::from(format!(r#"{{"mac":"5CC5638AE24C","image":"{b64}"}}"#)),
+        ),
+    ]
+}
+
+fn snapshot_extraction(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot extraction");
+    group.sample_size(20);
+    for size in [100 << 10, 1 << 20, 4 << 20] {
+        let img = jpeg_of(size);
+        for (form, payload) in forms(&img) {
+            assert_eq!(extract(&payload).unwrap().jpeg.len(), img.len(), "{form}");
+            group.throughput(Throughput::Bytes(payload.len() as u64));
+            let id = BenchmarkId::new(form, format!("{} KB", size >> 10));
+            group.bench_with_input(id, &payload, |b, p| b.iter(|| extract(p).unwrap()));
+        }
+    }
+    group.finish();
+}
+
+fn config_with(n: usize) -> Config {
+    let mut yaml = String::from("cameras:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  - mac: \"{:012X}\"\n    name: Camera {i}\n",
+            0x5CC5_0000_0000u64 + i as u64
+        ));
+    }
+    Config::parse(&yaml, "bench.yaml", None).unwrap()
+}
+
+fn connected(config: Config) -> Bridge {
+    let mut b = Bridge::new(config);
+    b.handle(Event::Connected(Link::Ha), Instant::now());
+    b.handle(Event::Connected(Link::Camera), Instant::now());
+    while b.poll_action().is_some() {}
+    b
+}
+
+fn control_work(c: &mut Criterion) {
+    let mut group = c.benchmark_group("control work");
+    group.sample_size(20);
+    let thousand = config_with(1000);
+    group.bench_function("discovery for 1000 cameras", |b| {
+        b.iter_batched(
+            || Bridge::new(thousand.clone()),
+            |mut bridge| {
+                bridge.handle(Event::Connected(Link::Ha), Instant::now());
+                let mut n = 0;
+                while bridge.poll_action().is_some() {
+                    n += 1;
+                }
+                n
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let plus_one = config_with(1001);
+    group.bench_function("reload adding 1 camera to 1000", |b| {
+        b.iter_batched(
+            || connected(thousand.clone()),
+            |mut bridge| {
+                bridge.handle(
+                    Event::ConfigReloaded(Box::new(plus_one.clone())),
+                    Instant::now(),
+                );
+                let mut n = 0;
+                while bridge.poll_action().is_some() {
+                    n += 1;
+                }
+                n
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let status =
+        Bytes::from_static(br#"{"mac":"5CC500000001","battery":77,"csq":20,"firmware":"V1"}"#);
+    group.bench_function("one status message, 1000 cameras", |b| {
+        b.iter_batched(
+            || connected(thousand.clone()),
+            |mut bridge| {
+                let e = Event::Message {
+                    topic: "4GSolarCam/Status".into(),
+                    payload: status.clone(),
+                    retain: false,
+                    received: SystemTime::now(),
+                };
+                bridge.handle(e, Instant::now());
+                while bridge.poll_action().is_some() {}
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, snapshot_extraction, control_work);
+criterion_main!(benches);
