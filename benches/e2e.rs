@@ -30,7 +30,10 @@ fn client(port: u16, id: &str) -> (Client, rumqttc::Connection) {
     opts.set_max_packet_size(16 << 20, 16 << 20);
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_inflight(200);
-    Client::new(opts, 1000)
+    let (client, mut connection) = Client::new(opts, 1000);
+    // As the bridge does: no Nagle delay on small packets.
+    connection.eventloop.network_options.set_tcp_nodelay(true);
+    (client, connection)
 }
 
 /// A subscriber that sends (topic, payload, receipt time) for every message; returns once its
@@ -76,7 +79,7 @@ fn listen(
 
 /// The floor for any bridge: subscribe, republish the payload unchanged on another topic.
 fn minimal_relay(port: u16, from: &'static str, to: &'static str) {
-    let (c, mut conn) = client(port, "minimal-relay");
+    let (c, mut conn) = client(port, &format!("minimal-relay-{to}"));
     c.subscribe(from, QoS::AtLeastOnce).unwrap();
     thread::spawn(move || {
         for ev in conn.iter() {
@@ -235,7 +238,7 @@ fn throughput(port: u16, rows: &mut Vec<Row>) {
                 listen_on: &[&str],
                 count: &dyn Fn(&str) -> bool| {
         let rx = listen(port, id, listen_on);
-        let (publisher, mut conn) = client(port, "camera-flood");
+        let (publisher, mut conn) = client(port, &format!("camera-flood-{id}"));
         thread::spawn(move || for _ in conn.iter() {});
         let start = Instant::now();
         for i in 0..MESSAGES {
@@ -337,7 +340,7 @@ fn await_configs(
 
 fn memory_and_discovery(rows: &mut Vec<Row>) {
     for cameras in [1usize, 100, 1000, 10_000] {
-        let broker = Mosquitto::start();
+        let broker = Mosquitto::for_benchmarks();
         let rx = listen(broker.port, "ha-discovery", &["homeassistant/#"]);
         let start = Instant::now();
         let bridge = start_bridge(&bridge_config(broker.port, cameras, ""));
@@ -366,7 +369,7 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
     }
 
     // 50 cameras send a 1 MB snapshot each, at once.
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::for_benchmarks();
     let bridge = start_bridge(&bridge_config(
         broker.port,
         50,
@@ -423,7 +426,7 @@ fn main() {
     }
     let mut rows = Vec::new();
     {
-        let broker = Mosquitto::start();
+        let broker = Mosquitto::for_benchmarks();
         let _bridge = start_bridge(&bridge_config(broker.port, 1, ""));
         thread::sleep(Duration::from_millis(500));
         latency(
@@ -442,7 +445,7 @@ fn main() {
         );
     }
     {
-        let broker = Mosquitto::start();
+        let broker = Mosquitto::for_benchmarks();
         let _bridge = start_bridge(&bridge_config(broker.port, 1000, ""));
         thread::sleep(Duration::from_secs(2));
         throughput(broker.port, &mut rows);

@@ -259,7 +259,11 @@ async fn poll(
         let incoming = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 info!("{name}: connected to {url}");
-                let dropped = shared.outbox.lock().expect("outbox").take_dropped();
+                let dropped = {
+                    let mut outbox = shared.outbox.lock().expect("outbox");
+                    outbox.set_connected(true);
+                    outbox.take_dropped()
+                };
                 if dropped > 0 {
                     info!("{name}: {dropped} state message(s) superseded by newer ones while disconnected were not sent");
                 }
@@ -286,6 +290,7 @@ async fn poll(
                 if tx.is_closed() {
                     return;
                 }
+                shared.outbox.lock().expect("outbox").set_connected(false);
                 let why = describe(&e, &trust);
                 if connected {
                     warn!("{name}: connection to {url} lost: {why}; reconnecting");

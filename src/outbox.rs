@@ -49,6 +49,9 @@ pub struct Outbox {
     bytes: usize,
     limit: usize,
     dropped: u64,
+    /// While connected, every state goes out in order (Home Assistant keeps its history); only
+    /// while the broker is away do newer states replace older ones.
+    connected: bool,
 }
 
 impl Outbox {
@@ -58,12 +61,18 @@ impl Outbox {
             bytes: 0,
             limit,
             dropped: 0,
+            connected: false,
         }
+    }
+
+    /// The connection is up (`true`) or away (`false`).
+    pub fn set_connected(&mut self, connected: bool) {
+        self.connected = connected;
     }
 
     pub fn push(&mut self, o: Outgoing) {
         if let Outgoing::Publish(p) = &o {
-            if p.retain && !p.is_command() {
+            if !self.connected && p.retain && !p.is_command() {
                 if let Some(i) = self.queue.iter().position(|q| q.superseded_by(p)) {
                     self.remove(i);
                 }
@@ -143,7 +152,20 @@ mod tests {
     }
 
     #[test]
-    fn an_older_state_of_the_same_topic_is_replaced_by_the_newer_one() {
+    fn while_connected_every_state_goes_out_in_order() {
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.set_connected(true);
+        o.push(state("a/battery", "50"));
+        o.push(state("a/battery", "49"));
+        assert_eq!(o.take_dropped(), 0);
+        assert_eq!(
+            drain(&mut o),
+            vec![state("a/battery", "50"), state("a/battery", "49")]
+        );
+    }
+
+    #[test]
+    fn while_away_an_older_state_of_the_same_topic_is_replaced_by_the_newer_one() {
         let mut o = Outbox::new(DEFAULT_LIMIT);
         o.push(state("a/snapshot", "old"));
         o.push(state("a/battery", "50"));

@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::{Bridge, Link, Qos};
+use super::{timer_set, Bridge, Link, Qos};
 use crate::config::default_camera_name;
 use crate::discovery::State;
 use crate::mac::Mac;
@@ -88,6 +88,7 @@ impl Bridge {
         };
         cam.wakes_sent += 1;
         cam.wake_deadline = Some(now + timeout);
+        timer_set(&mut self.next_camera_timer, now + timeout);
         info!(
             "{} ({mac}): waking it for {} queued command(s) (wake {} of {})",
             cam.name,

@@ -5,11 +5,14 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{number, Bridge, Camera, Link};
+use super::{number, timer_set, Bridge, Camera, Link};
 use crate::discovery::State;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
 use crate::protocol::{find_mac, parse_object, CameraTopic, StatusReport};
+
+/// "Last seen" is published at most this often for a camera.
+pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
 
 /// A payload without a MAC is given to the camera heard from within this long, if only one was.
 pub const ATTRIBUTION_WINDOW: Duration = Duration::from_secs(10);
@@ -154,10 +157,14 @@ impl Bridge {
             return;
         };
         info!("{} ({mac}): alarm", cam.name);
-        cam.alarm_until = Some(until);
+        // A new alarm while on only pushes the end back; ON is retained already.
+        let was_on = cam.alarm_until.replace(until).is_some();
+        timer_set(&mut self.next_camera_timer, until);
         cam.alarm_attributes = Some(attributes.clone());
         self.publish_state(mac, State::AlarmAttributes, attributes);
-        self.publish_state(mac, State::Alarm, Bytes::from_static(b"ON"));
+        if !was_on {
+            self.publish_state(mac, State::Alarm, Bytes::from_static(b"ON"));
+        }
     }
 
     fn on_status(
@@ -196,6 +203,7 @@ impl Bridge {
             || (report.signal_dbm.is_some() && cam.signal_dbm.is_none());
         let device_changed = (report.firmware.is_some() && report.firmware != cam.sw_version)
             || (report.model.is_some() && report.model != cam.model);
+        let before = (cam.battery, cam.battery_voltage, cam.signal_dbm);
         cam.battery = report.battery_percent.or(cam.battery);
         cam.battery_voltage = report.battery_voltage.or(cam.battery_voltage);
         cam.signal_dbm = report.signal_dbm.or(cam.signal_dbm);
@@ -209,14 +217,26 @@ impl Bridge {
             cam.battery
                 .map_or(String::new(), |b| format!(", battery {b}%"))
         );
+        // Values are retained: one that did not change is not sent again.
+        let changed =
+            |new: Option<Bytes>, old: Option<Bytes>| new.filter(|n| Some(n) != old.as_ref());
         let values = [
             (State::Status, Some(payload)),
             (State::LastStatus, cam.last_status.clone().map(Bytes::from)),
-            (State::Battery, cam.battery.map(number)),
-            (State::BatteryVoltage, cam.battery_voltage.map(number)),
+            (
+                State::Battery,
+                changed(cam.battery.map(number), before.0.map(number)),
+            ),
+            (
+                State::BatteryVoltage,
+                changed(cam.battery_voltage.map(number), before.1.map(number)),
+            ),
             (
                 State::Signal,
-                cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
+                changed(
+                    cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
+                    before.2.map(|d| Bytes::from(d.to_string())),
+                ),
             ),
         ];
         if new_entities || device_changed {
@@ -309,13 +329,23 @@ impl Bridge {
         };
         let was_awake = cam.awake_until.is_some();
         cam.awake_until = Some(now + timeout);
+        timer_set(&mut self.next_camera_timer, now + timeout);
         let last_seen = humantime::format_rfc3339_seconds(received).to_string();
         cam.last_seen = Some(last_seen.clone());
+        // "Last seen" to the minute is enough: a camera sending a burst is not re-announced each time.
+        let announce = cam
+            .last_seen_sent
+            .is_none_or(|t| now.saturating_duration_since(t) >= LAST_SEEN_EVERY);
+        if announce {
+            cam.last_seen_sent = Some(now);
+        }
         if !was_awake {
             debug!("{} ({mac}): awake", cam.name);
             self.publish_state(mac, State::Awake, Bytes::from_static(b"ON"));
         }
-        self.publish_state(mac, State::LastSeen, Bytes::from(last_seen));
+        if announce {
+            self.publish_state(mac, State::LastSeen, Bytes::from(last_seen));
+        }
         self.send_pending(mac);
     }
 

@@ -150,6 +150,9 @@ struct Camera {
     /// Until when the camera counts as awake; `None` while it sleeps.
     awake_until: Option<Instant>,
     last_seen: Option<String>,
+    /// When "last seen" was last published.
+    last_seen_sent: Option<Instant>,
+
     /// Commands pressed while it slept, in order, waiting for it to wake.
     pending: Vec<CameraCommand>,
     /// Wakes sent for the pending commands, and when the latest one is given up on.
@@ -210,6 +213,9 @@ pub struct Bridge {
     stats: Stats,
     /// When the diagnostics are next published; `None` while nothing changed.
     diagnostics_due: Option<Instant>,
+    /// No camera timer (alarm, awake, wake retry) falls before this: timers are not scanned
+    /// until then, so a message costs the same with 10 cameras or 10,000.
+    next_camera_timer: Option<Instant>,
     /// The time of the event being handled (time is an argument, never read).
     now: Option<Instant>,
 }
@@ -239,6 +245,7 @@ impl Bridge {
             actions: VecDeque::new(),
             stats: Stats::default(),
             diagnostics_due: None,
+            next_camera_timer: None,
             now: None,
         }
     }
@@ -318,10 +325,8 @@ impl Bridge {
 
     /// The next time [`Bridge::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.cameras
-            .values()
-            .flat_map(|c| [c.alarm_until, c.awake_until, c.wake_deadline])
-            .chain([self.diagnostics_due])
+        [self.next_camera_timer, self.diagnostics_due]
+            .into_iter()
             .flatten()
             .min()
     }
@@ -331,8 +336,12 @@ impl Bridge {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let macs: Vec<Mac> = self.cameras.keys().copied().collect();
-        for mac in macs {
+        let macs: Vec<Mac> = if due(self.next_camera_timer) {
+            self.cameras.keys().copied().collect()
+        } else {
+            Vec::new()
+        };
+        for &mac in &macs {
             let Some(cam) = self.cameras.get_mut(&mac) else {
                 continue;
             };
@@ -343,6 +352,14 @@ impl Bridge {
             }
             self.expire_awake(mac, now);
             self.retry_wake(mac, now);
+        }
+        if !macs.is_empty() {
+            self.next_camera_timer = self
+                .cameras
+                .values()
+                .flat_map(|c| [c.alarm_until, c.awake_until, c.wake_deadline])
+                .flatten()
+                .min();
         }
         if due(self.diagnostics_due) {
             self.diagnostics_due = None;
@@ -577,6 +594,11 @@ impl Bridge {
             retain,
         }));
     }
+}
+
+/// A camera timer was set for `at`: the earliest one moves up if need be.
+fn timer_set(next: &mut Option<Instant>, at: Instant) {
+    *next = Some(next.map_or(at, |t| t.min(at)));
 }
 
 /// `87` rather than `87.0`; `3.95` as it came.

@@ -155,6 +155,12 @@ fn norm_key(k: &str) -> String {
 /// Finds the camera's MAC in a JSON payload: under a key that names a MAC or a device id, at any
 /// depth (shallowest first), where the value holds a MAC.
 pub fn find_mac(value: &Value) -> Option<Mac> {
+    let mut leaves = Vec::new();
+    flatten(value, "", 0, &mut leaves);
+    mac_among(&leaves)
+}
+
+fn mac_among(leaves: &[Leaf]) -> Option<Mac> {
     const ID_KEYS: [&str; 9] = [
         "sn",
         "devsn",
@@ -166,8 +172,6 @@ pub fn find_mac(value: &Value) -> Option<Mac> {
         "serialnumber",
         "id",
     ];
-    let mut leaves = Vec::new();
-    flatten(value, "", 0, &mut leaves);
     let candidates = |want_mac_key: bool| {
         leaves.iter().filter_map(move |leaf| {
             let is_mac_key = leaf.key.contains("mac");
@@ -196,9 +200,19 @@ struct Leaf<'a> {
 }
 
 fn flatten<'a>(value: &'a Value, parent: &str, depth: usize, out: &mut Vec<Leaf<'a>>) {
+    if let Value::Object(map) = value {
+        flatten_map(map, parent, depth, out);
+    }
+}
+
+fn flatten_map<'a>(
+    map: &'a Map<String, Value>,
+    parent: &str,
+    depth: usize,
+    out: &mut Vec<Leaf<'a>>,
+) {
     // Deeper than this is not a status report: stop, rather than walk what a hostile payload built.
     const MAX_DEPTH: usize = 6;
-    let Value::Object(map) = value else { return };
     if depth >= MAX_DEPTH {
         return;
     }
@@ -284,9 +298,8 @@ impl StatusReport {
         ];
         const MODEL: &[&str] = &["model", "devicemodel", "productmodel", "devmodel"];
 
-        let root = Value::Object(status.clone());
         let mut leaves = Vec::new();
-        flatten(&root, "", 0, &mut leaves);
+        flatten_map(status, "", 0, &mut leaves);
         let lookup = |keys: &[&str]| -> Vec<&Value> {
             leaves
                 .iter()
@@ -296,7 +309,7 @@ impl StatusReport {
         };
 
         let mut report = StatusReport {
-            mac: find_mac(&root),
+            mac: mac_among(&leaves),
             ..Default::default()
         };
         for v in lookup(PERCENT) {

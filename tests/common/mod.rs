@@ -125,6 +125,15 @@ impl Mosquitto {
         None
     }
 
+    /// A broker tuned for measuring, not for limits: no Nagle delay, no queue or in-flight caps
+    /// that would drop or throttle what a slower client has not taken yet.
+    pub fn for_benchmarks() -> Mosquitto {
+        Self::start_with(
+            "allow_anonymous true\nset_tcp_nodelay true\nmax_queued_messages 0\nmax_inflight_messages 0\n",
+            |_| {},
+        )
+    }
+
     /// A broker that keeps sessions and retained messages across its restarts.
     pub fn persistent() -> Mosquitto {
         Self::start_with(
