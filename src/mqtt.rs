@@ -167,6 +167,11 @@ impl Connection {
         self.push(Outgoing::Disconnect);
     }
 
+    /// Bytes waiting to go out: the shell stops taking work from the core while this is high.
+    pub fn backlog(&self) -> usize {
+        self.shared.outbox.lock().expect("outbox").bytes()
+    }
+
     fn push(&self, o: Outgoing) {
         self.shared.outbox.lock().expect("outbox").push(o);
         self.shared.ready.notify_one();

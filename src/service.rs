@@ -65,6 +65,17 @@ impl Links {
         Ok(Links { ha, cameras })
     }
 
+    /// Room for more: the core's output is taken only as fast as the brokers take it, so a large
+    /// announcement never piles up in memory (or overflows an outbox) at once.
+    fn has_room(&self) -> bool {
+        const HIGH_WATER: usize = 1 << 20;
+        self.ha.backlog() < HIGH_WATER
+            && self
+                .cameras
+                .as_ref()
+                .is_none_or(|c| c.backlog() < HIGH_WATER)
+    }
+
     fn get(&self, link: Link) -> &Connection {
         match (link, &self.cameras) {
             (Link::Camera, Some(c)) => c,
@@ -207,13 +218,17 @@ pub async fn run_until(
     tokio::pin!(stop);
 
     loop {
-        shell.flush();
-        let wake = shell
+        let more = shell.flush();
+        let mut wake = shell
             .bridge
             .poll_timeout()
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))
             .min(shell.systemd.next_ping());
+        if more {
+            // The outboxes are full: look again shortly, once the senders have drained them.
+            wake = wake.min(tokio::time::Instant::now() + Duration::from_millis(10));
+        }
 
         tokio::select! {
             incoming = shell.links.ha.incoming.recv() => shell.on_incoming(Link::Ha, incoming),
@@ -236,7 +251,7 @@ pub async fn run_until(
     info!("stopping: publishing offline");
     shell.systemd.notify(&[NotifyState::Stopping]);
     shell.bridge.handle(Event::Shutdown, Instant::now());
-    shell.flush();
+    shell.flush_all();
     shell.links.close(STOP_FLUSH).await;
     info!("stopped");
     Ok(())
@@ -263,9 +278,22 @@ async fn changed(w: &mut Option<ConfigWatcher>) {
 }
 
 impl Shell {
-    /// Carries out what the core asked for; then tells systemd how things stand.
-    fn flush(&mut self) {
-        while let Some(action) = self.bridge.poll_action() {
+    /// Carries out what the core asked for, as far as the outboxes have room; then tells systemd
+    /// how things stand. True when the core has more waiting.
+    fn flush(&mut self) -> bool {
+        self.carry_out(true)
+    }
+
+    /// Everything the core has, room or not: at a stop, nothing may stay behind.
+    fn flush_all(&mut self) {
+        self.carry_out(false);
+    }
+
+    fn carry_out(&mut self, only_with_room: bool) -> bool {
+        while !only_with_room || self.links.has_room() {
+            let Some(action) = self.bridge.poll_action() else {
+                break;
+            };
             match action {
                 Action::SaveState(saved) => {
                     if let Err(e) = self.state.save(&saved) {
@@ -276,6 +304,7 @@ impl Shell {
             }
         }
         self.systemd.tick(&self.bridge, &self.links);
+        self.bridge.has_more()
     }
 
     fn on_incoming(&mut self, from: Link, incoming: Option<Incoming>) {
@@ -386,7 +415,7 @@ impl Shell {
                     .handle(Event::ConfigReloaded(Box::new(new)), now);
                 if reconnect {
                     // The old connections take the clean-up of the old topics with them.
-                    self.flush();
+                    self.flush_all();
                     let fresh =
                         Links::open(self.bridge.config(), self.bridge.topics().availability())?;
                     let old = std::mem::replace(&mut self.links, fresh);
@@ -477,7 +506,7 @@ impl Systemd {
             states.push(NotifyState::Status(&self.last_status));
         }
         // After STATUS, so that a reader sees how things stand when READY arrives.
-        if self.connected && !self.ready {
+        if self.connected && !self.ready && !bridge.has_more() {
             self.ready = true;
             states.push(NotifyState::Ready);
         }

@@ -199,7 +199,17 @@ impl Camera {
     }
 }
 
+/// An announcement in progress: the cameras whose configs, then states, are still to go out.
+#[derive(Debug, Default)]
+struct Announcing {
+    configs: VecDeque<Mac>,
+    states: VecDeque<Mac>,
+    availability_sent: bool,
+}
+
 pub struct Bridge {
+    /// Set while discovery and states are being announced (see `publish_everything`).
+    announcing: Option<Announcing>,
     config: Config,
     topics: Topics,
     cameras: BTreeMap<Mac, Camera>,
@@ -235,6 +245,7 @@ impl Bridge {
             .map(|c| (c.mac, Camera::from_config(c)))
             .collect();
         Bridge {
+            announcing: None,
             topics: topics_of(&config),
             config,
             cameras,
@@ -319,7 +330,15 @@ impl Bridge {
         self.cameras.len()
     }
 
+    /// Whether [`Bridge::poll_action`] has more to give (an announcement in progress).
+    pub fn has_more(&self) -> bool {
+        !self.actions.is_empty() || self.announcing.is_some()
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
+        while self.actions.is_empty() && self.announcing.is_some() {
+            self.announce_more();
+        }
         self.actions.pop_front()
     }
 
@@ -409,6 +428,8 @@ impl Bridge {
                 self.publish_config_problem();
             }
             Event::Shutdown => {
+                // An announcement in progress is abandoned: it starts again on the next connect.
+                self.announcing = None;
                 self.publish_diagnostics();
                 self.publish(
                     Link::Ha,
@@ -453,25 +474,45 @@ impl Bridge {
 
     /// Discovery for every device, then availability, then every known state: what Home Assistant
     /// needs after it (or the bridge, or the broker) restarted.
+    ///
+    /// Cameras are announced one at a time as the shell asks for more ([`Bridge::poll_action`]):
+    /// with thousands of cameras the whole announcement never sits in memory at once.
     fn publish_everything(&mut self) {
         for entity in BridgeEntity::ALL {
             let config = self.topics.bridge_entity(entity);
             self.publish_json(self.topics.bridge_config(entity), &config);
         }
-        let macs: Vec<Mac> = self.cameras.keys().copied().collect();
-        for &mac in &macs {
-            self.publish_discovery(mac);
+        let macs: VecDeque<Mac> = self.cameras.keys().copied().collect();
+        self.announcing = Some(Announcing {
+            configs: macs.clone(),
+            states: macs,
+            availability_sent: false,
+        });
+    }
+
+    /// The next step of an announcement: one camera's configs; then availability and the
+    /// bridge's states once every config is out; then one camera's states.
+    fn announce_more(&mut self) {
+        let Some(a) = self.announcing.as_mut() else {
+            return;
+        };
+        if let Some(mac) = a.configs.pop_front() {
+            return self.publish_discovery(mac);
         }
-        self.publish(
-            Link::Ha,
-            self.topics.availability(),
-            Bytes::from_static(b"online"),
-            true,
-        );
-        self.publish_config_problem();
-        self.publish_diagnostics();
-        for mac in macs {
-            self.publish_states(mac);
+        if !a.availability_sent {
+            a.availability_sent = true;
+            self.publish(
+                Link::Ha,
+                self.topics.availability(),
+                Bytes::from_static(b"online"),
+                true,
+            );
+            self.publish_config_problem();
+            return self.publish_diagnostics();
+        }
+        match a.states.pop_front() {
+            Some(mac) => self.publish_states(mac),
+            None => self.announcing = None,
         }
     }
 

@@ -888,3 +888,33 @@ fn a_payload_too_large_to_hold_an_allowed_snapshot_is_refused_unread() {
         .unwrap()
         .contains("not read"));
 }
+
+#[test]
+fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
+    let mut yaml = String::from("cameras:\n");
+    for i in 0..500u64 {
+        yaml.push_str(&format!("  - mac: \"{:012X}\"\n", 0x0011_0000_0000u64 + i));
+    }
+    let mut b = Bridge::new(config(&yaml));
+    b.handle(Event::Connected(Link::Ha), Instant::now());
+    // Only the bridge's own entities and the subscription are queued up front.
+    assert!(
+        b.actions.len() < 20,
+        "{} actions queued at once",
+        b.actions.len()
+    );
+    let ps = all_publishes(std::iter::from_fn(|| b.poll_action()).collect());
+    let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
+    assert_eq!(configs, 500 * 12 + 8);
+    let availability = ps
+        .iter()
+        .position(|p| p.topic == "solarcam/bridge/availability")
+        .unwrap();
+    assert!(ps[..availability]
+        .iter()
+        .all(|p| p.topic.ends_with("/config")));
+    assert!(ps[availability..]
+        .iter()
+        .all(|p| !p.topic.ends_with("/config")));
+    assert!(!b.has_more());
+}
