@@ -262,15 +262,21 @@ impl Bridge {
         received: SystemTime,
         now: Instant,
     ) -> Option<Mac> {
-        self.recent
-            .retain(|(_, t)| now.saturating_duration_since(*t) <= ATTRIBUTION_WINDOW);
         let mac = match mac {
             Some(mac) => mac,
             None if self.config.cameras.len() == 1 => self.config.cameras[0].mac,
             None => {
-                let mut heard: Vec<Mac> = self.recent.iter().map(|(m, _)| *m).collect();
-                heard.sort();
-                heard.dedup();
+                // Rare (only payloads naming no camera), so a scan of the cameras is fine here,
+                // and nothing has to be kept up to date on the path every message takes.
+                let heard: Vec<Mac> = self
+                    .cameras
+                    .iter()
+                    .filter(|(_, c)| {
+                        c.heard
+                            .is_some_and(|t| now.saturating_duration_since(t) <= ATTRIBUTION_WINDOW)
+                    })
+                    .map(|(m, _)| *m)
+                    .collect();
                 let why = match heard[..] {
                     [_] => None,
                     [] => Some(format!(
@@ -315,7 +321,9 @@ impl Bridge {
                 self.publish_states(mac);
             }
         }
-        self.recent.push_back((mac, now));
+        if let Some(cam) = self.cameras.get_mut(&mac) {
+            cam.heard = Some(now);
+        }
         self.seen(mac, received, now);
         Some(mac)
     }

@@ -150,6 +150,9 @@ struct Camera {
     /// Until when the camera counts as awake; `None` while it sleeps.
     awake_until: Option<Instant>,
     last_seen: Option<String>,
+    /// When its last message arrived, for attributing payloads that name no camera.
+    heard: Option<Instant>,
+
     /// When "last seen" was last published.
     last_seen_sent: Option<Instant>,
 
@@ -213,8 +216,6 @@ pub struct Bridge {
     config: Config,
     topics: Topics,
     cameras: BTreeMap<Mac, Camera>,
-    /// Cameras heard from lately, newest last, for attributing payloads that carry no MAC.
-    recent: VecDeque<(Mac, Instant)>,
     ha_connected: bool,
     camera_connected: bool,
     /// The errors of the last rejected file, as the problem sensor's attributes.
@@ -249,7 +250,6 @@ impl Bridge {
             topics: topics_of(&config),
             config,
             cameras,
-            recent: VecDeque::new(),
             ha_connected: false,
             camera_connected: false,
             config_problem: None,

@@ -45,7 +45,7 @@ impl Bridge {
                 cam.pending.len()
             );
         }
-        self.recent.retain(|(m, _)| *m != mac);
+
         let topics = self.topics.clone();
         self.clear_camera(&topics, mac, true, true);
     }
