@@ -4,48 +4,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The virtual camera, as a child process.
-struct Simulator(Child);
-
-impl Simulator {
-    fn start(port: u16, extra: &[&str]) -> Simulator {
-        let child = Command::new(bin())
-            .args([
-                "simulate",
-                "--broker",
-                &format!("mqtt://127.0.0.1:{port}"),
-                "--mac",
-                DRIVEWAY,
-            ])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Simulator(child)
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn wait_retained(port: u16, topic: &str) -> Msg {
     let deadline = Instant::now() + WAIT;
@@ -61,7 +24,7 @@ fn wait_retained(port: u16, topic: &str) -> Msg {
 /// is woken by the Wake button and reports its status. Returns what Home Assistant is left with.
 fn scenario(port: u16, config: &str) -> BTreeMap<String, Vec<u8>> {
     let (_bridge, _ha) = start_bridge_on(port, config);
-    let _camera = Simulator::start(port, &["--once"]);
+    let _camera = Simulator::start(port, DRIVEWAY, &["--once"]);
     wait_retained(port, "solarcam/5CC5638AE24C/snapshot");
     Peer::connect(port, &[]).publish("solarcam/5CC5638AE24C/command", "wake", false);
     wait_retained(port, "solarcam/5CC5638AE24C/battery");
@@ -154,7 +117,7 @@ fn the_virtual_camera_sleeps_wakes_and_obeys_only_while_awake() {
             "4GSolarCam/Snapshot",
         ],
     );
-    let _camera = Simulator::start(broker.port, &["--awake-for", "1"]);
+    let _camera = Simulator::start(broker.port, DRIVEWAY, &["--awake-for", "1"]);
     let press = Peer::connect(broker.port, &[]);
     // Wait for its subscriptions: until then a command is lost, as with a real sleeping camera.
     std::thread::sleep(Duration::from_millis(500));

@@ -2,39 +2,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
-
-/// The virtual camera as a child process; asleep until woken.
-struct Simulator(Child);
-
-impl Simulator {
-    fn start(port: u16, mac: &str) -> Simulator {
-        let child = Command::new(bin())
-            .args([
-                "simulate",
-                "--broker",
-                &format!("mqtt://127.0.0.1:{port}"),
-                "--mac",
-                mac,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Simulator(child)
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn wait_retained_value(port: u16, topic: &str, value: &str) {
     let deadline = Instant::now() + WAIT;
@@ -67,7 +38,7 @@ fn a_command_pressed_while_the_camera_sleeps_reaches_it_once_it_wakes() {
     let broker = Mosquitto::start();
     let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
     let mut camera_side = Peer::connect(broker.port, &["4GSolarCam/#"]);
-    let _camera = Simulator::start(broker.port, DRIVEWAY);
+    let _camera = Simulator::start(broker.port, DRIVEWAY, &[]);
     std::thread::sleep(Duration::from_millis(500));
 
     Peer::connect(broker.port, &[]).publish("solarcam/5CC5638AE24C/command", "reboot", false);
@@ -101,7 +72,7 @@ fn a_queued_command_survives_a_restart_of_the_bridge() {
 
     // Back with the same state directory; the camera is there now.
     let mut camera_side = Peer::connect(port, &["4GSolarCam/#"]);
-    let _camera = Simulator::start(port, BARN);
+    let _camera = Simulator::start(port, BARN, &[]);
     std::thread::sleep(Duration::from_millis(500));
     let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
     let _second = BridgeProcess::start_at(dir, first.config.clone(), &[]);

@@ -38,7 +38,7 @@ fn mosquitto_binary() -> &'static str {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -176,6 +176,35 @@ impl Mosquitto {
 impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The virtual camera (`solarcam-bridge simulate`) as a child process, stopped when dropped.
+pub struct Simulator(Child);
+
+impl Simulator {
+    pub fn start(port: u16, mac: &str, extra: &[&str]) -> Simulator {
+        let child = Command::new(bin())
+            .args([
+                "simulate",
+                "--broker",
+                &format!("mqtt://127.0.0.1:{port}"),
+                "--mac",
+                mac,
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Simulator(child)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
