@@ -7,18 +7,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use common::*;
-
-fn wait_retained(port: u16, topic: &str) -> Msg {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(m) = retained(port, topic) {
-            return m;
-        }
-        assert!(Instant::now() < deadline, "{topic} never retained");
-    }
-}
 
 /// Bridge and virtual camera on the broker at `port`: the camera alarms once (with a snapshot),
 /// is woken by the Wake button and reports its status. Returns what Home Assistant is left with.
@@ -161,13 +150,8 @@ fn decode(args: &[&str]) -> (i32, String, String) {
 fn decode_turns_every_saved_form_into_the_exact_jpeg() {
     let dir = tempfile::tempdir().unwrap();
     let img = jpeg();
-    let hex = |sep: &str| {
-        img.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(sep)
-    };
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&img);
+
+    let b64 = b64(&img);
     let mut with_header = b"\x01\x00SC211\x005CC5638AE24C\x00".to_vec();
     with_header.extend_from_slice(&img);
     let header_hex: String = with_header.iter().map(|b| format!("{b:02X} ")).collect();
@@ -184,12 +168,12 @@ fn decode_turns_every_saved_form_into_the_exact_jpeg() {
         ),
         (
             "plain-hex.txt",
-            hex("").into_bytes(),
+            hex(&img, "").into_bytes(),
             "hex dump), no camera MAC",
         ),
         (
             "spaced-hex.txt",
-            hex(" ").into_bytes(),
+            hex(&img, " ").into_bytes(),
             "hex dump), no camera MAC",
         ),
         (
@@ -225,7 +209,7 @@ fn decode_turns_every_saved_form_into_the_exact_jpeg() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), hex(" ").as_bytes()).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), hex(&img, " ").as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(std::fs::read(dir.path().join("snapshot.jpg")).unwrap(), img);
     let (code, _, _) = decode(&[dir.path().join("raw.bin").to_str().unwrap()]);

@@ -5,21 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine;
 use common::*;
 use serde_json::json;
-
-fn hex(bytes: &[u8], sep: &str) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 #[test]
 fn every_entity_is_announced_with_exact_topic_and_json_retained() {
@@ -316,47 +303,38 @@ fn status_sets_battery_and_diagnostics_with_the_status_as_attributes() {
     camera.publish("4GSolarCam/Status", status.clone(), false);
     assert_eq!(ha.next_on("solarcam/5CC5638AE24C/battery").text(), "76");
     let port = broker.port;
-    let wait_retained = |topic: &str| {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(m) = retained(port, topic) {
-                return m;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{topic} never retained"
-            );
-        }
-    };
+
     assert_eq!(
-        wait_retained("solarcam/5CC5638AE24C/battery_voltage").text(),
+        wait_retained(port, "solarcam/5CC5638AE24C/battery_voltage").text(),
         "3.87"
     );
-    assert_eq!(wait_retained("solarcam/5CC5638AE24C/signal").text(), "-81");
-    assert_eq!(wait_retained("solarcam/5CC5638AE24C/status").text(), status);
-    let last = wait_retained("solarcam/5CC5638AE24C/last_status");
+    assert_eq!(
+        wait_retained(port, "solarcam/5CC5638AE24C/signal").text(),
+        "-81"
+    );
+    assert_eq!(
+        wait_retained(port, "solarcam/5CC5638AE24C/status").text(),
+        status
+    );
+    let last = wait_retained(port, "solarcam/5CC5638AE24C/last_status");
     assert!(
         last.text().ends_with('Z') && last.text().len() == 20,
         "{}",
         last.text()
     );
-    let voltage =
-        wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/battery_voltage/config").json();
+    let voltage = wait_retained(
+        port,
+        "homeassistant/sensor/solarcam_5cc5638ae24c/battery_voltage/config",
+    )
+    .json();
     assert_eq!(voltage["device_class"], "voltage");
     assert_eq!(voltage["device"]["sw_version"], "V2.1.0");
-    let signal = wait_retained("homeassistant/sensor/solarcam_5cc5638ae24c/signal/config").json();
+    let signal = wait_retained(
+        port,
+        "homeassistant/sensor/solarcam_5cc5638ae24c/signal/config",
+    )
+    .json();
     assert_eq!(signal["unit_of_measurement"], "dBm");
-}
-
-/// Waits until `topic` holds `value` retained.
-fn wait_log_retained(port: u16, topic: &str, value: &str) {
-    let deadline = std::time::Instant::now() + WAIT;
-    while retained(port, topic).is_none_or(|m| m.text() != value) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{topic} never became {value}"
-        );
-    }
 }
 
 #[test]
@@ -374,7 +352,7 @@ fn each_button_press_sends_the_camera_its_command() {
     let ha = Peer::connect(broker.port, &[]);
     // The camera is awake (it just reported), so every command goes straight out.
     ha.publish("4GSolarCam/Status/5CC5638AE24D", "{}", false);
-    wait_log_retained(broker.port, "solarcam/5CC5638AE24D/awake", "ON");
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24D/awake", "ON");
     let configs = retained_under(broker.port, "homeassistant/button/#");
     for (key, topic, payload) in [
         ("wake", "4GSolarCam/Wake/5CC5638AE24D", "wake"),

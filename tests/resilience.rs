@@ -7,13 +7,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
-fn wait_retained_value(port: u16, topic: &str, value: &str) {
-    let deadline = Instant::now() + WAIT;
-    while retained(port, topic).is_none_or(|m| m.text() != value) {
-        assert!(Instant::now() < deadline, "{topic} never became {value:?}");
-    }
-}
-
 /// The order of what went to the camera (`Wake`, `Config`) and came from it (`Status`).
 fn camera_traffic(peer: &mut Peer, until: &str) -> Vec<String> {
     peer.wait_for(until, |m| m.topic == until);

@@ -492,6 +492,39 @@ pub fn retained(port: u16, topic: &str) -> Option<Msg> {
         .find(|m| m.topic == topic && m.retain)
 }
 
+/// Waits until the broker holds a retained message on `topic`, and returns it.
+pub fn wait_retained(port: u16, topic: &str) -> Msg {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(m) = retained(port, topic) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "{topic} never retained");
+    }
+}
+
+/// Waits until `topic` holds `value` retained.
+pub fn wait_retained_value(port: u16, topic: &str, value: &str) {
+    let deadline = Instant::now() + WAIT;
+    while retained(port, topic).is_none_or(|m| m.text() != value) {
+        assert!(Instant::now() < deadline, "{topic} never became {value:?}");
+    }
+}
+
+/// `ff d8 ff …`, as a hex viewer shows bytes.
+pub fn hex(bytes: &[u8], sep: &str) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// Every retained message under `filter`, by topic.
 pub fn retained_under(port: u16, filter: &str) -> std::collections::BTreeMap<String, Msg> {
     let mut peer = Peer::connect(port, &[filter]);
