@@ -209,7 +209,12 @@ impl Bridge {
         cam.signal_dbm = report.signal_dbm.or(cam.signal_dbm);
         cam.sw_version = report.firmware.or(cam.sw_version.take());
         cam.model = report.model.or(cam.model.take());
-        cam.last_status = Some(humantime::format_rfc3339_seconds(received).to_string());
+        let last_status = humantime::format_rfc3339_seconds(received).to_string();
+        // Several reports in one second (a burst) share one time: it is retained already.
+        let new_time = (cam.last_status.as_ref() != Some(&last_status)).then(|| {
+            cam.last_status = Some(last_status.clone());
+            Bytes::from(last_status)
+        });
         cam.status = Some(payload.clone());
         info!(
             "{} ({mac}): status{}",
@@ -222,7 +227,7 @@ impl Bridge {
             |new: Option<Bytes>, old: Option<Bytes>| new.filter(|n| Some(n) != old.as_ref());
         let values = [
             (State::Status, Some(payload)),
-            (State::LastStatus, cam.last_status.clone().map(Bytes::from)),
+            (State::LastStatus, new_time),
             (
                 State::Battery,
                 changed(cam.battery.map(number), before.0.map(number)),

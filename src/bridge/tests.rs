@@ -246,6 +246,36 @@ fn alarm_turns_on_then_off_after_the_configured_delay() {
 }
 
 #[test]
+fn status_time_is_sent_once_a_second_and_unchanged_values_not_at_all() {
+    let mut h = Harness::connected(two_cameras());
+    let status = |n: u32| format!(r#"{{"devMac":"{BARN}","battery":87,"seq":{n}}}"#);
+    let topics = |ps: Vec<Publish>| -> Vec<String> {
+        without_presence(ps).into_iter().map(|p| p.topic).collect()
+    };
+    let first = topics(h.message("4GSolarCam/Status", status(1)));
+    assert_eq!(
+        first,
+        [
+            "solarcam/5CC5638AE24D/status",
+            "solarcam/5CC5638AE24D/last_status",
+            "solarcam/5CC5638AE24D/battery"
+        ]
+    );
+    // Same second, same battery: only the report itself is new.
+    h.wall += Duration::from_millis(400);
+    let second = topics(h.message("4GSolarCam/Status", status(2)));
+    assert_eq!(second, ["solarcam/5CC5638AE24D/status"]);
+    // The next second has a new time.
+    h.wall += Duration::from_millis(700);
+    let ps = h.message("4GSolarCam/Status", status(3));
+    assert_eq!(
+        text(on(&ps, "solarcam/5CC5638AE24D/last_status")),
+        "2023-11-14T22:13:21Z"
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/status")), status(3));
+}
+
+#[test]
 fn status_publishes_battery_signal_voltage_and_announces_new_sensors() {
     let mut h = Harness::connected(two_cameras());
     let status = format!(

@@ -162,6 +162,11 @@ impl Mosquitto {
         self.child = Self::spawn(&self.conf, self.port).expect("mosquitto did not restart");
     }
 
+    /// The broker's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
