@@ -367,7 +367,8 @@ fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) 
 
     // In the same run: one flood, three paths watching it.
     minimal_relay(port, "4GSolarCam/+", "bench/relay-same-run");
-    let same_rx: [(Rx, &dyn Fn(&str) -> bool); 3] = [
+    type Wanted<'a> = &'a dyn Fn(&str) -> bool;
+    let same_rx: [(Rx, Wanted); 3] = [
         (listen(port, "same-direct", &["4GSolarCam/+"]), &|_| true),
         (
             listen(port, "same-relayed", &["bench/relay-same-run"]),
