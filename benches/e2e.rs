@@ -36,6 +36,17 @@ fn client(port: u16, id: &str) -> (Client, rumqttc::Connection) {
     (client, connection)
 }
 
+/// Runs a publisher's event loop until the broker or the client is gone. Stopping at the first
+/// error matters: rumqttc would otherwise retry at once, forever, and eat the CPU that later
+/// sections measure.
+fn drive(mut conn: rumqttc::Connection) {
+    for ev in conn.iter() {
+        if ev.is_err() {
+            return;
+        }
+    }
+}
+
 /// A subscriber that sends (topic, payload, receipt time) for every message; returns once its
 /// subscriptions are acknowledged.
 fn listen(
@@ -94,8 +105,14 @@ fn minimal_relay(port: u16, from: &'static str, to: &'static str) {
     });
     thread::spawn(move || {
         for ev in conn.iter() {
-            if let Ok(Event::Incoming(Packet::Publish(p))) = ev {
-                let _ = tx.send(p.payload);
+            match ev {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p.payload);
+                }
+                Ok(_) => {}
+                // The broker is gone (its section is over): a reconnect loop would eat the CPU
+                // the next section measures.
+                Err(_) => return,
             }
         }
     });
@@ -188,8 +205,8 @@ fn latency(port: u16, kind: &str, n: u32, gap: Duration, rows: &mut Vec<Row>) {
     for rx in [&direct, &relayed, &bridged] {
         while rx.try_recv().is_ok() {}
     }
-    let (publisher, mut conn) = client(port, &format!("camera-{kind}"));
-    thread::spawn(move || for _ in conn.iter() {});
+    let (publisher, conn) = client(port, &format!("camera-{kind}"));
+    thread::spawn(move || drive(conn));
     let mut sent = HashMap::new();
     let payloads: Vec<Vec<u8>> = (0..n).map(&payload_of).collect();
     for (i, p) in payloads.into_iter().enumerate() {
@@ -278,8 +295,8 @@ fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) 
     type Rx = mpsc::Receiver<(String, bytes::Bytes, Instant)>;
     // Publishes the flood; returns when the last one is handed to the client.
     let flood = |id: &str, topic_of: &dyn Fn(usize) -> String| {
-        let (publisher, mut conn) = client(port, &format!("camera-flood-{id}"));
-        thread::spawn(move || for _ in conn.iter() {});
+        let (publisher, conn) = client(port, &format!("camera-flood-{id}"));
+        thread::spawn(move || drive(conn));
         let start = Instant::now();
         for i in 0..MESSAGES {
             let mac = &macs[i % macs.len()];
@@ -526,8 +543,8 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
     while rx.try_recv().is_ok() {}
     let pid = bridge.child.id();
     let before = rss_kb(pid, "VmRSS:");
-    let (publisher, mut conn) = client(broker.port, "burst");
-    thread::spawn(move || for _ in conn.iter() {});
+    let (publisher, conn) = client(broker.port, "burst");
+    thread::spawn(move || drive(conn));
     for i in 0..50u64 {
         let mac = if i == 0 {
             MAC.to_string()
