@@ -94,7 +94,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
             None => std::future::pending().await,
         }
     };
-    service::run_until(None, config, stop).await
+    service::run_until(None, config, None, stop).await
 }
 
 /// What an entity's state topic means, for printing.

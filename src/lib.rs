@@ -12,6 +12,7 @@
 //! - [`mqtt`]: the shell's broker connections (rumqttc), with reconnects and TLS.
 //! - [`watcher`]: the shell's file watcher: the configuration file's edits, debounced.
 //! - [`state`]: the state directory: what the bridge remembers across restarts, written atomically.
+//! - [`logging`]: the log's level, from the environment or the file, changed by edits.
 //! - [`broker`]: the embedded MQTT broker, for a first run or a Pi without Mosquitto.
 //! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
 //!   and timers, carries out its actions, and speaks systemd's notification protocol.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod discovery;
+pub mod logging;
 pub mod mac;
 pub mod mqtt;
 pub mod outbox;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use solarcam_bridge::config::{BrokerUrl, Config, Secret, DEFAULT_PATH};
+use solarcam_bridge::logging;
 use solarcam_bridge::mac::Mac;
-use tracing_subscriber::EnvFilter;
 
 /// Bridges Milesight SC211 4G solar cameras to Home Assistant over MQTT, with discovery.
 #[derive(Parser)]
@@ -114,7 +114,7 @@ fn main() -> ExitCode {
             once,
             awake_for,
         }) => {
-            init_logging(None, "info");
+            logging::init(None, "info");
             let opts = solarcam_bridge::simulator::SimulatorOptions {
                 broker,
                 username,
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
             r#for,
         }) => {
             // The demo's own view goes to stdout; of the logs, only what the camera does and problems.
-            init_logging(None, "warn,solarcam_bridge::simulator=info");
+            logging::init(None, "warn,solarcam_bridge::simulator=info");
             let opts = solarcam_bridge::demo::DemoOptions {
                 listen,
                 snapshot_file,
@@ -174,20 +174,8 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(config.log_level.as_deref(), "info");
-    block_on(solarcam_bridge::service::run(path, config))
-}
-
-/// RUST_LOG wins over the file's `log_level`, which wins over the command's default.
-fn init_logging(level: Option<&str>, default: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(level.unwrap_or(default)));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let log = logging::init(config.log_level.as_deref(), "info");
+    block_on(solarcam_bridge::service::run(path, config, log))
 }
 
 fn block_on<E: std::fmt::Display>(

@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::Config;
+use crate::logging::LogLevel;
 use crate::mqtt::{Connection, Incoming, Options, SetupError};
 use crate::state::StateDir;
 use crate::watcher::ConfigWatcher;
@@ -146,11 +147,13 @@ struct Shell {
     links: Links,
     state: StateDir,
     systemd: Systemd,
+    /// Follows `log_level` edits; `None` where the caller keeps its own logging (the demo).
+    log: Option<LogLevel>,
 }
 
 /// Runs the bridge until SIGTERM or SIGINT. `path` is re-read when it changes and on SIGHUP.
-pub async fn run(path: PathBuf, config: Config) -> Result<(), ServiceError> {
-    run_until(Some(path), config, std::future::pending()).await
+pub async fn run(path: PathBuf, config: Config, log: LogLevel) -> Result<(), ServiceError> {
+    run_until(Some(path), config, Some(log), std::future::pending()).await
 }
 
 /// Runs the bridge until SIGTERM, SIGINT or `stop`. Starts the embedded broker first when the
@@ -158,6 +161,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), ServiceError> {
 pub async fn run_until(
     path: Option<PathBuf>,
     mut config: Config,
+    log: Option<LogLevel>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     info!("starting: {}", config.summary());
@@ -198,6 +202,7 @@ pub async fn run_until(
         links,
         state,
         systemd: Systemd::new(),
+        log,
     };
     let mut watcher = match &shell.path {
         Some(path) => match ConfigWatcher::new(path) {
@@ -386,6 +391,9 @@ impl Shell {
                 );
             }
             Ok(mut new) => {
+                if let Some(log) = &mut self.log {
+                    log.set(new.log_level.as_deref());
+                }
                 info!("configuration reloaded: {}", new.summary());
                 for w in &new.warnings {
                     warn!("{w}");

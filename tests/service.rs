@@ -94,6 +94,45 @@ fn cameras_are_added_renamed_and_removed_by_editing_the_file() {
 }
 
 #[test]
+fn log_level_follows_the_file_without_a_restart() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let with_level =
+        |level: &str, cameras: &str| format!("log_level: {level}\n{}", cameras.trim_start());
+    std::fs::write(&path, with_level("warn", &one_camera(&broker))).unwrap();
+    let bridge = BridgeProcess::start_at(dir, path.clone(), &[("RUST_LOG", "")]);
+    wait_retained(broker.port, DRIVEWAY_CAMERA);
+    assert!(
+        !bridge.log().iter().any(|l| l.contains("INFO")),
+        "info lines at log_level warn: {:#?}",
+        bridge.log()
+    );
+
+    // Raised: the change and the reload that made it are both in the log.
+    save_by_rename(
+        &path,
+        &with_level("debug", &two_cameras(&broker, "Driveway")),
+    );
+    bridge.wait_log(&["log level: debug (was warn)"]);
+    bridge.wait_log(&["configuration reloaded"]);
+    wait_retained(broker.port, BARN_CAMERA);
+
+    // Lowered again: the next reload is applied (Barn removed) but not logged.
+    save_by_rename(&path, &with_level("warn", &one_camera(&broker)));
+    wait_until("Barn removed", || {
+        retained(broker.port, BARN_CAMERA).is_none()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let reloads = bridge
+        .log()
+        .iter()
+        .filter(|l| l.contains("configuration reloaded"))
+        .count();
+    assert_eq!(reloads, 1, "{:#?}", bridge.log());
+}
+
+#[test]
 fn a_bad_edit_keeps_the_cameras_running_and_raises_the_problem_sensor_until_fixed() {
     let broker = Mosquitto::start();
     let (bridge, mut ha) = start_bridge(&broker, &two_cameras(&broker, "Driveway"));

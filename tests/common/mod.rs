@@ -275,8 +275,13 @@ impl BridgeProcess {
             .env_remove("WATCHDOG_USEC")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // An empty value removes the variable (RUST_LOG, to let the file's log_level decide).
         for (k, v) in env {
-            cmd.env(k, v);
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
         }
         let mut child = cmd.spawn().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));

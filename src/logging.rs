@@ -1,0 +1,62 @@
+//! Logging: lines to stderr (journald adds the time and the unit), filtered by `RUST_LOG` if set,
+//! else by the configuration's `log_level`, else by the command's default. An edit of
+//! `log_level` applies at once, like every other edit of the file: raising it to `debug` to look
+//! at a problem must not need a restart that would hide the problem.
+
+use tracing::{info, warn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
+
+/// Changes the level of the running logger.
+pub struct LogLevel {
+    /// `None` when `RUST_LOG` decides: the environment wins over the file.
+    handle: Option<reload::Handle<EnvFilter, Registry>>,
+    default: String,
+    current: String,
+}
+
+/// Starts logging. `level` is the configuration's `log_level`, `default` the command's.
+pub fn init(level: Option<&str>, default: &str) -> LogLevel {
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let env_rules = from_env.is_some();
+    let current = level.unwrap_or(default).to_string();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(&current));
+    let (filter, handle) = reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    // Another logger already set (a test harness) is not a reason to fail.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init();
+    LogLevel {
+        handle: (!env_rules).then_some(handle),
+        default: default.to_string(),
+        current,
+    }
+}
+
+impl LogLevel {
+    /// Applies the configuration's `log_level` (`None`: back to the default) if it changed.
+    pub fn set(&mut self, level: Option<&str>) {
+        let wanted = level.unwrap_or(&self.default).to_string();
+        if wanted == self.current {
+            return;
+        }
+        let Some(handle) = &self.handle else {
+            info!("log_level {wanted} not applied: RUST_LOG is set and takes precedence");
+            self.current = wanted;
+            return;
+        };
+        match handle.reload(EnvFilter::new(&wanted)) {
+            Ok(()) => {
+                info!("log level: {wanted} (was {})", self.current);
+                self.current = wanted;
+            }
+            Err(e) => warn!("log level {wanted} not applied: {e}"),
+        }
+    }
+}
