@@ -217,9 +217,12 @@ pub async fn run_until(
         },
         None => None,
     };
-    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    let handler = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| ServiceError::Other(format!("cannot handle {name}: {e}")))
+    };
+    let mut terminate = handler(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = handler(SignalKind::interrupt(), "SIGINT")?;
+    let mut hangup = handler(SignalKind::hangup(), "SIGHUP")?;
     tokio::pin!(stop);
 
     loop {
