@@ -54,37 +54,14 @@ fn listen(
     id: &str,
     filters: &[&str],
 ) -> mpsc::Receiver<(String, bytes::Bytes, Instant)> {
-    let (c, mut conn) = client(port, id);
-    for f in filters {
-        c.subscribe(*f, QoS::AtLeastOnce).unwrap();
-    }
+    let (c, conn) = client(port, id);
     let (tx, rx) = mpsc::channel();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let want = filters.len();
-    thread::spawn(move || {
-        let _keep = c;
-        let mut acks = 0;
-        for ev in conn.iter() {
-            match ev {
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    acks += 1;
-                    if acks == want {
-                        let _ = ready_tx.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send((p.topic, p.payload, Instant::now())).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
+    // The subscriber stays connected for as long as its messages are wanted.
+    let keep = c.clone();
+    common::subscribe_in_thread(&c, conn, filters, move |p| {
+        let _ = &keep;
+        tx.send((p.topic, p.payload, Instant::now())).is_ok()
     });
-    ready_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("subscribe");
     rx
 }
 

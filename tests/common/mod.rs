@@ -377,6 +377,49 @@ impl Msg {
     }
 }
 
+/// Subscribes `client` to `filters` and hands every message to `on_publish` in a thread of its
+/// own, until `on_publish` returns false or the connection ends (dropping every handle of the
+/// client ends it); returns once the broker has acknowledged every subscription (or the
+/// connection, for none).
+pub fn subscribe_in_thread(
+    client: &Client,
+    mut connection: rumqttc::Connection,
+    filters: &[&str],
+    mut on_publish: impl FnMut(rumqttc::Publish) -> bool + Send + 'static,
+) {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let want = filters.len();
+    for f in filters {
+        client.subscribe(*f, QoS::AtLeastOnce).unwrap();
+    }
+    std::thread::spawn(move || {
+        let mut acks = 0;
+        for event in connection.iter() {
+            match event {
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    acks += 1;
+                    if acks == want {
+                        let _ = ready_tx.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::ConnAck(_))) if want == 0 => {
+                    let _ = ready_tx.send(());
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if !on_publish(p) {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(WAIT)
+        .expect("test client could not connect and subscribe");
+}
+
 /// An MQTT client that records every message on its subscriptions.
 pub struct Peer {
     client: Client,
@@ -403,44 +446,16 @@ impl Peer {
         if let Some((u, p)) = credentials {
             opts.set_credentials(u, p);
         }
-        let (client, mut connection) = Client::new(opts, 64);
+        let (client, connection) = Client::new(opts, 64);
         let (tx, rx) = mpsc::channel();
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let want = filters.len();
-        for f in filters {
-            client.subscribe(*f, QoS::AtLeastOnce).unwrap();
-        }
-        std::thread::spawn(move || {
-            let mut acks = 0;
-            for event in connection.iter() {
-                match event {
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        acks += 1;
-                        if acks == want {
-                            let _ = ready_tx.send(());
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::ConnAck(_))) if want == 0 => {
-                        let _ = ready_tx.send(());
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let msg = Msg {
-                            topic: p.topic,
-                            payload: p.payload.to_vec(),
-                            retain: p.retain,
-                        };
-                        if tx.send(msg).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
-            }
+        subscribe_in_thread(&client, connection, filters, move |p| {
+            let msg = Msg {
+                topic: p.topic,
+                payload: p.payload.to_vec(),
+                retain: p.retain,
+            };
+            tx.send(msg).is_ok()
         });
-        ready_rx
-            .recv_timeout(WAIT)
-            .expect("test peer could not connect and subscribe");
         Peer {
             client,
             rx,
