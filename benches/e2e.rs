@@ -15,7 +15,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -67,13 +68,17 @@ fn listen(
 
 /// The floor for any bridge: subscribe, republish the payload unchanged on another topic.
 /// Lossless: a second thread publishes, so a full request queue waits instead of dropping.
+///
+/// It republishes with QoS 0, as the bridge publishes to Home Assistant. With QoS 1 it stalls as
+/// the bridge did: on a stock Mosquitto (Nagle on) each PUBACK the broker sends holds the next
+/// message until the relay's delayed ACK, 22 ms p50 and 44 ms p99 (BENCHMARKS.md).
 fn minimal_relay(port: u16, from: &'static str, to: &'static str) {
     let (c, mut conn) = client(port, &format!("minimal-relay-{to}"));
     c.subscribe(from, QoS::AtLeastOnce).unwrap();
     let (tx, rx) = mpsc::channel::<bytes::Bytes>();
     thread::spawn(move || {
         for payload in rx {
-            if c.publish(to, QoS::AtLeastOnce, true, payload.to_vec())
+            if c.publish(to, QoS::AtMostOnce, true, payload.to_vec())
                 .is_err()
             {
                 return;
@@ -153,47 +158,132 @@ fn start_bridge(config: &str) -> BridgeProcess {
     b
 }
 
-/// One message at a time; each one's arrival on the three paths.
-fn latency(port: u16, kind: &str, n: u32, gap: Duration, rows: &mut Vec<Row>) {
-    type Payload = Box<dyn Fn(u32) -> Vec<u8>>;
-    let (cam_topic, relay_topic, payload_of): (&'static str, &'static str, Payload) =
-        if kind == "status" {
-            (
-                "4GSolarCam/Status",
-                "relay/status",
-                Box::new(|i| {
-                    format!(r#"{{"mac":"{MAC}","battery":50,"id":"seq={i:08}"}}"#).into_bytes()
-                }),
-            )
-        } else {
-            (
-                "4GSolarCam/Snapshot/5CC5638AE24C",
-                "relay/snapshot",
-                Box::new(|i| jpeg_with_seq(500 << 10, i)),
-            )
-        };
-    let bridge_topic = format!("solarcam/{MAC}/{kind}");
-    minimal_relay(port, cam_topic, relay_topic);
-    let direct = listen(port, &format!("direct-{kind}"), &[cam_topic]);
-    let relayed = listen(port, &format!("relayed-{kind}"), &[relay_topic]);
-    let bridged = listen(port, &format!("bridged-{kind}"), &[&bridge_topic]);
+/// The two brokers every latency and throughput figure is measured on. Stock is the headline:
+/// it is what Debian's package and the Home Assistant add-on run (Nagle's algorithm on, 20
+/// messages in flight and 1,000 queued per client). Tuned turns Nagle off and lifts the caps.
+#[derive(Clone, Copy, PartialEq)]
+enum Broker {
+    Stock,
+    Tuned,
+}
+
+impl Broker {
+    fn start(self) -> Mosquitto {
+        match self {
+            Broker::Stock => Mosquitto::start(),
+            Broker::Tuned => Mosquitto::for_benchmarks(),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Broker::Stock => "stock Mosquitto",
+            Broker::Tuned => "tuned Mosquitto",
+        }
+    }
+}
+
+/// One kind of camera message timed end to end.
+struct Probe {
+    label: &'static str,
+    /// The camera's topic, the relay's output topic and the bridge's Home Assistant topic.
+    cam_topic: &'static str,
+    relay_topic: &'static str,
+    bridge_topic: &'static str,
+    /// The QoS the camera publishes with.
+    qos: QoS,
+    count: u32,
+    gap: Duration,
+    payload: fn(u32) -> Vec<u8>,
+    /// Bridge p99 at most this many times the relay's, and (where given) the broker's one hop.
+    max_vs_relay: f64,
+    max_vs_hop: Option<f64>,
+}
+
+const PROBES: [Probe; 4] = [
+    Probe {
+        label: "status (QoS 1)",
+        cam_topic: "4GSolarCam/Status",
+        relay_topic: "relay/status",
+        bridge_topic: "solarcam/5CC5638AE24C/status",
+        qos: QoS::AtLeastOnce,
+        count: 400,
+        gap: Duration::from_millis(10),
+        payload: |i| format!(r#"{{"mac":"{MAC}","battery":50,"id":"seq={i:08}"}}"#).into_bytes(),
+        max_vs_relay: 1.25,
+        max_vs_hop: Some(2.0),
+    },
+    Probe {
+        label: "status (QoS 0)",
+        cam_topic: "4GSolarCam/Status",
+        relay_topic: "relay/status",
+        bridge_topic: "solarcam/5CC5638AE24C/status",
+        qos: QoS::AtMostOnce,
+        count: 400,
+        gap: Duration::from_millis(10),
+        payload: |i| format!(r#"{{"mac":"{MAC}","battery":50,"id":"seq={i:08}"}}"#).into_bytes(),
+        max_vs_relay: 1.25,
+        max_vs_hop: Some(2.0),
+    },
+    // As the issue that found the Nagle stall measured it: a JSON line naming the camera, then
+    // the JPEG, on the shared topic, QoS 0.
+    Probe {
+        label: "2 KB snapshot (QoS 0)",
+        cam_topic: "4GSolarCam/Snapshot",
+        relay_topic: "relay/snapshot-2k",
+        bridge_topic: "solarcam/5CC5638AE24C/snapshot",
+        qos: QoS::AtMostOnce,
+        count: 300,
+        gap: Duration::from_millis(20),
+        payload: |i| {
+            let mut p = format!("{{\"mac\":\"{MAC}\"}}\n").into_bytes();
+            p.extend(jpeg_with_seq(2 << 10, i));
+            p
+        },
+        max_vs_relay: 1.25,
+        max_vs_hop: Some(2.0),
+    },
+    Probe {
+        label: "500 KB snapshot (QoS 1)",
+        cam_topic: "4GSolarCam/Snapshot/5CC5638AE24C",
+        relay_topic: "relay/snapshot",
+        bridge_topic: "solarcam/5CC5638AE24C/snapshot",
+        qos: QoS::AtLeastOnce,
+        count: 100,
+        gap: Duration::from_millis(40),
+        payload: |i| jpeg_with_seq(500 << 10, i),
+        max_vs_relay: 1.5,
+        max_vs_hop: None,
+    },
+];
+
+/// Sorted delays of one run on the three paths: broker one hop, minimal relay, bridge.
+type Delays = [Vec<Duration>; 3];
+
+/// One message at a time; each one's arrival on the three paths, in the same run.
+fn latency_run(port: u16, probe: &Probe, run: &str) -> Delays {
+    minimal_relay(port, probe.cam_topic, probe.relay_topic);
+    let direct = listen(port, &format!("direct-{run}"), &[probe.cam_topic]);
+    let relayed = listen(port, &format!("relayed-{run}"), &[probe.relay_topic]);
+    let bridged = listen(port, &format!("bridged-{run}"), &[probe.bridge_topic]);
     // Drain what subscribing delivered (retained messages from earlier runs).
     thread::sleep(Duration::from_millis(300));
     for rx in [&direct, &relayed, &bridged] {
         while rx.try_recv().is_ok() {}
     }
-    let (publisher, conn) = client(port, &format!("camera-{kind}"));
+    let (publisher, conn) = client(port, &format!("camera-{run}"));
     thread::spawn(move || drive(conn));
+    let payloads: Vec<Vec<u8>> = (0..probe.count).map(probe.payload).collect();
     let mut sent = HashMap::new();
-    let payloads: Vec<Vec<u8>> = (0..n).map(&payload_of).collect();
     for (i, p) in payloads.into_iter().enumerate() {
         sent.insert(i as u32, Instant::now());
         publisher
-            .publish(cam_topic, QoS::AtLeastOnce, false, p)
+            .publish(probe.cam_topic, probe.qos, false, p)
             .unwrap();
-        thread::sleep(gap);
+        thread::sleep(probe.gap);
     }
     thread::sleep(Duration::from_millis(500));
+    let _ = publisher.disconnect();
     let collect = |rx: &mpsc::Receiver<(String, bytes::Bytes, Instant)>| {
         let mut d: Vec<Duration> = rx
             .try_iter()
@@ -202,33 +292,66 @@ fn latency(port: u16, kind: &str, n: u32, gap: Duration, rows: &mut Vec<Row>) {
         d.sort();
         d
     };
-    let (d, r, b) = (collect(&direct), collect(&relayed), collect(&bridged));
-    let label = if kind == "status" {
-        "status"
-    } else {
-        "500 KB snapshot"
+    [collect(&direct), collect(&relayed), collect(&bridged)]
+}
+
+/// Each probe, `REPEATS` times on a fresh broker and bridge; the rows give the median of the
+/// runs' p50 and p99 for each path, and the bridge's p99 against the relay's and the one hop's.
+fn latency(broker: Broker, rows: &mut Vec<Row>) {
+    const REPEATS: usize = 3;
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
     };
-    for (path, v) in [
-        ("broker, one hop", &d),
-        ("minimal relay, two hops", &r),
-        ("solarcam-bridge", &b),
-    ] {
+    for (n, probe) in PROBES.iter().enumerate() {
+        let runs: Vec<Delays> = (0..REPEATS)
+            .map(|rep| {
+                let mosquitto = broker.start();
+                let _bridge = start_bridge(&bridge_config(mosquitto.port, 1, ""));
+                thread::sleep(Duration::from_millis(500));
+                latency_run(mosquitto.port, probe, &format!("{n}-{rep}"))
+            })
+            .collect();
+        let at = |path: usize, p: f64| median(runs.iter().map(|r| pct(&r[path], p)).collect());
+        let title = format!("latency, {}, {}", broker.label(), probe.label);
+        for (path, name) in [
+            "broker, one hop",
+            "minimal relay, two hops",
+            "solarcam-bridge",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let received: Vec<String> = runs.iter().map(|r| r[path].len().to_string()).collect();
+            rows.push(Row(
+                format!("{title}: {name}"),
+                format!("p50 {} / p99 {}", ms(at(path, 0.5)), ms(at(path, 0.99))),
+                format!("{} of {} received", received.join(", "), probe.count),
+            ));
+        }
+        let bridge = at(2, 0.99).as_secs_f64();
+        let verdict = |ratio: f64, target: f64| {
+            format!(
+                "target {target}x: {}",
+                if ratio <= target { "met" } else { "MISSED" }
+            )
+        };
+        let vs_relay = bridge / at(1, 0.99).as_secs_f64().max(1e-9);
         rows.push(Row(
-            format!("latency, {label}: {path}"),
-            format!("p50 {} / p99 {}", ms(pct(v, 0.5)), ms(pct(v, 0.99))),
-            format!("{} of {n} received", v.len()),
+            format!("{title}: bridge p99 / relay p99"),
+            format!("{vs_relay:.2}x"),
+            verdict(vs_relay, probe.max_vs_relay),
+        ));
+        let vs_hop = bridge / at(0, 0.99).as_secs_f64().max(1e-9);
+        rows.push(Row(
+            format!("{title}: bridge p99 / one hop p99"),
+            format!("{vs_hop:.2}x"),
+            probe
+                .max_vs_hop
+                .map(|t| verdict(vs_hop, t))
+                .unwrap_or_default(),
         ));
     }
-    let ratio = pct(&b, 0.99).as_secs_f64() / pct(&r, 0.99).as_secs_f64().max(1e-9);
-    let target = if kind == "status" { 1.25 } else { 1.5 };
-    rows.push(Row(
-        format!("latency, {label}: bridge p99 / relay p99"),
-        format!("{ratio:.2}x"),
-        format!(
-            "target {target}x: {}",
-            if ratio <= target { "met" } else { "MISSED" }
-        ),
-    ));
 }
 
 /// CPU time (user + system) a process has used so far.
@@ -245,37 +368,90 @@ fn cpu(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Messages per second from 1,000 cameras (alarm and status alternating, each payload distinct),
-/// measured two ways:
+/// Deliveries on one path, counted as they arrive by a thread of its own.
+struct Tally {
+    got: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Tally {
+    fn start(
+        rx: mpsc::Receiver<(String, bytes::Bytes, Instant)>,
+        wanted: fn(&str) -> bool,
+    ) -> Arc<Tally> {
+        let tally = Arc::new(Tally {
+            got: AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        });
+        let t = tally.clone();
+        thread::spawn(move || {
+            for (topic, _, at) in rx {
+                if wanted(&topic) {
+                    *t.last.lock().unwrap() = at;
+                    t.got.fetch_add(1, Ordering::Release);
+                }
+            }
+        });
+        tally
+    }
+
+    fn got(&self) -> usize {
+        self.got.load(Ordering::Acquire)
+    }
+
+    fn last(&self) -> Instant {
+        *self.last.lock().unwrap()
+    }
+}
+
+/// Messages per second from 1,000 cameras (alarm and status alternating, each payload distinct,
+/// QoS 1), with at most `WINDOW` messages published but not yet delivered on the paths measured:
+/// the rate a path sustains without loss. A stock Mosquitto queues 1,000 messages per client and
+/// drops the rest, so an unpaced flood would measure its drops, not the path.
+///
+/// Measured two ways:
 ///
 /// - *separately*: the broker to a direct subscriber, then through the minimal relay, then
 ///   through the bridge, one after the other; each has the whole machine. This is the capacity
 ///   lost by adding any second hop on a machine whose cores the broker shares.
 /// - *in the same run*: one flood, watched at once by a direct subscriber, through the relay and
-///   through the bridge; each rate is the messages it delivered over the time from the first
-///   publish to its last delivery. This is whether the bridge keeps pace with what the broker
-///   delivers.
+///   through the bridge, paced by the slowest; each rate is the messages it delivered over the
+///   time from the first publish to its last delivery. This is whether the bridge keeps pace with
+///   the relay.
 ///
 /// With the CPU time each process spent (last separate run), since on a small board they share
 /// the same cores.
-fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) {
+fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut Vec<Row>) {
     const CAMERAS: u64 = 1000;
     const MESSAGES: usize = 20_000;
+    const WINDOW: usize = 500;
     // Figures are medians of this many runs: a shared machine's rates vary by a quarter.
     const REPEATS: usize = 3;
+    let (port, broker_pid) = (mosquitto.port, mosquitto.pid());
     let macs: Vec<String> = (0..CAMERAS)
         .map(|i| format!("{:012X}", 0x0011_0000_0000u64 + i))
         .collect();
     let me = std::process::id();
     let kind = |i: usize| if i % 2 == 0 { "Alarm" } else { "Status" };
-    let bridged_topic = |t: &str| t.ends_with("/status") || t.ends_with("/alarm/attributes");
-    type Rx = mpsc::Receiver<(String, bytes::Bytes, Instant)>;
-    // Publishes the flood; returns when the last one is handed to the client.
-    let flood = |id: &str, topic_of: &dyn Fn(usize) -> String| {
+    fn any(_: &str) -> bool {
+        true
+    }
+    fn bridged(t: &str) -> bool {
+        t.ends_with("/status") || t.ends_with("/alarm/attributes")
+    }
+    // Publishes the flood, paced by the paths watched; then waits until each has everything or
+    // 2 s of silence. Returns each path's (delivered, messages per second).
+    let flood = |id: &str, topic_of: &dyn Fn(usize) -> String, paths: &[&Tally]| {
         let (publisher, conn) = client(port, &format!("camera-flood-{id}"));
         thread::spawn(move || drive(conn));
+        let base: Vec<usize> = paths.iter().map(|t| t.got()).collect();
+        let delivered = |p: usize| paths[p].got() - base[p];
+        let slowest = || (0..paths.len()).map(delivered).min().unwrap_or(0);
         let start = Instant::now();
         for i in 0..MESSAGES {
+            while i >= slowest() + WINDOW {
+                thread::sleep(Duration::from_micros(100));
+            }
             let mac = &macs[i % macs.len()];
             let payload = if i % 2 == 0 {
                 format!(r#"{{"mac":"{mac}","type":"PIR","seq":{i}}}"#)
@@ -286,72 +462,75 @@ fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) 
                 .publish(topic_of(i), QoS::AtLeastOnce, false, payload)
                 .unwrap();
         }
-        start
-    };
-    // Deliveries counted until 2 s of silence: (count, messages per second).
-    let count = |rx: &Rx, start: Instant, wanted: &dyn Fn(&str) -> bool| {
-        let (mut got, mut last) = (0, start);
-        while let Ok((topic, _, at)) = rx.recv_timeout(Duration::from_secs(2)) {
-            if wanted(&topic) {
-                got += 1;
-                last = at;
+        let mut seen = slowest();
+        let mut quiet_since = Instant::now();
+        while slowest() < MESSAGES && quiet_since.elapsed() < Duration::from_secs(2) {
+            thread::sleep(Duration::from_millis(10));
+            if slowest() != seen {
+                seen = slowest();
+                quiet_since = Instant::now();
             }
         }
-        let rate = got as f64 / last.duration_since(start).as_secs_f64().max(1e-9);
-        (got, rate)
+        let _ = publisher.disconnect();
+        (0..paths.len())
+            .map(|p| {
+                let took = paths[p].last().duration_since(start).as_secs_f64();
+                (delivered(p), delivered(p) as f64 / took.max(1e-9))
+            })
+            .collect::<Vec<_>>()
     };
     let cpus = || [cpu(broker_pid), cpu(bridge_pid), cpu(me)];
     let cpu_note = |before: [Duration; 3], after: [Duration; 3]| {
         let per_k = |i: usize| (after[i] - before[i]).as_secs_f64() * 1e6 / MESSAGES as f64;
         format!(
-            "CPU per 1,000: broker {:.0} ms, bridge {:.0} ms, bench clients {:.0} ms",
+            "; CPU per 1,000: broker {:.0} ms, bridge {:.0} ms, bench clients {:.0} ms",
             per_k(0),
             per_k(1),
             per_k(2)
         )
     };
-
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
-    };
-    let drain = |rx: &Rx| {
-        thread::sleep(Duration::from_millis(300));
-        while rx.try_recv().is_ok() {}
     };
 
     // Separately, each path with the machine to itself.
     minimal_relay(port, "bench/relay-in/+", "bench/relay-out");
     type TopicOf = Box<dyn Fn(usize) -> String>;
-    let paths: [(&str, TopicOf, &[&str]); 3] = [
+    let paths: [(&str, TopicOf, Arc<Tally>); 3] = [
         (
             "direct",
             Box::new(move |i| format!("bench/direct/{}", kind(i))),
-            &["bench/direct/#"],
+            Tally::start(listen(port, "count-direct", &["bench/direct/#"]), any),
         ),
         (
             "relayed",
             Box::new(move |i| format!("bench/relay-in/{}", kind(i))),
-            &["bench/relay-out"],
+            Tally::start(listen(port, "count-relayed", &["bench/relay-out"]), any),
         ),
         (
             "bridged",
             Box::new(move |i| format!("4GSolarCam/{}", kind(i))),
-            &["solarcam/+/status", "solarcam/+/alarm/attributes"],
+            Tally::start(
+                listen(
+                    port,
+                    "count-bridged",
+                    &["solarcam/+/status", "solarcam/+/alarm/attributes"],
+                ),
+                bridged,
+            ),
         ),
     ];
-    let listeners: Vec<Rx> = paths
-        .iter()
-        .map(|(id, _, filters)| listen(port, &format!("count-{id}"), filters))
-        .collect();
+    // A stock broker may still drop: each path's fewest deliveries over the runs are reported.
+    let mut fewest = [[MESSAGES; 3]; 2];
     let mut separate: Vec<(Vec<f64>, String)> = vec![(Vec::new(), String::new()); 3];
     for rep in 0..REPEATS {
-        for (p, ((id, topic_of, _), rx)) in paths.iter().zip(&listeners).enumerate() {
-            drain(rx);
+        for (p, (id, topic_of, tally)) in paths.iter().enumerate() {
+            thread::sleep(Duration::from_millis(300));
             let before = cpus();
-            let start = flood(&format!("{id}-{rep}"), topic_of.as_ref());
-            let (got, rate) = count(rx, start, &|t| *id != "bridged" || bridged_topic(t));
-            assert_eq!(got, MESSAGES, "{id}: {got} of {MESSAGES} delivered");
+            let result = flood(&format!("{id}-{rep}"), topic_of.as_ref(), &[tally]);
+            let (got, rate) = result[0];
+            fewest[0][p] = fewest[0][p].min(got);
             separate[p].0.push(rate);
             if rep == REPEATS - 1 {
                 separate[p].1 = cpu_note(before, cpus());
@@ -361,36 +540,29 @@ fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) 
 
     // In the same run: one flood, three paths watching it.
     minimal_relay(port, "4GSolarCam/+", "bench/relay-same-run");
-    type Wanted<'a> = &'a dyn Fn(&str) -> bool;
-    let same_rx: [(Rx, Wanted); 3] = [
-        (listen(port, "same-direct", &["4GSolarCam/+"]), &|_| true),
-        (
-            listen(port, "same-relayed", &["bench/relay-same-run"]),
-            &|_| true,
-        ),
-        (
+    let same_paths = [
+        Tally::start(listen(port, "same-direct", &["4GSolarCam/+"]), any),
+        Tally::start(listen(port, "same-relayed", &["bench/relay-same-run"]), any),
+        Tally::start(
             listen(
                 port,
                 "same-bridged",
                 &["solarcam/+/status", "solarcam/+/alarm/attributes"],
             ),
-            &bridged_topic,
+            bridged,
         ),
     ];
     let mut same: Vec<Vec<f64>> = vec![Vec::new(); 3];
     for rep in 0..REPEATS {
-        for (rx, _) in &same_rx {
-            drain(rx);
-        }
-        let start = flood(&format!("same-run-{rep}"), &|i| {
-            format!("4GSolarCam/{}", kind(i))
-        });
-        for (p, (rx, wanted)) in same_rx.iter().enumerate() {
-            let (got, rate) = count(rx, start, *wanted);
-            assert_eq!(
-                got, MESSAGES,
-                "same run, path {p}: {got} of {MESSAGES} delivered"
-            );
+        thread::sleep(Duration::from_millis(300));
+        let watched: Vec<&Tally> = same_paths.iter().map(|t| t.as_ref()).collect();
+        let result = flood(
+            &format!("same-run-{rep}"),
+            &|i| format!("4GSolarCam/{}", kind(i)),
+            &watched,
+        );
+        for (p, (got, rate)) in result.into_iter().enumerate() {
+            fewest[1][p] = fewest[1][p].min(got);
             same[p].push(rate);
         }
     }
@@ -401,8 +573,9 @@ fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) 
         "solarcam-bridge",
     ];
     let share = |a: f64, b: f64| a / b.max(1e-9) * 100.0;
-    let verdict = |pct: f64| format!("target 80%: {}", if pct >= 80.0 { "met" } else { "MISSED" });
-    for (title, rates, notes) in [
+    let verdict = |pct: f64| format!("target 90%: {}", if pct >= 90.0 { "met" } else { "MISSED" });
+    let broker = broker.label();
+    for (run, (title, rates, notes)) in [
         (
             "separately",
             separate
@@ -416,29 +589,28 @@ fn throughput(port: u16, broker_pid: u32, bridge_pid: u32, rows: &mut Vec<Row>) 
             same.iter().map(|r| median(r.clone())).collect(),
             vec![String::new(); 3],
         ),
-    ] {
-        for ((label, rate), note) in labels.iter().zip(&rates).zip(notes) {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (p, ((label, rate), note)) in labels.iter().zip(&rates).zip(notes).enumerate() {
+            let got = fewest[run][p];
             rows.push(Row(
-                format!("throughput, {title}: {label}"),
+                format!("throughput, {broker}, {title}: {label}"),
                 format!("{rate:.0} msg/s"),
-                note,
+                format!("fewest delivered {got} of {MESSAGES}{note}"),
             ));
         }
-        let bridge = share(rates[2], rates[0]);
         rows.push(Row(
-            format!("throughput, {title}: bridge / broker"),
-            format!("{bridge:.0}%"),
-            verdict(bridge),
-        ));
-        rows.push(Row(
-            format!("throughput, {title}: relay / broker"),
+            format!("throughput, {broker}, {title}: relay / broker"),
             format!("{:.0}%", share(rates[1], rates[0])),
             "the ceiling for any bridge that republishes each message".into(),
         ));
+        let bridge = share(rates[2], rates[1]);
         rows.push(Row(
-            format!("throughput, {title}: bridge / relay"),
-            format!("{:.0}%", share(rates[2], rates[1])),
-            String::new(),
+            format!("throughput, {broker}, {title}: bridge / relay"),
+            format!("{bridge:.0}%"),
+            verdict(bridge),
         ));
     }
 }
@@ -480,7 +652,7 @@ fn await_configs(
 
 fn memory_and_discovery(rows: &mut Vec<Row>) {
     for cameras in [1usize, 100, 1000, 10_000] {
-        let broker = Mosquitto::for_benchmarks();
+        let broker = Broker::Stock.start();
         let rx = listen(broker.port, "ha-discovery", &["homeassistant/#"]);
         let start = Instant::now();
         let bridge = start_bridge(&bridge_config(broker.port, cameras, ""));
@@ -509,7 +681,7 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
     }
 
     // 50 cameras send a 1 MB snapshot each, at once.
-    let broker = Mosquitto::for_benchmarks();
+    let broker = Broker::Stock.start();
     let bridge = start_bridge(&bridge_config(
         broker.port,
         50,
@@ -571,30 +743,16 @@ fn main() {
         .collect();
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     let mut rows = Vec::new();
-    if wanted("latency") {
-        let broker = Mosquitto::for_benchmarks();
-        let _bridge = start_bridge(&bridge_config(broker.port, 1, ""));
-        thread::sleep(Duration::from_millis(500));
-        latency(
-            broker.port,
-            "status",
-            400,
-            Duration::from_millis(10),
-            &mut rows,
-        );
-        latency(
-            broker.port,
-            "snapshot",
-            100,
-            Duration::from_millis(40),
-            &mut rows,
-        );
-    }
-    if wanted("throughput") {
-        let broker = Mosquitto::for_benchmarks();
-        let bridge = start_bridge(&bridge_config(broker.port, 1000, ""));
-        thread::sleep(Duration::from_secs(2));
-        throughput(broker.port, broker.pid(), bridge.child.id(), &mut rows);
+    for broker in [Broker::Stock, Broker::Tuned] {
+        if wanted("latency") {
+            latency(broker, &mut rows);
+        }
+        if wanted("throughput") {
+            let mosquitto = broker.start();
+            let bridge = start_bridge(&bridge_config(mosquitto.port, 1000, ""));
+            thread::sleep(Duration::from_secs(2));
+            throughput(broker, &mosquitto, bridge.child.id(), &mut rows);
+        }
     }
     if wanted("memory") {
         memory_and_discovery(&mut rows);

@@ -372,6 +372,7 @@ fn each_button_press_sends_the_camera_its_command() {
         let msg = camera.wait_for(key, |m| m.topic == topic);
         assert_eq!(msg.text(), payload, "{key}");
         assert!(!msg.retain, "{key}: commands must not be retained");
+        assert_eq!(msg.qos, 1, "{key}: commands are sent with QoS 1");
     }
     for topic in [
         "4GSolarCam/Wake/5CC5638AE24D",
@@ -413,6 +414,17 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
         .collect();
     let configs = order.iter().filter(|t| t.ends_with("/config")).count();
     assert_eq!(configs, 2 * 12 + 8, "{order:#?}");
+    // All of it QoS 0 (one QoS keeps the order; QoS 1's PUBACKs stall a stock broker: BENCHMARKS.md).
+    let republished = &ha.seen[ha.seen.len() - order.len()..];
+    assert!(
+        republished.iter().all(|m| m.qos == 0),
+        "{:#?}",
+        republished
+            .iter()
+            .filter(|m| m.qos != 0)
+            .map(|m| (&m.topic, m.qos))
+            .collect::<Vec<_>>()
+    );
     let availability = order
         .iter()
         .position(|t| t == "solarcam/bridge/availability")

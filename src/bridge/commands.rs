@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::{timer_set, Bridge, Link, Qos};
+use super::{timer_set, Bridge, Link};
 use crate::config::default_camera_name;
 use crate::discovery::State;
 use crate::mac::Mac;
@@ -75,7 +75,6 @@ impl Bridge {
             Link::Camera,
             topic,
             Bytes::from_static(command.payload().as_bytes()),
-            Qos::AtLeastOnce,
             false,
         );
     }

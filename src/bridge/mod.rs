@@ -47,6 +47,30 @@ pub enum Qos {
     AtLeastOnce,
 }
 
+impl Link {
+    /// The QoS of what the bridge publishes on this link.
+    ///
+    /// Home Assistant's side gets QoS 0. Every message there is retained and the bridge publishes
+    /// all of them again (and sweeps ghosts) on each reconnect, so the one thing QoS 1 would add,
+    /// a resend of what was in the socket when a connection dropped, is already covered. What
+    /// QoS 1 would cost is measured: each PUBACK is a small segment the broker sends; the
+    /// bridge's kernel delays its ACK (up to 40 ms), and a broker with Nagle's algorithm on (stock
+    /// Mosquitto) holds the next camera message for the bridge until that ACK comes, so the
+    /// bridge's p99 was 44 ms on stock Mosquitto instead of 0.5 ms (BENCHMARKS.md). One QoS for
+    /// all of Home Assistant's messages also keeps them in order (configs, availability, states):
+    /// a broker queues QoS 1 behind its in-flight window but sends QoS 0 at once, so mixing them
+    /// reorders.
+    ///
+    /// Commands for cameras keep QoS 1: they are few, not retained, and not resent by anything
+    /// else.
+    pub fn qos(self) -> Qos {
+        match self {
+            Link::Ha => Qos::AtMostOnce,
+            Link::Camera => Qos::AtLeastOnce,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A connection is up (first time or again): subscribe, and publish what that side needs.
@@ -558,7 +582,7 @@ impl Bridge {
         ];
         for (d, value) in values {
             let topic = self.topics.diagnostic(d);
-            self.push_publish(Link::Ha, topic, Bytes::from(value), Qos::AtLeastOnce, true);
+            self.push_publish(Link::Ha, topic, Bytes::from(value), true);
         }
     }
 
@@ -623,15 +647,15 @@ impl Bridge {
 
     fn publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
         self.stats.published += 1;
-        self.push_publish(link, topic, payload, Qos::AtLeastOnce, retain);
+        self.push_publish(link, topic, payload, retain);
     }
 
-    fn push_publish(&mut self, link: Link, topic: String, payload: Bytes, qos: Qos, retain: bool) {
+    fn push_publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
         self.actions.push_back(Action::Publish(Publish {
             link,
             topic,
             payload,
-            qos,
+            qos: link.qos(),
             retain,
         }));
     }

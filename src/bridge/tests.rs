@@ -151,7 +151,7 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
     assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
     assert!(ps
         .iter()
-        .all(|p| p.retain && p.link == Link::Ha && p.qos == Qos::AtLeastOnce));
+        .all(|p| p.retain && p.link == Link::Ha && p.qos == Qos::AtMostOnce));
 
     let actions = h.event(Event::Connected(Link::Camera));
     assert_eq!(

@@ -364,6 +364,8 @@ pub struct Msg {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    /// As delivered: a Peer subscribes with QoS 1, so 0 here means it was published with QoS 0.
+    pub qos: u8,
 }
 
 impl Msg {
@@ -453,6 +455,7 @@ impl Peer {
                 topic: p.topic,
                 payload: p.payload.to_vec(),
                 retain: p.retain,
+                qos: p.qos as u8,
             };
             tx.send(msg).is_ok()
         });
