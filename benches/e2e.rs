@@ -656,7 +656,7 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
         let rx = listen(broker.port, "ha-discovery", &["homeassistant/#"]);
         let start = Instant::now();
         let bridge = start_bridge(&bridge_config(broker.port, cameras, ""));
-        let expected = cameras * 12 + 8;
+        let expected = cameras * 12 + 9;
         let (got, took) = await_configs(&rx, expected, start);
         thread::sleep(Duration::from_millis(500));
         let pid = bridge.child.id();

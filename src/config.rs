@@ -34,7 +34,11 @@ pub struct Config {
     /// How many wakes are sent before a queued command is given up.
     pub wake_retries: u32,
     pub snapshot_max_bytes: usize,
+    /// Cameras not in the file become devices when they publish. Off by default when the cameras
+    /// use a broker of their own (`camera_mqtt`): on a public broker anyone can publish.
     pub discover_unknown: bool,
+    /// At most this many unlisted cameras are devices at once.
+    pub discover_max: usize,
     pub log_level: Option<String>,
     /// Where the bridge keeps what it remembers across restarts; the service's own state directory
     /// (systemd's `$STATE_DIRECTORY`) or `/var/lib/solarcam-bridge` when not set.
@@ -62,6 +66,8 @@ pub struct BrokerConfig {
     pub embedded: Option<std::net::SocketAddr>,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// Where the password was read from, when from a file (checked for who can read it).
+    pub password_file: Option<PathBuf>,
     pub client_id: String,
     /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
     pub ca_file: Option<PathBuf>,
@@ -94,6 +100,16 @@ impl std::str::FromStr for BrokerUrl {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
+        // Every message below shows the URL without its user-info: a password written there
+        // must not reach a log, the terminal or Home Assistant's problem sensor.
+        let shown = redact_userinfo(s);
+        let had_userinfo = shown != s;
+        let s = shown.as_str();
+        if had_userinfo {
+            return Err(format!(
+                "url {s:?} holds credentials; put them in `username` and `password` instead"
+            ));
+        }
         let (scheme, rest) = s.split_once("://").ok_or_else(|| {
             format!("url {s:?} has no scheme; write mqtt://HOST:PORT or mqtts://HOST:PORT")
         })?;
@@ -107,12 +123,6 @@ impl std::str::FromStr for BrokerUrl {
             }
         };
         let authority = rest.trim_end_matches('/');
-        if authority.contains('@') {
-            return Err(format!(
-                "url for host {:?} holds credentials; put them in `username` and `password` instead",
-                authority.rsplit('@').next().unwrap_or_default()
-            ));
-        }
         if authority.contains('/') || authority.contains('?') {
             return Err(format!("url {s:?} has a path; write only mqtt://HOST:PORT"));
         }
@@ -151,6 +161,27 @@ impl std::str::FromStr for BrokerUrl {
     }
 }
 
+/// `s` with whatever stands between `scheme://` (or the start) and the last `@` before the host
+/// replaced by `***`: `wss://user:pw@host/x` → `wss://***@host/x`.
+pub fn redact_userinfo(s: &str) -> String {
+    let (scheme, rest) = match s.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, s),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rfind('@') {
+        Some(at) => {
+            let host = &authority[at + 1..];
+            match scheme {
+                Some(scheme) => format!("{scheme}://***@{host}{tail}"),
+                None => format!("***@{host}{tail}"),
+            }
+        }
+        None => s.to_string(),
+    }
+}
+
 /// A password: never printed, not even by `{:?}`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -169,6 +200,9 @@ impl fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
+
+/// How many unlisted cameras become devices at most, unless the file says otherwise.
+pub const DEFAULT_DISCOVER_MAX: usize = 8;
 
 /// One problem in the file, with the line it stands on when that is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +265,50 @@ impl Config {
                 ));
             }
         }
+        let warnings = config.security_warnings();
+        config.warnings.extend(warnings);
         Ok(config)
+    }
+
+    /// Secrets exposed on the way: a password sent in plaintext to another machine, password and
+    /// key files any user can read. Warnings, not errors: a trusted LAN may be a choice.
+    pub fn security_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let brokers = [
+            ("mqtt", Some(&self.mqtt)),
+            ("camera_mqtt", self.camera_mqtt.as_ref()),
+        ];
+        for (key, broker) in brokers {
+            let Some(b) = broker else { continue };
+            if b.password.is_some()
+                && !b.url.tls
+                && b.embedded.is_none()
+                && !is_loopback(&b.url.host)
+            {
+                out.push(format!(
+                    "{key}: the password is sent to {} without encryption (mqtt://); anyone on the \
+                     way can read it. Use mqtts:// if the broker offers TLS",
+                    b.url.host
+                ));
+            }
+            #[cfg(unix)]
+            for (what, path) in [
+                ("password_file", &b.password_file),
+                ("client_key", &b.client_key),
+            ] {
+                use std::os::unix::fs::PermissionsExt;
+                let Some(path) = path else { continue };
+                let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+                if mode & 0o004 != 0 {
+                    out.push(format!(
+                        "{key}.{what}: any user on this machine can read {}; run `chmod o-r {}`",
+                        path.display(),
+                        path.display()
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Parses `text`; `file` names it in errors, `dir` resolves relative `password_file`s.
@@ -260,8 +337,13 @@ impl Config {
             Some(b) => format!("cameras on {}", b.url),
             None => "cameras on the same broker".to_string(),
         };
+        let unlisted = if self.discover_unknown {
+            format!("unlisted cameras added (up to {})", self.discover_max)
+        } else {
+            "unlisted cameras ignored".to_string()
+        };
         format!(
-            "{cams}, {broker}, {cam_broker}, topics {}/…, discovery under {}/",
+            "{cams}, {broker}, {cam_broker}, {unlisted}, topics {}/…, discovery under {}/",
             self.camera_topic_prefix, self.discovery_prefix
         )
     }
@@ -284,6 +366,7 @@ struct RawConfig {
     wake_retries: Option<u32>,
     snapshot_max_bytes: Option<u64>,
     discover_unknown: Option<bool>,
+    discover_max: Option<u32>,
     log_level: Option<String>,
     state_dir: Option<PathBuf>,
     #[serde(default)]
@@ -440,6 +523,18 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         }
     };
 
+    let discover_max = match raw.discover_max {
+        None => DEFAULT_DISCOVER_MAX,
+        Some(n @ 0..=1000) => n as usize,
+        Some(n) => {
+            c.error(
+                &[Seg::Key("discover_max")],
+                format!("discover_max: {n} is out of range; use 0 to 1000 (default {DEFAULT_DISCOVER_MAX}), and list cameras you want for sure"),
+            );
+            DEFAULT_DISCOVER_MAX
+        }
+    };
+
     const MAX_MQTT_PAYLOAD: u64 = 256 * 1024 * 1024 - 1024;
     let snapshot_max_bytes = match raw.snapshot_max_bytes {
         None => 1_900_000,
@@ -543,6 +638,7 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         c.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         return Err(c.errors);
     }
+    let discover_unknown = raw.discover_unknown.unwrap_or(camera_mqtt.is_none());
     Ok(Config {
         mqtt: mqtt.expect("no error means a broker"),
         camera_mqtt: camera_mqtt.map(|b| b.expect("no error means a broker")),
@@ -554,7 +650,10 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         command_timeout,
         wake_retries,
         snapshot_max_bytes,
-        discover_unknown: raw.discover_unknown.unwrap_or(true),
+        // With cameras on the user's own broker, a new MAC is one of theirs; on a separate (often
+        // public) camera broker it may be anyone's.
+        discover_unknown,
+        discover_max,
         log_level,
         state_dir: raw.state_dir.map(|d| resolve(dir, &d)),
         cameras,
@@ -655,6 +754,7 @@ fn broker(
         raw.password_file.is_some(),
         raw.password_env.is_some(),
     ];
+    let password_file = raw.password_file.as_ref().map(|f| resolve(dir, f));
     let password = match (raw.password, raw.password_file, raw.password_env) {
         _ if sources.iter().filter(|s| **s).count() > 1 => {
             c.error(
@@ -732,12 +832,21 @@ fn broker(
         embedded,
         username: raw.username,
         password,
+        password_file,
         client_id,
         ca_file: raw.ca_file.map(|p| resolve(dir, &p)),
         client_cert: raw.client_cert.map(|p| resolve(dir, &p)),
         client_key: raw.client_key.map(|p| resolve(dir, &p)),
         reconnect_max,
     })
+}
+
+/// `localhost` or a loopback address: traffic that never leaves this machine.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A path from the file, relative to the file's own directory.
@@ -998,6 +1107,80 @@ cameras:
         let e = errors("mqtt:\n  url: mqtt://user:hunter2@host:1883\n");
         assert!(!e[0].contains("hunter2"), "{}", e[0]);
         assert!(e[0].contains("username"), "{}", e[0]);
+        // Whatever else is wrong with the URL, its user-info never shows.
+        for url in [
+            "wss://user:hunter2@host",
+            "user:hunter2@host:1883",
+            "mqtt://user:hunter2@host:99999",
+            "mqtt://user:hunter2@host/path",
+            "mqtt://user:hunter2@[::1",
+            "mqtt://hunter2@",
+            "mqtt://a@b:hunter2@host",
+        ] {
+            let e = url.parse::<BrokerUrl>().unwrap_err();
+            assert!(!e.contains("hunter2"), "{url}: {e}");
+            let e = errors(&format!("mqtt:\n  url: {url}\n"));
+            assert!(e.iter().all(|e| !e.contains("hunter2")), "{url}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn user_info_is_redacted_from_any_url() {
+        assert_eq!(redact_userinfo("wss://u:p@h:1/x?y"), "wss://***@h:1/x?y");
+        assert_eq!(redact_userinfo("u:p@h"), "***@h");
+        assert_eq!(redact_userinfo("mqtt://h:1883"), "mqtt://h:1883");
+        assert_eq!(redact_userinfo("mqtt://h/a@b"), "mqtt://h/a@b");
+    }
+
+    #[test]
+    fn a_password_in_plaintext_to_another_machine_is_warned_about() {
+        let warned = |mqtt: &str| {
+            let w = parse(&format!(
+                "mqtt:\n  username: u\n  password: hunter2\n{mqtt}"
+            ))
+            .unwrap()
+            .security_warnings();
+            assert!(w.iter().all(|w| !w.contains("hunter2")), "{w:?}");
+            w.iter().any(|w| w.contains("without encryption"))
+        };
+        assert!(warned("  url: mqtt://broker.example.com\n"));
+        assert!(warned("  url: mqtt://192.168.1.5\n"));
+        assert!(!warned("  url: mqtts://broker.example.com\n"));
+        assert!(!warned("  url: mqtt://localhost\n"));
+        assert!(!warned("  url: mqtt://127.0.0.1:1884\n"));
+        assert!(!warned("  url: mqtt://[::1]:1884\n"));
+        // No password, nothing to leak.
+        let w = parse("mqtt:\n  url: mqtt://broker.example.com\n")
+            .unwrap()
+            .security_warnings();
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn password_and_key_files_others_can_read_are_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["pw", "key.pem"] {
+            std::fs::write(dir.path().join(f), "hunter2\n").unwrap();
+        }
+        let text = "mqtt:\n  url: mqtts://localhost\n  username: u\n  password_file: pw\n  \
+                    client_cert: key.pem\n  client_key: key.pem\n";
+        let warnings = |mode: u32| {
+            for f in ["pw", "key.pem"] {
+                let perms = std::fs::Permissions::from_mode(mode);
+                std::fs::set_permissions(dir.path().join(f), perms).unwrap();
+            }
+            Config::parse(text, "config.yaml", Some(dir.path()))
+                .unwrap()
+                .security_warnings()
+        };
+        let w = warnings(0o644);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("mqtt.password_file: any user"), "{w:?}");
+        assert!(w[1].starts_with("mqtt.client_key: any user"), "{w:?}");
+        assert!(w.iter().all(|w| !w.contains("hunter2")));
+        assert!(warnings(0o640).is_empty());
     }
 
     #[test]

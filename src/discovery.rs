@@ -88,13 +88,18 @@ impl Topics {
         self.config("camera", "+", CameraEntity::Snapshot.key())
     }
 
-    /// The camera a retained snapshot-entity config was published for, if this bridge (same
-    /// origin, same id scheme, same state topics) published it.
-    pub fn announced_camera(&self, topic: &str, payload: &[u8]) -> Option<Mac> {
+    /// The camera whose snapshot-entity config topic this is (whoever published on it).
+    pub fn snapshot_config_camera(&self, topic: &str) -> Option<Mac> {
         let rest = topic
             .strip_prefix(&self.discovery_prefix)?
             .strip_prefix("/camera/solarcam_")?;
-        let mac: Mac = rest.strip_suffix("/snapshot/config")?.parse().ok()?;
+        rest.strip_suffix("/snapshot/config")?.parse().ok()
+    }
+
+    /// The camera a retained snapshot-entity config was published for, if this bridge (same
+    /// origin, same id scheme, same state topics) published it.
+    pub fn announced_camera(&self, topic: &str, payload: &[u8]) -> Option<Mac> {
+        let mac = self.snapshot_config_camera(topic)?;
         let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
         let ours = v["origin"]["name"] == ORIGIN.name
             && v["unique_id"] == format!("{}_snapshot", camera_node(mac))
@@ -118,16 +123,20 @@ pub enum Diagnostic {
     Published,
     Rejected,
     Unattributed,
+    /// Messages from cameras not in the file that were not made into devices (see
+    /// `discover_unknown`).
+    RefusedCameras,
     Reconnects,
     LastError,
 }
 
 impl Diagnostic {
-    pub const ALL: [Diagnostic; 6] = [
+    pub const ALL: [Diagnostic; 7] = [
         Diagnostic::Received,
         Diagnostic::Published,
         Diagnostic::Rejected,
         Diagnostic::Unattributed,
+        Diagnostic::RefusedCameras,
         Diagnostic::Reconnects,
         Diagnostic::LastError,
     ];
@@ -138,6 +147,7 @@ impl Diagnostic {
             Diagnostic::Published => "messages_published",
             Diagnostic::Rejected => "payloads_rejected",
             Diagnostic::Unattributed => "payloads_unattributed",
+            Diagnostic::RefusedCameras => "unlisted_cameras_refused",
             Diagnostic::Reconnects => "reconnects",
             Diagnostic::LastError => "last_error",
         }
@@ -149,6 +159,7 @@ impl Diagnostic {
             Diagnostic::Published => "Messages published",
             Diagnostic::Rejected => "Payloads rejected",
             Diagnostic::Unattributed => "Payloads unattributed",
+            Diagnostic::RefusedCameras => "Unlisted cameras refused",
             Diagnostic::Reconnects => "Reconnects",
             Diagnostic::LastError => "Last error",
         }
@@ -156,13 +167,14 @@ impl Diagnostic {
 }
 
 impl BridgeEntity {
-    pub const ALL: [BridgeEntity; 8] = [
+    pub const ALL: [BridgeEntity; 9] = [
         BridgeEntity::Connectivity,
         BridgeEntity::ConfigProblem,
         BridgeEntity::Diagnostic(Diagnostic::Received),
         BridgeEntity::Diagnostic(Diagnostic::Published),
         BridgeEntity::Diagnostic(Diagnostic::Rejected),
         BridgeEntity::Diagnostic(Diagnostic::Unattributed),
+        BridgeEntity::Diagnostic(Diagnostic::RefusedCameras),
         BridgeEntity::Diagnostic(Diagnostic::Reconnects),
         BridgeEntity::Diagnostic(Diagnostic::LastError),
     ];

@@ -169,7 +169,7 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         assert_eq!(&msg.json(), json, "{topic}");
     }
     // Barn's entities too; battery voltage and signal wait for a status that carries them.
-    assert_eq!(configs.len(), 2 * 12 + 8, "{:#?}", configs.keys());
+    assert_eq!(configs.len(), 2 * 12 + 9, "{:#?}", configs.keys());
     assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
     assert_eq!(
         retained(broker.port, "solarcam/bridge/availability")
@@ -413,7 +413,7 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
         .rev()
         .collect();
     let configs = order.iter().filter(|t| t.ends_with("/config")).count();
-    assert_eq!(configs, 2 * 12 + 8, "{order:#?}");
+    assert_eq!(configs, 2 * 12 + 9, "{order:#?}");
     // All of it QoS 0 (one QoS keeps the order; QoS 1's PUBACKs stall a stock broker: BENCHMARKS.md).
     let republished = &ha.seen[ha.seen.len() - order.len()..];
     assert!(

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use super::{timer_set, Bridge, Link};
-use crate::config::default_camera_name;
 use crate::discovery::State;
 use crate::mac::Mac;
 use crate::protocol::CameraCommand;
@@ -37,13 +36,12 @@ impl Bridge {
             }
         };
         let Some(cam) = self.cameras.get_mut(&mac) else {
-            if self.config.discover_unknown {
-                // A camera not heard from since the bridge started: nothing known of its sleep.
-                info!("{} ({mac}): sending {command}", default_camera_name(mac));
-                return self.send_command(mac, command);
-            }
-            let message =
-                format!("{topic}: {command} refused: camera {mac} is not in the configuration");
+            // Only cameras Home Assistant was told of have buttons: anything else is a stray or a
+            // forged command, and the camera broker is no place to pass it on to.
+            let message = format!(
+                "{topic}: {command} refused: camera {mac} is not one of the bridge's cameras \
+                 (not in the file, nor discovered)"
+            );
             warn!("{message}");
             self.stats.rejected += 1;
             return self.note_error(message);

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{number, timer_set, Bridge, Camera, Link};
+use super::{
+    number, timer_set, Bridge, Camera, Link, MAX_DISMISSED, NEW_CAMERA_EVERY, REANNOUNCE_EVERY,
+    REFUSALS_LOGGED_EVERY,
+};
 use crate::discovery::State;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
@@ -16,6 +19,14 @@ pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
 
 /// A payload without a MAC is given to the camera heard from within this long, if only one was.
 pub const ATTRIBUTION_WINDOW: Duration = Duration::from_secs(10);
+
+/// Alarms and status reports larger than this are refused unread: a camera's are a few hundred
+/// bytes, and JSON parsed from a stranger's megabytes costs many times their size in memory.
+pub const MAX_REPORT_BYTES: usize = 64 << 10;
+
+/// A JPEG sliced out of a payload that much larger is copied out, so the payload's buffer is
+/// freed rather than kept alive, uncounted, by the slice until it is sent.
+const MAX_PINNED_SURPLUS: usize = 64 << 10;
 
 impl Bridge {
     pub(super) fn on_message(
@@ -34,17 +45,89 @@ impl Bridge {
             }
         } else if topic == self.topics.ha_status() {
             if payload.as_ref() == b"online" {
-                info!("Home Assistant is online: publishing discovery and states again");
-                self.publish_everything();
+                self.on_birth(now);
             }
         } else if let Some(mac) = self.topics.parse_command(topic) {
-            self.on_command(topic, mac, &payload, now);
+            if retain {
+                // Left on the broker by someone: replayed at every start of the bridge, it would
+                // press the button again each time. Taken down, not obeyed.
+                self.reject(format!(
+                    "{topic}: a retained command ({} bytes) is not obeyed: commands are presses, \
+                     not states; clearing it",
+                    payload.len()
+                ));
+                self.publish(Link::Ha, topic.to_string(), Bytes::new(), true);
+            } else if payload.is_empty() {
+                debug!("{topic}: empty (a retained command being cleared); ignored");
+            } else {
+                self.on_command(topic, mac, &payload, now);
+            }
+        } else if payload.is_empty() {
+            // A snapshot entity's config emptied: Home Assistant deleting the device, or us.
+            if let Some(mac) = self.topics.snapshot_config_camera(topic) {
+                self.on_device_deleted(mac);
+            }
         } else if let Some(mac) = self.topics.announced_camera(topic, &payload) {
             if retain {
                 self.on_announcement(mac);
             }
         } else {
             debug!("{topic}: not a topic the bridge reads; ignored");
+        }
+    }
+
+    /// Home Assistant (re)started: it needs every config and state again. A flood of birth
+    /// messages (anyone who can publish on the broker can send them) costs one announcement per
+    /// [`REANNOUNCE_EVERY`]; one arriving sooner is folded into one at the end of that time.
+    fn on_birth(&mut self, now: Instant) {
+        match self.last_birth_announce {
+            Some(last) if now.saturating_duration_since(last) < REANNOUNCE_EVERY => {
+                if self.birth_announce_due.is_none() {
+                    debug!(
+                        "Home Assistant is online again within {}s: announcing once more then",
+                        REANNOUNCE_EVERY.as_secs()
+                    );
+                    self.birth_announce_due = Some(last + REANNOUNCE_EVERY);
+                }
+            }
+            _ => {
+                info!("Home Assistant is online: publishing discovery and states again");
+                self.last_birth_announce = Some(now);
+                self.publish_everything();
+            }
+        }
+    }
+
+    /// The user deleted an unlisted camera's device in Home Assistant (which empties its
+    /// discovery configs): forget it, and do not let its messages bring it back. Listing it in the
+    /// file does.
+    fn on_device_deleted(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        if cam.configured {
+            // Listed cameras are the file's to remove; the next announcement restores it.
+            return;
+        }
+        info!(
+            "{} ({mac}): deleted in Home Assistant; forgotten, and not added again unless listed \
+             in the file",
+            cam.name
+        );
+        self.cameras.remove(&mac);
+        let topics = self.topics.clone();
+        self.clear_camera(&topics, mac, true, true);
+        self.dismiss(mac);
+        self.save_state();
+    }
+
+    /// Keeps `mac` from being discovered again (until it is listed).
+    pub(super) fn dismiss(&mut self, mac: Mac) {
+        if !self.dismissed.contains(&mac) {
+            if self.dismissed.len() >= MAX_DISMISSED {
+                self.dismissed.pop_front();
+            }
+            self.dismissed.push_back(mac);
         }
     }
 
@@ -78,7 +161,7 @@ impl Bridge {
                 self.config.snapshot_max_bytes
             ));
         }
-        let found = match snapshot::extract(&payload) {
+        let mut found = match snapshot::extract(&payload) {
             Ok(s) => s,
             Err(e) => {
                 return self.reject(format!(
@@ -86,7 +169,12 @@ impl Bridge {
                 ));
             }
         };
-        // The payload is no longer needed; only the JPEG slice of it is kept.
+        // The payload is no longer needed; only the JPEG is kept: a slice of it when that is
+        // nearly all of it, else a copy, so a large header does not stay in memory unseen.
+        let sliced = payload.as_ptr_range().contains(&found.jpeg.as_ptr());
+        if sliced && size - found.jpeg.len() > MAX_PINNED_SURPLUS {
+            found.jpeg = Bytes::copy_from_slice(&found.jpeg);
+        }
         drop(payload);
         let Some(mac) = self.attribute(
             topic,
@@ -132,6 +220,9 @@ impl Bridge {
         now: Instant,
     ) {
         let size = payload.len();
+        if size > MAX_REPORT_BYTES {
+            return self.reject(too_large(topic, "alarm", size));
+        }
         // An alarm is an alarm even when its payload is not JSON; keep what it said.
         let (payload_mac, attributes) = match parse_object(&payload) {
             Ok(obj) => (find_mac(&serde_json::Value::Object(obj)), payload),
@@ -176,6 +267,9 @@ impl Bridge {
         now: Instant,
     ) {
         let size = payload.len();
+        if size > MAX_REPORT_BYTES {
+            return self.reject(too_large(topic, "status", size));
+        }
         let obj = match parse_object(&payload) {
             Ok(obj) => obj,
             // `<prefix>/Status/<MAC>` also carries status requests (ours, or another client's).
@@ -306,31 +400,82 @@ impl Bridge {
                 heard[0]
             }
         };
-        if !self.cameras.contains_key(&mac) {
-            if !self.config.discover_unknown {
-                self.reject(format!(
-                    "{topic}: {what} from camera {mac}, which is not in the configuration \
-                     (discover_unknown is off); ignored"
-                ));
-                return None;
-            }
-            let cam = Camera::discovered(mac);
-            info!(
-                "{}: new camera, not in the configuration; adding it to Home Assistant",
-                cam.name
-            );
-            self.cameras.insert(mac, cam);
-            self.save_state();
-            if self.ha_connected {
-                self.publish_discovery(mac);
-                self.publish_states(mac);
-            }
+        if !self.cameras.contains_key(&mac) && !self.admit_unlisted(topic, what, mac, now) {
+            return None;
         }
         if let Some(cam) = self.cameras.get_mut(&mac) {
             cam.heard = Some(now);
         }
         self.seen(mac, received, now);
         Some(mac)
+    }
+
+    /// A camera not in the file spoke: it becomes a device, within bounds. On a broker anyone can
+    /// publish to, every random MAC would otherwise be a device in Home Assistant and a write of
+    /// the state file. Refused: discovery off, the camera dismissed, `discover_max` unlisted
+    /// cameras already, or another added less than [`NEW_CAMERA_EVERY`] ago.
+    fn admit_unlisted(&mut self, topic: &str, what: &str, mac: Mac, now: Instant) -> bool {
+        let unlisted = || self.cameras.values().filter(|c| !c.configured).count();
+        let why = if !self.config.discover_unknown {
+            Some("discover_unknown is off".to_string())
+        } else if self.dismissed.contains(&mac) {
+            Some("it was deleted in Home Assistant or removed from the file; list it to bring it back".to_string())
+        } else if unlisted() >= self.config.discover_max {
+            Some(format!(
+                "{} unlisted cameras are devices already (discover_max); list it in the file to add it",
+                self.config.discover_max
+            ))
+        } else if self
+            .last_discovery
+            .is_some_and(|t| now.saturating_duration_since(t) < NEW_CAMERA_EVERY)
+        {
+            Some(format!(
+                "another unlisted camera was added less than {}s ago; a later message may add it",
+                NEW_CAMERA_EVERY.as_secs()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.refuse_camera(
+                format!("{topic}: {what} from camera {mac}, which is not in the configuration; ignored: {why}"),
+                now,
+            );
+            return false;
+        }
+        let cam = Camera::discovered(mac);
+        info!(
+            "{}: new camera, not in the configuration; adding it to Home Assistant",
+            cam.name
+        );
+        self.cameras.insert(mac, cam);
+        self.last_discovery = Some(now);
+        self.save_state();
+        if self.ha_connected {
+            self.publish_discovery(mac);
+            self.publish_states(mac);
+        }
+        true
+    }
+
+    /// Counts a refused unlisted camera; logs it, or folds it into the next line when one was
+    /// logged less than [`REFUSALS_LOGGED_EVERY`] ago.
+    fn refuse_camera(&mut self, message: String, now: Instant) {
+        self.stats.refused_cameras += 1;
+        self.diagnostics_changed();
+        let quiet = self
+            .refusal_logged
+            .is_some_and(|t| now.saturating_duration_since(t) < REFUSALS_LOGGED_EVERY);
+        if quiet {
+            self.refusals_unlogged += 1;
+            return debug!("{message}");
+        }
+        match std::mem::take(&mut self.refusals_unlogged) {
+            0 => warn!("{message}"),
+            n => warn!("{message} ({n} more refused since the last such line)"),
+        }
+        self.refusal_logged = Some(now);
+        self.note_error(message);
     }
 
     /// A message from `mac` arrived: it is awake (for `awake_timeout` from now), and commands
@@ -386,4 +531,11 @@ impl Bridge {
             );
         }
     }
+}
+
+fn too_large(topic: &str, what: &str, size: usize) -> String {
+    format!(
+        "{topic}: {size}-byte {what} rejected unread: larger than {MAX_REPORT_BYTES} bytes, which \
+         no camera report comes near"
+    )
 }

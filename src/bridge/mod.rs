@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{default_camera_name, CameraConfig, Config};
 use crate::discovery::{BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics};
@@ -135,6 +135,10 @@ pub struct Saved {
     /// Commands waiting for a sleeping camera to wake.
     #[serde(default)]
     pub pending: BTreeMap<Mac, Vec<CameraCommand>>,
+    /// Unlisted cameras deleted in Home Assistant or removed from the file, oldest first: their
+    /// messages no longer make them devices (see [`MAX_DISMISSED`]).
+    #[serde(default)]
+    pub dismissed: Vec<Mac>,
 }
 
 /// Counters for the log and the bridge's diagnostic sensors.
@@ -146,6 +150,8 @@ pub struct Stats {
     pub rejected: u64,
     /// Payloads whose camera could not be told.
     pub unattributed: u64,
+    /// Messages from unlisted cameras that were not made into devices.
+    pub refused_cameras: u64,
     /// Connections lost (and then re-established by the shell).
     pub reconnects: u64,
     pub last_error: Option<String>,
@@ -253,7 +259,32 @@ pub struct Bridge {
     next_camera_timer: Option<Instant>,
     /// The time of the event being handled (time is an argument, never read).
     now: Option<Instant>,
+    /// Cameras not to be discovered again (see [`Saved::dismissed`]).
+    dismissed: VecDeque<Mac>,
+    /// When the last unlisted camera was added (they are added one per [`NEW_CAMERA_EVERY`]).
+    last_discovery: Option<Instant>,
+    /// Refusals of unlisted cameras are logged once per [`REFUSALS_LOGGED_EVERY`]; the others
+    /// since the last line are counted into the next one.
+    refusal_logged: Option<Instant>,
+    refusals_unlogged: u64,
+    /// Home Assistant's birth messages: when the last one made the bridge announce everything,
+    /// and when the next one may (a flood of them announces once per [`REANNOUNCE_EVERY`]).
+    last_birth_announce: Option<Instant>,
+    birth_announce_due: Option<Instant>,
 }
+
+/// At most one unlisted camera becomes a device per this long: a stranger flooding random MACs
+/// gets nowhere near `discover_max` in seconds, and a real new camera is added by its next message.
+pub const NEW_CAMERA_EVERY: Duration = Duration::from_secs(10);
+
+/// Refused unlisted cameras are logged at most once per this long (the sensor counts them all).
+pub const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(60);
+
+/// Home Assistant's birth message makes the bridge announce everything at most once per this long.
+pub const REANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+
+/// How many dismissed cameras are remembered; the oldest is forgotten first.
+pub const MAX_DISMISSED: usize = 256;
 
 fn topics_of(config: &Config) -> Topics {
     Topics {
@@ -282,6 +313,12 @@ impl Bridge {
             diagnostics_due: None,
             next_camera_timer: None,
             now: None,
+            dismissed: VecDeque::new(),
+            last_discovery: None,
+            refusal_logged: None,
+            refusals_unlogged: 0,
+            last_birth_announce: None,
+            birth_announce_due: None,
         }
     }
 
@@ -296,6 +333,11 @@ impl Bridge {
                     .or_insert_with(|| Camera::discovered(mac));
             }
         }
+        self.dismissed = saved
+            .dismissed
+            .into_iter()
+            .filter(|m| !self.cameras.get(m).is_some_and(|c| c.configured))
+            .collect();
         for (mac, commands) in saved.pending {
             match self.cameras.get_mut(&mac) {
                 Some(cam) => cam.pending = commands,
@@ -325,6 +367,7 @@ impl Bridge {
                 .filter(|(_, c)| !c.pending.is_empty())
                 .map(|(m, c)| (*m, c.pending.clone()))
                 .collect(),
+            dismissed: self.dismissed.iter().copied().collect(),
         }
     }
 
@@ -368,10 +411,14 @@ impl Bridge {
 
     /// The next time [`Bridge::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.next_camera_timer, self.diagnostics_due]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.next_camera_timer,
+            self.diagnostics_due,
+            self.birth_announce_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Does what has come due: alarms off, cameras asleep, wakes retried or given up,
@@ -403,6 +450,12 @@ impl Bridge {
                 .flat_map(|c| [c.alarm_until, c.awake_until, c.wake_deadline])
                 .flatten()
                 .min();
+        }
+        if due(self.birth_announce_due) {
+            self.birth_announce_due = None;
+            self.last_birth_announce = Some(now);
+            info!("Home Assistant is online: publishing discovery and states again");
+            self.publish_everything();
         }
         if due(self.diagnostics_due) {
             self.diagnostics_due = None;
@@ -574,6 +627,7 @@ impl Bridge {
             (Diagnostic::Published, s.published.to_string()),
             (Diagnostic::Rejected, s.rejected.to_string()),
             (Diagnostic::Unattributed, s.unattributed.to_string()),
+            (Diagnostic::RefusedCameras, s.refused_cameras.to_string()),
             (Diagnostic::Reconnects, s.reconnects.to_string()),
             (
                 Diagnostic::LastError,

@@ -51,7 +51,7 @@ impl Bridge {
     }
 
     /// Empties a camera's retained discovery configs and/or states under `topics`.
-    fn clear_camera(&mut self, topics: &Topics, mac: Mac, configs: bool, states: bool) {
+    pub(super) fn clear_camera(&mut self, topics: &Topics, mac: Mac, configs: bool, states: bool) {
         if configs {
             for e in CameraEntity::ALL {
                 self.publish(Link::Ha, topics.camera_config(mac, e), Bytes::new(), true);
@@ -120,8 +120,14 @@ impl Bridge {
             .map(|(m, _)| *m)
             .collect();
         for mac in gone {
+            // A camera taken out of the file stays out: its own messages do not bring it back.
+            if self.cameras.get(&mac).is_some_and(|c| c.configured) {
+                self.dismiss(mac);
+            }
             self.remove_camera(mac);
         }
+        // Listed again: the file decides now.
+        self.dismissed.retain(|m| !listed.contains(m));
         let mut changed = Vec::new();
         for c in &new.cameras {
             match self.cameras.get_mut(&c.mac) {

@@ -147,7 +147,7 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
     // 9 entities per camera before any status (battery voltage and signal wait for a value),
     // plus the bridge's own two.
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
-    assert_eq!(configs, 2 * 12 + 8);
+    assert_eq!(configs, 2 * 12 + 9);
     assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
     assert!(ps
         .iter()
@@ -366,7 +366,7 @@ fn home_assistant_birth_republishes_everything_in_order() {
     let ps = h.message("homeassistant/status", "online");
     assert_eq!(
         ps.iter().filter(|p| p.topic.ends_with("/config")).count(),
-        2 * 12 + 8
+        2 * 12 + 9
     );
     assert_eq!(text(on(&ps, "solarcam/bridge/availability")), "online");
     // The snapshot is the broker's retained message; the bridge keeps no copy to send again.
@@ -409,7 +409,8 @@ fn unknown_cameras_are_ignored_when_discovery_of_them_is_off() {
     assert!(h
         .message("solarcam/112233445566/command", "wake")
         .is_empty());
-    assert_eq!(h.bridge.stats().rejected, 2);
+    assert_eq!(h.bridge.stats().refused_cameras, 1);
+    assert_eq!(h.bridge.stats().rejected, 1);
 }
 
 #[test]
@@ -935,7 +936,7 @@ fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
     );
     let ps = all_publishes(std::iter::from_fn(|| b.poll_action()).collect());
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
-    assert_eq!(configs, 500 * 12 + 8);
+    assert_eq!(configs, 500 * 12 + 9);
     let availability = ps
         .iter()
         .position(|p| p.topic == "solarcam/bridge/availability")
@@ -948,3 +949,5 @@ fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
         .all(|p| !p.topic.ends_with("/config")));
     assert!(!b.has_more());
 }
+
+mod hostile;

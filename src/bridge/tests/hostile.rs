@@ -1,0 +1,296 @@
+//! The camera broker may be public: what strangers can and cannot make the bridge do.
+
+use super::*;
+
+const STRANGER: &str = "112233445566";
+
+fn retained_message(h: &mut Harness, topic: &str, payload: &str) -> Vec<Publish> {
+    let e = Event::Message {
+        topic: topic.to_string(),
+        payload: Bytes::from(payload.to_string()),
+        retain: true,
+        received: h.wall,
+    };
+    publishes(h.event(e))
+}
+
+fn saves(actions: &[Action]) -> Vec<&Saved> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SaveState(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn status(mac: &str) -> String {
+    format!(r#"{{"mac":"{mac}","battery":80}}"#)
+}
+
+#[test]
+fn a_flood_of_random_macs_adds_one_camera_per_interval_and_never_more_than_discover_max() {
+    let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
+    let mut added = 0;
+    let mut writes = 0;
+    // 500 strangers, 50 ms apart: 25 s.
+    for i in 0..500u64 {
+        let mac = format!("{:012X}", 0x0200_0000_0000u64 + i);
+        let e = Event::Message {
+            topic: "4GSolarCam/Status".into(),
+            payload: Bytes::from(status(&mac)),
+            retain: false,
+            received: h.wall,
+        };
+        let actions = h.event(e);
+        writes += saves(&actions).len();
+        let ps = publishes(actions);
+        if ps.iter().any(|p| p.topic.ends_with("/snapshot/config")) {
+            added += 1;
+        }
+        h.advance(Duration::from_millis(50));
+    }
+    // One at once, then one per 10 s: at 0 s, 10 s and 20 s.
+    assert_eq!(added, 3);
+    assert_eq!(h.bridge.discovered().len(), 3);
+    assert_eq!(writes, 3, "the state file is written once per camera added");
+    assert_eq!(h.bridge.stats().refused_cameras, 497);
+
+    // Given time, never past discover_max (8).
+    for i in 0..200u64 {
+        let mac = format!("{:012X}", 0x0300_0000_0000u64 + i);
+        h.message("4GSolarCam/Status", status(&mac));
+        h.advance(Duration::from_secs(11));
+    }
+    assert_eq!(
+        h.bridge.discovered().len(),
+        crate::config::DEFAULT_DISCOVER_MAX
+    );
+    assert_eq!(h.bridge.stats().refused_cameras, 497 + 200 - 5);
+}
+
+#[test]
+fn discover_max_is_configurable_and_zero_admits_none() {
+    let mut h = Harness::connected(config("discover_max: 0\n"));
+    assert!(h.message("4GSolarCam/Status", status(STRANGER)).is_empty());
+    assert!(h.bridge.discovered().is_empty());
+    assert_eq!(h.bridge.stats().refused_cameras, 1);
+}
+
+#[test]
+fn unlisted_cameras_are_off_by_default_on_a_separate_camera_broker() {
+    let c = config("camera_mqtt:\n  url: mqtt://broker.example.com\n");
+    assert!(!c.discover_unknown);
+    let c = config("camera_mqtt:\n  url: mqtt://broker.example.com\ndiscover_unknown: true\n");
+    assert!(c.discover_unknown);
+    assert!(config("").discover_unknown);
+}
+
+#[test]
+fn a_camera_deleted_in_home_assistant_is_forgotten_and_not_brought_back_by_its_messages() {
+    let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
+    h.message("4GSolarCam/Status", status(STRANGER));
+    assert_eq!(h.bridge.discovered().len(), 1);
+
+    // Home Assistant deletes the device: it empties the device's discovery configs.
+    let e = Event::Message {
+        topic: format!(
+            "homeassistant/camera/solarcam_{}/snapshot/config",
+            STRANGER.to_lowercase()
+        ),
+        payload: Bytes::new(),
+        retain: false,
+        received: h.wall,
+    };
+    let actions = h.event(e);
+    let saved = saves(&actions);
+    assert_eq!(saved.len(), 1);
+    assert!(saved[0].discovered.is_empty());
+    assert_eq!(saved[0].dismissed, vec![STRANGER.parse().unwrap()]);
+    let ps = publishes(actions);
+    // Its states are cleared (the broker would otherwise keep them retained forever).
+    let cleared = on(&ps, "solarcam/112233445566/status");
+    assert!(cleared.payload.is_empty() && cleared.retain);
+    assert!(h.bridge.discovered().is_empty());
+
+    // Its next messages, long after, do not bring it back.
+    h.advance(Duration::from_secs(60));
+    assert!(h.message("4GSolarCam/Status", status(STRANGER)).is_empty());
+    assert_eq!(h.bridge.stats().refused_cameras, 1);
+
+    // Listing it does.
+    let listed = config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n  - mac: {STRANGER}\n    name: Gate\n"
+    ));
+    let actions = h.event(Event::ConfigReloaded(Box::new(listed)));
+    assert!(saves(&actions)[0].dismissed.is_empty());
+    on(
+        &publishes(actions),
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+    );
+}
+
+#[test]
+fn a_listed_camera_whose_config_is_emptied_stays() {
+    let mut h = Harness::connected(two_cameras());
+    let e = Event::Message {
+        topic: "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config".into(),
+        payload: Bytes::new(),
+        retain: false,
+        received: h.wall,
+    };
+    assert!(saves(&h.event(e)).is_empty());
+    let ps = h.message("4GSolarCam/Status", status(DRIVEWAY));
+    on(&ps, "solarcam/5CC5638AE24C/status");
+}
+
+#[test]
+fn a_camera_removed_from_the_file_is_not_rediscovered_by_its_messages() {
+    let mut h = Harness::connected(two_cameras());
+    h.event(Event::ConfigReloaded(Box::new(config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n"
+    )))));
+    h.advance(Duration::from_secs(60));
+    assert!(h.message("4GSolarCam/Status", status(BARN)).is_empty());
+    assert!(h.bridge.discovered().is_empty());
+}
+
+#[test]
+fn dismissed_cameras_survive_a_restart() {
+    let mut h = Harness::connected(config(""));
+    h.message("4GSolarCam/Status", status(STRANGER));
+    let e = Event::Message {
+        topic: "homeassistant/camera/solarcam_112233445566/snapshot/config".into(),
+        payload: Bytes::new(),
+        retain: false,
+        received: h.wall,
+    };
+    let saved = saves(&h.event(e))[0].clone();
+    let mut h = Harness::new(config(""));
+    h.bridge.restore(saved);
+    h.event(Event::Connected(Link::Ha));
+    h.event(Event::Connected(Link::Camera));
+    assert!(h.message("4GSolarCam/Status", status(STRANGER)).is_empty());
+}
+
+#[test]
+fn reports_over_64_kib_are_refused_unread_and_counted() {
+    let mut h = Harness::connected(two_cameras());
+    let padding = |n: usize| "x".repeat(n);
+    let json = |pad: usize| {
+        format!(
+            r#"{{"mac":"{DRIVEWAY}","battery":80,"pad":"{}"}}"#,
+            padding(pad)
+        )
+    };
+    let at_limit = json(0);
+    let at_limit = json(messages::MAX_REPORT_BYTES - at_limit.len());
+    assert_eq!(at_limit.len(), messages::MAX_REPORT_BYTES);
+    on(
+        &h.message("4GSolarCam/Status", at_limit.clone()),
+        "solarcam/5CC5638AE24C/status",
+    );
+    on(
+        &h.message("4GSolarCam/Alarm", at_limit),
+        "solarcam/5CC5638AE24C/alarm/attributes",
+    );
+    let over = json(messages::MAX_REPORT_BYTES);
+    assert!(h.message("4GSolarCam/Status", over.clone()).is_empty());
+    assert!(h.message("4GSolarCam/Alarm", over).is_empty());
+    assert_eq!(h.bridge.stats().rejected, 2);
+    assert!(h
+        .bridge
+        .stats()
+        .last_error
+        .as_ref()
+        .unwrap()
+        .contains("rejected unread"));
+}
+
+#[test]
+fn a_retained_command_is_not_obeyed_but_cleared() {
+    let mut h = Harness::connected(two_cameras());
+    h.message("4GSolarCam/Status", status(DRIVEWAY));
+    let ps = retained_message(&mut h, "solarcam/5CC5638AE24C/command", "upgrade");
+    assert_eq!(
+        ps,
+        vec![Publish {
+            link: Link::Ha,
+            topic: "solarcam/5CC5638AE24C/command".into(),
+            payload: Bytes::new(),
+            qos: Qos::AtMostOnce,
+            retain: true,
+        }]
+    );
+    assert_eq!(h.bridge.stats().rejected, 1);
+    // The clearing comes back to us as an empty command: ignored, not refused.
+    assert!(h.message("solarcam/5CC5638AE24C/command", "").is_empty());
+    assert_eq!(h.bridge.stats().rejected, 1);
+    // A live press still works.
+    let ps = h.message("solarcam/5CC5638AE24C/command", "reboot");
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0].topic, "4GSolarCam/Config/5CC5638AE24C");
+}
+
+#[test]
+fn a_command_for_a_camera_the_bridge_does_not_know_is_refused_even_with_discovery_on() {
+    let mut h = Harness::connected(two_cameras());
+    assert!(h.bridge.config().discover_unknown);
+    assert!(h
+        .message("solarcam/112233445566/command", "reboot")
+        .is_empty());
+    assert_eq!(h.bridge.stats().rejected, 1);
+    assert!(h
+        .bridge
+        .stats()
+        .last_error
+        .as_ref()
+        .unwrap()
+        .contains("not one of the bridge's cameras"));
+}
+
+#[test]
+fn a_flood_of_birth_messages_announces_twice_not_a_hundred_times() {
+    let mut h = Harness::connected(two_cameras());
+    let configs = |ps: &[Publish]| ps.iter().filter(|p| p.topic.ends_with("/config")).count();
+    let mut announced = 0;
+    for _ in 0..100 {
+        announced += configs(&h.message("homeassistant/status", "online"));
+        announced += configs(&h.advance(Duration::from_millis(10)));
+    }
+    // The first at once; the 99 others within 5 s of it are folded into one at the 5 s mark.
+    let per_announcement = 2 * 12 + 9;
+    assert_eq!(announced, per_announcement);
+    let later = h.advance(Duration::from_secs(5));
+    assert_eq!(configs(&later), per_announcement);
+    assert_eq!(configs(&h.advance(Duration::from_secs(60))), 0);
+    // Past the 5 s, one birth is again announced at once.
+    assert_eq!(
+        configs(&h.message("homeassistant/status", "online")),
+        per_announcement
+    );
+}
+
+#[test]
+fn a_jpeg_after_a_large_header_is_copied_out_not_kept_as_a_slice() {
+    let mut h = Harness::connected(two_cameras());
+    let mut payload = DRIVEWAY.as_bytes().to_vec();
+    payload.extend(std::iter::repeat_n(b' ', 200 << 10));
+    payload.extend(jpeg(10));
+    let payload = Bytes::from(payload);
+    let range = payload.as_ptr_range();
+    let ps = h.message("4GSolarCam/Snapshot", payload.clone());
+    let snap = on(&ps, "solarcam/5CC5638AE24C/snapshot");
+    assert_eq!(snap.payload.as_ref(), jpeg(10).as_slice());
+    assert!(
+        !range.contains(&snap.payload.as_ptr()),
+        "the JPEG still points into the payload"
+    );
+
+    // A JPEG that is nearly the whole payload stays a slice: no copy for the common case.
+    let payload = Bytes::from(jpeg(10));
+    let range = payload.as_ptr_range();
+    let ps = h.message("4GSolarCam/Snapshot/5CC5638AE24C", payload.clone());
+    let snap = on(&ps, "solarcam/5CC5638AE24C/snapshot");
+    assert!(range.contains(&snap.payload.as_ptr()));
+}
