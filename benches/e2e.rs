@@ -731,6 +731,48 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
     ));
 }
 
+/// The worst case the bridge lets a camera broker cause: a burst of the largest payloads it reads
+/// at the default limits (a 1.9 MB JPEG as a spaced hex dump, 5.7 MB each), from 20 cameras at
+/// once. Its peak is what the systemd unit's MemoryMax= must hold.
+fn memory_worst_case(rows: &mut Vec<Row>) {
+    let broker = Broker::Stock.start();
+    let bridge = start_bridge(&bridge_config(broker.port, 20, ""));
+    let rx = listen(broker.port, "ha-worst", &["solarcam/+/snapshot"]);
+    thread::sleep(Duration::from_millis(500));
+    while rx.try_recv().is_ok() {}
+    let pid = bridge.child.id();
+    let before = rss_kb(pid, "VmRSS:");
+    let (publisher, conn) = client(broker.port, "worst");
+    thread::spawn(move || drive(conn));
+    let jpeg = jpeg_with_seq(1_899_000, 0);
+    let hex = common::hex(&jpeg, " ");
+    for i in 0..20u64 {
+        let mac = if i == 0 {
+            MAC.to_string()
+        } else {
+            format!("{:012X}", 0x0011_0000_0000u64 + i)
+        };
+        publisher
+            .publish(
+                format!("4GSolarCam/Snapshot/{mac}"),
+                QoS::AtLeastOnce,
+                false,
+                hex.clone(),
+            )
+            .unwrap();
+    }
+    let mut got = 0;
+    while got < 20 && rx.recv_timeout(Duration::from_secs(30)).is_ok() {
+        got += 1;
+    }
+    let peak = rss_kb(pid, "VmHWM:");
+    rows.push(Row(
+        "memory, worst case: 20 x 5.7 MB hex snapshots".into(),
+        format!("RSS {} before, peak {}", mb(before), mb(peak)),
+        format!("{got} of 20 forwarded; systemd MemoryMax=256M"),
+    ));
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` runs this too, so only act when asked.
     if !std::env::args().any(|a| a == "--bench") {
@@ -756,6 +798,7 @@ fn main() {
     }
     if wanted("memory") {
         memory_and_discovery(&mut rows);
+        memory_worst_case(&mut rows);
     }
 
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);

@@ -234,6 +234,15 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl Config {
+    /// The largest camera payload worth reading: a JPEG of `snapshot_max_bytes` in its most
+    /// verbose form (a spaced hex dump, about four bytes a byte) plus room for a header. Larger
+    /// messages are refused before they are read, by the camera connection itself.
+    pub fn max_camera_payload(&self) -> usize {
+        self.snapshot_max_bytes
+            .saturating_mul(4)
+            .saturating_add(64 << 10)
+    }
+
     /// Reads and validates the file at `path` (and any `password_file` it names).
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let file = path.display().to_string();

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
-    Outgoing as RumqttOutgoing, Packet, QoS, SubscribeFilter, TlsConfiguration, Transport,
+    Outgoing as RumqttOutgoing, Packet, QoS, StateError, SubscribeFilter, TlsConfiguration,
+    Transport,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -78,6 +79,7 @@ pub struct Options {
     pub last_will: Option<(String, Bytes)>,
     /// Keep a persistent session (so QoS 1 messages wait for us during an outage).
     pub persistent: bool,
+    /// Larger packets are refused before they are read (see [`poll`] for what follows).
     pub max_incoming: usize,
     pub max_outgoing: usize,
     /// Bytes of messages kept for the broker while it is away (see [`Outbox`]).
@@ -88,8 +90,14 @@ pub struct Connection {
     pub name: &'static str,
     pub url: String,
     shared: Arc<Shared>,
-    pub incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// Bounded: while the main loop does not read, the poller waits, rumqttc stops reading the
+    /// socket, and TCP makes the broker hold its messages (see [`INCOMING_QUEUE`]).
+    pub incoming: mpsc::Receiver<Incoming>,
 }
+
+/// Messages read from a broker but not yet taken by the main loop. Small: each may be as large as
+/// the largest snapshot allowed, and past this the broker, not the bridge, keeps them.
+pub const INCOMING_QUEUE: usize = 8;
 
 impl Connection {
     pub fn open(broker: &BrokerConfig, opts: Options) -> Result<Connection, SetupError> {
@@ -124,7 +132,7 @@ impl Connection {
         let (client, mut eventloop) = AsyncClient::new(mqtt, 64);
         eventloop.network_options.set_tcp_nodelay(true);
 
-        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (in_tx, in_rx) = mpsc::channel(INCOMING_QUEUE);
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(opts.outbox_limit)),
             ready: Notify::new(),
@@ -139,6 +147,8 @@ impl Connection {
             url: url.clone(),
             trust,
             max_retry: broker.reconnect_max,
+            persistent: opts.persistent,
+            max_incoming: opts.max_incoming,
         };
         tokio::spawn(poll(eventloop, in_tx, ctx, shared.clone()));
         tokio::spawn(send(client, shared.clone(), opts.name));
@@ -243,11 +253,31 @@ struct PollContext {
     /// What TLS trusts, for an error that says where to look.
     trust: String,
     max_retry: Duration,
+    persistent: bool,
+    max_incoming: usize,
 }
 
+/// The size of a packet refused for being larger than the connection reads.
+fn oversized(e: &ConnectionError) -> Option<usize> {
+    match e {
+        ConnectionError::MqttState(StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(n),
+        )) => Some(*n),
+        _ => None,
+    }
+}
+
+/// Drives one connection's event loop and hands what it reads to the main loop.
+///
+/// A packet larger than `max_incoming` is refused by rumqttc before it is read, which closes the
+/// connection (MQTT 3.1.1 has no other way to refuse one). Two things keep that from becoming a
+/// loop: the reconnect waits as after a failed attempt (backing off up to `max_retry`), and a
+/// persistent session is given up once, by connecting with a clean session, so the broker drops
+/// the message it would otherwise redeliver to the bridge forever. A *retained* oversized message
+/// is sent again at every subscription; the log names the size so the broker's owner can clear it.
 async fn poll(
     mut eventloop: EventLoop,
-    tx: mpsc::UnboundedSender<Incoming>,
+    tx: mpsc::Sender<Incoming>,
     ctx: PollContext,
     shared: Arc<Shared>,
 ) {
@@ -256,14 +286,23 @@ async fn poll(
         url,
         trust,
         max_retry,
+        persistent,
+        max_incoming,
     } = ctx;
     const FIRST_RETRY: Duration = Duration::from_millis(500);
     let mut retry = FIRST_RETRY;
     let mut connected = false;
+    // The last connection ended on an oversized packet: keep backing off until a clean one.
+    let mut refused_packet = false;
     loop {
         let incoming = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 info!("{name}: connected to {url}");
+                if persistent && eventloop.mqtt_options.clean_session() {
+                    // This connection dropped the session; the next ones keep one again.
+                    eventloop.mqtt_options.set_clean_session(false);
+                    info!("{name}: new session started; what the broker held for the bridge was dropped with the oversized message");
+                }
                 let dropped = {
                     let mut outbox = shared.outbox.lock().expect("outbox");
                     outbox.set_connected(true);
@@ -273,21 +312,26 @@ async fn poll(
                     info!("{name}: {dropped} state message(s) superseded by newer ones while disconnected were not sent");
                 }
                 connected = true;
-                retry = FIRST_RETRY;
+                if !refused_packet {
+                    retry = FIRST_RETRY;
+                }
                 Incoming::Connected
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => Incoming::Message {
-                topic: p.topic,
-                payload: p.payload,
-                retain: p.retain,
-                received: SystemTime::now(),
-            },
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                refused_packet = false;
+                Incoming::Message {
+                    topic: p.topic,
+                    payload: p.payload,
+                    retain: p.retain,
+                    received: SystemTime::now(),
+                }
+            }
             Ok(Event::Incoming(Packet::SubAck(_))) => {
                 debug!("{name}: subscribed");
                 continue;
             }
             Ok(Event::Outgoing(RumqttOutgoing::Disconnect)) => {
-                let _ = tx.send(Incoming::Closed);
+                let _ = tx.send(Incoming::Closed).await;
                 return;
             }
             Ok(_) => continue,
@@ -297,7 +341,24 @@ async fn poll(
                 }
                 shared.outbox.lock().expect("outbox").set_connected(false);
                 let why = describe(&e, &trust);
-                if connected {
+                if let Some(size) = oversized(&e) {
+                    warn!(
+                        "{name}: {url} sent a {size}-byte message; the bridge reads at most \
+                         {max_incoming} bytes (snapshot_max_bytes in its largest form) and refused \
+                         it unread. Reconnecting in {:.1}s{}",
+                        retry.as_secs_f32(),
+                        if persistent {
+                            " with a clean session, so the broker does not send it again"
+                        } else {
+                            ""
+                        }
+                    );
+                    if persistent {
+                        eventloop.mqtt_options.set_clean_session(true);
+                    }
+                    refused_packet = true;
+                    connected = false;
+                } else if connected {
                     warn!("{name}: connection to {url} lost: {why}; reconnecting");
                 } else {
                     warn!(
@@ -305,7 +366,7 @@ async fn poll(
                         retry.as_secs_f32()
                     );
                 }
-                let _ = tx.send(Incoming::Disconnected(why));
+                let _ = tx.send(Incoming::Disconnected(why)).await;
                 if !connected {
                     tokio::time::sleep(jitter(retry)).await;
                     retry = (retry * 2).min(max_retry);
@@ -314,7 +375,8 @@ async fn poll(
                 continue;
             }
         };
-        if tx.send(incoming).is_err() {
+        // Waits while the main loop is not taking more (backpressure); gone means stopping.
+        if tx.send(incoming).await.is_err() {
             return;
         }
     }

@@ -31,10 +31,18 @@ struct Links {
 
 impl Links {
     fn open(config: &Config, availability: String) -> Result<Links, SetupError> {
-        // Accept any packet MQTT allows: a client that refuses an oversized packet drops the
-        // connection, and with a persistent session the broker redelivers the same packet at once,
-        // forever. Taken in, it costs its size once, and the core refuses it with a warning.
-        let max_incoming = 256 << 20;
+        // What a camera may send, in its largest encoded form, and a topic; nothing larger is
+        // read (a stranger's 20 MB "status" is refused by its header, not buffered). Home
+        // Assistant's broker, when it is another, sends only commands, its birth message and our
+        // own small discovery configs.
+        let from_cameras = config.max_camera_payload() + (4 << 10);
+        let max_incoming = |serves_cameras: bool| {
+            if serves_cameras {
+                from_cameras
+            } else {
+                256 << 10
+            }
+        };
         let max_outgoing = config.snapshot_max_bytes + (64 << 10);
         // Room for at least a couple of the largest snapshots besides everything else.
         let outbox_limit = crate::outbox::DEFAULT_LIMIT.max(2 * max_outgoing);
@@ -44,7 +52,7 @@ impl Links {
                 name: "Home Assistant broker",
                 last_will: Some((availability, Bytes::from_static(b"offline"))),
                 persistent: config.camera_mqtt.is_none(),
-                max_incoming,
+                max_incoming: max_incoming(config.camera_mqtt.is_none()),
                 max_outgoing,
                 outbox_limit,
             },
@@ -56,7 +64,7 @@ impl Links {
                     name: "camera broker",
                     last_will: None,
                     persistent: true,
-                    max_incoming,
+                    max_incoming: max_incoming(true),
                     max_outgoing,
                     outbox_limit,
                 },
@@ -240,7 +248,11 @@ pub async fn run_until(
 
         tokio::select! {
             incoming = shell.links.ha.incoming.recv() => shell.on_incoming(Link::Ha, incoming),
-            incoming = next_incoming(&mut shell.links.cameras) => shell.on_incoming(Link::Camera, incoming),
+            // While Home Assistant's side cannot take more, camera messages are left unread: the
+            // connection's small queue fills, its reader stops, and TCP makes the camera broker
+            // hold them, instead of this process. (With one broker, both sides share one
+            // connection, whose writes already hold its reads back.)
+            incoming = next_incoming(&mut shell.links.cameras), if !more => shell.on_incoming(Link::Camera, incoming),
             _ = tokio::time::sleep_until(wake) => shell.bridge.handle_timeout(Instant::now()),
             _ = changed(&mut watcher) => {
                 info!("{} changed: reloading", shell.path_shown());

@@ -371,3 +371,20 @@ fn the_unit_is_hardened_to_an_exposure_of_2_or_less() {
     eprintln!("{line}");
     assert!(score <= 2.0, "{line}");
 }
+
+#[test]
+fn the_unit_caps_memory_with_room_over_the_measured_worst_case() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/solarcam-bridge.service"
+    ))
+    .unwrap();
+    let max = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("MemoryMax="))
+        .expect("the unit sets MemoryMax=");
+    let mib: u64 = max.strip_suffix('M').unwrap().parse().unwrap();
+    // `cargo bench --bench e2e -- memory`: 69 MB at worst with the default limits. A cap under
+    // twice that would kill a bridge doing its job on a busy day.
+    assert!(mib >= 2 * 69, "MemoryMax={max}");
+}

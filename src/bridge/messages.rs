@@ -149,11 +149,7 @@ impl Bridge {
         let size = payload.len();
         // Even as a spaced hex dump (the most verbose form), a JPEG within the limit takes at most
         // about four bytes a byte: anything larger is refused unread, without a decoded copy.
-        let readable = self
-            .config
-            .snapshot_max_bytes
-            .saturating_mul(4)
-            .saturating_add(64 << 10);
+        let readable = self.config.max_camera_payload();
         if size > readable {
             return self.reject(format!(
                 "{topic}: {size}-byte snapshot rejected: larger than any payload holding a JPEG \

@@ -134,6 +134,31 @@ impl Mosquitto {
         )
     }
 
+    /// A broker that takes only `users` (name, password), each limited by the Mosquitto ACL file
+    /// at `acl`, as `packaging/mosquitto/solarcam.conf` sets one up.
+    pub fn with_acl(users: &[(&str, &str)], acl: &Path) -> Mosquitto {
+        let users: Vec<(String, String)> = users
+            .iter()
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+            .collect();
+        let acl = acl.to_path_buf();
+        Self::start_with(
+            "allow_anonymous false\npassword_file passwords\nacl_file DIR/acl\n",
+            move |dir| {
+                std::fs::copy(&acl, dir.join("acl")).unwrap();
+                let file = dir.join("passwords");
+                std::fs::write(&file, "").unwrap();
+                for (user, password) in &users {
+                    let ok = Command::new("mosquitto_passwd")
+                        .args(["-b", file.to_str().unwrap(), user, password])
+                        .status()
+                        .expect("mosquitto_passwd (package mosquitto) is needed for this test");
+                    assert!(ok.success());
+                }
+            },
+        )
+    }
+
     /// A broker that keeps sessions and retained messages across its restarts.
     pub fn persistent() -> Mosquitto {
         Self::start_with(

@@ -1,0 +1,336 @@
+//! The camera broker may be a public one: the attacks anyone who can publish there could try,
+//! each against real Mosquitto brokers, with the outcome the bridge promises.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+
+const PASSWORD: &str = "hunter2-s3cret";
+
+/// A number from `/proc/<pid>/status` (kB).
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+fn status(mac: &str, battery: u32) -> String {
+    format!(r#"{{"mac":"{mac}","battery":{battery}}}"#)
+}
+
+fn two_broker_config(ha: &Mosquitto, cameras: &Mosquitto, extra: &str) -> String {
+    format!(
+        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\n{extra}\ncameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n",
+        ha.url(),
+        cameras.url()
+    )
+}
+
+/// Waits until nothing is retained on `topic`.
+fn wait_cleared(port: u16, topic: &str) {
+    let deadline = Instant::now() + WAIT;
+    while retained(port, topic).is_some() {
+        assert!(Instant::now() < deadline, "{topic} was never cleared");
+    }
+}
+
+fn flood_random_macs(port: u16, n: u64) {
+    let stranger = Peer::connect(port, &[]);
+    for i in 0..n {
+        let mac = format!("{:012X}", 0x0200_0000_0000u64 + i);
+        stranger.publish("4GSolarCam/Status", status(&mac, 1), false);
+    }
+}
+
+#[test]
+fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
+    let ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let config = two_broker_config(&ha_broker, &cam_broker, "discover_unknown: true");
+    let (bridge, _ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: subscribed"]);
+
+    flood_random_macs(cam_broker.port, 500);
+    // All 500 were read: the first became a device, the next 499 came within its 10 s.
+    wait_retained_value(
+        ha_broker.port,
+        "solarcam/bridge/unlisted_cameras_refused",
+        "499",
+    );
+    let devices = retained_under(ha_broker.port, "homeassistant/camera/+/snapshot/config");
+    assert_eq!(
+        devices.keys().collect::<Vec<_>>(),
+        [
+            "homeassistant/camera/solarcam_020000000000/snapshot/config",
+            "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"
+        ]
+    );
+    let saved = std::fs::read_to_string(bridge.dir.path().join("state/state.json")).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["discovered"], serde_json::json!(["020000000000"]));
+    // Logged once, not 499 times: the sensor has the count.
+    let lines = bridge
+        .log()
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("which is not in the configuration"))
+        .count();
+    assert_eq!(lines, 1, "{:#?}", bridge.log());
+}
+
+#[test]
+fn on_a_separate_camera_broker_unlisted_cameras_are_ignored_by_default() {
+    let ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&ha_broker, &two_broker_config(&ha_broker, &cam_broker, ""));
+    bridge.wait_log(&["unlisted cameras ignored"]);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    flood_random_macs(cam_broker.port, 50);
+    wait_retained_value(
+        ha_broker.port,
+        "solarcam/bridge/unlisted_cameras_refused",
+        "50",
+    );
+    let devices = retained_under(ha_broker.port, "homeassistant/camera/+/snapshot/config");
+    assert_eq!(devices.len(), 1, "{:?}", devices.keys());
+}
+
+#[test]
+fn a_20_mb_status_is_refused_unread_and_the_next_message_goes_through() {
+    let broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let pid = bridge.child.id();
+    let before = proc_kb(pid, "VmHWM:");
+    let camera = Peer::connect(broker.port, &[]);
+    let huge = format!(
+        r#"{{"mac":"{DRIVEWAY}","battery":5,"pad":"{}"}}"#,
+        "x".repeat(20 << 20)
+    );
+    // QoS 1 to a bridge with a persistent session: the broker would redeliver it forever.
+    camera.publish("4GSolarCam/Status", huge, false);
+    bridge.wait_log(&[
+        "-byte message; the bridge reads at most",
+        "refused it unread",
+    ]);
+    bridge.wait_log(&["new session started"]);
+    camera.publish("4GSolarCam/Status", status(DRIVEWAY, 77), false);
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/battery", "77");
+
+    let grew_kb = proc_kb(pid, "VmHWM:").saturating_sub(before);
+    eprintln!("peak RSS grew by {grew_kb} kB for a 20 MB status");
+    assert!(grew_kb < 4096, "peak RSS grew by {grew_kb} kB");
+    let refusals = bridge
+        .log()
+        .iter()
+        .filter(|l| l.contains("refused it unread"))
+        .count();
+    assert_eq!(refusals, 1, "redelivered: {:#?}", bridge.log());
+}
+
+#[test]
+fn a_status_over_64_kib_but_under_the_packet_limit_is_refused_before_parsing() {
+    let broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let camera = Peer::connect(broker.port, &[]);
+    let large = format!(
+        r#"{{"mac":"{DRIVEWAY}","battery":5,"pad":"{}"}}"#,
+        "x".repeat(1 << 20)
+    );
+    camera.publish("4GSolarCam/Status", large, false);
+    bridge.wait_log(&["4GSolarCam/Status: 1048", "rejected unread"]);
+    wait_retained_value(broker.port, "solarcam/bridge/payloads_rejected", "1");
+    assert!(retained(broker.port, "solarcam/5CC5638AE24C/battery").is_none());
+}
+
+#[test]
+fn a_retained_command_left_on_the_broker_is_cleared_not_sent_to_the_camera() {
+    let broker = Mosquitto::start();
+    let attacker = Peer::connect(broker.port, &[]);
+    attacker.publish("solarcam/5CC5638AE24C/command", "upgrade", true);
+    wait_retained(broker.port, "solarcam/5CC5638AE24C/command");
+    let mut camera = Peer::connect(broker.port, &["4GSolarCam/Config/+", "4GSolarCam/Wake/+"]);
+
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    bridge.wait_log(&["a retained command", "is not obeyed"]);
+    wait_cleared(broker.port, "solarcam/5CC5638AE24C/command");
+
+    // The camera wakes and reports; a real press reaches it, and is the first command it gets.
+    camera.publish("4GSolarCam/Status", status(DRIVEWAY, 50), false);
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/awake", "ON");
+    attacker.publish("solarcam/5CC5638AE24C/command", "reboot", false);
+    let first = camera.wait_for("a command", |m| m.topic.starts_with("4GSolarCam/"));
+    assert_eq!(
+        (first.topic.as_str(), first.text()),
+        ("4GSolarCam/Config/5CC5638AE24C", "reboot")
+    );
+}
+
+#[test]
+fn a_command_for_a_camera_the_bridge_does_not_know_is_not_forwarded() {
+    let broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let mut camera = Peer::connect(broker.port, &["4GSolarCam/Config/+", "4GSolarCam/Wake/+"]);
+    let press = Peer::connect(broker.port, &[]);
+    press.publish("solarcam/0011AABBCCDD/command", "reboot", false);
+    bridge.wait_log(&["reboot refused", "not one of the bridge's cameras"]);
+    // A press for a known camera after it is the first thing on the camera topics.
+    press.publish("solarcam/5CC5638AE24C/command", "wake", false);
+    let first = camera.wait_for("a command", |m| m.topic.starts_with("4GSolarCam/"));
+    assert_eq!(first.topic, "4GSolarCam/Wake/5CC5638AE24C");
+    wait_retained_value(broker.port, "solarcam/bridge/payloads_rejected", "1");
+}
+
+#[test]
+fn a_device_deleted_in_home_assistant_is_not_brought_back_by_its_camera() {
+    let broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let camera = Peer::connect(broker.port, &[]);
+    camera.publish("4GSolarCam/Status", status("0011AABBCCDD", 60), false);
+    let config = "homeassistant/camera/solarcam_0011aabbccdd/snapshot/config";
+    wait_retained(broker.port, config);
+
+    // What Home Assistant does when the user deletes the device: empty its discovery configs.
+    let home_assistant = Peer::connect(broker.port, &[]);
+    for (component, key) in [("camera", "snapshot"), ("sensor", "battery")] {
+        home_assistant.publish(
+            &format!("homeassistant/{component}/solarcam_0011aabbccdd/{key}/config"),
+            "",
+            true,
+        );
+    }
+    bridge.wait_log(&["(0011AABBCCDD): deleted in Home Assistant"]);
+    wait_cleared(broker.port, "solarcam/0011AABBCCDD/battery");
+
+    camera.publish("4GSolarCam/Status", status("0011AABBCCDD", 61), false);
+    bridge.wait_log(&["0011AABBCCDD", "list it to bring it back"]);
+    assert!(retained(broker.port, config).is_none());
+    let saved = std::fs::read_to_string(bridge.dir.path().join("state/state.json")).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["dismissed"], serde_json::json!(["0011AABBCCDD"]));
+    assert_eq!(saved["discovered"], serde_json::json!([]));
+}
+
+#[test]
+fn a_password_in_the_url_never_reaches_the_terminal_or_home_assistant() {
+    let broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    // check-config on a file with the password in a URL it cannot otherwise read.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(
+        &file,
+        format!("mqtt:\n  url: wss://user:{PASSWORD}@broker.example.com/mqtt\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["check-config", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shown.contains("wss://***@broker.example.com"), "{shown}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+
+    // The same edit to a running bridge: the problem sensor's attributes show the error.
+    std::fs::write(
+        &bridge.config,
+        format!(
+            "mqtt:\n  url: mqtt://user:{PASSWORD}@127.0.0.1:{}\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    wait_retained_value(broker.port, "solarcam/bridge/config_problem", "ON");
+    let attributes = wait_retained(broker.port, "solarcam/bridge/config_problem/attributes");
+    assert!(
+        attributes.text().contains("holds credentials"),
+        "{}",
+        attributes.text()
+    );
+    assert!(!attributes.text().contains(PASSWORD));
+    let everything = retained_under(broker.port, "#");
+    for (topic, m) in everything {
+        assert!(
+            !String::from_utf8_lossy(&m.payload).contains(PASSWORD),
+            "{topic}"
+        );
+    }
+    assert!(bridge.log().iter().all(|l| !l.contains(PASSWORD)));
+}
+
+#[test]
+fn the_example_mosquitto_acl_keeps_cameras_to_their_own_topics() {
+    let acl = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/mosquitto/acl");
+    let broker = Mosquitto::with_acl(
+        &[
+            ("camera", "c-pw"),
+            ("bridge", "b-pw"),
+            ("homeassistant", "h-pw"),
+        ],
+        std::path::Path::new(acl),
+    );
+    let config = format!(
+        "mqtt:\n  url: {}\n  username: bridge\n  password: b-pw\ncameras:\n  - mac: {DRIVEWAY}\n",
+        broker.url()
+    );
+    let mut ha = Peer::connect_as(
+        broker.port,
+        &["homeassistant/#", "solarcam/#"],
+        Some(("homeassistant", "h-pw")),
+    );
+    let _bridge = BridgeProcess::start(&config);
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+    let mut camera = Peer::connect_as(
+        broker.port,
+        &["4GSolarCam/Config/+", "4GSolarCam/Wake/+"],
+        Some(("camera", "c-pw")),
+    );
+
+    // What a camera may do works end to end.
+    camera.publish("4GSolarCam/Status", status(DRIVEWAY, 42), false);
+    assert_eq!(ha.next_on("solarcam/5CC5638AE24C/battery").text(), "42");
+
+    // What it may not: press a button, fake Home Assistant's birth, overwrite a state or a
+    // discovery config. The broker drops each; the next real press is the first command.
+    camera.publish("solarcam/5CC5638AE24C/command", "upgrade", false);
+    camera.publish("solarcam/5CC5638AE24C/battery", "1", true);
+    camera.publish(
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+        "",
+        true,
+    );
+    ha.publish("solarcam/5CC5638AE24C/command", "reboot", false);
+    let first = camera.wait_for("a command", |m| m.topic.starts_with("4GSolarCam/"));
+    assert_eq!(
+        (first.topic.as_str(), first.text()),
+        ("4GSolarCam/Config/5CC5638AE24C", "reboot")
+    );
+    // A real report after them reaches Home Assistant through the bridge, so had the broker let
+    // the forged ones through, they would have arrived first.
+    camera.publish("4GSolarCam/Status", status(DRIVEWAY, 43), false);
+    ha.wait_for("battery 43", |m| {
+        m.topic == "solarcam/5CC5638AE24C/battery" && m.text() == "43"
+    });
+    let snapshot_config = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+    let seen: Vec<&Msg> = ha
+        .seen
+        .iter()
+        .filter(|m| m.topic == "solarcam/5CC5638AE24C/battery" || m.topic == snapshot_config)
+        .collect();
+    assert!(
+        seen.iter()
+            .all(|m| m.text() != "1" && !m.payload.is_empty()),
+        "{seen:#?}"
+    );
+}
