@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
@@ -233,8 +233,19 @@ pub async fn run_until(
     let mut hangup = handler(SignalKind::hangup(), "SIGHUP")?;
     tokio::pin!(stop);
 
+    // Whether camera messages are being left unread (said once per change, at debug level).
+    let mut holding_back = false;
     loop {
         let more = shell.flush();
+        let hold = more && shell.links.cameras.is_some();
+        if hold != holding_back {
+            holding_back = hold;
+            if hold {
+                debug!("Home Assistant broker is behind: leaving camera messages unread until it catches up");
+            } else {
+                debug!("Home Assistant broker caught up: reading camera messages again");
+            }
+        }
         let mut wake = shell
             .bridge
             .poll_timeout()

@@ -334,3 +334,71 @@ fn the_example_mosquitto_acl_keeps_cameras_to_their_own_topics() {
         "{seen:#?}"
     );
 }
+
+/// A valid JPEG of about `size` bytes: the sample with comment segments of padding.
+fn big_jpeg(size: usize) -> Vec<u8> {
+    let sample = jpeg();
+    let mut j = vec![0xFF, 0xD8];
+    let mut left = size.saturating_sub(sample.len());
+    while left > 4 {
+        let chunk = (left - 4).min(65_000);
+        j.extend_from_slice(&[0xFF, 0xFE]);
+        j.extend_from_slice(&((chunk + 2) as u16).to_be_bytes());
+        j.extend(std::iter::repeat_n(b'x', chunk));
+        left -= chunk + 4;
+    }
+    j.extend_from_slice(&sample[2..]);
+    j
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args(["-s", sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn while_home_assistant_cannot_keep_up_camera_messages_wait_on_the_camera_broker() {
+    let ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let config = two_broker_config(&ha_broker, &cam_broker, "snapshot_max_bytes: 600000");
+    let (bridge, _ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    let mut ha = Peer::connect(ha_broker.port, &["solarcam/+/snapshot"]);
+    let pid = bridge.child.id();
+    let before = proc_kb(pid, "VmHWM:");
+
+    // Home Assistant's broker stops taking anything; the camera sends 100 MB of snapshots.
+    signal(ha_broker.pid(), "STOP");
+    let mut done = Peer::connect(cam_broker.port, &["test/done"]);
+    let camera = Peer::connect(cam_broker.port, &[]);
+    let snapshot = big_jpeg(500 << 10);
+    for _ in 0..200 {
+        camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", snapshot.clone(), false);
+    }
+    camera.publish("test/done", "", false);
+    // Every snapshot is at the camera broker; the bridge has stopped reading them.
+    done.next_on("test/done");
+    bridge.wait_log(&["Home Assistant broker is behind: leaving camera messages unread"]);
+    let held = proc_kb(pid, "VmHWM:").saturating_sub(before);
+
+    // Once Home Assistant's broker is back, all of them arrive, in full.
+    signal(ha_broker.pid(), "CONT");
+    for n in 0..200 {
+        let m = ha.wait_for(&format!("snapshot {n}"), |m| {
+            m.topic == "solarcam/5CC5638AE24C/snapshot"
+        });
+        assert_eq!(m.payload.len(), snapshot.len());
+    }
+    let grew = proc_kb(pid, "VmHWM:").saturating_sub(before);
+    eprintln!(
+        "peak RSS grew by {held} kB while held back, {grew} kB in all, for 100 MB of snapshots"
+    );
+    assert!(
+        held < 32 << 10,
+        "{held} kB held while Home Assistant's broker was stopped"
+    );
+    assert!(grew < 48 << 10, "{grew} kB");
+}
