@@ -68,6 +68,8 @@ pub struct BrokerConfig {
     pub password: Option<Secret>,
     /// Where the password was read from, when from a file (checked for who can read it).
     pub password_file: Option<PathBuf>,
+    /// The embedded broker takes clients without a login on a non-loopback `listen`.
+    pub allow_anonymous: bool,
     pub client_id: String,
     /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
     pub ca_file: Option<PathBuf>,
@@ -387,6 +389,7 @@ struct RawConfig {
 struct RawBroker {
     embedded: Option<bool>,
     listen: Option<String>,
+    allow_anonymous: Option<bool>,
     url: Option<String>,
     username: Option<String>,
     password: Option<String>,
@@ -799,6 +802,25 @@ fn broker(
         }
         (None, None, None) => None,
     };
+    if let Some(addr) = embedded {
+        if raw.username.is_some() && password.is_none() && c.errors.len() == errors_before {
+            c.error(
+                &[Seg::Key(key), Seg::Key("username")],
+                format!("{key}: the embedded broker needs a password with the username (password_file, password or password_env); a username alone would let in anyone who guesses it"),
+            );
+        }
+        if !addr.ip().is_loopback() && raw.username.is_none() && raw.allow_anonymous != Some(true) {
+            c.error(
+                &[Seg::Key(key), Seg::Key("listen")],
+                format!("{key}.listen {addr} accepts clients from other machines, and no username and password are set: anyone on the network could publish to Home Assistant and the cameras. Set username and password_file, or `allow_anonymous: true` to allow it"),
+            );
+        }
+    } else if raw.allow_anonymous.is_some() {
+        c.error(
+            &[Seg::Key(key), Seg::Key("allow_anonymous")],
+            format!("{key}.allow_anonymous is for the embedded broker; the broker at `url` decides who may connect"),
+        );
+    }
     if password.is_some() && raw.username.is_none() {
         c.error(
             &[Seg::Key(key)],
@@ -842,6 +864,7 @@ fn broker(
         username: raw.username,
         password,
         password_file,
+        allow_anonymous: raw.allow_anonymous.unwrap_or(false),
         client_id,
         ca_file: raw.ca_file.map(|p| resolve(dir, &p)),
         client_cert: raw.client_cert.map(|p| resolve(dir, &p)),
@@ -1252,6 +1275,36 @@ cameras:
             Some(7)
         );
         assert_eq!(locate(text, &[Seg::Key("cameras"), Seg::Index(2)]), None);
+    }
+
+    #[test]
+    fn the_embedded_broker_open_to_the_network_needs_a_login_or_an_explicit_choice() {
+        let e = errors("mqtt:\n  embedded: true\n  listen: 0.0.0.0:1883\n");
+        assert!(
+            e[0].starts_with(
+                "config.yaml:3: mqtt.listen 0.0.0.0:1883 accepts clients from other machines"
+            ),
+            "{}",
+            e[0]
+        );
+        let c = parse("mqtt:\n  embedded: true\n  listen: 0.0.0.0:1883\n  allow_anonymous: true\n")
+            .unwrap();
+        assert!(c.mqtt.allow_anonymous);
+        assert!(parse("mqtt:\n  embedded: true\n  listen: 127.0.0.1:1883\n").is_ok());
+        // A username alone would let in anyone who guesses it.
+        let e = errors("mqtt:\n  embedded: true\n  username: home\n");
+        assert!(
+            e[0].starts_with("config.yaml:3: mqtt: the embedded broker needs a password"),
+            "{}",
+            e[0]
+        );
+        // Only the embedded broker takes the setting.
+        let e = errors("mqtt:\n  url: mqtt://host\n  allow_anonymous: true\n");
+        assert!(
+            e[0].contains("allow_anonymous is for the embedded broker"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]

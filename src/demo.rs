@@ -22,6 +22,8 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     pub snapshot_file: PathBuf,
     pub alarm_every: Duration,
+    /// Let anyone who reaches `listen` from another machine connect without a login.
+    pub allow_anonymous: bool,
     /// Stop after this long (for scripts and tests); until Ctrl-C otherwise.
     pub run_for: Option<Duration>,
 }
@@ -30,6 +32,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
     let broker = match Broker::start(BrokerSettings {
         listen: opts.listen,
         credentials: None,
+        allow_anonymous: opts.allow_anonymous,
     })
     .await
     {
@@ -73,8 +76,9 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
         broker.addr.ip()
     );
     println!(
-        "Assistant on another machine start it with --listen 0.0.0.0:{port}. Ctrl-C stops it."
+        "Assistant on another machine start it with --listen 0.0.0.0:{port} --allow-anonymous"
     );
+    println!("(anyone on your network can then publish to it). Ctrl-C stops it.");
     println!();
 
     tokio::spawn(view(port, opts.snapshot_file.clone()));

@@ -10,10 +10,12 @@
 //! - [`bridge`]: the core. Plain synchronous logic: events in, MQTT actions out, time passed in.
 //!   No sockets, no clock, no tokio, so every behaviour is a fast unit test.
 //! - [`mqtt`]: the shell's broker connections (rumqttc), with reconnects and TLS.
+//! - [`outbox`]: what waits to go out to a broker, bounded, while it is away.
 //! - [`watcher`]: the shell's file watcher: the configuration file's edits, debounced.
 //! - [`state`]: the state directory: what the bridge remembers across restarts, written atomically.
 //! - [`logging`]: the log's level, from the environment or the file, changed by edits.
-//! - [`broker`]: the embedded MQTT broker, for a first run or a Pi without Mosquitto.
+//! - [`broker`]: the embedded MQTT broker, for a first run or a Pi without Mosquitto
+//!   (`broker/`: topics, sessions, one client's connection).
 //! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
 //!   and timers, carries out its actions, and speaks systemd's notification protocol.
 //!

@@ -36,9 +36,13 @@ enum Command {
     /// Try it with nothing else installed: an MQTT broker, a virtual camera and the bridge in one
     /// process, printing what Home Assistant would show.
     Demo {
-        /// Where the demo's broker listens (0.0.0.0:1883 to let Home Assistant on another machine in).
+        /// Where the demo's broker listens (0.0.0.0:1883 to let Home Assistant on another machine in,
+        /// with --allow-anonymous).
         #[arg(long, default_value = "127.0.0.1:1883")]
         listen: SocketAddr,
+        /// Let clients from other machines connect without a login (the demo's broker has none).
+        #[arg(long)]
+        allow_anonymous: bool,
         /// Where the latest snapshot is written.
         #[arg(long, default_value = "demo-snapshot.jpg")]
         snapshot_file: PathBuf,
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Demo {
             listen,
+            allow_anonymous,
             snapshot_file,
             alarm_every,
             r#for,
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
             logging::init(None, "warn,solarcam_bridge::simulator=info");
             let opts = solarcam_bridge::demo::DemoOptions {
                 listen,
+                allow_anonymous,
                 snapshot_file,
                 alarm_every: Duration::from_secs(alarm_every.max(1)),
                 run_for: r#for.map(Duration::from_secs),

@@ -188,6 +188,7 @@ pub async fn run_until(
             let broker = Broker::start(BrokerSettings {
                 listen,
                 credentials,
+                allow_anonymous: config.mqtt.allow_anonymous,
             })
             .await?;
             // Port 0 asks the system for a free one; connect to the one it gave.

@@ -1,0 +1,336 @@
+//! The embedded MQTT broker, for a first run or a Pi without Mosquitto.
+//!
+//! A small MQTT 3.1.1 broker inside the bridge's process: QoS 0 and 1 (QoS 2 is accepted and
+//! delivered at QoS 1), `+`/`#` wildcards, retained messages, last wills, keep-alive, persistent
+//! sessions (clean session 0: subscriptions kept and QoS 1 messages queued while a client is
+//! away, unacknowledged ones sent again with DUP), and an optional username/password. Nothing is
+//! kept on disk: a restart of the bridge empties it, and the bridge then publishes discovery and
+//! states again. For more (persistence, ACLs, TLS, bridging) run Mosquitto and point `mqtt.url`
+//! at it.
+//!
+//! It may face a network, so it is built like the bridge's camera side: bounded everywhere
+//! ([`session::limits`]), a CONNECT read only up to a few KiB before the password is checked,
+//! passwords compared in constant time, failed logins logged at most once per 10 s, no packet
+//! ever printed, and a non-loopback address without a password refused unless anonymous access
+//! is asked for.
+//!
+//! - [`topic`]: topic names and filters.
+//! - [`session`]: what it keeps (sessions, retained messages), each bounded.
+//! - [`connection`]: one client's connection, one method per packet.
+//!
+//! Packets are read and written with rumqttc's own MQTT codec, so this adds no dependency.
+//! (rumqttd, the embeddable broker of the same project, would add about 85 crates, among them
+//! two versions of hyper, to what a Pi compiles.)
+
+mod connection;
+pub mod session;
+pub mod topic;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ring::digest::{digest, SHA256};
+use rumqttc::Connect;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::config::Secret;
+pub use topic::topic_matches;
+
+/// Largest packet taken from a logged-in client: room for a hex-dumped snapshot of several MB.
+pub const MAX_PACKET: usize = 32 << 20;
+
+/// Largest CONNECT read: client id, will, username and password fit in far less.
+pub const MAX_CONNECT: usize = 4 << 10;
+
+/// Failed logins are logged at most once per this long; the others are counted into the next.
+const FAILED_LOGINS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSettings {
+    pub listen: SocketAddr,
+    /// When set, every client must log in with these.
+    pub credentials: Option<(String, Secret)>,
+    /// Without credentials, a `listen` address other than loopback is refused unless this is set.
+    pub allow_anonymous: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(
+        "embedded broker: cannot listen on {addr}: the port is in use, most likely by another MQTT \
+         broker. Use that broker instead: set `mqtt: {{url: mqtt://{addr}}}` in the configuration \
+         (or choose another `mqtt.listen` port)"
+    )]
+    PortInUse { addr: SocketAddr },
+    #[error("embedded broker: cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "embedded broker: {addr} is reachable from other machines and no username and password \
+         are set, so anyone there could publish to Home Assistant and the cameras. Set \
+         mqtt.username and mqtt.password_file, or `allow_anonymous: true` to allow it"
+    )]
+    OpenToNetwork { addr: SocketAddr },
+}
+
+/// A running embedded broker; it stops when the runtime does.
+pub struct Broker {
+    pub addr: SocketAddr,
+}
+
+impl Broker {
+    /// Binds the port (failing clearly if it is taken) and serves clients in the background.
+    pub async fn start(settings: BrokerSettings) -> Result<Broker, BrokerError> {
+        let addr = settings.listen;
+        if !addr.ip().is_loopback() && settings.credentials.is_none() && !settings.allow_anonymous {
+            return Err(BrokerError::OpenToNetwork { addr });
+        }
+        let listener = TcpListener::bind(addr).await.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AddrInUse {
+                BrokerError::PortInUse { addr }
+            } else {
+                BrokerError::Listen { addr, source }
+            }
+        })?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        info!("embedded broker: listening on {addr}");
+        let shared = Arc::new(Shared::new(settings));
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let Some(slot) = Slot::take(&shared) else {
+                            warn!(
+                                "embedded broker: {peer} refused: {} connections open already",
+                                session::limits::CONNECTIONS
+                            );
+                            continue;
+                        };
+                        let _ = stream.set_nodelay(true);
+                        let shared = shared.clone();
+                        tokio::spawn(async move {
+                            connection::serve(shared, stream, peer).await;
+                            drop(slot);
+                        });
+                    }
+                    Err(e) => {
+                        warn!("embedded broker: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Ok(Broker { addr })
+    }
+}
+
+/// One of the [`session::limits::CONNECTIONS`] places, given back when dropped.
+struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        let mut state = shared.state.lock().expect("broker state");
+        if state.connections >= session::limits::CONNECTIONS {
+            return None;
+        }
+        state.connections += 1;
+        Some(Slot(shared.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.state.lock().expect("broker state").connections -= 1;
+    }
+}
+
+struct Shared {
+    /// SHA-256 of the username and of the password, when a login is required: an attempt is
+    /// hashed and compared in constant time, so how long a refusal takes says nothing of them.
+    login: Option<([u8; 32], [u8; 32])>,
+    state: Mutex<session::State>,
+    failed_logins: Mutex<FailedLogins>,
+}
+
+#[derive(Default)]
+struct FailedLogins {
+    logged: Option<Instant>,
+    unlogged: u64,
+}
+
+fn sha256(s: &str) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(digest(&SHA256, s.as_bytes()).as_ref());
+    out
+}
+
+/// Equal, in time that does not depend on where they differ.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+impl Shared {
+    fn new(settings: BrokerSettings) -> Shared {
+        Shared {
+            login: settings
+                .credentials
+                .as_ref()
+                .map(|(user, password)| (sha256(user), sha256(password.expose()))),
+            state: Mutex::new(session::State::default()),
+            failed_logins: Mutex::new(FailedLogins::default()),
+        }
+    }
+
+    /// Whether `connect` may log in. A refusal is logged with the peer and the username tried,
+    /// never the password, and at most once per [`FAILED_LOGINS_LOGGED_EVERY`].
+    fn logs_in(&self, connect: &Connect, peer: SocketAddr) -> bool {
+        let Some((user, password)) = &self.login else {
+            return true;
+        };
+        let ok = connect.login.as_ref().is_some_and(|l| {
+            // Both compared, whatever the first gives.
+            let u = same(&sha256(&l.username), user);
+            let p = same(&sha256(&l.password), password);
+            u & p
+        });
+        if ok {
+            return true;
+        }
+        let who = connect
+            .login
+            .as_ref()
+            .map_or("(no username)".to_string(), |l| {
+                format!("{:?}", l.username.chars().take(64).collect::<String>())
+            });
+        let mut log = self.failed_logins.lock().expect("failed logins");
+        let now = Instant::now();
+        if log
+            .logged
+            .is_some_and(|t| now.duration_since(t) < FAILED_LOGINS_LOGGED_EVERY)
+        {
+            log.unlogged += 1;
+        } else {
+            match std::mem::take(&mut log.unlogged) {
+                0 => warn!("embedded broker: {peer} refused: wrong username or password for {who}"),
+                n => warn!("embedded broker: {peer} refused: wrong username or password for {who} ({n} more refused since the last such line)"),
+            }
+            log.logged = Some(now);
+        }
+        false
+    }
+}
+
+/// For the fuzz target: `data` as the bytes a logged-in client sends, read packet by packet as
+/// the connection handler reads them and carried out on a broker's state, with a second client
+/// subscribed to everything. Must return for any input, without a panic.
+#[doc(hidden)]
+pub fn fuzz_client_bytes(data: &[u8]) {
+    use std::sync::atomic::AtomicUsize;
+    let mut state = session::State::default();
+    let online = || {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let o = session::Online {
+            connection: 0,
+            tx,
+            pending: Arc::new(AtomicUsize::new(0)),
+            kick: Arc::new(tokio::sync::Notify::new()),
+        };
+        (o, rx)
+    };
+    let (watcher, mut watcher_rx) = online();
+    state.connect("watcher", false, watcher);
+    state.subscribe("watcher", 1, vec![("#".into(), rumqttc::QoS::AtLeastOnce)]);
+    let (client, mut client_rx) = online();
+    let clean = data.first().is_some_and(|b| b & 1 == 1);
+    state.connect("fuzz", clean, client);
+    let mut buf = bytes::BytesMut::from(data.get(1..).unwrap_or_default());
+    while let Ok(packet) = rumqttc::Packet::read(&mut buf, MAX_CONNECT) {
+        let step = connection::apply(&mut state, "fuzz", packet);
+        while watcher_rx.try_recv().is_ok() {}
+        while client_rx.try_recv().is_ok() {}
+        if !matches!(step, connection::Step::Go) {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use proptest::prelude::*;
+    use rumqttc::{Packet, PubAck, Publish, Subscribe, SubscribeFilter, Unsubscribe};
+
+    /// Packets a client may send, with topics and filters from a small alphabet so that they
+    /// match each other often.
+    fn packet() -> impl Strategy<Value = Packet> {
+        let topic = "[ab+#/]{0,6}";
+        let qos = (0u8..3).prop_map(|q| rumqttc::qos(q).unwrap());
+        prop_oneof![
+            (
+                topic,
+                qos.clone(),
+                any::<bool>(),
+                any::<u16>(),
+                proptest::collection::vec(any::<u8>(), 0..32)
+            )
+                .prop_map(|(t, q, retain, pkid, payload)| {
+                    let mut p = Publish::new(t, q, payload);
+                    p.retain = retain;
+                    p.pkid = if q == rumqttc::QoS::AtMostOnce {
+                        0
+                    } else {
+                        pkid.max(1)
+                    };
+                    Packet::Publish(p)
+                }),
+            (topic, qos).prop_map(|(f, q)| Packet::Subscribe(Subscribe::new_many([
+                SubscribeFilter::new(f, q)
+            ]))),
+            topic.prop_map(|f| Packet::Unsubscribe(Unsubscribe::new(f))),
+            any::<u16>().prop_map(|p| Packet::PubAck(PubAck::new(p.max(1)))),
+            Just(Packet::PingReq),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_of_client_packets_is_survived(
+            clean in any::<bool>(),
+            packets in proptest::collection::vec(packet(), 0..40),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        ) {
+            let mut data = vec![u8::from(clean)];
+            for p in packets {
+                let mut out = bytes::BytesMut::new();
+                if p.write(&mut out, MAX_PACKET).is_ok() {
+                    data.extend_from_slice(&out);
+                }
+            }
+            // A few damaged bytes, as a fuzzer would try.
+            for (at, byte) in flips {
+                if data.len() > 1 {
+                    let i = 1 + at.index(data.len() - 1);
+                    data[i] = byte;
+                }
+            }
+            fuzz_client_bytes(&data);
+        }
+
+        #[test]
+        fn any_bytes_from_a_client_are_survived(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            fuzz_client_bytes(&data);
+        }
+    }
+
+    #[test]
+    fn equal_digests_and_only_those_are_the_same() {
+        assert!(same(&sha256("pw"), &sha256("pw")));
+        assert!(!same(&sha256("pw"), &sha256("pW")));
+        assert!(!same(&sha256(""), &sha256("pw")));
+    }
+}
