@@ -402,3 +402,33 @@ fn while_home_assistant_cannot_keep_up_camera_messages_wait_on_the_camera_broker
     );
     assert!(grew < 48 << 10, "{grew} kB");
 }
+
+#[test]
+fn a_snapshot_larger_than_home_assistants_broker_takes_costs_one_reconnect_not_a_loop() {
+    // Home Assistant's broker takes packets up to 100 kB; snapshot_max_bytes (1.9 MB) is above it.
+    let ha_broker = Mosquitto::with_settings("max_packet_size 100000\n");
+    let cam_broker = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&ha_broker, &two_broker_config(&ha_broker, &cam_broker, ""));
+    bridge.wait_log(&["camera broker: subscribed"]);
+    let camera = Peer::connect(cam_broker.port, &[]);
+    camera.publish(
+        "4GSolarCam/Snapshot/5CC5638AE24C",
+        big_jpeg(500 << 10),
+        false,
+    );
+    bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
+    bridge.wait_log(&["Home Assistant broker: connected to"]);
+    wait_retained_value(ha_broker.port, "solarcam/bridge/availability", "online");
+
+    // The next report goes through, and the refused snapshot was not sent again.
+    camera.publish("4GSolarCam/Status", status(DRIVEWAY, 64), false);
+    wait_retained_value(ha_broker.port, "solarcam/5CC5638AE24C/battery", "64");
+    wait_retained_value(ha_broker.port, "solarcam/bridge/reconnects", "1");
+    let connects = bridge
+        .log()
+        .iter()
+        .filter(|l| l.contains("Home Assistant broker: connected to"))
+        .count();
+    assert_eq!(connects, 2, "{:#?}", bridge.log());
+    assert!(retained(ha_broker.port, "solarcam/5CC5638AE24C/snapshot").is_none());
+}

@@ -159,6 +159,11 @@ impl Mosquitto {
         )
     }
 
+    /// A broker with these lines of Mosquitto configuration (anonymous access allowed).
+    pub fn with_settings(settings: &str) -> Mosquitto {
+        Self::start_with(&format!("allow_anonymous true\n{settings}"), |_| {})
+    }
+
     /// A broker that keeps sessions and retained messages across its restarts.
     pub fn persistent() -> Mosquitto {
         Self::start_with(
