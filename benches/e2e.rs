@@ -656,7 +656,8 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
         let rx = listen(broker.port, "ha-discovery", &["homeassistant/#"]);
         let start = Instant::now();
         let bridge = start_bridge(&bridge_config(broker.port, cameras, ""));
-        let expected = cameras * 12 + 9;
+        // 14 entities and 6 alarm triggers per camera, 10 of the bridge's own.
+        let expected = cameras * 20 + 10;
         let (got, took) = await_configs(&rx, expected, start);
         thread::sleep(Duration::from_millis(500));
         let pid = bridge.child.id();

@@ -39,6 +39,10 @@ pub struct Config {
     pub discover_unknown: bool,
     /// At most this many unlisted cameras are devices at once.
     pub discover_max: usize,
+    /// The first snapshot this soon after an alarm becomes the "Last alarm snapshot".
+    pub alarm_snapshot_window: Duration,
+    /// Every snapshot kept on disk, when set.
+    pub archive: Option<ArchiveConfig>,
     pub log_level: Option<String>,
     /// Where the bridge keeps what it remembers across restarts; the service's own state directory
     /// (systemd's `$STATE_DIRECTORY`) or `/var/lib/solarcam-bridge` when not set.
@@ -201,6 +205,51 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
+}
+
+/// Where and how much of the snapshots the archive keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveConfig {
+    pub dir: PathBuf,
+    /// Older snapshots are deleted.
+    pub keep: Duration,
+    /// The archive never grows past this many bytes: the oldest go first.
+    pub max_size: u64,
+}
+
+pub const DEFAULT_ARCHIVE_MAX_SIZE: u64 = 2_000_000_000;
+
+/// `2GB`, `500MB`, `1.5GiB`, `300000` (bytes): decimal units are powers of 1000, `iB` of 1024.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{t:?} is not a size; write e.g. 500MB or 2GB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "tb" | "t" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "{t:?}: unit {other:?} is not one of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+            ))
+        }
+    };
+    let bytes = number * scale;
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("{t:?} is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 /// How many unlisted cameras become devices at most, unless the file says otherwise.
@@ -378,10 +427,20 @@ struct RawConfig {
     snapshot_max_bytes: Option<u64>,
     discover_unknown: Option<bool>,
     discover_max: Option<u32>,
+    alarm_snapshot_window: Option<Scalar>,
+    archive: Option<RawArchive>,
     log_level: Option<String>,
     state_dir: Option<PathBuf>,
     #[serde(default)]
     cameras: Vec<RawCamera>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArchive {
+    dir: PathBuf,
+    keep: Option<Scalar>,
+    max_size: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -645,6 +704,32 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         });
     }
 
+    let alarm_snapshot_window = duration(
+        &mut c,
+        &[Seg::Key("alarm_snapshot_window")],
+        raw.alarm_snapshot_window,
+        30,
+    );
+    let archive = raw.archive.map(|a| ArchiveConfig {
+        dir: resolve(dir, &a.dir),
+        keep: duration(
+            &mut c,
+            &[Seg::Key("archive"), Seg::Key("keep")],
+            a.keep,
+            14 * 24 * 3600,
+        ),
+        max_size: match a.max_size.map(|s| parse_size(&s.text())) {
+            None => DEFAULT_ARCHIVE_MAX_SIZE,
+            Some(Ok(n)) if n >= 1 << 20 => n,
+            Some(Ok(_)) | Some(Err(_)) => {
+                c.error(
+                    &[Seg::Key("archive"), Seg::Key("max_size")],
+                    "archive.max_size: write a size of at least 1MB, e.g. 500MB or 2GB".to_string(),
+                );
+                DEFAULT_ARCHIVE_MAX_SIZE
+            }
+        },
+    });
     if !c.errors.is_empty() {
         // In file order, as a reader fixes them.
         c.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
@@ -666,6 +751,8 @@ fn validate(raw: RawConfig, text: &str, dir: Option<&Path>) -> Result<Config, Ve
         // public) camera broker it may be anyone's.
         discover_unknown,
         discover_max,
+        alarm_snapshot_window,
+        archive,
         log_level,
         state_dir: raw.state_dir.map(|d| resolve(dir, &d)),
         cameras,
@@ -1162,6 +1249,31 @@ cameras:
         assert_eq!(redact_userinfo("u:p@h"), "***@h");
         assert_eq!(redact_userinfo("mqtt://h:1883"), "mqtt://h:1883");
         assert_eq!(redact_userinfo("mqtt://h/a@b"), "mqtt://h/a@b");
+    }
+
+    #[test]
+    fn the_archive_takes_a_directory_an_age_and_a_size() {
+        let c = parse("archive:\n  dir: /media/solarcam\n  keep: 7d\n  max_size: 500MB\n").unwrap();
+        let a = c.archive.unwrap();
+        assert_eq!(a.dir, PathBuf::from("/media/solarcam"));
+        assert_eq!(a.keep, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(a.max_size, 500_000_000);
+        let a = parse("archive:\n  dir: /x\n").unwrap().archive.unwrap();
+        assert_eq!(
+            (a.keep, a.max_size),
+            (Duration::from_secs(14 * 24 * 3600), 2_000_000_000)
+        );
+        assert!(parse("").unwrap().archive.is_none());
+        let e = errors("archive:\n  dir: /x\n  max_size: lots\n");
+        assert!(
+            e[0].starts_with("config.yaml:3: archive.max_size"),
+            "{}",
+            e[0]
+        );
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5 GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("300000"), Ok(300_000));
+        assert!(parse_size("-1GB").is_err());
     }
 
     #[test]

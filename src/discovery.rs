@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::mac::Mac;
-use crate::protocol::CameraCommand;
+use crate::protocol::{AlarmKind, CameraCommand};
 
 /// Where things live on the Home Assistant broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,17 +127,20 @@ pub enum Diagnostic {
     /// `discover_unknown`).
     RefusedCameras,
     Reconnects,
+    /// Snapshots the archive could not keep (disk full, read-only…).
+    ArchiveFailures,
     LastError,
 }
 
 impl Diagnostic {
-    pub const ALL: [Diagnostic; 7] = [
+    pub const ALL: [Diagnostic; 8] = [
         Diagnostic::Received,
         Diagnostic::Published,
         Diagnostic::Rejected,
         Diagnostic::Unattributed,
         Diagnostic::RefusedCameras,
         Diagnostic::Reconnects,
+        Diagnostic::ArchiveFailures,
         Diagnostic::LastError,
     ];
 
@@ -149,6 +152,7 @@ impl Diagnostic {
             Diagnostic::Unattributed => "payloads_unattributed",
             Diagnostic::RefusedCameras => "unlisted_cameras_refused",
             Diagnostic::Reconnects => "reconnects",
+            Diagnostic::ArchiveFailures => "snapshots_not_archived",
             Diagnostic::LastError => "last_error",
         }
     }
@@ -161,13 +165,14 @@ impl Diagnostic {
             Diagnostic::Unattributed => "Payloads unattributed",
             Diagnostic::RefusedCameras => "Unlisted cameras refused",
             Diagnostic::Reconnects => "Reconnects",
+            Diagnostic::ArchiveFailures => "Snapshots not archived",
             Diagnostic::LastError => "Last error",
         }
     }
 }
 
 impl BridgeEntity {
-    pub const ALL: [BridgeEntity; 9] = [
+    pub const ALL: [BridgeEntity; 10] = [
         BridgeEntity::Connectivity,
         BridgeEntity::ConfigProblem,
         BridgeEntity::Diagnostic(Diagnostic::Received),
@@ -176,6 +181,7 @@ impl BridgeEntity {
         BridgeEntity::Diagnostic(Diagnostic::Unattributed),
         BridgeEntity::Diagnostic(Diagnostic::RefusedCameras),
         BridgeEntity::Diagnostic(Diagnostic::Reconnects),
+        BridgeEntity::Diagnostic(Diagnostic::ArchiveFailures),
         BridgeEntity::Diagnostic(Diagnostic::LastError),
     ];
 
@@ -194,6 +200,10 @@ impl BridgeEntity {
         }
     }
 }
+
+/// The Awake sensor's states.
+pub const AWAKE: &str = "awake";
+pub const ASLEEP: &str = "asleep";
 
 /// The per-camera state topics, each `<base>/<MAC>/<leaf>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,10 +229,14 @@ pub enum State {
     Pending,
     /// `{"commands": […], "last_error": …}`.
     PendingAttributes,
+    /// One message per alarm, not retained: `{"event_type": kind, …the alarm's JSON}`.
+    AlarmEvent,
+    /// The first snapshot after an alarm, raw JPEG bytes, retained.
+    AlarmSnapshot,
 }
 
 impl State {
-    pub const ALL: [State; 12] = [
+    pub const ALL: [State; 14] = [
         State::Snapshot,
         State::Alarm,
         State::AlarmAttributes,
@@ -235,7 +249,15 @@ impl State {
         State::LastSeen,
         State::Pending,
         State::PendingAttributes,
+        State::AlarmEvent,
+        State::AlarmSnapshot,
     ];
+
+    /// Kept by the broker (so emptied when a camera is removed). Events are not: an event
+    /// replayed at every subscription would be a new alarm each time.
+    pub fn retained(self) -> bool {
+        self != State::AlarmEvent
+    }
 
     fn leaf(self) -> &'static str {
         match self {
@@ -251,6 +273,8 @@ impl State {
             State::LastSeen => "last_seen",
             State::Pending => "pending_commands",
             State::PendingAttributes => "pending_commands/attributes",
+            State::AlarmEvent => "alarm/event",
+            State::AlarmSnapshot => "alarm/snapshot",
         }
     }
 }
@@ -260,6 +284,8 @@ impl State {
 pub enum CameraEntity {
     Snapshot,
     Alarm,
+    AlarmEvent,
+    AlarmSnapshot,
     Battery,
     BatteryVoltage,
     Signal,
@@ -271,9 +297,11 @@ pub enum CameraEntity {
 }
 
 impl CameraEntity {
-    pub const ALL: [CameraEntity; 14] = [
+    pub const ALL: [CameraEntity; 16] = [
         CameraEntity::Snapshot,
         CameraEntity::Alarm,
+        CameraEntity::AlarmEvent,
+        CameraEntity::AlarmSnapshot,
         CameraEntity::Battery,
         CameraEntity::BatteryVoltage,
         CameraEntity::Signal,
@@ -291,8 +319,11 @@ impl CameraEntity {
     pub fn component(self) -> &'static str {
         match self {
             CameraEntity::Snapshot => "camera",
-            CameraEntity::Alarm | CameraEntity::Awake => "binary_sensor",
-            CameraEntity::Battery
+            CameraEntity::Alarm => "binary_sensor",
+            CameraEntity::AlarmEvent => "event",
+            CameraEntity::AlarmSnapshot => "image",
+            CameraEntity::Awake
+            | CameraEntity::Battery
             | CameraEntity::BatteryVoltage
             | CameraEntity::Signal
             | CameraEntity::LastStatus
@@ -307,6 +338,8 @@ impl CameraEntity {
         match self {
             CameraEntity::Snapshot => "snapshot",
             CameraEntity::Alarm => "alarm",
+            CameraEntity::AlarmEvent => "alarm_event",
+            CameraEntity::AlarmSnapshot => "alarm_snapshot",
             CameraEntity::Battery => "battery",
             CameraEntity::BatteryVoltage => "battery_voltage",
             CameraEntity::Signal => "signal",
@@ -428,6 +461,73 @@ pub enum Platform {
         qos: u8,
         retain: bool,
     },
+    Event {
+        state_topic: String,
+        event_types: Vec<&'static str>,
+    },
+    Image {
+        image_topic: String,
+        content_type: &'static str,
+    },
+    /// A sensor whose state is one of `options` (device class `enum`).
+    EnumSensor {
+        state_topic: String,
+        options: Vec<&'static str>,
+    },
+}
+
+/// A device trigger's discovery config (`device_automation`): what automations can start on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceTrigger {
+    pub automation_type: &'static str,
+    pub topic: String,
+    #[serde(rename = "type")]
+    pub trigger_type: &'static str,
+    pub subtype: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_template: Option<&'static str>,
+    pub device: Device,
+    pub origin: Origin,
+}
+
+/// The device triggers of a camera: "alarm, any" and one per kind the bridge tells apart.
+pub const ALARM_TRIGGERS: [Option<AlarmKind>; 6] = [
+    None,
+    Some(AlarmKind::Motion),
+    Some(AlarmKind::Pir),
+    Some(AlarmKind::Person),
+    Some(AlarmKind::Vehicle),
+    Some(AlarmKind::Tamper),
+];
+
+impl Topics {
+    /// The config topic of one of a camera's alarm triggers (`None`: any alarm).
+    pub fn trigger_config(&self, mac: Mac, kind: Option<AlarmKind>) -> String {
+        let object = format!("alarm_{}", kind.map_or("any", AlarmKind::as_str));
+        self.config("device_automation", &camera_node(mac), &object)
+    }
+
+    /// The device trigger that fires on a camera's alarms, of one kind or (`None`) any.
+    pub fn alarm_trigger(&self, cam: &CameraInfo, kind: Option<AlarmKind>) -> DeviceTrigger {
+        DeviceTrigger {
+            automation_type: "trigger",
+            topic: self.state(cam.mac, State::AlarmEvent),
+            trigger_type: "alarm",
+            subtype: kind.map_or("any", AlarmKind::as_str),
+            payload: kind.map(AlarmKind::as_str),
+            value_template: kind.map(|_| "{{ value_json.event_type }}"),
+            device: self.camera_device(cam),
+            origin: ORIGIN,
+        }
+    }
+
+    /// Where the Awake entity's discovery config stood when it was a binary sensor: emptied at
+    /// each announcement, so that entity does not linger beside the sensor that replaced it.
+    pub fn legacy_awake_config(&self, mac: Mac) -> String {
+        self.config("binary_sensor", &camera_node(mac), "awake")
+    }
 }
 
 /// What discovery needs to know about one camera.
@@ -481,6 +581,21 @@ impl Topics {
         };
         match entity {
             CameraEntity::Snapshot => {}
+            CameraEntity::AlarmEvent => {
+                e.name = Some("Alarm event");
+                e.platform = Platform::Event {
+                    state_topic: state(State::AlarmEvent),
+                    event_types: AlarmKind::ALL.iter().map(|k| k.as_str()).collect(),
+                };
+                e.device_class = Some("motion");
+            }
+            CameraEntity::AlarmSnapshot => {
+                e.name = Some("Last alarm snapshot");
+                e.platform = Platform::Image {
+                    image_topic: state(State::AlarmSnapshot),
+                    content_type: "image/jpeg",
+                };
+            }
             CameraEntity::Alarm => {
                 e.name = Some("Alarm");
                 e.platform = Platform::BinarySensor {
@@ -527,14 +642,15 @@ impl Topics {
                 e.json_attributes_topic = Some(state(State::Status));
             }
             CameraEntity::Awake => {
+                // Reads "awake" / "asleep"; a binary sensor would say "Connected" or "On".
                 e.name = Some("Awake");
-                e.platform = Platform::BinarySensor {
+                e.platform = Platform::EnumSensor {
                     state_topic: state(State::Awake),
-                    payload_on: "ON",
-                    payload_off: "OFF",
+                    options: vec![AWAKE, ASLEEP],
                 };
-                e.device_class = Some("connectivity");
+                e.device_class = Some("enum");
                 e.entity_category = Some("diagnostic");
+                e.icon = Some("mdi:sleep");
             }
             CameraEntity::LastSeen => {
                 e.name = Some("Last seen");
@@ -546,6 +662,9 @@ impl Topics {
                 };
                 e.device_class = Some("timestamp");
                 e.entity_category = Some("diagnostic");
+                // It changes with every message: enabled, it fills the logbook and history
+                // (zigbee2mqtt keeps its "last seen" disabled too). "Last status" stays on.
+                e.enabled_by_default = Some(false);
             }
             CameraEntity::PendingCommands => {
                 e.name = Some("Pending commands");

@@ -12,6 +12,7 @@
 //! - [`mqtt`]: the shell's broker connections (rumqttc), with reconnects and TLS.
 //! - [`outbox`]: what waits to go out to a broker, bounded, while it is away.
 //! - [`watcher`]: the shell's file watcher: the configuration file's edits, debounced.
+//! - [`archive`]: every snapshot kept on disk, within an age and a size, written atomically.
 //! - [`state`]: the state directory: what the bridge remembers across restarts, written atomically.
 //! - [`logging`]: the log's level, from the environment or the file, changed by edits.
 //! - [`broker`]: the embedded MQTT broker, for a first run or a Pi without Mosquitto
@@ -24,6 +25,7 @@
 //!
 //! `src/main.rs` only parses the command line and starts one of these.
 
+pub mod archive;
 pub mod bridge;
 pub mod broker;
 pub mod config;

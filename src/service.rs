@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use crate::archive::ArchiveWriter;
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
-use crate::config::Config;
+use crate::config::{ArchiveConfig, Config};
 use crate::logging::LogLevel;
 use crate::mqtt::{Connection, Incoming, Options, SetupError};
 use crate::state::StateDir;
@@ -97,8 +99,8 @@ impl Links {
             Action::Publish(p) => self.get(p.link).publish(p),
             Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
             Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
-            // Not for a broker: the shell's state directory takes it (Shell::flush).
-            Action::SaveState(_) => {}
+            // Not for a broker: the shell's state directory and archive take them (Shell::flush).
+            Action::SaveState(_) | Action::Archive(_) => {}
         }
     }
 
@@ -157,6 +159,18 @@ struct Shell {
     systemd: Systemd,
     /// Follows `log_level` edits; `None` where the caller keeps its own logging (the demo).
     log: Option<LogLevel>,
+    /// The snapshot archive's writer, when `archive` is configured.
+    archive: Option<ArchiveWriter>,
+    /// What the archive could not write, for the core to count.
+    archive_failed: (mpsc::Sender<String>, mpsc::Receiver<String>),
+}
+
+impl Shell {
+    /// (Re)starts the archive's writer for `config` (none when it has no `archive`).
+    fn open_archive(&mut self, config: Option<&ArchiveConfig>) {
+        self.archive =
+            config.map(|c| ArchiveWriter::start(c.clone(), self.archive_failed.0.clone()));
+    }
 }
 
 /// Runs the bridge until SIGTERM or SIGINT. `path` is re-read when it changes and on SIGHUP.
@@ -212,7 +226,11 @@ pub async fn run_until(
         state,
         systemd: Systemd::new(),
         log,
+        archive: None,
+        archive_failed: mpsc::channel(64),
     };
+    let archive = shell.bridge.config().archive.clone();
+    shell.open_archive(archive.as_ref());
     let mut watcher = match &shell.path {
         Some(path) => match ConfigWatcher::new(path) {
             Ok(w) => Some(w),
@@ -266,6 +284,7 @@ pub async fn run_until(
             // connection, whose writes already hold its reads back.)
             incoming = next_incoming(&mut shell.links.cameras), if !more => shell.on_incoming(Link::Camera, incoming),
             _ = tokio::time::sleep_until(wake) => shell.bridge.handle_timeout(Instant::now()),
+            Some(why) = shell.archive_failed.1.recv() => shell.bridge.handle(Event::ArchiveFailed(why), Instant::now()),
             _ = changed(&mut watcher) => {
                 info!("{} changed: reloading", shell.path_shown());
                 shell.reload().await?;
@@ -330,6 +349,12 @@ impl Shell {
                 Action::SaveState(saved) => {
                     if let Err(e) = self.state.save(&saved) {
                         warn!("{e}; queued commands and discovered cameras will not survive a restart");
+                    }
+                }
+                Action::Archive(snapshot) => {
+                    if let Some(Err(why)) = self.archive.as_ref().map(|a| a.store(snapshot)) {
+                        self.bridge
+                            .handle(Event::ArchiveFailed(why), Instant::now());
                     }
                 }
                 other => self.links.carry_out(other),
@@ -446,8 +471,13 @@ impl Shell {
                             .handle(Event::Disconnected { link, reason }, now);
                     }
                 }
+                let archive_changed = new.archive != self.bridge.config().archive;
                 self.bridge
                     .handle(Event::ConfigReloaded(Box::new(new)), now);
+                if archive_changed {
+                    let archive = self.bridge.config().archive.clone();
+                    self.open_archive(archive.as_ref());
+                }
                 if reconnect {
                     // The old connections take the clean-up of the old topics with them.
                     self.flush_all();

@@ -89,6 +89,59 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
             ),
         ),
         (
+            "event/solarcam_5cc5638ae24c/alarm_event",
+            with(
+                base(json!("Alarm event"), "alarm_event"),
+                json!({
+                    "state_topic": "solarcam/5CC5638AE24C/alarm/event",
+                    "event_types": ["alarm", "motion", "pir", "person", "vehicle", "tamper"],
+                    "device_class": "motion"
+                }),
+            ),
+        ),
+        (
+            "image/solarcam_5cc5638ae24c/alarm_snapshot",
+            with(
+                base(json!("Last alarm snapshot"), "alarm_snapshot"),
+                json!({"image_topic": "solarcam/5CC5638AE24C/alarm/snapshot", "content_type": "image/jpeg"}),
+            ),
+        ),
+        (
+            "sensor/solarcam_5cc5638ae24c/awake",
+            with(
+                base(json!("Awake"), "awake"),
+                json!({
+                    "state_topic": "solarcam/5CC5638AE24C/awake", "options": ["awake", "asleep"],
+                    "device_class": "enum", "entity_category": "diagnostic", "icon": "mdi:sleep"
+                }),
+            ),
+        ),
+        (
+            "sensor/solarcam_5cc5638ae24c/last_seen",
+            with(
+                base(json!("Last seen"), "last_seen"),
+                json!({
+                    "state_topic": "solarcam/5CC5638AE24C/last_seen", "device_class": "timestamp",
+                    "entity_category": "diagnostic", "enabled_by_default": false
+                }),
+            ),
+        ),
+        (
+            "device_automation/solarcam_5cc5638ae24c/alarm_any",
+            json!({
+                "automation_type": "trigger", "topic": "solarcam/5CC5638AE24C/alarm/event",
+                "type": "alarm", "subtype": "any", "device": device, "origin": origin
+            }),
+        ),
+        (
+            "device_automation/solarcam_5cc5638ae24c/alarm_pir",
+            json!({
+                "automation_type": "trigger", "topic": "solarcam/5CC5638AE24C/alarm/event",
+                "type": "alarm", "subtype": "pir", "payload": "pir",
+                "value_template": "{{ value_json.event_type }}", "device": device, "origin": origin
+            }),
+        ),
+        (
             "button/solarcam_5cc5638ae24c/wake",
             button("wake", "Wake", "wake", json!({"icon": "mdi:sleep-off"})),
         ),
@@ -169,7 +222,8 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         assert_eq!(&msg.json(), json, "{topic}");
     }
     // Barn's entities too; battery voltage and signal wait for a status that carries them.
-    assert_eq!(configs.len(), 2 * 12 + 9, "{:#?}", configs.keys());
+    // 14 entities and 6 alarm triggers per camera, 10 of the bridge's own.
+    assert_eq!(configs.len(), 2 * 20 + 10, "{:#?}", configs.keys());
     assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
     assert_eq!(
         retained(broker.port, "solarcam/bridge/availability")
@@ -352,7 +406,7 @@ fn each_button_press_sends_the_camera_its_command() {
     let ha = Peer::connect(broker.port, &[]);
     // The camera is awake (it just reported), so every command goes straight out.
     ha.publish("4GSolarCam/Status/5CC5638AE24D", "{}", false);
-    wait_retained_value(broker.port, "solarcam/5CC5638AE24D/awake", "ON");
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24D/awake", "awake");
     let configs = retained_under(broker.port, "homeassistant/button/#");
     for (key, topic, payload) in [
         ("wake", "4GSolarCam/Wake/5CC5638AE24D", "wake"),
@@ -413,7 +467,8 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
         .rev()
         .collect();
     let configs = order.iter().filter(|t| t.ends_with("/config")).count();
-    assert_eq!(configs, 2 * 12 + 9, "{order:#?}");
+    // 14 entities, 6 alarm triggers and the emptied legacy Awake config per camera; the bridge's 10.
+    assert_eq!(configs, 2 * 21 + 10, "{order:#?}");
     // All of it QoS 0 (one QoS keeps the order; QoS 1's PUBACKs stall a stock broker: BENCHMARKS.md).
     let republished = &ha.seen[ha.seen.len() - order.len()..];
     assert!(

@@ -161,7 +161,7 @@ fn a_retained_command_left_on_the_broker_is_cleared_not_sent_to_the_camera() {
 
     // The camera wakes and reports; a real press reaches it, and is the first command it gets.
     camera.publish("4GSolarCam/Status", status(DRIVEWAY, 50), false);
-    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/awake", "ON");
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/awake", "awake");
     attacker.publish("solarcam/5CC5638AE24C/command", "reboot", false);
     let first = camera.wait_for("a command", |m| m.topic.starts_with("4GSolarCam/"));
     assert_eq!(

@@ -6,13 +6,13 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use super::{
-    number, timer_set, Bridge, Camera, Link, MAX_DISMISSED, NEW_CAMERA_EVERY, REANNOUNCE_EVERY,
-    REFUSALS_LOGGED_EVERY,
+    number, timer_set, Action, Bridge, Camera, Link, Snapshot, MAX_DISMISSED, NEW_CAMERA_EVERY,
+    REANNOUNCE_EVERY, REFUSALS_LOGGED_EVERY,
 };
-use crate::discovery::State;
+use crate::discovery::{State, ASLEEP, AWAKE};
 use crate::mac::Mac;
 use crate::protocol::snapshot;
-use crate::protocol::{find_mac, parse_object, CameraTopic, StatusReport};
+use crate::protocol::{find_mac, parse_object, AlarmKind, CameraTopic, StatusReport};
 
 /// "Last seen" is published at most this often for a camera.
 pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
@@ -195,13 +195,28 @@ impl Bridge {
                 self.config.snapshot_max_bytes
             ));
         }
-        let Some(cam) = self.cameras.get(&mac) else {
+        let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
+        let after_alarm = cam.alarm_snapshot_until.take().is_some_and(|t| now <= t);
         info!(
-            "{} ({mac}): snapshot, {jpeg_len} bytes ({})",
-            cam.name, found.form
+            "{} ({mac}): snapshot, {jpeg_len} bytes ({}){}",
+            cam.name,
+            found.form,
+            if after_alarm { ", the alarm's" } else { "" }
         );
+        let folder = crate::discovery::sanitize_id(&cam.name);
+        if self.config.archive.is_some() {
+            self.actions.push_back(Action::Archive(Snapshot {
+                camera: folder,
+                jpeg: found.jpeg.clone(),
+                received,
+                alarm: after_alarm,
+            }));
+        }
+        if after_alarm {
+            self.publish_state(mac, State::AlarmSnapshot, found.jpeg.clone());
+        }
         // Not kept: the broker retains it for Home Assistant, and a Pi's memory is better spent
         // elsewhere than on a copy of every camera's last picture.
         self.publish_state(mac, State::Snapshot, found.jpeg);
@@ -220,15 +235,27 @@ impl Bridge {
             return self.reject(too_large(topic, "alarm", size));
         }
         // An alarm is an alarm even when its payload is not JSON; keep what it said.
-        let (payload_mac, attributes) = match parse_object(&payload) {
-            Ok(obj) => (find_mac(&serde_json::Value::Object(obj)), payload),
+        let (payload_mac, attributes, fields) = match parse_object(&payload) {
+            Ok(obj) => {
+                let mac = find_mac(&serde_json::Value::Object(obj.clone()));
+                (mac, payload, obj)
+            }
             Err(_) => {
                 let raw = String::from_utf8_lossy(&payload);
                 let attrs =
                     serde_json::json!({ "raw": raw.chars().take(1024).collect::<String>() });
-                (Mac::find_in(&payload), Bytes::from(attrs.to_string()))
+                let fields = match &attrs {
+                    serde_json::Value::Object(o) => o.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                (
+                    Mac::find_in(&payload),
+                    Bytes::from(attrs.to_string()),
+                    fields,
+                )
             }
         };
+        let kind = AlarmKind::of(&fields);
         let Some(mac) = self.attribute(
             topic,
             "alarm",
@@ -243,14 +270,28 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        info!("{} ({mac}): alarm", cam.name);
+        info!("{} ({mac}): alarm ({})", cam.name, kind.as_str());
         // A new alarm while on only pushes the end back; ON is retained already.
         let was_on = cam.alarm_until.replace(until).is_some();
         timer_set(&mut self.next_camera_timer, until);
+        // The next snapshot within the window is this alarm's picture.
+        cam.alarm_snapshot_until = Some(now + self.config.alarm_snapshot_window);
         cam.alarm_attributes = Some(attributes.clone());
         self.publish_state(mac, State::AlarmAttributes, attributes);
         if !was_on {
             self.publish_state(mac, State::Alarm, Bytes::from_static(b"ON"));
+        }
+        // One event per alarm, never retained: replayed, it would be a new alarm.
+        let mut event = fields;
+        event.insert("event_type".into(), kind.as_str().into());
+        match serde_json::to_vec(&event) {
+            Ok(json) => self.publish(
+                Link::Ha,
+                self.topics.state(mac, State::AlarmEvent),
+                Bytes::from(json),
+                false,
+            ),
+            Err(e) => warn!("{topic}: alarm event not published: {e}"),
         }
     }
 
@@ -495,7 +536,7 @@ impl Bridge {
         }
         if !was_awake {
             debug!("{} ({mac}): awake", cam.name);
-            self.publish_state(mac, State::Awake, Bytes::from_static(b"ON"));
+            self.publish_state(mac, State::Awake, Bytes::from_static(AWAKE.as_bytes()));
         }
         if announce {
             self.publish_state(mac, State::LastSeen, Bytes::from(last_seen));
@@ -522,7 +563,7 @@ impl Bridge {
             self.publish(
                 Link::Ha,
                 self.topics.state(mac, State::Awake),
-                Bytes::from_static(b"OFF"),
+                Bytes::from_static(ASLEEP.as_bytes()),
                 true,
             );
         }

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
 use crate::config::{default_camera_name, CameraConfig, Config};
-use crate::discovery::{BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics};
+use crate::discovery::{
+    BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics, ALARM_TRIGGERS,
+};
 use crate::mac::Mac;
 use crate::protocol::{CameraCommand, CameraTopic};
 
@@ -91,6 +93,8 @@ pub enum Event {
     /// The file changed but is not valid (or is gone): the running configuration stays, and Home
     /// Assistant shows the problem until a valid file arrives.
     ConfigRejected { file: String, errors: Vec<String> },
+    /// A snapshot could not be archived (disk full, read-only, the writer behind), and why.
+    ArchiveFailed(String),
     /// The bridge is stopping: say so while the connection is still up.
     Shutdown,
 }
@@ -124,6 +128,20 @@ pub enum Action {
     Publish(Publish),
     /// What must survive a restart changed: keep it (atomically) in the state directory.
     SaveState(Saved),
+    /// Keep this snapshot in the archive (only when `archive` is configured).
+    Archive(Snapshot),
+}
+
+/// A snapshot for the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The camera's folder in the archive: its name, as an id (`Driveway` → `driveway`).
+    pub camera: String,
+    pub jpeg: Bytes,
+    /// When it arrived.
+    pub received: SystemTime,
+    /// The first snapshot after an alarm.
+    pub alarm: bool,
 }
 
 /// What the bridge remembers across restarts.
@@ -154,6 +172,8 @@ pub struct Stats {
     pub refused_cameras: u64,
     /// Connections lost (and then re-established by the shell).
     pub reconnects: u64,
+    /// Snapshots the archive could not keep.
+    pub archive_failures: u64,
     pub last_error: Option<String>,
 }
 
@@ -192,6 +212,9 @@ struct Camera {
     wakes_sent: u32,
     wake_deadline: Option<Instant>,
     last_command_error: Option<String>,
+
+    /// Until when the next snapshot counts as the alarm's own picture; `None` when none is due.
+    alarm_snapshot_until: Option<Instant>,
 }
 
 impl Camera {
@@ -499,6 +522,11 @@ impl Bridge {
                 self.on_message(&topic, payload, retain, received, now);
             }
             Event::ConfigReloaded(config) => self.on_config(*config),
+            Event::ArchiveFailed(why) => {
+                warn!("{why}");
+                self.stats.archive_failures += 1;
+                self.note_error(why);
+            }
             Event::ConfigRejected { file, errors } => {
                 let attributes = serde_json::json!({ "file": file, "errors": errors });
                 self.config_problem = Some(Bytes::from(attributes.to_string()));
@@ -574,6 +602,9 @@ impl Bridge {
             return;
         };
         if let Some(mac) = a.configs.pop_front() {
+            // Awake was a binary sensor in earlier versions: its old config goes, once per announcement.
+            let legacy = self.topics.legacy_awake_config(mac);
+            self.publish(Link::Ha, legacy, Bytes::new(), true);
             return self.publish_discovery(mac);
         }
         if !a.availability_sent {
@@ -629,6 +660,7 @@ impl Bridge {
             (Diagnostic::Unattributed, s.unattributed.to_string()),
             (Diagnostic::RefusedCameras, s.refused_cameras.to_string()),
             (Diagnostic::Reconnects, s.reconnects.to_string()),
+            (Diagnostic::ArchiveFailures, s.archive_failures.to_string()),
             (
                 Diagnostic::LastError,
                 s.last_error.clone().unwrap_or_else(|| "none".into()),
@@ -652,8 +684,18 @@ impl Bridge {
                 (topic, self.topics.camera_entity(&cam.info(mac), e))
             })
             .collect();
+        let triggers: Vec<(String, _)> = ALARM_TRIGGERS
+            .into_iter()
+            .map(|kind| {
+                let topic = self.topics.trigger_config(mac, kind);
+                (topic, self.topics.alarm_trigger(&cam.info(mac), kind))
+            })
+            .collect();
         for (topic, config) in configs {
             self.publish_json(topic, &config);
+        }
+        for (topic, trigger) in triggers {
+            self.publish_json(topic, &trigger);
         }
     }
 
@@ -664,7 +706,7 @@ impl Bridge {
         let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
         let mut states = vec![
             (State::Alarm, on_off(cam.alarm_until.is_some())),
-            (State::Awake, on_off(cam.awake_until.is_some())),
+            (State::Awake, awake_state(cam.awake_until.is_some())),
         ];
         let known = [
             (State::AlarmAttributes, cam.alarm_attributes.clone()),
@@ -713,6 +755,11 @@ impl Bridge {
             retain,
         }));
     }
+}
+
+/// The Awake sensor's state.
+fn awake_state(awake: bool) -> Bytes {
+    Bytes::from_static(if awake { b"awake" } else { b"asleep" })
 }
 
 /// A camera timer was set for `at`: the earliest one moves up if need be.

@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::{topics_of, Action, Bridge, Camera, Link};
 use crate::config::Config;
-use crate::discovery::{BridgeEntity, CameraEntity, Diagnostic, State, Topics};
+use crate::discovery::{BridgeEntity, CameraEntity, Diagnostic, State, Topics, ALARM_TRIGGERS};
 use crate::mac::Mac;
 use crate::protocol::CameraTopic;
 
@@ -56,9 +56,17 @@ impl Bridge {
             for e in CameraEntity::ALL {
                 self.publish(Link::Ha, topics.camera_config(mac, e), Bytes::new(), true);
             }
+            for kind in ALARM_TRIGGERS {
+                self.publish(
+                    Link::Ha,
+                    topics.trigger_config(mac, kind),
+                    Bytes::new(),
+                    true,
+                );
+            }
         }
         if states {
-            for s in State::ALL {
+            for s in State::ALL.into_iter().filter(|s| s.retained()) {
                 self.publish(Link::Ha, topics.state(mac, s), Bytes::new(), true);
             }
         }

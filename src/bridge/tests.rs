@@ -7,6 +7,13 @@ use crate::protocol::snapshot::tests::jpeg;
 const DRIVEWAY: &str = "5CC5638AE24C";
 const BARN: &str = "5CC5638AE24D";
 
+/// Discovery topics a camera's announcement publishes before any status: 14 entities (battery
+/// voltage and signal wait for a value), 6 alarm triggers, and the emptied config of the Awake
+/// binary sensor it replaced.
+const CONFIGS_PER_CAMERA: usize = 14 + 6 + 1;
+/// The bridge device's own entities.
+const BRIDGE_CONFIGS: usize = 10;
+
 fn config(text: &str) -> Config {
     Config::parse(text, "test.yaml", None).unwrap()
 }
@@ -147,7 +154,7 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
     // 9 entities per camera before any status (battery voltage and signal wait for a value),
     // plus the bridge's own two.
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
-    assert_eq!(configs, 2 * 12 + 9);
+    assert_eq!(configs, 2 * CONFIGS_PER_CAMERA + BRIDGE_CONFIGS);
     assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
     assert!(ps
         .iter()
@@ -366,7 +373,7 @@ fn home_assistant_birth_republishes_everything_in_order() {
     let ps = h.message("homeassistant/status", "online");
     assert_eq!(
         ps.iter().filter(|p| p.topic.ends_with("/config")).count(),
-        2 * 12 + 9
+        2 * CONFIGS_PER_CAMERA + BRIDGE_CONFIGS
     );
     assert_eq!(text(on(&ps, "solarcam/bridge/availability")), "online");
     // The snapshot is the broker's retained message; the bridge keeps no copy to send again.
@@ -577,9 +584,17 @@ fn ghosts_of_cameras_no_longer_configured_are_removed_at_start() {
     let ps = retained_message(&mut h, &topic, payload);
     assert_eq!(
         ps.len(),
-        CameraEntity::ALL.len() + State::ALL.len(),
+        // Every entity's and trigger's config, every retained state (not the event topic).
+        CameraEntity::ALL.len() + crate::discovery::ALARM_TRIGGERS.len() + State::ALL.len() - 1,
         "{ps:#?}"
     );
+    assert!(on(
+        &ps,
+        "homeassistant/device_automation/solarcam_112233445566/alarm_pir/config"
+    )
+    .payload
+    .is_empty());
+    assert!(ps.iter().all(|p| p.topic != "solarcam/112233445566/alarm/event"));
     assert!(on(
         &ps,
         "homeassistant/button/solarcam_112233445566/reboot/config"
@@ -702,7 +717,7 @@ fn a_camera_is_awake_after_a_message_and_asleep_after_its_timeout_keeping_its_va
         "4GSolarCam/Status",
         format!(r#"{{"mac":"{BARN}","battery":50}}"#),
     );
-    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/awake")), "ON");
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/awake")), "awake");
     assert_eq!(
         text(on(&ps, "solarcam/5CC5638AE24D/last_seen")),
         "2023-11-14T22:13:20Z"
@@ -711,11 +726,11 @@ fn a_camera_is_awake_after_a_message_and_asleep_after_its_timeout_keeping_its_va
 
     // Barn's own timeout: 30 s.
     let ps = h.advance(Duration::from_secs(30));
-    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/awake")), "OFF");
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24D/awake")), "asleep");
     assert!(ps.iter().all(|p| !p.topic.contains("5CC5638AE24C/awake")));
     // Driveway's: the global 2 minutes.
     let ps = h.advance(Duration::from_secs(90));
-    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/awake")), "OFF");
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/awake")), "asleep");
     // Asleep is not unavailable: no availability change, values untouched.
     assert!(ps
         .iter()
@@ -936,7 +951,7 @@ fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
     );
     let ps = all_publishes(std::iter::from_fn(|| b.poll_action()).collect());
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
-    assert_eq!(configs, 500 * 12 + 9);
+    assert_eq!(configs, 500 * CONFIGS_PER_CAMERA + BRIDGE_CONFIGS);
     let availability = ps
         .iter()
         .position(|p| p.topic == "solarcam/bridge/availability")

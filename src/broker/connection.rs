@@ -275,12 +275,14 @@ pub(super) async fn read_packet(
     max: usize,
 ) -> Result<Packet, String> {
     loop {
-        match Packet::read(buf, max) {
+        let missing = match Packet::read(buf, max) {
             Ok(p) => return Ok(p),
-            Err(mqttbytes::Error::InsufficientBytes(_)) => {}
+            Err(mqttbytes::Error::InsufficientBytes(n)) => n,
             Err(e) => return Err(format!("bad packet: {e}")),
-        }
-        buf.reserve(4096);
+        };
+        // Room for the rest of this packet, not a doubling: a payload keeps its buffer alive
+        // for as long as it waits in clients' queues, and the queues count payload bytes.
+        buf.reserve(missing.clamp(1024, 1 << 20));
         match stream.read_buf(buf).await {
             Ok(0) => return Err("connection closed".into()),
             Ok(_) => {}

@@ -36,7 +36,7 @@ pub mod limits {
     /// Packets and bytes waiting to be written to one client: past either, it is not reading, and
     /// its connection is closed.
     pub const CLIENT_QUEUE: usize = 10_000;
-    pub const CLIENT_QUEUE_BYTES: usize = 64 << 20;
+    pub const CLIENT_QUEUE_BYTES: usize = 16 << 20;
     /// QoS 1 messages sent to one client and not yet acknowledged.
     pub const INFLIGHT: usize = 1000;
     /// QoS 1 messages kept for one absent client, and their bytes; the oldest go first.

@@ -259,7 +259,7 @@ fn a_flood_of_birth_messages_announces_twice_not_a_hundred_times() {
         announced += configs(&h.advance(Duration::from_millis(10)));
     }
     // The first at once; the 99 others within 5 s of it are folded into one at the 5 s mark.
-    let per_announcement = 2 * 12 + 9;
+    let per_announcement = 2 * CONFIGS_PER_CAMERA + BRIDGE_CONFIGS;
     assert_eq!(announced, per_announcement);
     let later = h.advance(Duration::from_secs(5));
     assert_eq!(configs(&later), per_announcement);

@@ -1,0 +1,517 @@
+//! The snapshot archive: every snapshot kept as a file, as long and as much as configured.
+//!
+//! Layout: `<dir>/<camera>/<YYYY-MM-DD>/<HHMMSS>[_alarm].jpg`, times in UTC; a second snapshot of
+//! the same camera in the same second gets `-2`, `-3`… after the time. `_alarm` marks the first
+//! snapshot after an alarm. Pointed at Home Assistant's media folder, the files show in its Media
+//! browser.
+//!
+//! - **Atomic**: a snapshot is written to a hidden temporary file in its folder, flushed to disk,
+//!   then renamed into place, so a reader (or a power cut) never meets half a picture.
+//! - **Bounded**: before a file is written, the oldest are deleted until it fits in `max_size`;
+//!   files older than `keep` go too. The folder is read once, at start, into an index
+//!   ([`Retention`]); after that nothing is rescanned.
+//! - **Never in the way**: the files are written by a thread of their own; a full or read-only
+//!   disk, or a writer too far behind, costs that snapshot only, reported back to the core
+//!   (counted on the bridge's *Snapshots not archived* sensor) while everything else goes on.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tracing::{debug, info, warn};
+
+use crate::bridge::Snapshot;
+use crate::config::ArchiveConfig;
+
+/// Which files to delete to keep the archive within its age and size: a pure index, oldest first.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    files: BTreeMap<(SystemTime, PathBuf), u64>,
+    total: u64,
+    keep: Duration,
+    max_size: u64,
+}
+
+impl Retention {
+    pub fn new(keep: Duration, max_size: u64) -> Retention {
+        Retention {
+            files: BTreeMap::new(),
+            total: 0,
+            keep,
+            max_size,
+        }
+    }
+
+    pub fn insert(&mut self, time: SystemTime, path: PathBuf, size: u64) {
+        if let Some(old) = self.files.insert((time, path), size) {
+            self.total -= old;
+        }
+        self.total += size;
+    }
+
+    /// The files to delete so that one of `size` bytes fits, oldest first; taken off the index.
+    pub fn make_room(&mut self, size: u64) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        while self.total + size > self.max_size {
+            let Some(((_, path), s)) = self.files.pop_first() else {
+                break;
+            };
+            self.total -= s;
+            out.push(path);
+        }
+        out
+    }
+
+    /// The files older than `keep` at `now`; taken off the index.
+    pub fn expire(&mut self, now: SystemTime) -> Vec<PathBuf> {
+        let Some(cutoff) = now.checked_sub(self.keep) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        while let Some(entry) = self.files.first_entry() {
+            if entry.key().0 >= cutoff {
+                break;
+            }
+            let ((_, path), s) = entry.remove_entry();
+            self.total -= s;
+            out.push(path);
+        }
+        out
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The files kept, oldest first.
+    pub fn files(&self) -> impl Iterator<Item = (SystemTime, &Path, u64)> {
+        self.files.iter().map(|((t, p), s)| (*t, p.as_path(), *s))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive: {camera}'s snapshot of {size} bytes is larger than archive.max_size ({max} bytes); not archived")]
+    TooLarge { camera: String, size: u64, max: u64 },
+    #[error("archive: cannot write {path}: {source}; the snapshot is not archived (is the disk full or read-only? Under systemd, the folder must be writable by the service: see README, Archive)")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The archive on disk.
+pub struct Archive {
+    dir: PathBuf,
+    index: Retention,
+}
+
+impl Archive {
+    /// Reads what `config.dir` holds already (once) and applies retention to it.
+    pub fn open(config: &ArchiveConfig) -> Archive {
+        let mut index = Retention::new(config.keep, config.max_size);
+        for (time, path, size) in scan(&config.dir) {
+            index.insert(time, path, size);
+        }
+        let mut archive = Archive {
+            dir: config.dir.clone(),
+            index,
+        };
+        info!(
+            "archive: {} snapshot(s), {} bytes, in {}",
+            archive.index.len(),
+            archive.index.total(),
+            archive.dir.display()
+        );
+        let stale = archive.index.expire(SystemTime::now());
+        let over = archive.index.make_room(0);
+        archive.delete(stale.into_iter().chain(over));
+        archive
+    }
+
+    /// Writes one snapshot, deleting what retention asks for first. Returns its path.
+    pub fn store(&mut self, snap: &Snapshot) -> Result<PathBuf, ArchiveError> {
+        let size = snap.jpeg.len() as u64;
+        if size > self.index.max_size {
+            return Err(ArchiveError::TooLarge {
+                camera: snap.camera.clone(),
+                size,
+                max: self.index.max_size,
+            });
+        }
+        let stale = self.index.expire(snap.received);
+        let over = self.index.make_room(size);
+        self.delete(stale.into_iter().chain(over));
+
+        let (date, time) = date_and_time(snap.received);
+        let folder = self.dir.join(&snap.camera).join(date);
+        let suffix = if snap.alarm { "_alarm" } else { "" };
+        let path = (1..)
+            .map(|n| {
+                let seq = if n == 1 {
+                    String::new()
+                } else {
+                    format!("-{n}")
+                };
+                folder.join(format!("{time}{seq}{suffix}.jpg"))
+            })
+            .find(|p| !p.exists())
+            .expect("an unused name");
+        write_atomically(&path, &snap.jpeg).map_err(|source| ArchiveError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        self.index.insert(snap.received, path.clone(), size);
+        debug!("archive: {} ({size} bytes)", path.display());
+        Ok(path)
+    }
+
+    /// Applies the age limit when no snapshot came for a while.
+    pub fn expire(&mut self, now: SystemTime) {
+        let stale = self.index.expire(now);
+        self.delete(stale.into_iter());
+    }
+
+    pub fn retention(&self) -> &Retention {
+        &self.index
+    }
+
+    fn delete(&self, paths: impl Iterator<Item = PathBuf>) {
+        for path in paths {
+            match std::fs::remove_file(&path) {
+                Ok(()) => debug!("archive: deleted {}", path.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => warn!("archive: cannot delete {}: {e}", path.display()),
+            }
+            // The day's folder goes with its last file (a folder with files stays).
+            if let Some(day) = path.parent() {
+                let _ = std::fs::remove_dir(day);
+            }
+        }
+    }
+}
+
+/// `("2026-11-27", "214005")` for 2026-11-27T21:40:05Z.
+pub fn date_and_time(t: SystemTime) -> (String, String) {
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    let date = s.get(..10).unwrap_or("1970-01-01").to_string();
+    let time: String = s
+        .get(11..19)
+        .unwrap_or("000000")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    (date, time)
+}
+
+/// Writes `bytes` to a hidden file beside `path`, flushes it, then renames it to `path`: either
+/// the whole file is there, or none.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("snapshot");
+    let tmp = folder.join(format!(".{name}.tmp"));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // The rename itself survives a power cut once the folder is flushed too.
+    if let Ok(d) = std::fs::File::open(folder) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Every `<camera>/<date>/<file>.jpg` under `dir`, with its time (from its name, else its
+/// modification time) and size. Leftover temporary files are removed.
+fn scan(dir: &Path) -> Vec<(SystemTime, PathBuf, u64)> {
+    let mut out = Vec::new();
+    let entries = |p: &Path| std::fs::read_dir(p).into_iter().flatten().flatten();
+    for camera in entries(dir).filter(|e| e.path().is_dir()) {
+        for day in entries(&camera.path()).filter(|e| e.path().is_dir()) {
+            for file in entries(&day.path()) {
+                let path = file.path();
+                let name = file.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
+                if !name.ends_with(".jpg") {
+                    continue;
+                }
+                let Ok(meta) = file.metadata() else { continue };
+                let day_name = day.file_name().to_string_lossy().into_owned();
+                let time = time_of(&day_name, &name)
+                    .or_else(|| meta.modified().ok())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                out.push((time, path, meta.len()));
+            }
+        }
+    }
+    out
+}
+
+/// The time a file's folder and name give (`2026-11-27`, `214005_alarm.jpg`).
+fn time_of(day: &str, name: &str) -> Option<SystemTime> {
+    let hms = name.get(..6)?;
+    let stamp = format!(
+        "{day}T{}:{}:{}Z",
+        hms.get(..2)?,
+        hms.get(2..4)?,
+        hms.get(4..6)?
+    );
+    humantime::parse_rfc3339(&stamp).ok()
+}
+
+/// The archive's thread: writes what the main loop hands it, reports what it could not write.
+pub struct ArchiveWriter {
+    tx: std::sync::mpsc::SyncSender<Snapshot>,
+}
+
+/// Snapshots waiting for the disk; past this the writer is behind and new ones are not archived.
+const WRITE_QUEUE: usize = 16;
+
+impl ArchiveWriter {
+    /// Opens the archive on a thread of its own; failures go to `failed`.
+    pub fn start(
+        config: ArchiveConfig,
+        failed: tokio::sync::mpsc::Sender<String>,
+    ) -> ArchiveWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Snapshot>(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("archive".into())
+            .spawn(move || {
+                let mut archive = Archive::open(&config);
+                loop {
+                    match rx.recv_timeout(Duration::from_secs(3600)) {
+                        Ok(snap) => {
+                            if let Err(e) = archive.store(&snap) {
+                                let _ = failed.try_send(e.to_string());
+                            }
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            archive.expire(SystemTime::now())
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })
+            .expect("a thread for the archive");
+        ArchiveWriter { tx }
+    }
+
+    /// Hands a snapshot to the writer; an error when it is too far behind to take it.
+    pub fn store(&self, snap: Snapshot) -> Result<(), String> {
+        let camera = snap.camera.clone();
+        self.tx.try_send(snap).map_err(|_| {
+            format!("archive: the disk is not keeping up ({WRITE_QUEUE} snapshots waiting); a snapshot of {camera} is not archived")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000 + secs)
+    }
+
+    proptest! {
+        /// Against a plain list: whatever the sizes and however the clock moves, the index holds
+        /// exactly the newest files that fit in max_size and are younger than keep.
+        #[test]
+        fn retention_keeps_the_newest_that_fit_and_are_young_enough(
+            steps in proptest::collection::vec((1u64..400, 0u64..(3 * 24 * 3600)), 1..200),
+            max_size in 200u64..2000,
+            keep_days in 1u64..4,
+        ) {
+            let keep = DAY * keep_days as u32;
+            let mut r = Retention::new(keep, max_size);
+            let mut model: Vec<(SystemTime, u64)> = Vec::new();
+            let mut now = at(0);
+            for (i, (size, step)) in steps.into_iter().enumerate() {
+                now += Duration::from_secs(step);
+                let size = size.min(max_size);
+                r.expire(now);
+                r.make_room(size);
+                r.insert(now, PathBuf::from(format!("f{i}")), size);
+
+                model.retain(|(t, _)| *t >= now - keep);
+                model.push((now, size));
+                let mut total: u64 = model.iter().map(|(_, s)| s).sum();
+                while total > max_size {
+                    total -= model.remove(0).1;
+                }
+                prop_assert!(r.total() <= max_size);
+                prop_assert_eq!(r.total(), total);
+                prop_assert_eq!(r.len(), model.len());
+                prop_assert!(r.files().all(|(t, _, _)| t >= now - keep));
+            }
+        }
+    }
+
+    fn snapshot(camera: &str, secs: u64, alarm: bool, len: usize) -> Snapshot {
+        Snapshot {
+            camera: camera.into(),
+            jpeg: Bytes::from(vec![(secs % 251) as u8; len]),
+            received: at(secs),
+            alarm,
+        }
+    }
+
+    fn config(dir: &Path, max_size: u64) -> ArchiveConfig {
+        ArchiveConfig {
+            dir: dir.to_path_buf(),
+            keep: Duration::from_secs(3600 * 24 * 1000 * 365),
+            max_size,
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = walk(dir)
+            .into_iter()
+            .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn snapshots_are_filed_by_camera_day_and_time_with_the_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Archive::open(&config(dir.path(), 1 << 20));
+        let (date, time) = date_and_time(at(0));
+        let first = snapshot("driveway", 0, true, 100);
+        let p = a.store(&first).unwrap();
+        assert_eq!(
+            p,
+            dir.path().join(format!("driveway/{date}/{time}_alarm.jpg"))
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), first.jpeg.as_ref());
+        // The same second again, and another camera.
+        a.store(&snapshot("driveway", 0, false, 10)).unwrap();
+        a.store(&snapshot("driveway", 0, false, 10)).unwrap();
+        a.store(&snapshot("barn", 1, false, 10)).unwrap();
+        let (_, time1) = date_and_time(at(1));
+        assert_eq!(
+            listing(dir.path()),
+            vec![
+                format!("barn/{date}/{time1}.jpg"),
+                format!("driveway/{date}/{time}-2.jpg"),
+                format!("driveway/{date}/{time}.jpg"),
+                format!("driveway/{date}/{time}_alarm.jpg"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_archive_never_grows_past_max_size_and_old_days_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Archive::open(&config(dir.path(), 1000));
+        for i in 0..10 {
+            a.store(&snapshot("cam", i * DAY.as_secs(), false, 300))
+                .unwrap();
+            let on_disk: u64 = walk(dir.path())
+                .iter()
+                .map(|p| std::fs::metadata(p).unwrap().len())
+                .sum();
+            assert!(on_disk <= 1000, "{on_disk} bytes on disk");
+        }
+        // The three newest, one per day folder; the emptied day folders are gone.
+        assert_eq!(walk(dir.path()).len(), 3);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("cam")).unwrap().count(),
+            3
+        );
+        assert!(a
+            .store(&snapshot("cam", 11 * DAY.as_secs(), false, 1001))
+            .is_err());
+    }
+
+    #[test]
+    fn what_is_on_disk_at_start_is_indexed_and_trimmed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut a = Archive::open(&config(dir.path(), 10_000));
+            for i in 0..5 {
+                a.store(&snapshot("cam", i * 60, false, 1000)).unwrap();
+            }
+        }
+        // A leftover temporary file of an interrupted write is cleared.
+        let (date, _) = date_and_time(at(0));
+        std::fs::write(
+            dir.path().join(format!("cam/{date}/.120000.jpg.tmp")),
+            "half",
+        )
+        .unwrap();
+        let a = Archive::open(&config(dir.path(), 2500));
+        assert_eq!(a.retention().len(), 2);
+        assert_eq!(walk(dir.path()).len(), 2);
+        let names = listing(dir.path());
+        let (_, t3) = date_and_time(at(180));
+        let (_, t4) = date_and_time(at(240));
+        assert_eq!(
+            names,
+            vec![
+                format!("cam/{date}/{t3}.jpg"),
+                format!("cam/{date}/{t4}.jpg")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_write_that_fails_leaves_no_partial_file_and_the_next_one_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Archive::open(&config(dir.path(), 1 << 20));
+        // The camera's folder cannot be created: a file stands in its place (root ignores
+        // permissions, so this is how a test makes a write fail).
+        std::fs::write(dir.path().join("cam"), "in the way").unwrap();
+        let e = a.store(&snapshot("cam", 0, false, 100)).unwrap_err();
+        assert!(e.to_string().contains("cannot write"), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&dir.path().join("cam").display().to_string()),
+            "{e}"
+        );
+        assert_eq!(listing(dir.path()), vec!["cam".to_string()]);
+        assert_eq!(a.retention().total(), 0);
+        std::fs::remove_file(dir.path().join("cam")).unwrap();
+        a.store(&snapshot("cam", 1, false, 100)).unwrap();
+        assert_eq!(walk(dir.path()).len(), 1);
+    }
+}
