@@ -128,3 +128,34 @@ fn a_killed_bridge_is_marked_offline_by_its_last_will() {
     let offline = ha.wait_for("last will", |m| m.topic == "solarcam/bridge/availability");
     assert_eq!(offline.text(), "offline");
 }
+
+#[test]
+fn the_blueprint_is_a_home_assistant_blueprint_built_on_the_bridges_entities() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/home-assistant/blueprints/automation/solarcam_alarm_notify.yaml"
+    ))
+    .unwrap();
+    // `!input` is Home Assistant's own tag; plain YAML reads it as a tagged string.
+    let y: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let bp = &y["blueprint"];
+    assert_eq!(bp["domain"].as_str(), Some("automation"));
+    let inputs = bp["input"].as_mapping().unwrap();
+    for key in ["alarm_event", "notify_service", "wait_for_picture", "kinds"] {
+        assert!(inputs.contains_key(key), "input {key}");
+    }
+    // The kinds offered are exactly the event types the bridge publishes.
+    let kinds: Vec<&str> = bp["input"]["kinds"]["selector"]["select"]["options"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["alarm", "motion", "pir", "person", "vehicle", "tamper"]
+    );
+    assert_eq!(y["trigger"][0]["platform"].as_str(), Some("state"));
+    assert!(text.contains("select('match', '^image\\.')"));
+    assert!(text.contains("entity_picture"));
+}

@@ -388,3 +388,44 @@ fn the_unit_caps_memory_with_room_over_the_measured_worst_case() {
     // twice that would kill a bridge doing its job on a busy day.
     assert!(mib >= 2 * 69, "MemoryMax={max}");
 }
+
+#[test]
+fn the_archive_drop_in_opens_its_folder_without_raising_the_exposure_over_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_for_this_build(dir.path());
+    let drop_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/systemd/archive.conf"
+    ))
+    .unwrap();
+    let extra: String = drop_in
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('[') && !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(extra, "ReadWritePaths=/srv/solarcam\n");
+    let text = std::fs::read_to_string(&unit)
+        .unwrap()
+        .replace("[Service]\n", &format!("[Service]\n{extra}"));
+    std::fs::write(&unit, text).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (package systemd) is needed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no exposure level in:\n{stdout}"));
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(score <= 2.0, "{line}");
+}

@@ -594,7 +594,9 @@ fn ghosts_of_cameras_no_longer_configured_are_removed_at_start() {
     )
     .payload
     .is_empty());
-    assert!(ps.iter().all(|p| p.topic != "solarcam/112233445566/alarm/event"));
+    assert!(ps
+        .iter()
+        .all(|p| p.topic != "solarcam/112233445566/alarm/event"));
     assert!(on(
         &ps,
         "homeassistant/button/solarcam_112233445566/reboot/config"
@@ -966,3 +968,5 @@ fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
 }
 
 mod hostile;
+
+mod automations;

@@ -1,0 +1,152 @@
+//! What automations build on: alarm events, the alarm's own picture, the archive's snapshots.
+
+use super::*;
+
+fn events(ps: &[Publish]) -> Vec<&Publish> {
+    ps.iter()
+        .filter(|p| p.topic.ends_with("/alarm/event"))
+        .collect()
+}
+
+fn archived(actions: &[Action]) -> Vec<&Snapshot> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Archive(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn snapshot_event(h: &Harness, mac: &str) -> Event {
+    let mut p = mac.as_bytes().to_vec();
+    p.extend(jpeg(20));
+    Event::Message {
+        topic: "4GSolarCam/Snapshot".into(),
+        payload: Bytes::from(p),
+        retain: false,
+        received: h.wall,
+    }
+}
+
+#[test]
+fn each_alarm_is_one_event_of_its_kind_with_the_alarm_as_attributes_never_retained() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = h.message(
+        "4GSolarCam/Alarm",
+        format!(r#"{{"mac":"{DRIVEWAY}","type":"PIR","time":1700000000}}"#),
+    );
+    let e = events(&ps);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].topic, "solarcam/5CC5638AE24C/alarm/event");
+    assert!(!e[0].retain);
+    assert_eq!(e[0].qos, Qos::AtMostOnce);
+    assert_eq!(
+        json(e[0]),
+        serde_json::json!({"event_type": "pir", "mac": DRIVEWAY, "type": "PIR", "time": 1700000000})
+    );
+    // A second alarm while the first is on: another event (the binary sensor stays ON).
+    let ps = h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+    assert_eq!(json(events(&ps)[0])["event_type"], "alarm");
+    assert!(ps.iter().all(|p| p.topic != "solarcam/5CC5638AE24C/alarm"));
+    // Not JSON: still an alarm, its text kept.
+    let ps = h.message("4GSolarCam/Alarm/5CC5638AE24D", "motion!");
+    assert_eq!(
+        json(events(&ps)[0]),
+        serde_json::json!({"event_type": "alarm", "raw": "motion!"})
+    );
+}
+
+#[test]
+fn the_first_snapshot_within_the_window_after_an_alarm_is_the_alarms_picture() {
+    let mut h = Harness::connected(config(&format!(
+        "alarm_snapshot_window: 20s\ncameras:\n  - mac: {DRIVEWAY}\n  - mac: {BARN}\n"
+    )));
+    // A snapshot with no alarm before it: only the latest snapshot.
+    let ps = publishes(h.event(snapshot_event(&h, DRIVEWAY)));
+    assert!(ps.iter().all(|p| !p.topic.ends_with("/alarm/snapshot")));
+
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+    h.advance(Duration::from_secs(19));
+    let ps = publishes(h.event(snapshot_event(&h, DRIVEWAY)));
+    let picture = on(&ps, "solarcam/5CC5638AE24C/alarm/snapshot");
+    assert_eq!(picture.payload.as_ref(), jpeg(20).as_slice());
+    assert!(picture.retain);
+    on(&ps, "solarcam/5CC5638AE24C/snapshot");
+    // The next one is not: the alarm's picture stays what the alarm saw.
+    let ps = publishes(h.event(snapshot_event(&h, DRIVEWAY)));
+    assert!(ps.iter().all(|p| !p.topic.ends_with("/alarm/snapshot")));
+
+    // Past the window, a snapshot is just a snapshot.
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{BARN}"}}"#));
+    h.advance(Duration::from_secs(21));
+    let ps = publishes(h.event(snapshot_event(&h, BARN)));
+    assert!(ps.iter().all(|p| !p.topic.ends_with("/alarm/snapshot")));
+}
+
+#[test]
+fn snapshots_go_to_the_archive_only_when_it_is_configured_marked_after_an_alarm() {
+    let mut h = Harness::connected(two_cameras());
+    let e = snapshot_event(&h, DRIVEWAY);
+    assert!(archived(&h.event(e)).is_empty());
+
+    let mut h = Harness::connected(config(&format!(
+        "archive:\n  dir: /media/solarcam\ncameras:\n  - mac: {DRIVEWAY}\n    name: Front Drive\n"
+    )));
+    let e = snapshot_event(&h, DRIVEWAY);
+    let actions = h.event(e);
+    assert_eq!(
+        archived(&actions),
+        vec![&Snapshot {
+            camera: "front_drive".into(),
+            jpeg: Bytes::from(jpeg(20)),
+            received: h.wall,
+            alarm: false,
+        }]
+    );
+    h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+    let e = snapshot_event(&h, DRIVEWAY);
+    assert!(archived(&h.event(e))[0].alarm);
+}
+
+#[test]
+fn an_archive_failure_is_counted_and_shown_as_the_last_error() {
+    let mut h = Harness::connected(two_cameras());
+    h.event(Event::ArchiveFailed(
+        "archive: cannot write /x: disk full".into(),
+    ));
+    let ps = all_publishes(std::iter::empty().collect());
+    assert!(ps.is_empty());
+    assert_eq!(h.bridge.stats().archive_failures, 1);
+    let diagnostics = all_publishes({
+        h.now += Duration::from_secs(5);
+        h.bridge.handle_timeout(h.now);
+        h.drain()
+    });
+    assert_eq!(
+        text(on(&diagnostics, "solarcam/bridge/snapshots_not_archived")),
+        "1"
+    );
+    assert_eq!(
+        text(on(&diagnostics, "solarcam/bridge/last_error")),
+        "archive: cannot write /x: disk full"
+    );
+}
+
+#[test]
+fn a_camera_removed_takes_its_alarm_triggers_with_it() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n"
+    ))))));
+    for kind in ["any", "motion", "pir", "person", "vehicle", "tamper"] {
+        let topic =
+            format!("homeassistant/device_automation/solarcam_5cc5638ae24d/alarm_{kind}/config");
+        let p = on(&ps, &topic);
+        assert!(p.payload.is_empty() && p.retain, "{topic}");
+    }
+    assert!(ps
+        .iter()
+        .all(|p| p.topic != "solarcam/5CC5638AE24D/alarm/event"));
+    on(&ps, "solarcam/5CC5638AE24D/alarm/snapshot");
+}
