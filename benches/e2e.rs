@@ -774,6 +774,29 @@ fn memory_worst_case(rows: &mut Vec<Row>) {
     ));
 }
 
+/// SIGTERM to exit, with `offline` published and the queue flushed: the README promises 2 s.
+fn stop(rows: &mut Vec<Row>) {
+    let mut took: Vec<Duration> = (0..5)
+        .map(|_| {
+            let broker = Broker::Stock.start();
+            let mut bridge = start_bridge(&bridge_config(broker.port, 100, ""));
+            thread::sleep(Duration::from_millis(500));
+            let asked = Instant::now();
+            bridge.signal("TERM");
+            bridge
+                .wait_exit(Duration::from_secs(30))
+                .expect("the bridge did not stop");
+            asked.elapsed()
+        })
+        .collect();
+    took.sort();
+    rows.push(Row(
+        "stop: SIGTERM to exit, 100 cameras".into(),
+        format!("median {} / max {}", ms(took[2]), ms(took[4])),
+        "5 runs; target < 2 s".into(),
+    ));
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` runs this too, so only act when asked.
     if !std::env::args().any(|a| a == "--bench") {
@@ -796,6 +819,9 @@ fn main() {
             thread::sleep(Duration::from_secs(2));
             throughput(broker, &mosquitto, bridge.child.id(), &mut rows);
         }
+    }
+    if wanted("stop") {
+        stop(&mut rows);
     }
     if wanted("memory") {
         memory_and_discovery(&mut rows);

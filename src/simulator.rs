@@ -182,6 +182,8 @@ pub async fn run(opts: SimulatorOptions) {
     };
     let mut next_alarm: Option<Instant> = None;
     let mut first_connect = true;
+    // SUBACKs still to come after a connect.
+    let mut acks_due = 0;
     info!("camera {mac}: connecting to {}", camera.opts.broker);
     loop {
         let sleep_at = camera.awake_until;
@@ -190,14 +192,21 @@ pub async fn run(opts: SimulatorOptions) {
             event = eventloop.poll() => match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     info!("camera {mac}: connected, asleep");
+                    acks_due = filters.len();
                     for f in &filters {
                         let _ = camera.client.subscribe(f.clone(), QoS::AtLeastOnce).await;
                     }
-                    if first_connect {
-                        first_connect = false;
-                        if camera.opts.once || camera.opts.alarm_every.is_some() {
-                            // After the subscriptions are in, so a command sent at once is heard.
-                            next_alarm = Some(Instant::now() + Duration::from_millis(300));
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) if acks_due > 0 => {
+                    acks_due -= 1;
+                    if acks_due == 0 {
+                        // From here a command is heard (tests wait for this line).
+                        info!("camera {mac}: listening for commands");
+                        if first_connect {
+                            first_connect = false;
+                            if camera.opts.once || camera.opts.alarm_every.is_some() {
+                                next_alarm = Some(Instant::now());
+                            }
                         }
                     }
                 }

@@ -21,7 +21,8 @@ fn scenario(port: u16, config: &str) -> BTreeMap<String, Vec<u8>> {
         port,
         "homeassistant/sensor/solarcam_5cc5638ae24c/signal/config",
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // The signal's state is the last thing a status publishes.
+    wait_retained(port, "solarcam/5CC5638AE24C/signal");
     let mut all: BTreeMap<String, Vec<u8>> = retained_under(port, "#")
         .into_iter()
         .map(|(t, m)| (t, m.payload))
@@ -106,15 +107,11 @@ fn the_virtual_camera_sleeps_wakes_and_obeys_only_while_awake() {
             "4GSolarCam/Snapshot",
         ],
     );
-    let _camera = Simulator::start(broker.port, DRIVEWAY, &["--awake-for", "1"]);
+    let camera = Simulator::start(broker.port, DRIVEWAY, &["--awake-for", "1"]);
     let press = Peer::connect(broker.port, &[]);
-    // Wait for its subscriptions: until then a command is lost, as with a real sleeping camera.
-    std::thread::sleep(Duration::from_millis(500));
+    let ignored = |l: &str| l.contains("asleep: Status \"status\" ignored");
     press.publish("4GSolarCam/Status/5CC5638AE24C", "status", false);
-    assert!(
-        cams.collect_for(Duration::from_millis(500)).is_empty(),
-        "asleep, yet it answered"
-    );
+    camera.wait_line("the ignored request", ignored);
     press.publish("4GSolarCam/Wake/5CC5638AE24C", "wake", false);
     let status = cams.next_on("4GSolarCam/Status").json();
     assert_eq!(status["mac"], DRIVEWAY);
@@ -125,12 +122,10 @@ fn the_virtual_camera_sleeps_wakes_and_obeys_only_while_awake() {
         cams.next_on("4GSolarCam/Status").json()["firmware"],
         "V1.0.1-sim"
     );
-    std::thread::sleep(Duration::from_millis(1300));
+    camera.wait_line("falling asleep", |l| l.ends_with(": asleep"));
     press.publish("4GSolarCam/Status/5CC5638AE24C", "status", false);
-    assert!(
-        cams.collect_for(Duration::from_millis(500)).is_empty(),
-        "asleep again, yet it answered"
-    );
+    // Asleep again: it says it ignored the request (the path that answers logs nothing of it).
+    camera.wait_lines("the second ignored request", 2, ignored);
 }
 
 fn decode(args: &[&str]) -> (i32, String, String) {

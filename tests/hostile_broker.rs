@@ -103,7 +103,7 @@ fn on_a_separate_camera_broker_unlisted_cameras_are_ignored_by_default() {
 #[test]
 fn a_20_mb_status_is_refused_unread_and_the_next_message_goes_through() {
     let broker = Mosquitto::start();
-    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let (bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
     let pid = bridge.child.id();
     let before = proc_kb(pid, "VmHWM:");
     let camera = Peer::connect(broker.port, &[]);
@@ -118,6 +118,10 @@ fn a_20_mb_status_is_refused_unread_and_the_next_message_goes_through() {
         "refused it unread",
     ]);
     bridge.wait_log(&["new session started"]);
+    // Its subscriptions go out before it announces itself again: once that is seen, they are in.
+    ha.wait_for("availability online again", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
     camera.publish("4GSolarCam/Status", status(DRIVEWAY, 77), false);
     wait_retained_value(broker.port, "solarcam/5CC5638AE24C/battery", "77");
 

@@ -32,7 +32,6 @@ fn a_command_pressed_while_the_camera_sleeps_reaches_it_once_it_wakes() {
     let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
     let mut camera_side = Peer::connect(broker.port, &["4GSolarCam/#"]);
     let _camera = Simulator::start(broker.port, DRIVEWAY, &[]);
-    std::thread::sleep(Duration::from_millis(500));
 
     Peer::connect(broker.port, &[]).publish("solarcam/5CC5638AE24C/command", "reboot", false);
     let traffic = camera_traffic(&mut camera_side, "4GSolarCam/Config/5CC5638AE24C");
@@ -56,7 +55,7 @@ fn a_queued_command_survives_a_restart_of_the_bridge() {
     Peer::connect(port, &[]).publish("solarcam/5CC5638AE24D/command", "reboot", false);
     wait_retained_value(port, "solarcam/5CC5638AE24D/pending_commands", "1");
     first.signal("TERM");
-    first.wait_exit(Duration::from_secs(2)).unwrap();
+    first.wait_exit(WAIT).expect("still running after SIGTERM");
     let saved = std::fs::read_to_string(first.dir.path().join("state/state.json")).unwrap();
     assert!(
         saved.contains("\"5CC5638AE24D\": [\n      \"reboot\""),
@@ -66,7 +65,6 @@ fn a_queued_command_survives_a_restart_of_the_bridge() {
     // Back with the same state directory; the camera is there now.
     let mut camera_side = Peer::connect(port, &["4GSolarCam/#"]);
     let _camera = Simulator::start(port, BARN, &[]);
-    std::thread::sleep(Duration::from_millis(500));
     let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
     let _second = BridgeProcess::start_at(dir, first.config.clone(), &[]);
     let traffic = camera_traffic(&mut camera_side, "4GSolarCam/Config/5CC5638AE24D");
@@ -81,19 +79,28 @@ fn a_queued_command_survives_a_restart_of_the_bridge() {
 }
 
 /// A camera-like publisher with a persistent session, whose QoS 1 alarms wait in it while the
-/// broker is away.
+/// broker is away; returned once connected.
 fn persistent_camera(port: u16) -> Client {
     let mut opts = MqttOptions::new("persistent-camera", "127.0.0.1", port);
     opts.set_clean_session(false);
     opts.set_keep_alive(Duration::from_secs(5));
     let (client, mut connection) = Client::new(opts, 64);
+    let (connected, ready) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for event in connection.iter() {
-            if event.is_err() {
-                std::thread::sleep(Duration::from_millis(200));
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = connected.send(());
+                }
+                // A retry delay while the broker is down, not a wait for anything.
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                Ok(_) => {}
             }
         }
     });
+    ready
+        .recv_timeout(WAIT)
+        .expect("the camera never connected");
     client
 }
 
@@ -115,7 +122,6 @@ fn alarms_sent_during_a_broker_outage_reach_home_assistant_and_discovery_is_rest
     }
     let (bridge, _ha) = start_bridge(&broker, &config);
     let camera = persistent_camera(port);
-    std::thread::sleep(Duration::from_millis(300));
 
     broker.terminate();
     bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
@@ -126,7 +132,6 @@ fn alarms_sent_during_a_broker_outage_reach_home_assistant_and_discovery_is_rest
             .publish("4GSolarCam/Alarm", QoS::AtLeastOnce, false, alarm)
             .unwrap();
     }
-    std::thread::sleep(Duration::from_millis(500));
     broker.restart();
 
     for mac in macs {
@@ -163,11 +168,9 @@ fn with_the_camera_broker_down_home_assistant_is_served_and_commands_wait() {
     client
         .subscribe("4GSolarCam/Wake/+", QoS::AtLeastOnce)
         .unwrap();
-    for event in connection.iter() {
-        if let Ok(Event::Incoming(Packet::SubAck(_))) = event {
-            break;
-        }
-    }
+    next_packet(&mut connection, "the camera's SUBACK", |p| {
+        matches!(p, Packet::SubAck(_))
+    });
     drop(connection);
     cam_broker.terminate();
 
@@ -192,15 +195,31 @@ fn with_the_camera_broker_down_home_assistant_is_served_and_commands_wait() {
     let mut opts = MqttOptions::new("sleeping-camera", "127.0.0.1", cam_port);
     opts.set_clean_session(false);
     let (_client, mut connection) = Client::new(opts, 8);
+    let Packet::Publish(p) = next_packet(&mut connection, "the queued wake", |p| {
+        matches!(p, Packet::Publish(_))
+    }) else {
+        unreachable!()
+    };
+    assert_eq!(
+        (p.topic.as_str(), &p.payload[..]),
+        ("4GSolarCam/Wake/5CC5638AE24C", &b"wake"[..])
+    );
+}
+
+/// The first incoming packet `wanted` takes, within [`WAIT`]; fails the test saying `what` never
+/// came (a connection that keeps failing does not make it hang).
+fn next_packet(
+    connection: &mut rumqttc::Connection,
+    what: &str,
+    wanted: impl Fn(&Packet) -> bool,
+) -> Packet {
     let deadline = Instant::now() + WAIT;
-    for event in connection.iter() {
-        assert!(Instant::now() < deadline, "the queued wake never arrived");
-        if let Ok(Event::Incoming(Packet::Publish(p))) = event {
-            assert_eq!(
-                (p.topic.as_str(), &p.payload[..]),
-                ("4GSolarCam/Wake/5CC5638AE24C", &b"wake"[..])
-            );
-            break;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match connection.recv_timeout(left) {
+            Ok(Ok(Event::Incoming(p))) if wanted(&p) => return p,
+            Ok(_) => {}
+            Err(_) => panic!("{what} never came within {WAIT:?}"),
         }
     }
 }

@@ -123,7 +123,10 @@ fn log_level_follows_the_file_without_a_restart() {
     wait_until("Barn removed", || {
         retained(broker.port, BARN_CAMERA).is_none()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // A warning after it marks the end: lines come in order, so a reload line logged before it
+    // would be in the log by then.
+    Peer::connect(broker.port, &[]).publish("4GSolarCam/Status", "not json", false);
+    bridge.wait_log(&["WARN", "status rejected"]);
     let reloads = bridge
         .log()
         .iter()
@@ -216,7 +219,7 @@ fn entities_of_cameras_removed_while_the_bridge_was_stopped_are_deleted_at_start
         .is_some()
     });
     first.signal("TERM");
-    first.wait_exit(Duration::from_secs(2)).unwrap();
+    first.wait_exit(WAIT).expect("still running after SIGTERM");
     assert!(retained(port, BARN_CAMERA).is_some());
 
     // Barn is taken out of the file while the bridge is down; the next run must not leave its ghost.
@@ -291,7 +294,10 @@ fn systemd_hears_ready_status_watchdog_reloading_and_stopping() {
 
     bridge.signal("TERM");
     receive_until("STOPPING=1", &|m| m.iter().any(|l| l == "STOPPING=1"));
-    assert!(bridge.wait_exit(Duration::from_secs(2)).unwrap().success());
+    assert!(bridge
+        .wait_exit(WAIT)
+        .expect("still running after SIGTERM")
+        .success());
 }
 
 /// Reads sd_notify datagrams into `messages` until `done` says so.

@@ -215,11 +215,16 @@ impl Drop for Mosquitto {
 }
 
 /// The virtual camera (`solarcam-bridge simulate`) as a child process, stopped when dropped.
-pub struct Simulator(Child);
+pub struct Simulator {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
 
 impl Simulator {
+    /// Starts it and waits until it is subscribed to its commands (a command sent before that is
+    /// lost, as with a real camera).
     pub fn start(port: u16, mac: &str, extra: &[&str]) -> Simulator {
-        let child = Command::new(bin())
+        let mut child = Command::new(bin())
             .args([
                 "simulate",
                 "--broker",
@@ -229,17 +234,55 @@ impl Simulator {
             ])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        Simulator(child)
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let sim = Simulator { child, log };
+        sim.wait_line("it to subscribe", |l| l.contains("listening for commands"));
+        sim
+    }
+
+    /// Waits for the `n`-th log line (1-based) that `pred` accepts, and returns it.
+    pub fn wait_lines(&self, what: &str, n: usize, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found: Vec<String> = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| pred(l))
+                .cloned()
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the virtual camera never logged {what} ({n}); its log:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_lines(what, 1, pred)
     }
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -600,7 +643,17 @@ pub fn start_bridge(broker: &Mosquitto, config_text: &str) -> (BridgeProcess, Pe
     ha.wait_for("availability online", |m| {
         m.topic == "solarcam/bridge/availability" && m.text() == "online"
     });
-    // States follow availability; let them land so the test sees only what it causes.
-    ha.collect_for(Duration::from_millis(200));
+    // States follow availability, camera by camera; the last one's closes the announcement, so
+    // the test sees only what it causes.
+    if let Some(last) = last_announced(config_text) {
+        ha.next_on(&last);
+    }
     (bridge, ha)
+}
+
+/// The topic the bridge's start-up announcement ends with: the last camera's pending commands.
+fn last_announced(config_text: &str) -> Option<String> {
+    let c = solarcam_bridge::config::Config::parse(config_text, "test", None).ok()?;
+    let last = c.cameras.iter().map(|c| c.mac).max()?;
+    Some(format!("{}/{last}/pending_commands", c.base_topic))
 }
