@@ -1185,11 +1185,96 @@ cameras:
         assert!(e[0].contains("`name`"), "{}", e[0]);
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A value for a key: numbers, words, durations, sizes, nonsense, nested maps and lists.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|f| f.to_string()),
+                "[a-z0-9:./ -]{0,16}",
+                Just("30s".to_string()),
+                Just("2GB".to_string()),
+                Just("true".to_string()),
+                Just("[1, 2]".to_string()),
+                Just("{a: b}".to_string()),
+                Just("\"5C:C5:63:8A:E2:4C\"".to_string()),
+                "\\PC{0,12}",
+            ]
+        }
+
+        fn key() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "mqtt",
+                "camera_mqtt",
+                "camera_topic_prefix",
+                "discovery_prefix",
+                "base_topic",
+                "alarm_off_after",
+                "awake_timeout",
+                "command_timeout",
+                "wake_retries",
+                "snapshot_max_bytes",
+                "discover_unknown",
+                "discover_max",
+                "alarm_snapshot_window",
+                "archive",
+                "log_level",
+                "state_dir",
+                "cameras",
+                "unknown_key",
+            ])
+        }
+
+        proptest! {
+            /// Any text: a configuration or a list of errors, never a panic; every error names
+            /// the file.
+            #[test]
+            fn any_text_gives_a_config_or_errors(text in "\\PC{0,300}") {
+                if let Err(e) = Config::parse(&text, "config.yaml", None) {
+                    prop_assert!(!e.errors.is_empty());
+                    prop_assert!(e.to_string().starts_with("config.yaml"));
+                }
+            }
+
+            /// Files of the right shape with values of any kind: the same, and what is accepted
+            /// is within the documented ranges.
+            #[test]
+            fn any_values_for_the_known_keys_give_a_config_in_range_or_errors(
+                entries in proptest::collection::vec((key(), value()), 0..8),
+                cameras in proptest::collection::vec((value(), value()), 0..3),
+            ) {
+                let mut text = String::new();
+                for (k, v) in entries {
+                    if k != "cameras" {
+                        text.push_str(&format!("{k}: {v}\n"));
+                    }
+                }
+                text.push_str("cameras:\n");
+                for (mac, name) in cameras {
+                    text.push_str(&format!("  - mac: {mac}\n    name: {name}\n"));
+                }
+                if let Ok(c) = Config::parse(&text, "config.yaml", None) {
+                    prop_assert!(c.discover_max <= 1000);
+                    prop_assert!((1024..=256 * 1024 * 1024).contains(&c.snapshot_max_bytes));
+                    prop_assert!((1..=20).contains(&c.wake_retries));
+                    prop_assert!(!c.alarm_off_after.is_zero() && !c.awake_timeout.is_zero());
+                    prop_assert!(c.archive.as_ref().is_none_or(|a| a.max_size >= 1 << 20));
+                }
+            }
+        }
+    }
+
     #[test]
     fn broken_yaml_is_reported_with_its_line() {
         let e = errors("cameras:\n  - mac: [\n");
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("config.yaml:"), "{}", e[0]);
+        // The unclosed `[` of line 2 is found at the end of the text, line 3.
+        assert!(e[0].starts_with("config.yaml:3: "), "{}", e[0]);
+        let e = errors("log_level: info\ncameras:\n  - mac: 5CC5638AE24C\n    name: a: b\n");
+        assert!(e[0].starts_with("config.yaml:4: "), "{}", e[0]);
     }
 
     #[test]

@@ -289,8 +289,7 @@ async fn poll(
         persistent,
         max_incoming,
     } = ctx;
-    const FIRST_RETRY: Duration = Duration::from_millis(500);
-    let mut retry = FIRST_RETRY;
+    let mut backoff = Backoff::new(max_retry);
     let mut connected = false;
     // The last connection ended on an oversized packet: keep backing off until a clean one.
     let mut refused_packet = false;
@@ -313,7 +312,7 @@ async fn poll(
                 }
                 connected = true;
                 if !refused_packet {
-                    retry = FIRST_RETRY;
+                    backoff.reset();
                 }
                 Incoming::Connected
             }
@@ -346,7 +345,7 @@ async fn poll(
                         "{name}: {url} sent a {size}-byte message; the bridge reads at most \
                          {max_incoming} bytes (snapshot_max_bytes in its largest form) and refused \
                          it unread. Reconnecting in {:.1}s{}",
-                        retry.as_secs_f32(),
+                        backoff.next.as_secs_f32(),
                         if persistent {
                             " with a clean session, so the broker does not send it again"
                         } else {
@@ -363,13 +362,12 @@ async fn poll(
                 } else {
                     warn!(
                         "{name}: cannot connect to {url}: {why}; retrying in {:.1}s",
-                        retry.as_secs_f32()
+                        backoff.next.as_secs_f32()
                     );
                 }
                 let _ = tx.send(Incoming::Disconnected(why)).await;
                 if !connected {
-                    tokio::time::sleep(jitter(retry)).await;
-                    retry = (retry * 2).min(max_retry);
+                    tokio::time::sleep(backoff.step(entropy())).await;
                 }
                 connected = false;
                 continue;
@@ -382,12 +380,43 @@ async fn poll(
     }
 }
 
-/// Adds up to 25% so that many bridges (or both connections) do not retry in step.
-fn jitter(d: Duration) -> Duration {
-    let nanos = SystemTime::now()
+/// The waits between connection attempts: 0.5 s, doubling up to `max` (`reconnect_max`), each
+/// made up to 25% longer at random so that many bridges (or both connections) do not retry in
+/// step after a broker restart.
+struct Backoff {
+    /// The wait before the next attempt, before jitter.
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(500);
+
+    fn new(max: Duration) -> Backoff {
+        Backoff {
+            next: Self::FIRST.min(max),
+            max,
+        }
+    }
+
+    /// A connection worked: the next failure starts from the first wait again.
+    fn reset(&mut self) {
+        self.next = Self::FIRST.min(self.max);
+    }
+
+    /// The wait now, with `entropy` (any number) choosing its jitter; the next one doubles.
+    fn step(&mut self, entropy: u32) -> Duration {
+        let d = self.next;
+        self.next = (d * 2).min(self.max);
+        d + d.mul_f64(f64::from(entropy % 1000) / 4000.0)
+    }
+}
+
+/// Cheap randomness for the jitter: the clock's nanoseconds.
+fn entropy() -> u32 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    d + d.mul_f64(f64::from(nanos % 1000) / 4000.0)
+        .map_or(0, |t| t.subsec_nanos())
 }
 
 /// Errors in words a user can act on; never the credentials.
@@ -403,6 +432,9 @@ fn describe(e: &ConnectionError, trust: &str) -> String {
             format!("the broker refused the connection ({code:?})")
         }
         ConnectionError::Io(io) => io.to_string(),
+        _ if e.to_string().contains("CertificateRequired") => {
+            "TLS: the broker asks for a client certificate; set client_cert and client_key".into()
+        }
         ConnectionError::NetworkTimeout => "no answer from the broker (network timeout)".into(),
         ConnectionError::Tls(e) => {
             let e = e.to_string();
@@ -489,4 +521,40 @@ fn read_pem<T>(
         source,
     })?;
     Ok(parse(&mut pem.as_slice()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_back_off_from_half_a_second_doubling_to_the_cap_with_up_to_25_percent_more() {
+        let mut b = Backoff::new(Duration::from_secs(5));
+        let waits: Vec<Duration> = (0..6).map(|_| b.step(0)).collect();
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(waits, ms(&[500, 1000, 2000, 4000, 5000, 5000]));
+        // The jitter adds 0 to 24.975% of the wait, never more.
+        let mut b = Backoff::new(Duration::from_secs(60));
+        assert_eq!(b.step(999), Duration::from_micros(624_875));
+        assert_eq!(b.step(1_000_000_500), Duration::from_millis(1125));
+        for e in [0, 1, 499, 999, u32::MAX] {
+            let w = Backoff::new(Duration::from_secs(60)).step(e);
+            assert!(
+                w >= Duration::from_millis(500) && w < Duration::from_millis(625),
+                "{w:?}"
+            );
+        }
+        // A connection that worked starts the sequence again.
+        b.reset();
+        assert_eq!(b.step(0), Duration::from_millis(500));
+        // A cap under half a second is the wait from the start.
+        assert_eq!(
+            Backoff::new(Duration::from_millis(200)).step(0),
+            Duration::from_millis(200)
+        );
+    }
 }

@@ -219,5 +219,8 @@ mod tests {
         o.push(state("s", "much more than four bytes"));
         assert_eq!(o.len(), 1);
         assert_eq!(o.take_dropped(), 0);
+        assert_eq!(o.pop(), Some(state("s", "much more than four bytes")));
+        assert_eq!(o.pop(), None);
+        assert_eq!(o.bytes(), 0);
     }
 }

@@ -465,6 +465,11 @@ impl Shell {
                     connection_settings(&new) != connection_settings(self.bridge.config());
                 if reconnect {
                     info!("broker settings changed: reconnecting");
+                    if new.mqtt != self.bridge.config().mqtt {
+                        // Home Assistant on the old broker learns the bridge left it, as at a stop.
+                        self.bridge.handle(Event::Shutdown, now);
+                        self.flush_all();
+                    }
                     for link in [Link::Ha, Link::Camera] {
                         let reason = "reconnecting for new broker settings".to_string();
                         self.bridge

@@ -253,3 +253,47 @@ fn a_client_that_stops_reading_is_disconnected_and_the_bridge_goes_on() {
     wait_retained_value(port, "solarcam/5CC5638AE24C/battery", "12");
     drop(sink);
 }
+
+#[test]
+fn a_client_that_vanishes_has_its_last_will_published_and_qos_1_is_acknowledged_and_kept() {
+    let (_bridge, port) = bridge_with_embedded_broker("");
+    let mut watcher = Raw::connect(port, "watcher", true, None).0;
+    watcher.subscribe("test/#");
+
+    // QoS 1 in: acknowledged; out to a QoS 1 subscriber: QoS 1.
+    let (mut sender, _, _) = Raw::connect(port, "sender", true, None);
+    let mut p = Publish::new("test/qos1", QoS::AtLeastOnce, "one".as_bytes().to_vec());
+    p.pkid = 7;
+    sender.send(Packet::Publish(p));
+    match sender.next() {
+        Some(Packet::PubAck(ack)) => assert_eq!(ack.pkid, 7),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    let got = watcher.next_publish();
+    assert_eq!(
+        (got.topic.as_str(), got.qos),
+        ("test/qos1", QoS::AtLeastOnce)
+    );
+    watcher.send(Packet::PubAck(PubAck::new(got.pkid)));
+
+    // A client with a will drops its connection without DISCONNECT: the will goes out.
+    let mut raw = Raw::open(port);
+    let mut connect = Connect::new("with-will");
+    connect.keep_alive = 60;
+    connect.last_will = Some(rumqttc::LastWill::new(
+        "test/will",
+        "gone",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    raw.send(Packet::Connect(connect));
+    assert!(matches!(raw.next(), Some(Packet::ConnAck(_))));
+    drop(raw);
+    let will = watcher.next_publish();
+    assert_eq!(
+        (will.topic.as_str(), will.payload.as_ref()),
+        ("test/will", &b"gone"[..])
+    );
+    // Retained, as it asked.
+    wait_retained_value(port, "test/will", "gone");
+}

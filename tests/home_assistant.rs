@@ -224,6 +224,33 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
     // Barn's entities too; battery voltage and signal wait for a status that carries them.
     // 14 entities and 6 alarm triggers per camera, 10 of the bridge's own.
     assert_eq!(configs.len(), 2 * 20 + 10, "{:#?}", configs.keys());
+    // Every one of them exactly, for both cameras and the bridge: tests/golden/discovery.json
+    // (BLESS=1 cargo test writes it anew after a deliberate change; review the diff).
+    let version = env!("CARGO_PKG_VERSION");
+    let actual: std::collections::BTreeMap<String, serde_json::Value> = configs
+        .iter()
+        .map(|(topic, m)| {
+            let text = m.text().replace(version, "{version}");
+            (topic.clone(), serde_json::from_str(&text).unwrap())
+        })
+        .collect();
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/discovery.json");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(
+            golden,
+            serde_json::to_string_pretty(&actual).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let expected: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
+    for (topic, json) in &expected {
+        assert_eq!(actual.get(topic), Some(json), "{topic}");
+    }
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
     assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
     assert_eq!(
         retained(broker.port, "solarcam/bridge/availability")

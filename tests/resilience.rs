@@ -260,3 +260,114 @@ fn tls_with_the_right_ca_connects_and_a_wrong_ca_is_refused_clearly() {
     assert!(!missing.wait_exit(WAIT).expect("it should stop").success());
     missing.wait_log(&["cannot read", "nope.pem"]);
 }
+
+#[test]
+fn tls_on_the_camera_broker_with_a_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::tls_with_client_certificates(certs.path());
+    let c = certs.path().display();
+    let config = |client: &str| {
+        format!(
+            "mqtt:\n  url: {}\ncamera_mqtt:\n  url: mqtts://127.0.0.1:{}\n  ca_file: {c}/ca.pem\n{client}cameras:\n  - mac: {DRIVEWAY}\n",
+            ha_broker.url(),
+            cam_broker.port
+        )
+    };
+    // Without its certificate the camera broker refuses the bridge (Home Assistant's side works).
+    let (without, _ha) = start_bridge(&ha_broker, &config("  client_id: no-cert\n"));
+    without.wait_log(&[
+        "camera broker: cannot connect to mqtts://127.0.0.1",
+        "the broker asks for a client certificate; set client_cert and client_key",
+    ]);
+    drop(without);
+
+    let (bridge, mut ha) = start_bridge(
+        &ha_broker,
+        &config(&format!(
+            "  client_cert: {c}/client.pem\n  client_key: {c}/client.key\n"
+        )),
+    );
+    bridge.wait_log(&["camera broker: connected to mqtts://127.0.0.1"]);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    // And it carries the cameras' messages.
+    let mut opts = MqttOptions::new("tls-camera", "127.0.0.1", cam_broker.port);
+    let ca = std::fs::read(certs.path().join("ca.pem")).unwrap();
+    let cert = std::fs::read(certs.path().join("client.pem")).unwrap();
+    let key = std::fs::read(certs.path().join("client.key")).unwrap();
+    opts.set_transport(rumqttc::Transport::tls(ca, Some((cert, key)), None));
+    let (camera, mut connection) = Client::new(opts, 8);
+    std::thread::spawn(move || for _ in connection.iter() {});
+    camera
+        .publish(
+            "4GSolarCam/Status",
+            QoS::AtLeastOnce,
+            false,
+            format!(r#"{{"mac":"{DRIVEWAY}","battery":58}}"#),
+        )
+        .unwrap();
+    assert_eq!(ha.next_on("solarcam/5CC5638AE24C/battery").text(), "58");
+}
+
+#[test]
+fn without_ca_file_the_systems_certificates_are_trusted() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let broker = Mosquitto::tls(certs.path());
+    let config = format!(
+        "mqtt:\n  url: mqtts://127.0.0.1:{}\ncameras:\n  - mac: {DRIVEWAY}\n",
+        broker.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, &config).unwrap();
+    // The system's store, as OpenSSL's SSL_CERT_FILE names it, holds the test CA.
+    let ca = certs.path().join("ca.pem");
+    let trusted = BridgeProcess::start_at(dir, path, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    trusted.wait_log(&["Home Assistant broker: connected to mqtts://127.0.0.1"]);
+
+    // A system store without it: refused, and the message says which trust was used.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        config.replace("cameras:", "  client_id: other\ncameras:"),
+    )
+    .unwrap();
+    let other = certs.path().join("other-ca.pem");
+    let refused = BridgeProcess::start_at(dir, path, &[("SSL_CERT_FILE", other.to_str().unwrap())]);
+    let line = refused.wait_log(&["cannot connect"]);
+    assert!(
+        line.contains("not signed by the system's CA certificates"),
+        "{line}"
+    );
+}
+
+#[test]
+fn what_cameras_send_while_the_bridge_is_stopped_reaches_home_assistant_when_it_starts() {
+    let ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let config = format!(
+        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
+        ha_broker.url(),
+        cam_broker.url()
+    );
+    let (mut bridge, _ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    bridge.signal("TERM");
+    bridge.wait_exit(WAIT).expect("still running after SIGTERM");
+
+    // The camera alarms while no bridge runs; its broker keeps it in the bridge's session.
+    let camera = Peer::connect(cam_broker.port, &[]);
+    camera.publish(
+        "4GSolarCam/Alarm",
+        format!(r#"{{"mac":"{DRIVEWAY}","type":"PIR"}}"#),
+        false,
+    );
+    let mut ha = Peer::connect(ha_broker.port, &["solarcam/5CC5638AE24C/alarm/event"]);
+    let dir = std::mem::replace(&mut bridge.dir, tempfile::tempdir().unwrap());
+    let _again = BridgeProcess::start_at(dir, bridge.config.clone(), &[]);
+    let event = ha.next_on("solarcam/5CC5638AE24C/alarm/event");
+    assert_eq!(event.json()["event_type"], "pir");
+}

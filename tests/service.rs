@@ -196,12 +196,34 @@ fn a_deleted_file_is_a_problem_not_an_empty_camera_list() {
 }
 
 #[test]
-fn sighup_reloads_the_file() {
-    let broker = Mosquitto::start();
-    let (bridge, _ha) = start_bridge(&broker, &one_camera(&broker));
+fn sighup_rereads_the_file_and_what_it_names() {
+    // The password lives in a file the watcher does not watch (another folder): after changing
+    // it, `systemctl reload` (SIGHUP) is how the bridge learns of it.
+    let broker = Mosquitto::with_password("bridge", "first-pw");
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("mqtt-password");
+    std::fs::write(&password_file, "first-pw\n").unwrap();
+    let config = format!(
+        "mqtt:\n  url: {}\n  username: bridge\n  password_file: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
+        broker.url(),
+        password_file.display()
+    );
+    let mut ha = Peer::connect_as(broker.port, &["solarcam/#"], Some(("bridge", "first-pw")));
+    let bridge = BridgeProcess::start(&config);
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+
+    std::fs::write(&password_file, "second-pw\n").unwrap();
     bridge.signal("HUP");
     bridge.wait_log(&["SIGHUP: reloading"]);
-    bridge.wait_log(&["configuration reloaded: 1 camera"]);
+    bridge.wait_log(&["broker settings changed: reconnecting"]);
+    // The broker still wants the first password: the new one was read, and is refused.
+    bridge.wait_log(&["refused the username or password"]);
+    assert!(bridge
+        .log()
+        .iter()
+        .all(|l| !l.contains("first-pw") && !l.contains("second-pw")));
 }
 
 #[test]
@@ -434,4 +456,49 @@ fn the_archive_drop_in_opens_its_folder_without_raising_the_exposure_over_2() {
         .parse()
         .unwrap();
     assert!(score <= 2.0, "{line}");
+}
+
+#[test]
+fn changed_broker_settings_reconnect_to_the_new_broker_on_save() {
+    let first = Mosquitto::start();
+    let second = Mosquitto::start();
+    let (bridge, _ha) = start_bridge(&first, &one_camera(&first));
+    save_by_rename(&bridge.config, &one_camera(&second));
+    bridge.wait_log(&["broker settings changed: reconnecting"]);
+    wait_retained_value(second.port, "solarcam/bridge/availability", "online");
+    wait_retained(
+        second.port,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    );
+    // The old broker was told the bridge left it.
+    wait_retained_value(first.port, "solarcam/bridge/availability", "offline");
+}
+
+#[test]
+fn the_password_can_come_from_an_environment_variable() {
+    let broker = Mosquitto::with_password("bridge", "from-the-env");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "mqtt:\n  url: {}\n  username: bridge\n  password_env: SOLARCAM_TEST_PW\ncameras:\n  - mac: {DRIVEWAY}\n",
+            broker.url()
+        ),
+    )
+    .unwrap();
+    let bridge = BridgeProcess::start_at(dir, path, &[("SOLARCAM_TEST_PW", "from-the-env")]);
+    bridge.wait_log(&["Home Assistant broker: connected to"]);
+    assert!(bridge.log().iter().all(|l| !l.contains("from-the-env")));
+}
+
+#[test]
+fn rust_log_wins_over_log_level() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, format!("log_level: warn\n{}", one_camera(&broker))).unwrap();
+    let bridge = BridgeProcess::start_at(dir, path, &[("RUST_LOG", "debug")]);
+    // Debug lines, which log_level: warn alone would hide.
+    bridge.wait_log(&["DEBUG", "Home Assistant broker: subscribed"]);
 }

@@ -450,14 +450,25 @@ fn a_snapshot_without_mac_is_dropped_when_two_cameras_were_heard() {
 }
 
 #[test]
-fn nothing_is_published_before_the_connection_is_up_except_on_connect() {
+fn before_home_assistant_connects_states_are_queued_and_discovery_waits_for_the_connection() {
     let mut h = Harness::new(two_cameras());
-    // A message that arrives on the camera link before HA's connection: states are still queued
-    // (the shell holds them until the connection is up); discovery follows on connect.
+    // A message on the camera link before Home Assistant's connection: its states are queued
+    // (the shell's outbox holds them until the connection is up), no discovery yet.
     let ps = h.message("4GSolarCam/Alarm/5CC5638AE24C", "{}");
-    assert!(ps.iter().all(|p| !p.topic.ends_with("/config")));
-    let ps = publishes(h.event(Event::Connected(Link::Ha)));
     assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/alarm")), "ON");
+    assert!(ps.iter().all(|p| !p.topic.ends_with("/config")), "{ps:#?}");
+    // On connect: discovery, then availability, then the states again, the alarm still ON.
+    let ps = publishes(h.event(Event::Connected(Link::Ha)));
+    let config = ps
+        .iter()
+        .position(|p| p.topic == "homeassistant/binary_sensor/solarcam_5cc5638ae24c/alarm/config")
+        .unwrap();
+    let alarm = ps
+        .iter()
+        .position(|p| p.topic == "solarcam/5CC5638AE24C/alarm")
+        .unwrap();
+    assert!(config < alarm);
+    assert_eq!(text(&ps[alarm]), "ON");
 }
 
 #[test]

@@ -417,11 +417,14 @@ impl StatusReport {
         let dbm = lookup(RSSI)
             .into_iter()
             .filter_map(number)
+            // Rounded before the range check: -0.4 dBm is no signal reading (a property test
+            // found one published as "0").
+            .map(f64::round)
             .find(|d| (-150.0..0.0).contains(d))
             .or_else(|| {
                 lookup(CSQ).into_iter().filter_map(number).find_map(|v| {
-                    if (-150.0..0.0).contains(&v) {
-                        Some(v)
+                    if (-150.0..0.0).contains(&v.round()) {
+                        Some(v.round())
                     } else if (0.0..=31.0).contains(&v) && v.fract() == 0.0 {
                         // 3GPP TS 27.007: CSQ n is -113 + 2n dBm (99 means unknown).
                         Some(-113.0 + 2.0 * v)
@@ -653,6 +656,43 @@ mod tests {
     }
 
     proptest! {
+        /// Status-like objects: the keys the reader looks for (any case, at the top or under
+        /// `values`) and others, holding numbers, numeric text with units, or anything.
+        #[test]
+        fn status_like_objects_give_values_in_range(
+            fields in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("battery"), Just("Bat"), Just("batteryPercent"), Just("battery_voltage"),
+                        Just("voltage"), Just("rssi"), Just("csq"), Just("signal"), Just("firmware"),
+                        Just("model"), Just("devMac"), Just("other"),
+                    ],
+                    any::<bool>(),
+                    prop_oneof![
+                        any::<f64>().prop_map(|f| serde_json::json!(f)),
+                        any::<i64>().prop_map(|i| serde_json::json!(i)),
+                        (any::<i32>(), prop_oneof![Just(""), Just("%"), Just("V"), Just("mV"), Just(" dBm")])
+                            .prop_map(|(n, u)| serde_json::json!(format!("{n}{u}"))),
+                        "\\PC{0,20}".prop_map(|s| serde_json::json!(s)),
+                        Just(serde_json::json!(null)),
+                        Just(serde_json::json!({"nested": 1})),
+                    ],
+                ),
+                0..10,
+            ),
+        ) {
+            let mut top = Map::new();
+            let mut values = Map::new();
+            for (key, nested, value) in fields {
+                if nested { values.insert(key.to_string(), value); } else { top.insert(key.to_string(), value); }
+            }
+            top.insert("values".into(), Value::Object(values));
+            let r = StatusReport::read(&top);
+            if let Some(b) = r.battery_percent { prop_assert!((0.0..=100.0).contains(&b), "{b}"); }
+            if let Some(v) = r.battery_voltage { prop_assert!(v > 0.0 && v <= 60.0, "{v}"); }
+            if let Some(d) = r.signal_dbm { prop_assert!((-150..0).contains(&d), "{d}"); }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             if let Ok(m) = parse_object(&data) {

@@ -172,6 +172,13 @@ impl Mosquitto {
         )
     }
 
+    /// A TLS listener that also requires a client certificate signed by the test CA.
+    pub fn tls_with_client_certificates(certs: &Path) -> Mosquitto {
+        let c = certs.display();
+        let settings = format!("allow_anonymous true\ncafile {c}/ca.pem\ncertfile {c}/server.pem\nkeyfile {c}/server.key\nrequire_certificate true\n");
+        Self::start_with(&settings, |_| {})
+    }
+
     /// A TLS listener with the certificate and key in `dir` (see `make_certificates`).
     pub fn tls(certs: &Path) -> Mosquitto {
         let c = certs.display();
@@ -310,6 +317,12 @@ pub fn make_certificates(dir: &Path) {
     ));
     sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && \
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf");
+    // A client certificate for brokers that ask for one: client.pem, client.key.
+    sh(&format!(
+        "openssl req {ec} -keyout client.key -out client.csr -subj /CN=solarcam-bridge"
+    ));
+    sh("printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=clientAuth\\n' > client-ext.cnf && \
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client-ext.cnf");
 }
 
 /// The bridge binary, run on a config file of the test's; killed when dropped.
