@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tests the packages as a user meets them, on this (Debian) machine, as root: builds them
-# (packaging/build.sh), lints the .deb, installs, upgrades, removes and purges it, checking every
-# file's place, owner and mode each time; reads the .rpm's file list and scripts; and runs the
-# arm64 and armhf binaries under qemu-user-static against a local Mosquitto.
+# (packaging/build.sh), lints the .deb, installs, reinstalls, removes and purges it, checking every
+# file's place, owner and mode each time; reads the .rpm's file list and scripts; runs the
+# packaged arm64 and armhf binaries under qemu-user-static against a local Mosquitto; then
+# packaging/pi-test.sh installs and upgrades them in real arm64 and armhf Debian roots and the
+# .rpm in an rpm root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,12 +67,12 @@ pass "others cannot read the config"
 systemd-analyze verify "$unit" || fail "systemd-analyze verify"
 pass "systemd-analyze verify accepts the installed unit"
 
-# --- .deb: upgrade over itself keeps an edited config
+# --- .deb: a reinstall over itself keeps an edited config (the real upgrade is in pi-test.sh)
 printf '\n# edited by the test\n' >> /etc/solarcam-bridge/config.yaml
 dpkg -i "$deb" </dev/null >/dev/null
-grep -q "edited by the test" /etc/solarcam-bridge/config.yaml || fail "upgrade replaced the edited config"
+grep -q "edited by the test" /etc/solarcam-bridge/config.yaml || fail "reinstall replaced the edited config"
 expect /etc/solarcam-bridge/config.yaml root:solarcam-bridge 640
-pass "upgrade keeps the edited config"
+pass "reinstall keeps the edited config"
 
 # --- .deb: remove keeps the config, purge removes what install created
 dpkg -r solarcam-bridge >/dev/null
@@ -106,12 +108,18 @@ work=$(mktemp -d)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" -d
 trap 'pkill -f "$work/mosquitto.conf" || true; rm -rf "$work"' EXIT
-sleep 0.5
+for _ in $(seq 100); do
+  mosquitto_pub -p "$port" -t test/up -n 2>/dev/null && break
+  sleep 0.1
+done
+mosquitto_pub -p "$port" -t test/up -n || fail "mosquitto did not start on $port"
 for arch in aarch64:arm64:aarch64-unknown-linux-gnu arm:armhf:armv7-unknown-linux-gnueabihf; do
   IFS=: read -r qemu debarch target <<<"$arch"
-  bin="target/$target/release/solarcam-bridge"
+  # The binary as packaged, not the one in target/.
+  pkg=$(ls dist/solarcam-bridge_"${version}"-1_"$debarch".deb) || fail "no $debarch deb"
+  dpkg-deb -x "$pkg" "$work/pkg-$debarch"
+  bin="$work/pkg-$debarch/usr/bin/solarcam-bridge"
   sysroot=/usr/$([ "$qemu" = arm ] && echo arm-linux-gnueabihf || echo aarch64-linux-gnu)
-  ls dist/solarcam-bridge_"${version}"*_"$debarch".deb >/dev/null || fail "no $debarch deb"
   out=$(qemu-"$qemu"-static -L "$sysroot" "$bin" --version) || fail "$debarch --version"
   [ "$out" = "solarcam-bridge $version" ] || fail "$debarch --version said $out"
   pass "$debarch under qemu: $out"
@@ -128,3 +136,7 @@ for arch in aarch64:arm64:aarch64-unknown-linux-gnu arm:armhf:armv7-unknown-linu
 done
 
 echo "$passed passed, 0 failed"
+
+# The Pi install, watched: the arm64 and armhf .debs in real roots of those architectures, a real
+# upgrade, and the .rpm in an rpm root.
+packaging/pi-test.sh
