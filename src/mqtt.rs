@@ -128,8 +128,10 @@ impl Connection {
                 Arc::new(tls_config(broker, opts.name)?),
             )));
         }
-        // Requests wait in our own channel, not rumqttc's; a small one keeps memory flat.
-        let (client, mut eventloop) = AsyncClient::new(mqtt, 64);
+        // Requests wait in our own outbox, which counts their bytes, not in rumqttc's channel,
+        // which does not: with 64 places, 64 snapshots (up to 128 MB) could wait there unseen
+        // while a broker is stuck. Four keep the event loop fed.
+        let (client, mut eventloop) = AsyncClient::new(mqtt, 4);
         eventloop.network_options.set_tcp_nodelay(true);
 
         let (in_tx, in_rx) = mpsc::channel(INCOMING_QUEUE);
