@@ -61,13 +61,14 @@ fn cameras_are_added_renamed_and_removed_by_editing_the_file() {
     assert_eq!(retained(port, BARN_CAMERA).unwrap().json(), barn);
 
     // Renamed, file replaced by rename: same unique_id and topic, new name, nothing deleted.
-    ha.collect_for(Duration::from_millis(300));
+    // (Barn's states close its announcement; Driveway's close the rename's.)
+    ha.next_on("solarcam/5CC5638AE24D/pending_commands");
     let seen = ha.seen.len();
     save_by_rename(&bridge.config, &two_cameras(&broker, "Front drive"));
     let renamed = ha.next_on(DRIVEWAY_CAMERA).json();
     assert_eq!(renamed["device"]["name"], "Front drive");
     assert_eq!(renamed["unique_id"], "solarcam_5cc5638ae24c_snapshot");
-    ha.collect_for(Duration::from_millis(300));
+    ha.next_on("solarcam/5CC5638AE24C/pending_commands");
     assert!(
         ha.seen[seen..].iter().all(|m| !m.payload.is_empty()),
         "a rename deleted something"

@@ -582,28 +582,11 @@ impl Peer {
     pub fn next_on(&mut self, topic: &str) -> Msg {
         self.wait_for(topic, |m| m.topic == topic)
     }
-
-    /// Messages that arrive within `d` (for checking that something did *not* happen).
-    pub fn collect_for(&mut self, d: Duration) -> Vec<Msg> {
-        let deadline = Instant::now() + d;
-        let mut out = Vec::new();
-        while let Ok(msg) = self
-            .rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(msg.clone());
-            out.push(msg);
-        }
-        out
-    }
 }
 
 /// What the broker holds retained on `topic`, as a new subscriber sees it.
 pub fn retained(port: u16, topic: &str) -> Option<Msg> {
-    let mut peer = Peer::connect(port, &[topic]);
-    peer.collect_for(Duration::from_millis(300))
-        .into_iter()
-        .find(|m| m.topic == topic && m.retain)
+    retained_under(port, topic).remove(topic)
 }
 
 /// Waits until the broker holds a retained message on `topic`, and returns it.
@@ -641,12 +624,24 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// Every retained message under `filter`, by topic.
 pub fn retained_under(port: u16, filter: &str) -> std::collections::BTreeMap<String, Msg> {
-    let mut peer = Peer::connect(port, &[filter]);
-    peer.collect_for(Duration::from_millis(500))
-        .into_iter()
-        .filter(|m| m.retain)
-        .map(|m| (m.topic.clone(), m))
-        .collect()
+    // Read up to a marker this reader publishes once subscribed: the broker sends the retained
+    // messages a subscription brings before anything published after it, so when the marker
+    // arrives, all of them have. No time window decides what "none" means.
+    static MARKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let marker = format!("test-marker/{}/{n}", std::process::id());
+    let mut peer = Peer::connect(port, &[filter, &marker]);
+    peer.publish(&marker, "", false);
+    let mut out = std::collections::BTreeMap::new();
+    loop {
+        let m = peer.wait_for("the reader's own marker", |_| true);
+        if m.topic == marker {
+            return out;
+        }
+        if m.retain {
+            out.insert(m.topic.clone(), m);
+        }
+    }
 }
 
 /// Starts the bridge and waits until its discovery is out (availability `online` retained).
