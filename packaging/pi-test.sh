@@ -30,8 +30,12 @@ command -v update-binfmts >/dev/null || need+=(binfmt-support)
 command -v rpm >/dev/null || need+=(rpm)
 [ ${#need[@]} -eq 0 ] || { apt-get update -qq; apt-get install -y -qq "${need[@]}"; }
 mountpoint -q /proc/sys/fs/binfmt_misc || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-update-binfmts --enable qemu-arm >/dev/null 2>&1 || true
+for fmt in qemu-aarch64 qemu-arm; do
+  # qemu-user-static registers its formats only if binfmt-support was there first: import them.
+  [ -e "/proc/sys/fs/binfmt_misc/$fmt" ] || update-binfmts --import "$fmt" >/dev/null 2>&1 || true
+  update-binfmts --enable "$fmt" >/dev/null 2>&1 || true
+  [ -e "/proc/sys/fs/binfmt_misc/$fmt" ] || fail "binfmt_misc has no $fmt: arm programs cannot run here"
+done
 
 version=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"name":"solarcam-bridge","version":"\([^"]*\)".*/\1/p')
 roots=${PI_ROOTS:-/var/tmp/solarcam-pi-roots}
