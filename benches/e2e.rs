@@ -615,16 +615,6 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
     }
 }
 
-fn rss_kb(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
 }
@@ -661,7 +651,10 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
         let (got, took) = await_configs(&rx, expected, start);
         thread::sleep(Duration::from_millis(500));
         let pid = bridge.child.id();
-        let (rss, peak) = (rss_kb(pid, "VmRSS:"), rss_kb(pid, "VmHWM:"));
+        let (rss, peak) = (
+            common::proc_kb(pid, "VmRSS:"),
+            common::proc_kb(pid, "VmHWM:"),
+        );
         if cameras == 1000 {
             rows.push(Row(
                 "discovery for 1000 cameras, as received".into(),
@@ -682,41 +675,9 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
     }
 
     // 50 cameras send a 1 MB snapshot each, at once.
-    let broker = Broker::Stock.start();
-    let bridge = start_bridge(&bridge_config(
-        broker.port,
-        50,
-        "snapshot_max_bytes: 2000000",
-    ));
-    let rx = listen(broker.port, "ha-snapshots", &["solarcam/+/snapshot"]);
-    thread::sleep(Duration::from_millis(500));
-    while rx.try_recv().is_ok() {}
-    let pid = bridge.child.id();
-    let before = rss_kb(pid, "VmRSS:");
-    let (publisher, conn) = client(broker.port, "burst");
-    thread::spawn(move || drive(conn));
-    for i in 0..50u64 {
-        let mac = if i == 0 {
-            MAC.to_string()
-        } else {
-            format!("{:012X}", 0x0011_0000_0000u64 + i)
-        };
-        publisher
-            .publish(
-                format!("4GSolarCam/Snapshot/{mac}"),
-                QoS::AtLeastOnce,
-                false,
-                jpeg_with_seq(1 << 20, i as u32),
-            )
-            .unwrap();
-    }
-    let mut got = 0;
-    while got < 50 && rx.recv_timeout(Duration::from_secs(20)).is_ok() {
-        got += 1;
-    }
-    let peak = rss_kb(pid, "VmHWM:");
-    thread::sleep(Duration::from_millis(500));
-    let after = rss_kb(pid, "VmRSS:");
+    let (before, peak, after, got) = burst(50, "snapshot_max_bytes: 2000000", |i| {
+        jpeg_with_seq(1 << 20, i)
+    });
     rows.push(Row(
         "memory, burst of 50 x 1 MB snapshots".into(),
         format!(
@@ -732,22 +693,19 @@ fn memory_and_discovery(rows: &mut Vec<Row>) {
     ));
 }
 
-/// The worst case the bridge lets a camera broker cause: a burst of the largest payloads it reads
-/// at the default limits (a 1.9 MB JPEG as a spaced hex dump, 5.7 MB each), from 20 cameras at
-/// once. Its peak is what the systemd unit's MemoryMax= must hold.
-fn memory_worst_case(rows: &mut Vec<Row>) {
+/// `cameras` cameras send one snapshot each at once (`payload(i)` for the i-th); returns the
+/// bridge's RSS before, its peak, its RSS after, and how many snapshots Home Assistant got.
+fn burst(cameras: u64, extra: &str, payload: impl Fn(u32) -> Vec<u8>) -> (u64, u64, u64, u64) {
     let broker = Broker::Stock.start();
-    let bridge = start_bridge(&bridge_config(broker.port, 20, ""));
-    let rx = listen(broker.port, "ha-worst", &["solarcam/+/snapshot"]);
+    let bridge = start_bridge(&bridge_config(broker.port, cameras as usize, extra));
+    let rx = listen(broker.port, "ha-snapshots", &["solarcam/+/snapshot"]);
     thread::sleep(Duration::from_millis(500));
     while rx.try_recv().is_ok() {}
     let pid = bridge.child.id();
-    let before = rss_kb(pid, "VmRSS:");
-    let (publisher, conn) = client(broker.port, "worst");
+    let before = common::proc_kb(pid, "VmRSS:");
+    let (publisher, conn) = client(broker.port, "burst");
     thread::spawn(move || drive(conn));
-    let jpeg = jpeg_with_seq(1_899_000, 0);
-    let hex = common::hex(&jpeg, " ");
-    for i in 0..20u64 {
+    for i in 0..cameras {
         let mac = if i == 0 {
             MAC.to_string()
         } else {
@@ -758,15 +716,26 @@ fn memory_worst_case(rows: &mut Vec<Row>) {
                 format!("4GSolarCam/Snapshot/{mac}"),
                 QoS::AtLeastOnce,
                 false,
-                hex.clone(),
+                payload(i as u32),
             )
             .unwrap();
     }
     let mut got = 0;
-    while got < 20 && rx.recv_timeout(Duration::from_secs(30)).is_ok() {
+    while got < cameras && rx.recv_timeout(Duration::from_secs(30)).is_ok() {
         got += 1;
     }
-    let peak = rss_kb(pid, "VmHWM:");
+    let peak = common::proc_kb(pid, "VmHWM:");
+    thread::sleep(Duration::from_millis(500));
+    let after = common::proc_kb(pid, "VmRSS:");
+    (before, peak, after, got)
+}
+
+/// The worst case the bridge lets a camera broker cause: a burst of the largest payloads it reads
+/// at the default limits (a 1.9 MB JPEG as a spaced hex dump, 5.7 MB each), from 20 cameras at
+/// once. Its peak is what the systemd unit's MemoryMax= must hold.
+fn memory_worst_case(rows: &mut Vec<Row>) {
+    let hex = common::hex(&jpeg_with_seq(1_899_000, 0), " ");
+    let (before, peak, _, got) = burst(20, "", |_| hex.clone().into_bytes());
     rows.push(Row(
         "memory, worst case: 20 x 5.7 MB hex snapshots".into(),
         format!("RSS {} before, peak {}", mb(before), mb(peak)),

@@ -234,13 +234,7 @@ fn a_client_that_stops_reading_is_disconnected_and_the_bridge_goes_on() {
     bridge.wait_log(&["does-not-read: connection closed", "stopped reading"]);
     // The broker has taken all 300 MB once the message after them arrives.
     done.next_on("test/done");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let peak_kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let peak_kb = proc_kb(pid, "VmHWM:");
     eprintln!("bridge peak RSS {peak_kb} kB");
     assert!(peak_kb < 96 << 10, "peak RSS {peak_kb} kB");
     // Still serving.

@@ -9,17 +9,6 @@ use common::*;
 
 const PASSWORD: &str = "hunter2-s3cret";
 
-/// A number from `/proc/<pid>/status` (kB).
-fn proc_kb(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 fn status(mac: &str, battery: u32) -> String {
     format!(r#"{{"mac":"{mac}","battery":{battery}}}"#)
 }

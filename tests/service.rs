@@ -369,13 +369,11 @@ fn systemd_accepts_the_unit() {
     assert!(!stderr.contains("solarcam-bridge.service"), "{stderr}");
 }
 
-#[test]
-fn the_unit_is_hardened_to_an_exposure_of_2_or_less() {
-    let dir = tempfile::tempdir().unwrap();
-    let unit = unit_for_this_build(dir.path());
+/// `systemd-analyze security`'s overall exposure of `unit`, and its line.
+fn exposure(unit: &std::path::Path) -> (f64, String) {
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=true", "--no-pager"])
-        .arg(&unit)
+        .arg(unit)
         .output()
         .expect("systemd-analyze (package systemd) is needed");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -387,16 +385,21 @@ fn the_unit_is_hardened_to_an_exposure_of_2_or_less() {
                 "no exposure level in:\n{stdout}\n{}",
                 String::from_utf8_lossy(&out.stderr)
             )
-        });
-    let score: f64 = line
+        })
+        .to_string();
+    let score = line
         .split(':')
         .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no score in {line:?}"));
+    (score, line)
+}
+
+#[test]
+fn the_unit_is_hardened_to_an_exposure_of_2_or_less() {
+    let dir = tempfile::tempdir().unwrap();
+    let (score, line) = exposure(&unit_for_this_build(dir.path()));
     eprintln!("{line}");
     assert!(score <= 2.0, "{line}");
 }
@@ -413,9 +416,9 @@ fn the_unit_caps_memory_with_room_over_the_measured_worst_case() {
         .find_map(|l| l.strip_prefix("MemoryMax="))
         .expect("the unit sets MemoryMax=");
     let mib: u64 = max.strip_suffix('M').unwrap().parse().unwrap();
-    // `cargo bench --bench e2e -- memory`: 69 MB at worst with the default limits. A cap under
-    // twice that would kill a bridge doing its job on a busy day.
-    assert!(mib >= 2 * 69, "MemoryMax={max}");
+    // `cargo bench --bench e2e -- memory`: 52 to 86 MB at worst with the default limits. A cap
+    // under twice that would kill a bridge doing its job on a busy day.
+    assert!(mib >= 2 * 86, "MemoryMax={max}");
 }
 
 #[test]
@@ -437,25 +440,7 @@ fn the_archive_drop_in_opens_its_folder_without_raising_the_exposure_over_2() {
         .unwrap()
         .replace("[Service]\n", &format!("[Service]\n{extra}"));
     std::fs::write(&unit, text).unwrap();
-    let out = Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--no-pager"])
-        .arg(&unit)
-        .output()
-        .expect("systemd-analyze (package systemd) is needed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_else(|| panic!("no exposure level in:\n{stdout}"));
-    let score: f64 = line
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (score, line) = exposure(&unit);
     assert!(score <= 2.0, "{line}");
 }
 
