@@ -105,7 +105,10 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
 struct Watched {
     label: String,
     unit: String,
+    /// The camera entity's snapshot: saved to the snapshot file.
     snapshot: bool,
+    /// Another picture (the last alarm snapshot): only its size is printed.
+    picture: bool,
     /// The value last printed: a value repeated is not printed again.
     last: Option<Vec<u8>>,
 }
@@ -143,6 +146,17 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                 };
                 let component = p.topic.split('/').nth(1).unwrap_or("?").to_string();
                 let device = config["device"]["name"].as_str().unwrap_or("?");
+                if component == "device_automation" {
+                    // A trigger for the automation editor, not an entity with a state.
+                    if shown.insert(p.topic.clone()) {
+                        println!(
+                            "trigger  {device}: {} {}",
+                            config["type"].as_str().unwrap_or("?"),
+                            config["subtype"].as_str().unwrap_or("?")
+                        );
+                    }
+                    continue;
+                }
                 let name = config["name"].as_str();
                 let label = match name {
                     Some(n) => format!("{device} {n}"),
@@ -157,7 +171,10 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                 if shown.insert(p.topic.clone()) {
                     println!("entity   {entity_id:<45} \"{label}\"{enabled}");
                 }
-                let state_topic = config["state_topic"].as_str().or(config["topic"].as_str());
+                let state_topic = config["state_topic"]
+                    .as_str()
+                    .or(config["topic"].as_str())
+                    .or(config["image_topic"].as_str());
                 // "Last seen" changes with every message; printing it would drown the rest.
                 if let Some(t) = state_topic.filter(|t| !t.ends_with("/last_seen")) {
                     states.insert(
@@ -169,6 +186,7 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                                 .unwrap_or("")
                                 .to_string(),
                             snapshot: component == "camera",
+                            picture: component == "image",
                             last: None,
                         },
                     );
@@ -205,6 +223,8 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                             p.payload.len()
                         ),
                     }
+                } else if w.picture {
+                    println!("state    {}: a {}-byte JPEG", w.label, p.payload.len());
                 } else if !p.payload.is_empty() {
                     let value = String::from_utf8_lossy(&p.payload);
                     println!(
