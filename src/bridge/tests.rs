@@ -66,6 +66,15 @@ impl Harness {
         publishes(self.event(e))
     }
 
+    /// The last error the bridge noted (its "Last error" sensor).
+    fn last_error(&self) -> &str {
+        self.bridge
+            .stats()
+            .last_error
+            .as_deref()
+            .expect("no error was noted")
+    }
+
     fn advance(&mut self, d: Duration) -> Vec<Publish> {
         self.now += d;
         self.wall += d;
@@ -939,13 +948,7 @@ fn a_payload_too_large_to_hold_an_allowed_snapshot_is_refused_unread() {
     let huge = Bytes::from(vec![b'f'; 1024 * 4 + (64 << 10) + 1]);
     assert!(h.message("4GSolarCam/Snapshot", huge).is_empty());
     assert_eq!(h.bridge.stats().rejected, 1);
-    assert!(h
-        .bridge
-        .stats()
-        .last_error
-        .as_deref()
-        .unwrap()
-        .contains("not read"));
+    assert!(h.last_error().contains("not read"));
 }
 
 #[test]

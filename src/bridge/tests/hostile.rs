@@ -198,13 +198,7 @@ fn reports_over_64_kib_are_refused_unread_and_counted() {
     assert!(h.message("4GSolarCam/Status", over.clone()).is_empty());
     assert!(h.message("4GSolarCam/Alarm", over).is_empty());
     assert_eq!(h.bridge.stats().rejected, 2);
-    assert!(h
-        .bridge
-        .stats()
-        .last_error
-        .as_ref()
-        .unwrap()
-        .contains("rejected unread"));
+    assert!(h.last_error().contains("rejected unread"));
 }
 
 #[test]
@@ -240,13 +234,7 @@ fn a_command_for_a_camera_the_bridge_does_not_know_is_refused_even_with_discover
         .message("solarcam/112233445566/command", "reboot")
         .is_empty());
     assert_eq!(h.bridge.stats().rejected, 1);
-    assert!(h
-        .bridge
-        .stats()
-        .last_error
-        .as_ref()
-        .unwrap()
-        .contains("not one of the bridge's cameras"));
+    assert!(h.last_error().contains("not one of the bridge's cameras"));
 }
 
 #[test]
