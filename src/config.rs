@@ -189,7 +189,8 @@ pub fn redact_userinfo(s: &str) -> String {
 }
 
 /// A password: never printed, not even by `{:?}`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

@@ -20,15 +20,20 @@
 //! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
 //!   and timers, carries out its actions, and speaks systemd's notification protocol.
 //!
+//! - [`container`]: the container image's entry: add-on mode or `/config/config.yaml`, state in
+//!   `/data`, an unprivileged user; [`addon`]: the add-on's options and the Supervisor's broker.
+//!
 //! - Tools around it: [`simulator`] (a virtual SC211), [`decode`] (a saved payload to a JPEG),
 //!   [`demo`] (broker, virtual camera and bridge in one process).
 //!
 //! `src/main.rs` only parses the command line and starts one of these.
 
+pub mod addon;
 pub mod archive;
 pub mod bridge;
 pub mod broker;
 pub mod config;
+pub mod container;
 pub mod decode;
 pub mod demo;
 pub mod discovery;

@@ -1,4 +1,5 @@
-//! Logging: lines to stderr (journald adds the time and the unit), filtered by `RUST_LOG` if set,
+//! Logging: lines to stderr (journald adds the time and the unit; a container's log takes stdout
+//! instead, see [`Output`]), filtered by `RUST_LOG` if set,
 //! else by the configuration's `log_level`, else by the command's default. An edit of
 //! `log_level` applies at once, like every other edit of the file: raising it to `debug` to look
 //! at a problem must not need a restart that would hide the problem.
@@ -16,17 +17,39 @@ pub struct LogLevel {
     current: String,
 }
 
-/// Starts logging. `level` is the configuration's `log_level`, `default` the command's.
+/// Where the log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Stderr,
+    /// In a container, where stdout is the log (`docker logs`, the add-on's Log tab).
+    Stdout,
+}
+
+/// Starts logging to stderr. `level` is the configuration's `log_level`, `default` the command's.
 pub fn init(level: Option<&str>, default: &str) -> LogLevel {
+    init_to(Output::Stderr, level, default)
+}
+
+/// Starts logging to `output`.
+pub fn init_to(output: Output, level: Option<&str>, default: &str) -> LogLevel {
     let from_env = EnvFilter::try_from_default_env().ok();
     let env_rules = from_env.is_some();
     let current = level.unwrap_or(default).to_string();
     let filter = from_env.unwrap_or_else(|| EnvFilter::new(&current));
     let (filter, handle) = reload::Layer::new(filter);
+    let terminal = match output {
+        Output::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        Output::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_ansi(terminal)
+        .with_writer(move || -> Box<dyn std::io::Write> {
+            match output {
+                Output::Stderr => Box::new(std::io::stderr()),
+                Output::Stdout => Box::new(std::io::stdout()),
+            }
+        });
     // Another logger already set (a test harness) is not a reason to fail.
     let _ = tracing_subscriber::registry()
         .with(filter)

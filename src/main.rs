@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use solarcam_bridge::config::{BrokerUrl, Config, Secret, DEFAULT_PATH};
-use solarcam_bridge::logging;
 use solarcam_bridge::mac::Mac;
+use solarcam_bridge::{container, logging};
 
 /// Bridges Milesight SC211 4G solar cameras to Home Assistant over MQTT, with discovery.
 #[derive(Parser)]
@@ -80,6 +80,19 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         awake_for: u64,
     },
+    /// Run in the container image: as a Home Assistant add-on when the Supervisor is there (its
+    /// SUPERVISOR_TOKEN), else on /config/config.yaml; state in /data, the log on stdout.
+    Container {
+        /// The state directory (and the add-on's options.json).
+        #[arg(long, value_name = "DIR", default_value = "/data")]
+        data: PathBuf,
+        /// The configuration file, outside add-on mode.
+        #[arg(long, value_name = "PATH", default_value = "/config/config.yaml")]
+        config: PathBuf,
+        /// Who to run as when started as root outside add-on mode: UID:GID, or root.
+        #[arg(long, value_name = "UID:GID", default_value = "65532:65532")]
+        user: String,
+    },
     /// Extract the JPEG from a saved snapshot payload (raw, with a header, hex dump, base64, JSON).
     Decode {
         /// The saved payload; `-` reads standard input.
@@ -95,6 +108,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig(arg)) => check_config(&arg.config),
         Some(Command::Run(arg)) => run(arg.config),
+        Some(Command::Container { data, config, user }) => container(data, config, &user),
         None => run(cli.run.config),
         Some(Command::Decode { input, output }) => {
             match solarcam_bridge::decode::decode(&input, output) {
@@ -182,6 +196,36 @@ fn run(path: PathBuf) -> ExitCode {
     };
     let log = logging::init(config.log_level.as_deref(), "info");
     block_on(solarcam_bridge::service::run(path, config, log))
+}
+
+fn container(data: PathBuf, config: PathBuf, user: &str) -> ExitCode {
+    let user = match container::parse_user(user) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("solarcam-bridge: --user {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let paths = container::Paths { data, config, user };
+    let start = match container::prepare(&paths) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = logging::init_to(
+        logging::Output::Stdout,
+        start.config.log_level.as_deref(),
+        "info",
+    );
+    container::describe(&start);
+    block_on(solarcam_bridge::service::run_until(
+        start.watch,
+        start.config,
+        Some(log),
+        std::future::pending(),
+    ))
 }
 
 fn block_on<E: std::fmt::Display>(

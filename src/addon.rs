@@ -1,0 +1,561 @@
+//! Home Assistant add-on mode: the options set in the add-on's Configuration tab and the MQTT
+//! broker the Supervisor provides, turned into the same validated [`Config`] as the YAML file.
+//!
+//! The Supervisor writes the options to `/data/options.json` (indented, one value per line) after
+//! checking them against the add-on's schema, and tells the add-on where Home Assistant's broker
+//! is through its services API. The options are rendered as the bridge's own configuration and
+//! validated by [`Config::parse`], so a bad option gets the message `check-config` would give,
+//! pointed at its line in `options.json`.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{Config, ConfigError, ConfigErrors, Secret};
+
+/// Where the Supervisor is reached from an add-on; `SUPERVISOR_URL` overrides it (tests).
+pub const DEFAULT_SUPERVISOR_URL: &str = "http://supervisor";
+/// The Supervisor's answer is a few hundred bytes; more is not read.
+const MAX_RESPONSE: usize = 64 << 10;
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why add-on mode could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AddonError {
+    #[error("cannot read {file}: {source}")]
+    ReadOptions {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Options(ConfigErrors),
+    #[error("cannot ask the Supervisor for the MQTT broker at {url}: {why}")]
+    Supervisor { url: String, why: String },
+}
+
+/// The add-on's options, as the Supervisor writes them (see the add-on's `config.yaml` schema).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    #[serde(default)]
+    pub cameras: Vec<CameraOption>,
+    pub discover_unknown: Option<bool>,
+    pub discover_max: Option<u32>,
+    /// Seconds.
+    pub alarm_off_after: Option<u64>,
+    /// Seconds.
+    pub awake_timeout: Option<u64>,
+    pub camera_mqtt_url: Option<String>,
+    pub camera_mqtt_username: Option<String>,
+    pub camera_mqtt_password: Option<Secret>,
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraOption {
+    pub mac: String,
+    pub name: Option<String>,
+    pub area: Option<String>,
+}
+
+/// Home Assistant's broker, as the Supervisor's `GET /services/mqtt` describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MqttService {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub ssl: bool,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+/// Reads the options at `path` and builds the configuration around Home Assistant's broker.
+pub fn load(path: &Path, mqtt: &MqttService) -> Result<Config, AddonError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| AddonError::ReadOptions {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&text, &file, mqtt).map_err(AddonError::Options)
+}
+
+/// Builds the configuration from the options' text; `file` names it in errors.
+pub fn parse(text: &str, file: &str, mqtt: &MqttService) -> Result<Config, ConfigErrors> {
+    let fail = |line, message| ConfigErrors {
+        file: file.to_string(),
+        errors: vec![ConfigError { line, message }],
+    };
+    let options: Options = serde_json::from_str(text).map_err(|e| {
+        // serde_json ends its message with " at line L column C": the line goes in front.
+        let mut message = e.to_string();
+        if let Some(pos) = message.find(" at line ") {
+            message.truncate(pos);
+        }
+        fail((e.line() > 0).then_some(e.line()), message)
+    })?;
+    let rendered = render(&options, mqtt);
+    let mut config = Config::parse(&rendered.text, file, None).map_err(|errors| ConfigErrors {
+        file: file.to_string(),
+        errors: errors
+            .errors
+            .into_iter()
+            .map(|e| ConfigError {
+                line: e
+                    .line
+                    .and_then(|l| rendered.origins.get(l - 1).copied())
+                    .and_then(|origin| locate_json(text, origin)),
+                message: e.message,
+            })
+            .collect(),
+    })?;
+    // Home Assistant's broker is the Supervisor's, on the add-ons' own network: a warning about
+    // its password in plaintext would be noise nobody can act on.
+    config.warnings = config
+        .security_warnings()
+        .into_iter()
+        .filter(|w| !w.starts_with("mqtt:"))
+        .collect();
+    Ok(config)
+}
+
+/// Which option a line of the rendered configuration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A line of the file's own making (a section's header, the Supervisor's broker).
+    None,
+    Option(&'static str),
+    Camera(usize, &'static str),
+}
+
+struct Rendered {
+    text: String,
+    /// One per line of `text`.
+    origins: Vec<Origin>,
+}
+
+impl Rendered {
+    fn line(&mut self, origin: Origin, line: String) {
+        self.text.push_str(&line);
+        self.text.push('\n');
+        self.origins.push(origin);
+    }
+}
+
+/// A YAML double-quoted scalar: JSON's string syntax is a subset of it.
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The options as the bridge's configuration file, one option a line.
+fn render(o: &Options, mqtt: &MqttService) -> Rendered {
+    let mut r = Rendered {
+        text: String::new(),
+        origins: Vec::new(),
+    };
+    if o.cameras.is_empty() {
+        r.line(Origin::Option("cameras"), "cameras: []".into());
+    } else {
+        r.line(Origin::Option("cameras"), "cameras:".into());
+        for (i, c) in o.cameras.iter().enumerate() {
+            r.line(
+                Origin::Camera(i, "mac"),
+                format!("  - mac: {}", quoted(&c.mac)),
+            );
+            if let Some(name) = &c.name {
+                r.line(
+                    Origin::Camera(i, "name"),
+                    format!("    name: {}", quoted(name)),
+                );
+            }
+            if let Some(area) = &c.area {
+                r.line(
+                    Origin::Camera(i, "area"),
+                    format!("    area: {}", quoted(area)),
+                );
+            }
+        }
+    }
+    if let Some(v) = o.discover_unknown {
+        r.line(
+            Origin::Option("discover_unknown"),
+            format!("discover_unknown: {v}"),
+        );
+    }
+    if let Some(v) = o.discover_max {
+        r.line(Origin::Option("discover_max"), format!("discover_max: {v}"));
+    }
+    if let Some(v) = o.alarm_off_after {
+        r.line(
+            Origin::Option("alarm_off_after"),
+            format!("alarm_off_after: {v}"),
+        );
+    }
+    if let Some(v) = o.awake_timeout {
+        r.line(
+            Origin::Option("awake_timeout"),
+            format!("awake_timeout: {v}"),
+        );
+    }
+    if let Some(v) = &o.log_level {
+        r.line(
+            Origin::Option("log_level"),
+            format!("log_level: {}", quoted(v)),
+        );
+    }
+    // An empty field in the add-on's form is the same as an absent one.
+    let given = |v: &Option<String>| v.as_deref().filter(|s| !s.trim().is_empty()).map(quoted);
+    if let Some(url) = given(&o.camera_mqtt_url) {
+        r.line(Origin::Option("camera_mqtt_url"), "camera_mqtt:".into());
+        r.line(Origin::Option("camera_mqtt_url"), format!("  url: {url}"));
+        if let Some(user) = given(&o.camera_mqtt_username) {
+            r.line(
+                Origin::Option("camera_mqtt_username"),
+                format!("  username: {user}"),
+            );
+        }
+        if let Some(p) = o.camera_mqtt_password.as_ref().map(Secret::expose) {
+            if !p.is_empty() {
+                r.line(
+                    Origin::Option("camera_mqtt_password"),
+                    format!("  password: {}", quoted(p)),
+                );
+            }
+        }
+    }
+    let scheme = if mqtt.ssl { "mqtts" } else { "mqtt" };
+    let host = if mqtt.host.contains(':') {
+        format!("[{}]", mqtt.host)
+    } else {
+        mqtt.host.clone()
+    };
+    r.line(Origin::None, "mqtt:".into());
+    r.line(
+        Origin::None,
+        format!(
+            "  url: {}",
+            quoted(&format!("{scheme}://{host}:{}", mqtt.port))
+        ),
+    );
+    if let Some(user) = &mqtt.username {
+        r.line(Origin::None, format!("  username: {}", quoted(user)));
+    }
+    if let Some(p) = &mqtt.password {
+        r.line(Origin::None, format!("  password: {}", quoted(p.expose())));
+    }
+    r
+}
+
+/// The 1-based line of an option in `options.json` as the Supervisor writes it (indented, one
+/// value per line); the first line that names it when the file is written otherwise.
+fn locate_json(text: &str, origin: Origin) -> Option<usize> {
+    let key_line = |from: usize, key: &str| {
+        let quoted = format!("\"{key}\"");
+        text.lines()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| l.contains(&quoted))
+            .map(|(n, _)| n)
+    };
+    match origin {
+        Origin::None => None,
+        Origin::Option(key) => key_line(0, key).map(|n| n + 1),
+        Origin::Camera(i, field) => {
+            let list = key_line(0, "cameras")?;
+            // Each camera starts with its own `{` line; the field is the first after it.
+            let start = text
+                .lines()
+                .enumerate()
+                .skip(list + 1)
+                .filter(|(_, l)| l.trim_start().starts_with('{'))
+                .nth(i)
+                .map_or(list, |(n, _)| n);
+            key_line(start, field).map(|n| n + 1)
+        }
+    }
+}
+
+/// Asks the Supervisor where Home Assistant's MQTT broker is, with the add-on's token.
+pub fn mqtt_service(base_url: &str, token: &Secret) -> Result<MqttService, AddonError> {
+    let url = format!("{}/services/mqtt", base_url.trim_end_matches('/'));
+    let fail = |why: String| AddonError::Supervisor {
+        url: url.clone(),
+        why,
+    };
+    let (host, port, path) = split_http_url(&url).map_err(fail)?;
+    let body = http_get(&host, port, &path, token).map_err(fail)?;
+    parse_service(&body).map_err(fail)
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    result: String,
+    message: Option<String>,
+    data: Option<MqttService>,
+}
+
+fn parse_service(body: &[u8]) -> Result<MqttService, String> {
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|e| format!("its answer is not the JSON expected: {e}"))?;
+    match (answer.result.as_str(), answer.data) {
+        ("ok", Some(data)) => Ok(data),
+        _ => Err(format!(
+            "it answered {:?}{}; is the Mosquitto broker add-on installed and started?",
+            answer.result,
+            answer
+                .message
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// `http://host[:port][/path]` into its parts.
+fn split_http_url(url: &str) -> Result<(String, u16, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| "only http:// is supported for the Supervisor".to_string())?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
+            Ok(port) => (h, port),
+            Err(_) => return Err(format!("port {p:?} is not a number")),
+        },
+        _ => (authority, 80),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    Ok((host.to_string(), port, path.to_string()))
+}
+
+/// One HTTP/1.0 GET: enough for a local JSON API, and HTTP/1.0 rules out chunked answers.
+fn http_get(host: &str, port: u16, path: &str, token: &Secret) -> Result<Vec<u8>, String> {
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let mut last = format!("{host} has no address");
+    let mut stream = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, HTTP_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    let mut stream = stream.ok_or(last)?;
+    let io = |e: std::io::Error| e.to_string();
+    stream.set_read_timeout(Some(HTTP_TIMEOUT)).map_err(io)?;
+    stream.set_write_timeout(Some(HTTP_TIMEOUT)).map_err(io)?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\n\r\n",
+        token.expose()
+    );
+    stream.write_all(request.as_bytes()).map_err(io)?;
+    let mut response = Vec::new();
+    stream
+        .take(MAX_RESPONSE as u64 + 1)
+        .read_to_end(&mut response)
+        .map_err(io)?;
+    if response.len() > MAX_RESPONSE {
+        return Err(format!("its answer is larger than {MAX_RESPONSE} bytes"));
+    }
+    parse_response(&response)
+}
+
+fn parse_response(response: &[u8]) -> Result<Vec<u8>, String> {
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("its answer is not HTTP")?;
+    let head = String::from_utf8_lossy(&response[..end]);
+    let status_line = head.lines().next().unwrap_or_default();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("its answer is not HTTP: {status_line:?}"))?;
+    let body = response[end + 4..].to_vec();
+    match status {
+        200 => Ok(body),
+        401 | 403 => Err(format!(
+            "HTTP {status}: the Supervisor refused the add-on's token (SUPERVISOR_TOKEN)"
+        )),
+        // The Supervisor explains itself in a JSON body, which parse_service shows.
+        400 if !body.is_empty() => Ok(body),
+        _ => Err(format!("HTTP {status}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> MqttService {
+        MqttService {
+            host: "core-mosquitto".into(),
+            port: 1883,
+            ssl: false,
+            username: Some("addons".into()),
+            password: Some(Secret::new("s3cret-pw")),
+        }
+    }
+
+    /// Indented as the Supervisor writes it (json.dumps(indent=2)).
+    const OPTIONS: &str = r#"{
+  "cameras": [
+    {
+      "mac": "5c:c5:63:8a:e2:4c",
+      "name": "Barn",
+      "area": "Garden"
+    },
+    {
+      "mac": "5CC5638AE24D",
+      "name": "Gate"
+    }
+  ],
+  "alarm_off_after": 45,
+  "awake_timeout": 120,
+  "log_level": "debug"
+}"#;
+
+    #[test]
+    fn options_become_the_configuration_around_the_supervisors_broker() {
+        let c = parse(OPTIONS, "/data/options.json", &service()).expect("valid options");
+        assert_eq!(c.mqtt.url.to_string(), "mqtt://core-mosquitto:1883");
+        assert_eq!(c.mqtt.username.as_deref(), Some("addons"));
+        assert_eq!(
+            c.mqtt.password.as_ref().map(Secret::expose),
+            Some("s3cret-pw")
+        );
+        assert_eq!(c.mqtt.embedded, None);
+        assert!(c.camera_mqtt.is_none());
+        assert_eq!(c.cameras.len(), 2);
+        assert_eq!(c.cameras[0].mac.to_string(), "5CC5638AE24C");
+        assert_eq!(c.cameras[0].name, "Barn");
+        assert_eq!(c.cameras[0].area.as_deref(), Some("Garden"));
+        assert_eq!(c.cameras[1].area, None);
+        assert_eq!(c.alarm_off_after, Duration::from_secs(45));
+        assert_eq!(c.awake_timeout, Duration::from_secs(120));
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        // Same broker for cameras and Home Assistant: unlisted cameras appear by themselves.
+        assert!(c.discover_unknown);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn a_separate_camera_broker_with_its_credentials() {
+        let text = r#"{
+  "cameras": [],
+  "camera_mqtt_url": "mqtts://broker.example.net:8883",
+  "camera_mqtt_username": "cams",
+  "camera_mqtt_password": "pw"
+}"#;
+        let c = parse(text, "options.json", &service()).unwrap();
+        let cam = c.camera_mqtt.expect("camera broker");
+        assert_eq!(cam.url.to_string(), "mqtts://broker.example.net:8883");
+        assert_eq!(cam.username.as_deref(), Some("cams"));
+        assert_eq!(cam.password.as_ref().map(Secret::expose), Some("pw"));
+        // On a separate (possibly public) broker, unlisted cameras stay out unless asked for.
+        assert!(!c.discover_unknown);
+    }
+
+    #[test]
+    fn empty_form_fields_are_absent_options() {
+        let text = r#"{"cameras": [], "camera_mqtt_url": "", "camera_mqtt_password": ""}"#;
+        let c = parse(text, "options.json", &service()).unwrap();
+        assert!(c.camera_mqtt.is_none());
+    }
+
+    #[test]
+    fn a_bad_option_is_reported_on_its_line_in_options_json() {
+        let text = OPTIONS.replace("5CC5638AE24D", "5CC5");
+        let e = parse(&text, "/data/options.json", &service()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/data/options.json:9: camera \"Gate\": mac \"5CC5\" is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"
+        );
+        let text = OPTIONS.replace("\"debug\"", "\"loud\"");
+        let e = parse(&text, "/data/options.json", &service()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/data/options.json:15: log_level \"loud\" is not a level; use error, warn, info, debug or trace"
+        );
+    }
+
+    #[test]
+    fn a_malformed_file_is_reported_with_serdes_line() {
+        let e = parse("{\n  \"cameras\": 3\n}", "options.json", &service()).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.starts_with("options.json:2: invalid type"), "{shown}");
+        let e = parse("{\n  \"camras\": []\n}", "options.json", &service()).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("options.json:2: unknown field `camras`"));
+    }
+
+    #[test]
+    fn no_password_in_errors_or_debug_output() {
+        let text = r#"{"cameras": [], "camera_mqtt_url": "ftp://x", "camera_mqtt_password": "hunter2-secret"}"#;
+        let e = parse(text, "options.json", &service())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scheme \"ftp\""), "{e}");
+        assert!(
+            !e.contains("hunter2-secret") && !e.contains("s3cret-pw"),
+            "{e}"
+        );
+        let o: Options = serde_json::from_str(text).unwrap();
+        assert!(!format!("{o:?}").contains("hunter2-secret"));
+        assert!(!format!("{:?}", service()).contains("s3cret-pw"));
+    }
+
+    #[test]
+    fn the_supervisors_answer() {
+        let ok = br#"{"result": "ok", "data": {"host": "core-mosquitto", "port": 1883, "ssl": false, "protocol": "3.1.1", "username": "addons", "password": "pw"}}"#;
+        let s = parse_service(ok).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.ssl),
+            ("core-mosquitto", 1883, false)
+        );
+        let missing = br#"{"result": "error", "message": "No service mqtt found"}"#;
+        let e = parse_service(missing).unwrap_err();
+        assert!(
+            e.contains("No service mqtt found") && e.contains("Mosquitto"),
+            "{e}"
+        );
+        assert!(parse_service(b"<html>").is_err());
+
+        let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}";
+        assert_eq!(parse_response(response).unwrap(), b"{}");
+        let denied = b"HTTP/1.1 401 Unauthorized\r\n\r\n";
+        assert!(parse_response(denied).unwrap_err().contains("token"));
+        assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn supervisor_urls() {
+        let split = |u| split_http_url(u).unwrap();
+        assert_eq!(
+            split("http://supervisor/services/mqtt"),
+            ("supervisor".into(), 80, "/services/mqtt".into())
+        );
+        assert_eq!(
+            split("http://127.0.0.1:8123/x"),
+            ("127.0.0.1".into(), 8123, "/x".into())
+        );
+        assert_eq!(split("http://[::1]:99/x"), ("::1".into(), 99, "/x".into()));
+        assert!(split_http_url("https://supervisor/x").is_err());
+        assert!(split_http_url("http://h:port/x").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! Running in the container image: plain Docker, Compose, or a Home Assistant add-on.
+//!
+//! One entry point (`solarcam-bridge container`, the image's default command) for both:
+//!
+//! - **Add-on mode**, when the Supervisor's `SUPERVISOR_TOKEN` is in the environment: the options
+//!   come from `/data/options.json` and Home Assistant's broker from the Supervisor
+//!   ([`crate::addon`]). The process stays root, because the Supervisor creates `/data` owned by
+//!   root (add-ons are confined by the Supervisor's AppArmor profile instead).
+//! - **Plain container**: the configuration is `/config/config.yaml`, watched for edits like
+//!   anywhere else. Started as root (the image's default), the process first takes ownership of
+//!   `/data` for an unprivileged user and switches to it, so a bind mount created by Docker as
+//!   root still works; started with `--user`, it runs as that user and changes nothing.
+//!
+//! Either way the state lives in `/data` and the log goes to stdout.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::addon;
+use crate::config::{Config, Secret};
+
+/// The unprivileged user and group the image runs as (the "nonroot" of distroless images).
+pub const DEFAULT_USER: (u32, u32) = (65532, 65532);
+
+/// Where the container keeps its things; all overridable for tests.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// State (and the add-on's `options.json`).
+    pub data: PathBuf,
+    /// The configuration file of a plain container.
+    pub config: PathBuf,
+    /// Who to become when started as root outside add-on mode; `None` stays root.
+    pub user: Option<(u32, u32)>,
+}
+
+/// What to run: the configuration, and the file to watch for edits when there is one.
+#[derive(Debug)]
+pub struct Start {
+    pub config: Config,
+    pub watch: Option<PathBuf>,
+    pub mode: &'static str,
+}
+
+/// Chooses the mode from the environment, drops privileges where it may, and loads the
+/// configuration. The error is the whole message to show.
+pub fn prepare(paths: &Paths) -> Result<Start, String> {
+    let token = std::env::var("SUPERVISOR_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let mut start = match token {
+        Some(token) => {
+            let base = std::env::var("SUPERVISOR_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| addon::DEFAULT_SUPERVISOR_URL.to_string());
+            let mqtt = supervisor_mqtt(&base, &Secret::new(token))?;
+            let options = paths.data.join("options.json");
+            let config = addon::load(&options, &mqtt).map_err(|e| {
+                format!("{e}\nsolarcam-bridge: not started; correct the add-on's options in its Configuration tab")
+            })?;
+            Start {
+                config,
+                watch: None,
+                mode: "Home Assistant add-on",
+            }
+        }
+        None => {
+            if let Some((uid, gid)) = paths.user {
+                become_user(uid, gid, &paths.data)?;
+            }
+            if !paths.config.exists() {
+                return Err(format!(
+                    "{} not found: mount your configuration there (`-v ./config:/config`; \
+                     config.example.yaml shows every key), or run the image as a Home Assistant \
+                     add-on",
+                    paths.config.display()
+                ));
+            }
+            let config = Config::load(&paths.config).map_err(|e| {
+                let unreadable = e.errors.iter().any(|e| e.message.contains("ermission denied"));
+                let hint = if unreadable {
+                    format!(
+                        "\nthe bridge runs as UID {} in the container: make the file readable by it \
+                         (`chown {} config.yaml`), or start the container with `--user`",
+                        DEFAULT_USER.0, DEFAULT_USER.0
+                    )
+                } else {
+                    String::new()
+                };
+                format!("{e}{hint}\nsolarcam-bridge: not started; fix the file and restart the container")
+            })?;
+            Start {
+                config,
+                watch: Some(paths.config.clone()),
+                mode: "container",
+            }
+        }
+    };
+    if start.config.state_dir.is_none() {
+        start.config.state_dir = Some(paths.data.clone());
+    }
+    Ok(start)
+}
+
+/// The Supervisor answers as soon as the add-on runs; a few tries cover a Supervisor restarting.
+fn supervisor_mqtt(base: &str, token: &Secret) -> Result<addon::MqttService, String> {
+    const TRIES: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match addon::mqtt_service(base, token) {
+            Ok(s) => return Ok(s),
+            Err(e) if attempt == TRIES => {
+                return Err(format!("{e}\nsolarcam-bridge: not started"));
+            }
+            Err(e) => {
+                eprintln!("solarcam-bridge: {e}; trying again in 2 s ({attempt}/{TRIES})");
+                std::thread::sleep(Duration::from_secs(2));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Started as root: gives `data` to `uid:gid` (all of it, when it belongs to someone else) and
+/// switches to them for good. Anything else: nothing to do.
+#[cfg(unix)]
+fn become_user(uid: u32, gid: u32, data: &Path) -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || uid == 0 {
+        return Ok(());
+    }
+    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let owner = std::os::unix::fs::MetadataExt::uid(
+        &std::fs::metadata(data).map_err(|e| format!("{}: {e}", data.display()))?,
+    );
+    if owner != uid {
+        chown_tree(data, uid, gid)
+            .map_err(|e| format!("cannot give {} to UID {uid}: {e}", data.display()))?;
+    }
+    // Before any thread exists (the runtime starts later), so the change holds for the process.
+    // SAFETY: plain system calls on integers; a null list with length 0 is what setgroups expects.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(format!(
+                "cannot drop supplementary groups: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(format!(
+                "cannot switch to GID {gid}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(format!(
+                "cannot switch to UID {uid}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn become_user(_uid: u32, _gid: u32, _data: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+/// `chown -hR`: symbolic links are changed themselves, never followed.
+#[cfg(unix)]
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses `UID:GID` (or `root`, to stay root).
+pub fn parse_user(s: &str) -> Result<Option<(u32, u32)>, String> {
+    if s == "root" {
+        return Ok(None);
+    }
+    let (u, g) = s.split_once(':').unwrap_or((s, s));
+    match (u.parse(), g.parse()) {
+        (Ok(0), _) => Ok(None),
+        (Ok(u), Ok(g)) => Ok(Some((u, g))),
+        _ => Err(format!("{s:?} is not UID:GID (numbers) or root")),
+    }
+}
+
+/// Logged once the log is set up: what the container found.
+pub fn describe(start: &Start) {
+    // SAFETY: getuid has no preconditions.
+    #[cfg(unix)]
+    let uid = unsafe { libc::getuid() };
+    #[cfg(not(unix))]
+    let uid = 0;
+    tracing::info!(
+        "{} mode, running as UID {uid}, state in {}",
+        start.mode,
+        start
+            .config
+            .state_dir
+            .as_deref()
+            .unwrap_or(Path::new("?"))
+            .display()
+    );
+    if start.mode == "container" && uid == 0 {
+        warn!("running as root: started with --user root or user 0");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users() {
+        assert_eq!(parse_user("65532:65532"), Ok(Some((65532, 65532))));
+        assert_eq!(parse_user("1000"), Ok(Some((1000, 1000))));
+        assert_eq!(parse_user("root"), Ok(None));
+        assert_eq!(parse_user("0:0"), Ok(None));
+        assert!(parse_user("bob").is_err());
+    }
+}
