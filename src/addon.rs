@@ -34,6 +34,11 @@ pub enum AddonError {
     Options(ConfigErrors),
     #[error("cannot ask the Supervisor for the MQTT broker at {url}: {why}")]
     Supervisor { url: String, why: String },
+    /// Not worth trying again: the token will not change while the add-on runs.
+    #[error(
+        "the Supervisor at {url} refused the add-on's token (SUPERVISOR_TOKEN): HTTP {status}"
+    )]
+    TokenRefused { url: String, status: u16 },
 }
 
 /// The add-on's options, as the Supervisor writes them (see the add-on's `config.yaml` schema).
@@ -286,8 +291,19 @@ pub fn mqtt_service(base_url: &str, token: &Secret) -> Result<MqttService, Addon
         why,
     };
     let (host, port, path) = split_http_url(&url).map_err(fail)?;
-    let body = http_get(&host, port, &path, token).map_err(fail)?;
+    let response = http_get(&host, port, &path, token).map_err(fail)?;
+    let body = match parse_response(&response) {
+        Ok(body) => body,
+        Err(Refusal::Token(status)) => return Err(AddonError::TokenRefused { url, status }),
+        Err(Refusal::Other(why)) => return Err(fail(why)),
+    };
     parse_service(&body).map_err(fail)
+}
+
+#[derive(Debug)]
+enum Refusal {
+    Token(u16),
+    Other(String),
 }
 
 #[derive(Deserialize)]
@@ -370,30 +386,29 @@ fn http_get(host: &str, port: u16, path: &str, token: &Secret) -> Result<Vec<u8>
     if response.len() > MAX_RESPONSE {
         return Err(format!("its answer is larger than {MAX_RESPONSE} bytes"));
     }
-    parse_response(&response)
+    Ok(response)
 }
 
-fn parse_response(response: &[u8]) -> Result<Vec<u8>, String> {
+fn parse_response(response: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let other = |s: String| Refusal::Other(s);
     let end = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or("its answer is not HTTP")?;
+        .ok_or_else(|| other("its answer is not HTTP".into()))?;
     let head = String::from_utf8_lossy(&response[..end]);
     let status_line = head.lines().next().unwrap_or_default();
     let status: u16 = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("its answer is not HTTP: {status_line:?}"))?;
+        .ok_or_else(|| other(format!("its answer is not HTTP: {status_line:?}")))?;
     let body = response[end + 4..].to_vec();
     match status {
         200 => Ok(body),
-        401 | 403 => Err(format!(
-            "HTTP {status}: the Supervisor refused the add-on's token (SUPERVISOR_TOKEN)"
-        )),
+        401 | 403 => Err(Refusal::Token(status)),
         // The Supervisor explains itself in a JSON body, which parse_service shows.
         400 if !body.is_empty() => Ok(body),
-        _ => Err(format!("HTTP {status}")),
+        _ => Err(other(format!("HTTP {status}"))),
     }
 }
 
@@ -539,8 +554,8 @@ mod tests {
         let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}";
         assert_eq!(parse_response(response).unwrap(), b"{}");
         let denied = b"HTTP/1.1 401 Unauthorized\r\n\r\n";
-        assert!(parse_response(denied).unwrap_err().contains("token"));
-        assert!(parse_response(b"garbage").is_err());
+        assert!(matches!(parse_response(denied), Err(Refusal::Token(401))));
+        assert!(matches!(parse_response(b"garbage"), Err(Refusal::Other(_))));
     }
 
     #[test]

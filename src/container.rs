@@ -111,6 +111,9 @@ fn supervisor_mqtt(base: &str, token: &Secret) -> Result<addon::MqttService, Str
     loop {
         match addon::mqtt_service(base, token) {
             Ok(s) => return Ok(s),
+            Err(e @ addon::AddonError::TokenRefused { .. }) => {
+                return Err(format!("{e}\nsolarcam-bridge: not started"));
+            }
             Err(e) if attempt == TRIES => {
                 return Err(format!("{e}\nsolarcam-bridge: not started"));
             }

@@ -369,9 +369,7 @@ impl BridgeProcess {
             // Each bridge remembers into its own directory, as systemd's StateDirectory= gives it.
             .env("STATE_DIRECTORY", dir.path().join("state"))
             .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env_remove("WATCHDOG_USEC");
         // An empty value removes the variable (RUST_LOG, to let the file's log_level decide).
         for (k, v) in env {
             if v.is_empty() {
@@ -380,16 +378,32 @@ impl BridgeProcess {
                 cmd.env(k, v);
             }
         }
-        let mut child = cmd.spawn().unwrap();
+        Self::spawn(cmd, dir, config)
+    }
+
+    /// Runs `cmd` (the bridge, or `docker run` of its image), keeping what it prints on stdout
+    /// and stderr as its log.
+    pub fn spawn(mut cmd: Command, dir: tempfile::TempDir, config: PathBuf) -> BridgeProcess {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("bridge: {line}");
-                sink.lock().unwrap().push(line);
-            }
-        });
+        for stream in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("bridge: {line}");
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
         BridgeProcess {
             child,
             log,
@@ -675,4 +689,77 @@ fn last_announced(config_text: &str) -> Option<String> {
     let c = solarcam_bridge::config::Config::parse(config_text, "test", None).ok()?;
     let last = c.cameras.iter().map(|c| c.mac).max()?;
     Some(format!("{}/{last}/pending_commands", c.base_topic))
+}
+
+/// A stand-in for Home Assistant's Supervisor: a real HTTP server on a free loopback port that
+/// answers `GET /services/mqtt` with `mqtt` (the documented JSON) to the right bearer token, and
+/// 401 to any other. Records every request's head.
+pub struct Supervisor {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Supervisor {
+    pub fn start(token: &str, mqtt: serde_json::Value) -> Supervisor {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let expected = format!("authorization: bearer {token}");
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                seen.lock().unwrap().push(head.clone());
+                let authorized = head
+                    .lines()
+                    .any(|l| l.trim().eq_ignore_ascii_case(&expected));
+                let (status, body) = if !authorized {
+                    (
+                        "401 Unauthorized",
+                        r#"{"result": "error", "message": "Unauthorized"}"#.to_string(),
+                    )
+                } else if head.starts_with("GET /services/mqtt ") {
+                    (
+                        "200 OK",
+                        serde_json::json!({"result": "ok", "data": mqtt}).to_string(),
+                    )
+                } else {
+                    (
+                        "404 Not Found",
+                        r#"{"result": "error", "message": "Not found"}"#.to_string(),
+                    )
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Supervisor { port, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// The Supervisor's description of a Mosquitto on loopback `port` with this login.
+pub fn mqtt_service(port: u16, user: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({
+        "host": "127.0.0.1", "port": port, "ssl": false, "protocol": "3.1.1",
+        "username": user, "password": password,
+    })
+}
+
+/// Add-on options as the Supervisor writes them (`json.dumps(indent=2)`).
+pub fn options_json(options: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(options).unwrap()
 }

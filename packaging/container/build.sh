@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Static (musl) binaries for amd64, aarch64 and armv7, and a FROM-scratch image for each, loaded
+# into the local Docker. Nothing is pulled from an image registry; the toolchains come from rustup
+# and Debian's packages (installed when missing; needs root or sudo for that).
+#
+#   solarcam-bridge:VERSION          solarcam-bridge:latest           amd64
+#   solarcam-bridge:VERSION-aarch64  solarcam-bridge:latest-aarch64   Raspberry Pi 3/4/5, 64-bit OS
+#   solarcam-bridge:VERSION-armv7    solarcam-bridge:latest-armv7     Raspberry Pi, 32-bit OS
+#
+# Each image is also tagged with the name the Home Assistant add-on pulls
+# (ghcr.io/solarcam-bridge/solarcam-bridge-ARCH:VERSION), ready for `docker push`.
+# The binaries are copied to dist/static/solarcam-bridge-VERSION-ARCH.
+#
+#   packaging/container/build.sh                   all three
+#   packaging/container/build.sh amd64 armv7       only these
+#   NO_IMAGES=1 packaging/container/build.sh       the static binaries only (no Docker needed)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+registry_name=ghcr.io/solarcam-bridge/solarcam-bridge
+arches=("$@")
+[ ${#arches[@]} -gt 0 ] || arches=(amd64 aarch64 armv7)
+
+# arch -> Rust target, Docker platform, tag suffix
+target_of() { case "$1" in amd64) echo x86_64-unknown-linux-musl ;; aarch64) echo aarch64-unknown-linux-musl ;; armv7) echo armv7-unknown-linux-musleabihf ;; *) echo "unknown architecture $1 (amd64, aarch64, armv7)" >&2; exit 2 ;; esac; }
+platform_of() { case "$1" in amd64) echo linux/amd64 ;; aarch64) echo linux/arm64 ;; armv7) echo linux/arm/v7 ;; esac; }
+suffix_of() { case "$1" in amd64) echo "" ;; *) echo "-$1" ;; esac; }
+
+# --- toolchains -------------------------------------------------------------------------------
+missing=()
+command -v file >/dev/null || missing+=(file)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+for a in "${arches[@]}"; do
+  case "$a" in
+    amd64) command -v musl-gcc >/dev/null || missing+=(musl-tools) ;;
+    aarch64) command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu) ;;
+    armv7)
+      command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf)
+      # Debian's musl for armhf (libc, crt files, the gcc specs) links the armv7 binary.
+      if [ ! -f /usr/lib/arm-linux-musleabihf/libc.a ]; then
+        dpkg --print-foreign-architectures | grep -qx armhf || as_root dpkg --add-architecture armhf
+        missing+=(musl-dev:armhf)
+      fi
+      ;;
+  esac
+done
+if [ -z "${NO_IMAGES:-}" ] && ! command -v docker >/dev/null; then missing+=(docker.io); fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+tools=target/container/toolchain
+mkdir -p "$tools/lib" dist/static
+# gcc with Debian's musl for armhf instead of glibc.
+cat >"$tools/arm-linux-musleabihf-gcc" <<'EOF'
+#!/bin/sh
+exec arm-linux-gnueabihf-gcc -specs /usr/lib/arm-linux-musleabihf/musl-gcc.specs "$@"
+EOF
+chmod +x "$tools/arm-linux-musleabihf-gcc"
+# Rust's std asks for libunwind; gcc's own unwinder (libgcc_eh) provides the same symbols.
+if command -v arm-linux-gnueabihf-gcc >/dev/null; then
+  ln -sf "$(arm-linux-gnueabihf-gcc -print-file-name=libgcc_eh.a)" "$tools/lib/libunwind.a"
+fi
+
+build() {
+  local arch=$1 target
+  target=$(target_of "$arch")
+  echo "== $arch: cargo build --target $target"
+  case "$arch" in
+    amd64)
+      rustup target add "$target" >/dev/null
+      cargo build --release --locked --target "$target"
+      ;;
+    aarch64)
+      rustup target add "$target" >/dev/null
+      CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc \
+      CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc \
+        cargo build --release --locked --target "$target"
+      ;;
+    armv7)
+      local wrapper extra=()
+      wrapper="$(pwd)/$tools/arm-linux-musleabihf-gcc"
+      if ! rustup target add "$target" >/dev/null 2>&1; then
+        # rustup's mirror has no prebuilt std for this target here: build std from rustup's
+        # rust-src with the same compiler (RUSTC_BOOTSTRAP unlocks -Z build-std on stable).
+        echo "   (no prebuilt std for $target: building it from rust-src)"
+        rustup component add rust-src >/dev/null
+        extra=(-Z build-std=std,panic_abort)
+        export RUSTC_BOOTSTRAP=1
+      fi
+      CC_armv7_unknown_linux_musleabihf="$wrapper" \
+      CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER="$wrapper" \
+      CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no -L $(pwd)/$tools/lib" \
+        cargo build --release --locked --target "$target" "${extra[@]}"
+      unset RUSTC_BOOTSTRAP
+      ;;
+  esac
+  local bin="target/$target/release/solarcam-bridge"
+  if ! file "$bin" | grep -q 'statically linked\|static-pie linked'; then
+    echo "$bin is not statically linked: $(file -b "$bin")" >&2
+    exit 1
+  fi
+  cp "$bin" "dist/static/solarcam-bridge-$version-$arch"
+}
+
+image() {
+  local arch=$1 target suffix ctx
+  target=$(target_of "$arch")
+  suffix=$(suffix_of "$arch")
+  ctx=target/container/$arch
+  rm -rf "$ctx"
+  mkdir -p "$ctx/rootfs/data" "$ctx/rootfs/config"
+  cp "target/$target/release/solarcam-bridge" "$ctx/"
+  cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
+  echo "== $arch: docker build"
+  # The classic builder: FROM scratch needs no registry, and no buildx plugin is required. Its
+  # cache ignores the platform (an amd64 layer would be reused for arm64): no cache, it is cheap.
+  DOCKER_BUILDKIT=0 docker build -q --no-cache --platform "$(platform_of "$arch")" \
+    --label org.opencontainers.image.version="$version" \
+    --label io.hass.version="$version" --label io.hass.arch="$arch" \
+    -t "solarcam-bridge:$version$suffix" -t "solarcam-bridge:latest$suffix" \
+    -t "$registry_name-$arch:$version" \
+    -f packaging/container/Dockerfile "$ctx" >/dev/null
+}
+
+for a in "${arches[@]}"; do build "$a"; done
+if [ -z "${NO_IMAGES:-}" ]; then
+  if ! docker info >/dev/null 2>&1; then
+    echo "Docker is installed but its daemon does not answer: start it (systemctl start docker, or dockerd &)" >&2
+    exit 1
+  fi
+  for a in "${arches[@]}"; do image "$a"; done
+fi
+
+echo "== sizes"
+for a in "${arches[@]}"; do
+  bin="dist/static/solarcam-bridge-$version-$a"
+  line=$(printf '%-8s binary %8d bytes' "$a" "$(stat -c %s "$bin")")
+  if [ -z "${NO_IMAGES:-}" ]; then
+    tag="solarcam-bridge:$version$(suffix_of "$a")"
+    line+=$(printf '   image %-32s %8d bytes (%s)' "$tag" "$(docker image inspect -f '{{.Size}}' "$tag")" \
+      "$(docker image inspect -f '{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}' "$tag")")
+  fi
+  echo "$line"
+done
