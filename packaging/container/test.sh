@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Tests the container images as Docker and Home Assistant OS users meet them: builds the static
+# binaries and the three images (build.sh), then runs tests/container.rs against them: the amd64
+# image on a mounted config.yaml and as an add-on with a stand-in Supervisor, each against a real
+# Mosquitto; the arm images checked for their architecture and started under qemu when binfmt_misc
+# can. Also checks the Compose example and the add-on repository. Starts dockerd when it is
+# installed but not running (as root); installs Debian's docker.io when Docker is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v docker >/dev/null; then
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
+fi
+if ! docker info >/dev/null 2>&1; then
+  command -v dockerd >/dev/null || { echo "no dockerd: apt-get install docker.io" >&2; exit 1; }
+  echo "== starting dockerd (log: target/dockerd.log)"
+  mkdir -p target
+  as_root sh -c 'nohup dockerd >target/dockerd.log 2>&1 &'
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start:" >&2; tail -20 target/dockerd.log >&2; exit 1; }
+fi
+# The arm images start under qemu where binfmt_misc has it (packaging/pi-test.sh registers it).
+if [ -d /proc/sys/fs/binfmt_misc ] && ! mountpoint -q /proc/sys/fs/binfmt_misc; then
+  as_root mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc || true
+fi
+
+packaging/container/build.sh
+
+echo "== container tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --test container --run-ignored only --no-fail-fast
+else
+  cargo test --locked --test container -- --ignored
+fi

@@ -1,0 +1,333 @@
+//! The Home Assistant add-on repository (packaging/home-assistant/) as the Supervisor reads it.
+//!
+//! The Supervisor skips an add-on whose config.yaml it cannot read, with a warning only in its own
+//! log: the repository then shows up empty in the store. So every key is checked here against the
+//! Supervisor's schema (supervisor/addons/validate.py, `_SCHEMA_ADDON_CONFIG`, and
+//! supervisor/addons/options.py, `RE_SCHEMA_ELEMENT`), and the options against the binary's own
+//! reader.
+
+use std::path::Path;
+
+use serde_norway::Value;
+use solarcam_bridge::addon::{self, MqttService};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/home-assistant");
+
+fn yaml(path: &str) -> Value {
+    let path = Path::new(ROOT).join(path);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn manifest() -> serde_norway::Mapping {
+    yaml("solarcam-bridge/config.yaml")
+        .as_mapping()
+        .expect("config.yaml is a mapping")
+        .clone()
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_mapping()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The keys `_SCHEMA_ADDON_CONFIG` knows; any other is dropped by the Supervisor.
+const ALLOWED: &[&str] = &[
+    "name",
+    "version",
+    "slug",
+    "description",
+    "arch",
+    "machine",
+    "url",
+    "startup",
+    "boot",
+    "init",
+    "advanced",
+    "stage",
+    "ports",
+    "ports_description",
+    "watchdog",
+    "webui",
+    "ingress",
+    "ingress_port",
+    "ingress_entry",
+    "ingress_stream",
+    "panel_icon",
+    "panel_title",
+    "panel_admin",
+    "homeassistant",
+    "host_network",
+    "host_pid",
+    "host_ipc",
+    "host_uts",
+    "host_dbus",
+    "devices",
+    "udev",
+    "tmpfs",
+    "map",
+    "environment",
+    "privileged",
+    "apparmor",
+    "full_access",
+    "audio",
+    "video",
+    "gpio",
+    "usb",
+    "uart",
+    "devicetree",
+    "kernel_modules",
+    "realtime",
+    "hassio_api",
+    "hassio_role",
+    "homeassistant_api",
+    "stdin",
+    "legacy",
+    "docker_api",
+    "auth_api",
+    "services",
+    "discovery",
+    "backup_exclude",
+    "backup_pre",
+    "backup_post",
+    "backup",
+    "options",
+    "schema",
+    "image",
+    "ulimits",
+    "timeout",
+    "journald",
+    "breaking_versions",
+];
+
+/// `RE_SCHEMA_ELEMENT`: a type, a type with a range, `match(...)` or `list(a|b)`, optionally `?`.
+fn is_schema_element(s: &str) -> bool {
+    let s = s.strip_suffix('?').unwrap_or(s);
+    let range = |inner: &str, number: fn(&str) -> bool| {
+        inner
+            .split_once(',')
+            .is_some_and(|(a, b)| (a.is_empty() || number(a)) && (b.is_empty() || number(b)))
+    };
+    fn uint(n: &str) -> bool {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    }
+    fn int(n: &str) -> bool {
+        uint(n.strip_prefix('-').unwrap_or(n))
+    }
+    fn float(n: &str) -> bool {
+        n.parse::<f64>().is_ok()
+    }
+    let args = |name: &str| {
+        s.strip_prefix(name)
+            .and_then(|r| r.strip_prefix('('))
+            .and_then(|r| r.strip_suffix(')'))
+    };
+    matches!(
+        s,
+        "bool" | "email" | "url" | "port" | "device" | "str" | "password" | "int" | "float"
+    ) || args("str").is_some_and(|a| range(a, uint))
+        || args("password").is_some_and(|a| range(a, uint))
+        || args("int").is_some_and(|a| range(a, int))
+        || args("float").is_some_and(|a| range(a, float))
+        || args("match").is_some()
+        || args("list").is_some_and(|a| !a.is_empty())
+}
+
+#[test]
+fn the_manifest_uses_only_keys_the_supervisor_reads() {
+    let m = manifest();
+    for key in keys(&Value::Mapping(m.clone())) {
+        assert!(
+            ALLOWED.contains(&key.as_str()),
+            "config.yaml: {key} is not an add-on key"
+        );
+    }
+    for required in ["name", "version", "slug", "description", "arch"] {
+        assert!(m.contains_key(required), "config.yaml has no {required}");
+    }
+    let slug = m["slug"].as_str().unwrap();
+    assert!(slug
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+    let arch: Vec<&str> = m["arch"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(arch, ["aarch64", "amd64", "armv7"]);
+    let services: Vec<&str> = m["services"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(services, ["mqtt:need"]);
+    let image = m["image"].as_str().unwrap();
+    assert!(image.contains("{arch}"), "image {image} has no {{arch}}");
+    // build.sh tags each image with this name, {arch} replaced.
+    let build = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/container/build.sh"
+    ))
+    .unwrap();
+    let prefix = image.trim_end_matches("{arch}").trim_end_matches('-');
+    assert!(
+        build.contains(&format!("registry_name={prefix}")),
+        "build.sh does not tag {image}"
+    );
+    let timeout = m["timeout"].as_u64().unwrap();
+    assert!((10..=300).contains(&timeout));
+}
+
+#[test]
+fn the_version_follows_cargo_toml() {
+    let m = manifest();
+    assert_eq!(m["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    let changelog =
+        std::fs::read_to_string(Path::new(ROOT).join("solarcam-bridge/CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("## {}", env!("CARGO_PKG_VERSION"))),
+        "CHANGELOG.md has no entry for {}",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
+fn every_schema_element_is_one_the_supervisor_parses() {
+    fn walk(path: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => assert!(is_schema_element(s), "schema {path}: {s:?} is not a type"),
+            Value::Sequence(items) => {
+                assert_eq!(
+                    items.len(),
+                    1,
+                    "schema {path}: a list holds one element type"
+                );
+                walk(&format!("{path}[]"), &items[0], out);
+            }
+            Value::Mapping(m) => {
+                for (k, v) in m {
+                    let k = k.as_str().unwrap();
+                    out.push(format!("{path}{k}"));
+                    walk(&format!("{path}{k}."), v, out);
+                }
+            }
+            other => panic!("schema {path}: {other:?}"),
+        }
+    }
+    let mut names = Vec::new();
+    walk("", &manifest()["schema"], &mut names);
+    assert!(names.contains(&"cameras".to_string()));
+    // The checker itself: forms the Supervisor refuses.
+    for bad in ["string", "str=x", "int(a,b)", "list()", "bool??"] {
+        assert!(!is_schema_element(bad), "{bad}");
+    }
+}
+
+#[test]
+fn every_option_has_a_schema_entry_and_a_label() {
+    let m = manifest();
+    let schema = keys(&m["schema"]);
+    let labels = yaml("solarcam-bridge/translations/en.yaml");
+    let labelled = keys(&labels["configuration"]);
+    for key in keys(&m["options"]) {
+        assert!(schema.contains(&key), "option {key} has no schema entry");
+    }
+    let docs = std::fs::read_to_string(Path::new(ROOT).join("solarcam-bridge/DOCS.md")).unwrap();
+    for key in &schema {
+        assert!(
+            labelled.contains(key),
+            "translations/en.yaml does not label {key}"
+        );
+        let entry = &labels["configuration"][key.as_str()];
+        assert!(
+            entry["name"].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: no name"
+        );
+        assert!(
+            entry["description"].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: no description"
+        );
+        assert!(
+            docs.contains(&format!("`{key}`")),
+            "DOCS.md does not mention {key}"
+        );
+    }
+    for key in &labelled {
+        assert!(
+            schema.contains(key),
+            "translations/en.yaml labels {key}, which is not an option"
+        );
+    }
+}
+
+fn service() -> MqttService {
+    serde_json::from_value(serde_json::json!({"host": "core-mosquitto", "port": 1883})).unwrap()
+}
+
+#[test]
+fn the_default_options_and_every_option_are_read_by_the_binary() {
+    // The defaults, as the Supervisor writes them on first start.
+    let defaults = serde_json::to_string_pretty(&manifest()["options"]).unwrap();
+    let config =
+        addon::parse(&defaults, "options.json", &service()).expect("the defaults are valid");
+    assert!(config.cameras.is_empty() && config.discover_unknown);
+
+    // One value for each schema key: the binary knows them all (it refuses unknown keys).
+    let all = serde_json::json!({
+        "cameras": [{"mac": "5CC5638AE24C", "name": "Driveway", "area": "Garden"}],
+        "discover_unknown": false,
+        "discover_max": 3,
+        "alarm_off_after": 60,
+        "awake_timeout": 300,
+        "camera_mqtt_url": "mqtts://cams.example.net:8883",
+        "camera_mqtt_username": "cams",
+        "camera_mqtt_password": "pw",
+        "log_level": "debug",
+    });
+    let schema = keys(&manifest()["schema"]);
+    let given: Vec<String> = all.as_object().unwrap().keys().cloned().collect();
+    let mut sorted = schema.clone();
+    sorted.sort();
+    assert_eq!(given, sorted, "this test sets every schema key");
+    let config = addon::parse(
+        &serde_json::to_string_pretty(&all).unwrap(),
+        "options.json",
+        &service(),
+    )
+    .expect("every option is read");
+    assert_eq!(config.discover_max, 3);
+    assert_eq!(
+        config.camera_mqtt.unwrap().url.to_string(),
+        "mqtts://cams.example.net:8883"
+    );
+    // The log levels offered are the ones the binary takes.
+    let levels = manifest()["schema"]["log_level"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inner = levels.trim_start_matches("list(").trim_end_matches(')');
+    for level in inner.split('|') {
+        let text = format!("{{\"log_level\": \"{level}\"}}");
+        addon::parse(&text, "options.json", &service()).unwrap_or_else(|e| panic!("{level}: {e}"));
+    }
+}
+
+#[test]
+fn the_repository_and_images() {
+    let repo = yaml("repository.yaml");
+    assert!(repo["name"].as_str().is_some_and(|s| !s.is_empty()));
+    for (file, w, h) in [("icon.png", 128, 128), ("logo.png", 250, 100)] {
+        let bytes = std::fs::read(Path::new(ROOT).join("solarcam-bridge").join(file)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file} is not a PNG");
+        let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((width, height), (w, h), "{file}");
+    }
+}

@@ -1,0 +1,284 @@
+//! The container images, run by Docker against real Mosquitto brokers on this machine.
+//!
+//! These need Docker and the images `packaging/container/build.sh` loads, so they are ignored in
+//! a plain `cargo test`; `packaging/container/test.sh` builds the images and runs them (and
+//! `scripts/test` runs that script).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn image(suffix: &str) -> String {
+    format!("solarcam-bridge:{VERSION}{suffix}")
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker is needed for these tests")
+}
+
+/// A container of the test's own, removed when dropped.
+struct Container {
+    name: String,
+    process: BridgeProcess,
+}
+
+impl Container {
+    /// `docker run` in the foreground (its output is the test's log), on the host's network so
+    /// the loopback brokers and Supervisor are reachable.
+    fn run(args: &[String], dir: tempfile::TempDir) -> Container {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "solarcam-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut cmd = Command::new("docker");
+        cmd.args(["run", "--rm", "--name", &name, "--network", "host"])
+            .args(args)
+            .arg(image(""));
+        let config = dir.path().join("config");
+        Container {
+            name,
+            process: BridgeProcess::spawn(cmd, dir, config),
+        }
+    }
+
+    /// `docker stop`: how long it took, and how the process ended.
+    fn stop(&mut self) -> (Duration, std::process::ExitStatus) {
+        let started = Instant::now();
+        let out = docker(&["stop", "--time", "10", &self.name]);
+        let took = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status = self.process.wait_exit(WAIT).expect("docker run ends");
+        (took, status)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "--force", &self.name]);
+    }
+}
+
+fn owner(path: &Path) -> u32 {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap())
+}
+
+fn wait_for_file_containing(path: &Path, text: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if s.contains(text) {
+                return s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never held {text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    // As a user would lay it out: a config folder readable by all, a data folder Docker created
+    // (owned by root, closed to others).
+    let config_dir = dir.path().join("config");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&config_dir).unwrap();
+    std::fs::create_dir(&data_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(config_dir.join("config.yaml"), config_for(&broker, "")).unwrap();
+
+    let mut ha = Peer::connect(broker.port, &["solarcam/#"]);
+    let mut container = Container::run(
+        &[
+            "-v".into(),
+            format!("{}:/config", config_dir.display()),
+            "-v".into(),
+            format!("{}:/data", data_dir.display()),
+        ],
+        dir,
+    );
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+    // Both listed cameras appear, with the file's names.
+    for (mac, name) in [(DRIVEWAY, "Driveway"), (BARN, "Barn")] {
+        let topic = format!(
+            "homeassistant/camera/solarcam_{}/snapshot/config",
+            mac.to_lowercase()
+        );
+        assert_eq!(
+            wait_retained(broker.port, &topic).json()["device"]["name"],
+            name
+        );
+    }
+    // A camera not in the file appears by itself and is remembered in /data, by UID 65532.
+    let unlisted = "5CC5638AE24E";
+    let _camera = Simulator::start(broker.port, unlisted, &["--once"]);
+    let state = data_dir.join("state.json");
+    wait_for_file_containing(&state, unlisted);
+    assert_eq!(owner(&data_dir), 65532);
+    assert_eq!(owner(&state), 65532);
+    let log = container.process.log().join("\n");
+    assert!(
+        log.contains("container mode, running as UID 65532, state in /data"),
+        "{log}"
+    );
+
+    // An edit of the mounted file is taken at once, as anywhere else.
+    let edited = config_for(&broker, "").replace("name: Barn", "name: Old barn");
+    std::fs::write(config_dir.join("config.yaml"), edited).unwrap();
+    let topic = "homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config";
+    let deadline = Instant::now() + WAIT;
+    while retained(broker.port, topic).is_none_or(|m| m.json()["device"]["name"] != "Old barn") {
+        assert!(Instant::now() < deadline, "the edit was not applied");
+    }
+
+    let (took, status) = container.stop();
+    assert!(took < Duration::from_secs(2), "docker stop took {took:?}");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    wait_retained_value(broker.port, "solarcam/bridge/availability", "offline");
+    eprintln!("docker stop: {took:?}");
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn the_image_as_an_addon_takes_the_broker_from_the_supervisor() {
+    const TOKEN: &str = "addon-token-in-docker";
+    const PASSWORD: &str = "addons-docker-password";
+    let broker = Mosquitto::with_password("addons", PASSWORD);
+    let supervisor = Supervisor::start(TOKEN, mqtt_service(broker.port, "addons", PASSWORD));
+    let dir = tempfile::tempdir().unwrap();
+    // The Supervisor's /data: owned by root, with the options in it.
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    let options = json!({
+        "cameras": [{"mac": DRIVEWAY, "name": "Driveway", "area": "Garden"}],
+        "alarm_off_after": 30,
+        "awake_timeout": 180,
+        "log_level": "info"
+    });
+    std::fs::write(data_dir.join("options.json"), options_json(&options)).unwrap();
+
+    let mut container = Container::run(
+        &[
+            "-e".into(),
+            format!("SUPERVISOR_TOKEN={TOKEN}"),
+            "-e".into(),
+            format!("SUPERVISOR_URL={}", supervisor.url()),
+            "-v".into(),
+            format!("{}:/data", data_dir.display()),
+        ],
+        dir,
+    );
+    let mut peer = Peer::connect_as(broker.port, &["solarcam/#"], Some(("addons", PASSWORD)));
+    peer.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+    let topic = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+    let mut reader = Peer::connect_as(broker.port, &[topic], Some(("addons", PASSWORD)));
+    let config = reader.wait_for(topic, |m| m.topic == topic && m.retain);
+    assert_eq!(config.json()["device"]["suggested_area"], "Garden");
+
+    // An unlisted camera on Home Assistant's broker: remembered in the Supervisor's /data, which
+    // stays root's.
+    let _camera = Simulator::start(
+        broker.port,
+        BARN,
+        &["--username", "addons", "--password", PASSWORD, "--once"],
+    );
+    let state = data_dir.join("state.json");
+    wait_for_file_containing(&state, BARN);
+    assert_eq!(owner(&data_dir), 0);
+    let requests = supervisor.requests.lock().unwrap().clone();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("GET /services/mqtt ")),
+        "{requests:?}"
+    );
+
+    let (took, status) = container.stop();
+    assert!(took < Duration::from_secs(2), "docker stop took {took:?}");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let log = container.process.log().join("\n");
+    assert!(
+        log.contains("Home Assistant add-on mode, running as UID 0"),
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD) && !log.contains(TOKEN), "{log}");
+    eprintln!("docker stop (add-on): {took:?}");
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn without_a_configuration_the_image_says_what_to_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut container = Container::run(&[], dir);
+    let status = container.process.wait_exit(WAIT).expect("exits");
+    assert!(!status.success());
+    let log = container.process.log().join("\n");
+    assert!(
+        log.contains("/config/config.yaml not found: mount your configuration there"),
+        "{log}"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn the_arm_images_are_for_arm_and_start_under_qemu() {
+    for (suffix, arch, variant, qemu) in [
+        ("-aarch64", "arm64", "", "qemu-aarch64"),
+        ("-armv7", "arm", "v7", "qemu-arm"),
+    ] {
+        let out = docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Os}}/{{.Architecture}}/{{.Variant}}",
+            &image(suffix),
+        ]);
+        assert!(out.status.success(), "{}: not loaded", image(suffix));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("linux/{arch}/{variant}")
+        );
+        if !Path::new("/proc/sys/fs/binfmt_misc").join(qemu).exists() {
+            eprintln!(
+                "{qemu} is not registered with binfmt_misc: {} not started",
+                image(suffix)
+            );
+            continue;
+        }
+        let out = docker(&["run", "--rm", &image(suffix), "--version"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("solarcam-bridge {VERSION}"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
