@@ -282,3 +282,103 @@ fn the_arm_images_are_for_arm_and_start_under_qemu() {
         );
     }
 }
+
+/// `docker compose` (the plugin) or `docker-compose` (Debian's).
+fn compose(
+    project_dir: &Path,
+    project: &str,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> std::process::Output {
+    let plugin = docker(&["compose", "version"]).status.success();
+    let mut cmd = if plugin {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        Command::new("docker-compose")
+    };
+    cmd.current_dir(project_dir)
+        .args(["-p", project, "-f", "compose.yaml"])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("docker compose or docker-compose is needed for this test")
+}
+
+#[test]
+#[ignore = "needs Docker, docker compose and the images of packaging/container/test.sh"]
+fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/container/compose");
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    for file in ["compose.yaml", "mosquitto.conf", "config/config.yaml"] {
+        std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
+    }
+    let port = free_port();
+    let project = format!("solarcam-compose-{}", std::process::id());
+    let env = [
+        // eclipse-mosquitto cannot be pulled here: Debian's Mosquitto in an image of its own.
+        ("MOSQUITTO_IMAGE", "solarcam-test-mosquitto".to_string()),
+        ("MQTT_PORT", port.to_string()),
+        ("SOLARCAM_IMAGE", image("")),
+    ];
+    struct Down<'a>(&'a Path, &'a str, &'a [(&'a str, String)]);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = compose(
+                self.0,
+                self.1,
+                self.2,
+                &["down", "--volumes", "--timeout", "5"],
+            );
+        }
+    }
+    let up = compose(dir.path(), &project, &env, &["up", "-d"]);
+    let _down = Down(dir.path(), &project, &env);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    // Mosquitto answers on the published port; the bridge, on the compose network, is online.
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto never listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_retained_value(port, "solarcam/bridge/availability", "online");
+    // A camera on the network publishes to the host's port: it appears by itself.
+    let _camera = Simulator::start(port, DRIVEWAY, &["--once"]);
+    let config = wait_retained(
+        port,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    );
+    assert_eq!(config.json()["device"]["model"], "SC211");
+
+    let stop = Instant::now();
+    let out = compose(dir.path(), &project, &env, &["stop", "--timeout", "10"]);
+    let took = stop.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = compose(
+        dir.path(),
+        &project,
+        &env,
+        &["logs", "--no-color", "solarcam-bridge"],
+    );
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        logs.contains("container mode, running as UID 65532"),
+        "{logs}"
+    );
+    assert!(logs.contains("stopped"), "{logs}");
+    eprintln!("docker compose stop (both services): {took:?}");
+}
