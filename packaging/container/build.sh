@@ -36,36 +36,51 @@ suffix_of() { case "$1" in amd64) echo "" ;; *) echo "-$1" ;; esac; }
 # --- toolchains -------------------------------------------------------------------------------
 missing=()
 command -v file >/dev/null || missing+=(file)
+command -v curl >/dev/null || missing+=(curl)
+command -v xz >/dev/null || missing+=(xz-utils)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 for a in "${arches[@]}"; do
   case "$a" in
     amd64) command -v musl-gcc >/dev/null || missing+=(musl-tools) ;;
     aarch64) command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu) ;;
-    armv7)
-      command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf)
-      # Debian's musl for armhf (libc, crt files, the gcc specs) links the armv7 binary.
-      if [ ! -f /usr/lib/arm-linux-musleabihf/libc.a ]; then
-        dpkg --print-foreign-architectures | grep -qx armhf || as_root dpkg --add-architecture armhf
-        missing+=(musl-dev:armhf)
-      fi
-      ;;
+    armv7) command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf) ;;
   esac
 done
 if [ -z "${NO_IMAGES:-}" ] && ! command -v docker >/dev/null; then missing+=(docker.io); fi
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
-tools=target/container/toolchain
+tools=$(pwd)/target/container/toolchain
 mkdir -p "$tools/lib" dist/static
-# gcc with Debian's musl for armhf instead of glibc.
-cat >"$tools/arm-linux-musleabihf-gcc" <<'EOF'
-#!/bin/sh
-exec arm-linux-gnueabihf-gcc -specs /usr/lib/arm-linux-musleabihf/musl-gcc.specs "$@"
-EOF
-chmod +x "$tools/arm-linux-musleabihf-gcc"
-# Rust's std asks for libunwind; gcc's own unwinder (libgcc_eh) provides the same symbols.
-if command -v arm-linux-gnueabihf-gcc >/dev/null; then
+
+# armv7: Debian's musl for armhf (libc.a, crt files, gcc specs), unpacked here from its .deb, so
+# the machine's dpkg gets no foreign architecture (whose indexes every later apt-get update would
+# have to fetch), and arm-linux-gnueabihf-gcc pointed at it instead of glibc.
+armv7_toolchain() {
+  local musl=$tools/musl-armhf lib=usr/lib/arm-linux-musleabihf
+  if [ ! -f "$musl/$lib/libc.a" ]; then
+    local mirror suite entry file sum
+    mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
+    [ -n "$mirror" ] || mirror=$(grep -hoE '^deb +https?://[^ ]+/debian ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -n1)
+    mirror=${mirror:-http://deb.debian.org/debian}
+    suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    echo "   (musl-dev for armhf from $mirror, $suite)"
+    curl -fsSL "$mirror/dists/$suite/main/binary-armhf/Packages.xz" | xz -d >"$tools/Packages-armhf"
+    entry=$(awk '/^Package: musl-dev$/ {p = 1} p && /^$/ {exit} p' "$tools/Packages-armhf")
+    file=$(sed -n 's/^Filename: //p' <<<"$entry")
+    sum=$(sed -n 's/^SHA256: //p' <<<"$entry")
+    [ -n "$file" ] && [ -n "$sum" ] || { echo "no musl-dev in the armhf index of $mirror" >&2; exit 1; }
+    curl -fsSL -o "$tools/musl-dev-armhf.deb" "$mirror/$file"
+    echo "$sum  $tools/musl-dev-armhf.deb" | sha256sum --check --quiet
+    rm -rf "$musl" && dpkg-deb -x "$tools/musl-dev-armhf.deb" "$musl"
+  fi
+  sed "s|/usr/lib/arm-linux-musleabihf|$musl/$lib|g; s|/usr/include/arm-linux-musleabihf|$musl/usr/include/arm-linux-musleabihf|g" \
+    "$musl/$lib/musl-gcc.specs" >"$tools/musl-armhf.specs"
+  printf '#!/bin/sh\nexec arm-linux-gnueabihf-gcc -specs %s "$@"\n' "$tools/musl-armhf.specs" \
+    >"$tools/arm-linux-musleabihf-gcc"
+  chmod +x "$tools/arm-linux-musleabihf-gcc"
+  # Rust's std asks for libunwind; gcc's own unwinder (libgcc_eh) provides the same symbols.
   ln -sf "$(arm-linux-gnueabihf-gcc -print-file-name=libgcc_eh.a)" "$tools/lib/libunwind.a"
-fi
+}
 
 build() {
   local arch=$1 target
@@ -83,8 +98,8 @@ build() {
         cargo build --release --locked --target "$target"
       ;;
     armv7)
-      local wrapper extra=()
-      wrapper="$(pwd)/$tools/arm-linux-musleabihf-gcc"
+      local wrapper=$tools/arm-linux-musleabihf-gcc extra=()
+      armv7_toolchain
       if ! rustup target add "$target" >/dev/null 2>&1; then
         # rustup's mirror has no prebuilt std for this target here: build std from rustup's
         # rust-src with the same compiler (RUSTC_BOOTSTRAP unlocks -Z build-std on stable).
@@ -95,7 +110,7 @@ build() {
       fi
       CC_armv7_unknown_linux_musleabihf="$wrapper" \
       CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER="$wrapper" \
-      CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no -L $(pwd)/$tools/lib" \
+      CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no -L $tools/lib" \
         cargo build --release --locked --target "$target" "${extra[@]}"
       unset RUSTC_BOOTSTRAP
       ;;
