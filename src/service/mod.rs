@@ -1,12 +1,14 @@
 //! The shell's main loop: connections, signals and timers feed the core; its actions go out.
-//!
-//! Also the service glue: systemd notification (READY, STATUS, WATCHDOG, RELOADING, STOPPING) and
-//! the clean stop on SIGTERM/SIGINT (offline published, queue flushed, exit within 2 seconds).
+//! Setup, the loop, reloads and the clean stop on SIGTERM/SIGINT (offline published, queue
+//! flushed, exit within 2 seconds) are here; the broker connections in [`links`], systemd's
+//! notification protocol in [`systemd`].
+
+mod links;
+mod systemd;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -17,124 +19,14 @@ use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::{ArchiveConfig, Config};
 use crate::logging::LogLevel;
-use crate::mqtt::{Connection, Incoming, Options, SetupError};
+use crate::mqtt::{Incoming, SetupError};
 use crate::state::StateDir;
 use crate::watcher::ConfigWatcher;
+use links::{connection_settings, Links};
+use systemd::Systemd;
 
 /// How long a stop may wait for the broker to take the last messages.
 const STOP_FLUSH: Duration = Duration::from_millis(1500);
-
-/// The broker connections for one configuration.
-struct Links {
-    ha: Connection,
-    /// `None` when the cameras publish to the Home Assistant broker.
-    cameras: Option<Connection>,
-}
-
-impl Links {
-    fn open(config: &Config, availability: String) -> Result<Links, SetupError> {
-        // What a camera may send, in its largest encoded form, and a topic; nothing larger is
-        // read (a stranger's 20 MB "status" is refused by its header, not buffered). Home
-        // Assistant's broker, when it is another, sends only commands, its birth message and our
-        // own small discovery configs.
-        let from_cameras = config.max_camera_payload() + (4 << 10);
-        let max_incoming = |serves_cameras: bool| {
-            if serves_cameras {
-                from_cameras
-            } else {
-                256 << 10
-            }
-        };
-        let max_outgoing = config.snapshot_max_bytes + (64 << 10);
-        // Room for at least a couple of the largest snapshots besides everything else.
-        let outbox_limit = crate::outbox::DEFAULT_LIMIT.max(2 * max_outgoing);
-        let ha = Connection::open(
-            &config.mqtt,
-            Options {
-                name: "Home Assistant broker",
-                last_will: Some((availability, Bytes::from_static(b"offline"))),
-                persistent: config.camera_mqtt.is_none(),
-                max_incoming: max_incoming(config.camera_mqtt.is_none()),
-                max_outgoing,
-                outbox_limit,
-            },
-        )?;
-        let cameras = match &config.camera_mqtt {
-            Some(broker) => Some(Connection::open(
-                broker,
-                Options {
-                    name: "camera broker",
-                    last_will: None,
-                    persistent: true,
-                    max_incoming: max_incoming(true),
-                    max_outgoing,
-                    outbox_limit,
-                },
-            )?),
-            None => None,
-        };
-        Ok(Links { ha, cameras })
-    }
-
-    /// Room for more: the core's output is taken only as fast as the brokers take it, so a large
-    /// announcement never piles up in memory (or overflows an outbox) at once.
-    fn has_room(&self) -> bool {
-        const HIGH_WATER: usize = 1 << 20;
-        self.ha.backlog() < HIGH_WATER
-            && self
-                .cameras
-                .as_ref()
-                .is_none_or(|c| c.backlog() < HIGH_WATER)
-    }
-
-    fn get(&self, link: Link) -> &Connection {
-        match (link, &self.cameras) {
-            (Link::Camera, Some(c)) => c,
-            _ => &self.ha,
-        }
-    }
-
-    fn carry_out(&self, action: Action) {
-        match action {
-            Action::Publish(p) => self.get(p.link).publish(p),
-            Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
-            Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
-            // Not for a broker: the shell's state directory and archive take them (Shell::flush).
-            Action::SaveState(_) | Action::Archive(_) => {}
-        }
-    }
-
-    /// Sends DISCONNECT after what is queued, and waits for it to go out, within `timeout`.
-    async fn close(mut self, timeout: Duration) {
-        self.ha.disconnect();
-        if let Some(c) = &self.cameras {
-            c.disconnect();
-        }
-        let deadline = tokio::time::Instant::now() + timeout;
-        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        if !self.ha.closed(left()).await {
-            warn!(
-                "{}: did not take the last messages in time; stopping anyway",
-                self.ha.name
-            );
-        }
-        if let Some(c) = &mut self.cameras {
-            c.closed(left()).await;
-        }
-    }
-}
-
-/// Settings that can only change by reconnecting.
-fn connection_settings(c: &Config) -> impl PartialEq + '_ {
-    (&c.mqtt, &c.camera_mqtt, &c.base_topic, c.snapshot_max_bytes)
-}
-
-async fn next_incoming(c: &mut Option<Connection>) -> Option<Incoming> {
-    match c {
-        Some(c) => c.incoming.recv().await,
-        None => std::future::pending().await,
-    }
-}
 
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -276,16 +168,22 @@ pub async fn run_until(
             wake = wake.min(tokio::time::Instant::now() + Duration::from_millis(10));
         }
 
+        let camera_link = shell.links.cameras.is_some();
         tokio::select! {
             incoming = shell.links.ha.incoming.recv() => shell.on_incoming(Link::Ha, incoming),
             // While Home Assistant's side cannot take more, camera messages are left unread: the
             // connection's small queue fills, its reader stops, and TCP makes the camera broker
             // hold them, instead of this process. (With one broker, both sides share one
             // connection, whose writes already hold its reads back.)
-            incoming = next_incoming(&mut shell.links.cameras), if !more => shell.on_incoming(Link::Camera, incoming),
+            Some(incoming) = async { Some(shell.links.cameras.as_mut()?.incoming.recv().await) },
+                if camera_link && !more => shell.on_incoming(Link::Camera, incoming),
             _ = tokio::time::sleep_until(wake) => shell.bridge.handle_timeout(Instant::now()),
             Some(why) = shell.archive_failed.1.recv() => shell.bridge.handle(Event::ArchiveFailed(why), Instant::now()),
-            _ = changed(&mut watcher) => {
+            Some(()) = async {
+                let w = watcher.as_mut()?;
+                w.changed().await;
+                Some(())
+            }, if watcher.is_some() => {
                 info!("{} changed: reloading", shell.path_shown());
                 shell.reload().await?;
             }
@@ -321,47 +219,45 @@ fn state_dir(config: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/solarcam-bridge"))
 }
 
-async fn changed(w: &mut Option<ConfigWatcher>) {
-    match w {
-        Some(w) => w.changed().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Shell {
-    /// Carries out what the core asked for, as far as the outboxes have room; then tells systemd
-    /// how things stand. True when the core has more waiting.
+    /// Carries out what the core asked for, as far as the outboxes have room: the core's output
+    /// is taken only as fast as the brokers take it. Then tells systemd how things stand. True
+    /// when the core has more waiting.
     fn flush(&mut self) -> bool {
-        self.carry_out(true)
-    }
-
-    /// Everything the core has, room or not: at a stop, nothing may stay behind.
-    fn flush_all(&mut self) {
-        self.carry_out(false);
-    }
-
-    fn carry_out(&mut self, only_with_room: bool) -> bool {
-        while !only_with_room || self.links.has_room() {
+        while self.links.has_room() {
             let Some(action) = self.bridge.poll_action() else {
                 break;
             };
-            match action {
-                Action::SaveState(saved) => {
-                    if let Err(e) = self.state.save(&saved) {
-                        warn!("{e}; queued commands and discovered cameras will not survive a restart");
-                    }
-                }
-                Action::Archive(snapshot) => {
-                    if let Some(Err(why)) = self.archive.as_ref().map(|a| a.store(snapshot)) {
-                        self.bridge
-                            .handle(Event::ArchiveFailed(why), Instant::now());
-                    }
-                }
-                other => self.links.carry_out(other),
-            }
+            self.carry_out(action);
         }
         self.systemd.tick(&self.bridge, &self.links);
         self.bridge.has_more()
+    }
+
+    /// Everything the core has, room or not: at a stop or a reconnect, nothing may stay behind.
+    fn flush_all(&mut self) {
+        while let Some(action) = self.bridge.poll_action() {
+            self.carry_out(action);
+        }
+        self.systemd.tick(&self.bridge, &self.links);
+    }
+
+    /// The state directory and the archive take their actions here; the brokers the rest.
+    fn carry_out(&mut self, action: Action) {
+        match action {
+            Action::SaveState(saved) => {
+                if let Err(e) = self.state.save(&saved) {
+                    warn!("{e}; queued commands and discovered cameras will not survive a restart");
+                }
+            }
+            Action::Archive(snapshot) => {
+                if let Some(Err(why)) = self.archive.as_ref().map(|a| a.store(snapshot)) {
+                    self.bridge
+                        .handle(Event::ArchiveFailed(why), Instant::now());
+                }
+            }
+            other => self.links.carry_out(other),
+        }
     }
 
     fn on_incoming(&mut self, from: Link, incoming: Option<Incoming>) {
@@ -496,97 +392,5 @@ impl Shell {
         }
         self.systemd.notify(&[NotifyState::Ready]);
         Ok(())
-    }
-}
-
-/// systemd's notification protocol; every call is a no-op outside systemd.
-struct Systemd {
-    ready: bool,
-    connected: bool,
-    last_error: Option<String>,
-    last_status: String,
-    watchdog: Option<Duration>,
-    last_ping: tokio::time::Instant,
-}
-
-impl Systemd {
-    fn new() -> Systemd {
-        // As sd_watchdog_enabled(3): WATCHDOG_USEC, for us unless WATCHDOG_PID names another
-        // process. (The sd-notify crate also requires WATCHDOG_PID to be set.)
-        let var = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-        let for_us = var("WATCHDOG_PID").is_none_or(|pid| pid == u64::from(std::process::id()));
-        let watchdog = var("WATCHDOG_USEC")
-            .filter(|usec| *usec > 0 && for_us)
-            .map(|usec| Duration::from_micros(usec) / 2);
-        Systemd {
-            ready: false,
-            connected: false,
-            last_error: None,
-            last_status: String::new(),
-            watchdog,
-            last_ping: tokio::time::Instant::now(),
-        }
-    }
-
-    fn notify(&self, states: &[NotifyState]) {
-        if let Err(e) = sd_notify::notify(false, states) {
-            warn!("cannot notify systemd: {e}");
-        }
-    }
-
-    fn next_ping(&self) -> tokio::time::Instant {
-        match self.watchdog {
-            Some(every) => self.last_ping + every,
-            None => tokio::time::Instant::now() + Duration::from_secs(3600),
-        }
-    }
-
-    fn reloading(&self) {
-        let mut states = vec![NotifyState::Reloading];
-        if let Ok(now) = NotifyState::monotonic_usec_now() {
-            states.push(now);
-        }
-        self.notify(&states);
-    }
-
-    /// Called once per loop turn: READY once connected and discovery is queued, STATUS when it
-    /// changes, WATCHDOG when due (a hung loop stops these, and systemd restarts the service).
-    fn tick(&mut self, bridge: &Bridge, links: &Links) {
-        let mut states = Vec::new();
-        let n = bridge.camera_count();
-        let mut status = format!(
-            "{} {}, {n} camera{}",
-            if self.connected {
-                "connected to"
-            } else {
-                "connecting to"
-            },
-            links.ha.url,
-            if n == 1 { "" } else { "s" }
-        );
-        if let Some(c) = &links.cameras {
-            status.push_str(&format!(", cameras on {}", c.url));
-        }
-        if let Some(e) = &self.last_error {
-            status.push_str(&format!(", last error: {e}"));
-        }
-        let status_changed = status != self.last_status;
-        if status_changed {
-            self.last_status = status;
-            states.push(NotifyState::Status(&self.last_status));
-        }
-        // After STATUS, so that a reader sees how things stand when READY arrives.
-        if self.connected && !self.ready && !bridge.has_more() {
-            self.ready = true;
-            states.push(NotifyState::Ready);
-        }
-        let now = tokio::time::Instant::now();
-        if self.watchdog.is_some() && now >= self.next_ping() {
-            self.last_ping = now;
-            states.push(NotifyState::Watchdog);
-        }
-        if !states.is_empty() {
-            self.notify(&states);
-        }
     }
 }
