@@ -68,7 +68,7 @@ enum Command {
         #[arg(long, default_value = "5CC5638AE24C")]
         mac: Mac,
         /// The cameras' topic root.
-        #[arg(long, default_value = "4GSolarCam")]
+        #[arg(long, default_value = solarcam_bridge::config::DEFAULT_CAMERA_TOPIC_PREFIX)]
         prefix: String,
         /// Send an alarm and a snapshot every this many seconds.
         #[arg(long, value_name = "SECONDS")]

@@ -1,0 +1,289 @@
+//! The YAML configuration file: parsed, validated as a whole, every error with its line.
+//!
+//! Parsing is two steps. serde reads the file into the `Raw*` structs of `raw.rs`, which mirror the
+//! YAML (unknown keys and wrong types are caught there, with serde's own line); then `validate.rs`
+//! turns them into the typed [`Config`], collecting every semantic error (a bad MAC, a duplicate,
+//! a bad URL) with the line `locate.rs` finds it on, so `check-config` can list them all at once.
+//! `url.rs` reads broker URLs (and keeps credentials out of messages), `secret.rs` holds passwords.
+
+mod locate;
+mod raw;
+mod secret;
+#[cfg(test)]
+mod tests;
+mod url;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::mac::Mac;
+
+pub use defaults::*;
+pub use secret::Secret;
+pub use url::{is_loopback, redact_userinfo, BrokerUrl};
+pub use validate::{parse_duration, parse_size};
+
+pub const DEFAULT_PATH: &str = "/etc/solarcam-bridge/config.yaml";
+
+/// What the configuration holds where the file says nothing.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const DEFAULT_CAMERA_TOPIC_PREFIX: &str = "4GSolarCam";
+    pub const DEFAULT_DISCOVERY_PREFIX: &str = "homeassistant";
+    pub const DEFAULT_BASE_TOPIC: &str = "solarcam";
+    pub const DEFAULT_CLIENT_ID: &str = "solarcam-bridge";
+    pub const DEFAULT_CAMERA_CLIENT_ID: &str = "solarcam-bridge-cameras";
+    /// The longest wait between two connection attempts.
+    pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(60);
+    pub const DEFAULT_ALARM_OFF_AFTER: Duration = Duration::from_secs(30);
+    pub const DEFAULT_AWAKE_TIMEOUT: Duration = Duration::from_secs(180);
+    pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_ALARM_SNAPSHOT_WINDOW: Duration = Duration::from_secs(30);
+    pub const DEFAULT_WAKE_RETRIES: u32 = 3;
+    /// Just under the 2 MB a stock Mosquitto is often limited to, less the topic and headers.
+    pub const DEFAULT_SNAPSHOT_MAX_BYTES: usize = 1_900_000;
+    /// How many unlisted cameras become devices at most.
+    pub const DEFAULT_DISCOVER_MAX: usize = 8;
+    pub const DEFAULT_ARCHIVE_KEEP: Duration = Duration::from_secs(14 * 24 * 3600);
+    pub const DEFAULT_ARCHIVE_MAX_SIZE: u64 = 2_000_000_000;
+}
+
+/// The validated configuration. Everything in it has been checked; the core trusts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The broker Home Assistant uses.
+    pub mqtt: BrokerConfig,
+    /// The broker the cameras publish to, when it is not the same one.
+    pub camera_mqtt: Option<BrokerConfig>,
+    pub camera_topic_prefix: String,
+    pub discovery_prefix: String,
+    pub base_topic: String,
+    pub alarm_off_after: Duration,
+    /// A camera counts as asleep this long after its last message.
+    pub awake_timeout: Duration,
+    /// How long a command for a sleeping camera waits for its status after each wake.
+    pub command_timeout: Duration,
+    /// How many wakes are sent before a queued command is given up.
+    pub wake_retries: u32,
+    pub snapshot_max_bytes: usize,
+    /// Cameras not in the file become devices when they publish. Off by default when the cameras
+    /// use a broker of their own (`camera_mqtt`): on a public broker anyone can publish.
+    pub discover_unknown: bool,
+    /// At most this many unlisted cameras are devices at once.
+    pub discover_max: usize,
+    /// The first snapshot this soon after an alarm becomes the "Last alarm snapshot".
+    pub alarm_snapshot_window: Duration,
+    /// Every snapshot kept on disk, when set.
+    pub archive: Option<ArchiveConfig>,
+    pub log_level: Option<String>,
+    /// Where the bridge keeps what it remembers across restarts; the service's own state directory
+    /// (systemd's `$STATE_DIRECTORY`) or `/var/lib/solarcam-bridge` when not set.
+    pub state_dir: Option<PathBuf>,
+    pub cameras: Vec<CameraConfig>,
+    /// Not errors, but worth a line in the log (a password in a file others can read).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraConfig {
+    pub mac: Mac,
+    pub name: String,
+    pub area: Option<String>,
+    /// This camera's own `awake_timeout`, when it differs from the global one.
+    pub awake_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// For the embedded broker, where the bridge connects to it.
+    pub url: BrokerUrl,
+    /// Run the embedded broker on this address (see [`crate::broker`]) rather than connect to
+    /// another one.
+    pub embedded: Option<std::net::SocketAddr>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Where the password was read from, when from a file (checked for who can read it).
+    pub password_file: Option<PathBuf>,
+    /// The embedded broker takes clients without a login on a non-loopback `listen`.
+    pub allow_anonymous: bool,
+    pub client_id: String,
+    /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) and its key, for brokers that ask for one.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// The longest wait between two connection attempts (the wait doubles from 0.5 s up to it).
+    pub reconnect_max: Duration,
+}
+
+/// Where and how much of the snapshots the archive keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveConfig {
+    pub dir: PathBuf,
+    /// Older snapshots are deleted.
+    pub keep: Duration,
+    /// The archive never grows past this many bytes: the oldest go first.
+    pub max_size: u64,
+}
+
+/// One problem in the file, with the line it stands on when that is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Every problem found in one file. Displays one `file:line: message` per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: String,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match e.line {
+                Some(line) => write!(f, "{}:{}: {}", self.file, line, e.message)?,
+                None => write!(f, "{}: {}", self.file, e.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The largest camera payload worth reading: a JPEG of `snapshot_max_bytes` in its most
+    /// verbose form (a spaced hex dump, about four bytes a byte) plus room for a header. Larger
+    /// messages are refused before they are read, by the camera connection itself.
+    pub fn max_camera_payload(&self) -> usize {
+        self.snapshot_max_bytes
+            .saturating_mul(4)
+            .saturating_add(64 << 10)
+    }
+
+    /// Reads and validates the file at `path` (and any `password_file` it names).
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            file: file.clone(),
+            errors: vec![ConfigError {
+                line: None,
+                message: format!("cannot read the configuration file: {e}"),
+            }],
+        })?;
+        let mut config = Self::parse(&text, &file, path.parent())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let inline_password = [Some(&config.mqtt), config.camera_mqtt.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|b| b.password.is_some())
+                && text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("password:"));
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            if inline_password && mode & 0o004 != 0 {
+                config.warnings.push(format!(
+                    "{file} holds a password and any user on this machine can read it; \
+                     run `chmod o-r {file}` (or move the password to password_file)"
+                ));
+            }
+        }
+        let warnings = config.security_warnings();
+        config.warnings.extend(warnings);
+        Ok(config)
+    }
+
+    /// Secrets exposed on the way: a password sent in plaintext to another machine, password and
+    /// key files any user can read. Warnings, not errors: a trusted LAN may be a choice.
+    pub fn security_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let brokers = [
+            ("mqtt", Some(&self.mqtt)),
+            ("camera_mqtt", self.camera_mqtt.as_ref()),
+        ];
+        for (key, broker) in brokers {
+            let Some(b) = broker else { continue };
+            if b.password.is_some()
+                && !b.url.tls
+                && b.embedded.is_none()
+                && !is_loopback(&b.url.host)
+            {
+                out.push(format!(
+                    "{key}: the password is sent to {} without encryption (mqtt://); anyone on the \
+                     way can read it. Use mqtts:// if the broker offers TLS",
+                    b.url.host
+                ));
+            }
+            #[cfg(unix)]
+            for (what, path) in [
+                ("password_file", &b.password_file),
+                ("client_key", &b.client_key),
+            ] {
+                use std::os::unix::fs::PermissionsExt;
+                let Some(path) = path else { continue };
+                let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+                if mode & 0o004 != 0 {
+                    out.push(format!(
+                        "{key}.{what}: any user on this machine can read {}; run `chmod o-r {}`",
+                        path.display(),
+                        path.display()
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses `text`; `file` names it in errors, `dir` resolves relative `password_file`s.
+    pub fn parse(text: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            file: file.to_string(),
+            errors,
+        };
+        let raw: raw::RawConfig = if text.trim().is_empty() {
+            raw::RawConfig::default()
+        } else {
+            serde_norway::from_str(text).map_err(|e| fail(vec![raw::serde_error(&e)]))?
+        };
+        validate::validate(raw, text, dir).map_err(fail)
+    }
+
+    /// One line for `check-config` and the log.
+    pub fn summary(&self) -> String {
+        let n = self.cameras.len();
+        let cams = format!("{n} camera{}", if n == 1 { "" } else { "s" });
+        let broker = match self.mqtt.embedded {
+            Some(addr) => format!("embedded broker on {addr}"),
+            None => format!("Home Assistant broker {}", self.mqtt.url),
+        };
+        let cam_broker = match &self.camera_mqtt {
+            Some(b) => format!("cameras on {}", b.url),
+            None => "cameras on the same broker".to_string(),
+        };
+        let unlisted = if self.discover_unknown {
+            format!("unlisted cameras added (up to {})", self.discover_max)
+        } else {
+            "unlisted cameras ignored".to_string()
+        };
+        format!(
+            "{cams}, {broker}, {cam_broker}, {unlisted}, topics {}/…, discovery under {}/",
+            self.camera_topic_prefix, self.discovery_prefix
+        )
+    }
+}
+
+/// The name a camera gets when the file gives none, or when it was discovered.
+pub fn default_camera_name(mac: Mac) -> String {
+    format!("SC211 {mac}")
+}

@@ -1,0 +1,573 @@
+//! Validation: the file as written into the typed configuration, every error with its line.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::defaults::*;
+use super::locate::{locate, Seg};
+use super::raw::{RawArchive, RawBroker, RawCamera, RawConfig, Scalar};
+use super::{
+    default_camera_name, ArchiveConfig, BrokerConfig, BrokerUrl, CameraConfig, Config, ConfigError,
+    Secret,
+};
+use crate::mac::Mac;
+
+struct Check<'a> {
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Check<'_> {
+    fn error(&mut self, path: &[Seg], message: String) {
+        let line = locate(self.text, path);
+        self.errors.push(ConfigError { line, message });
+    }
+}
+
+pub(super) fn validate(
+    raw: RawConfig,
+    text: &str,
+    dir: Option<&Path>,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut c = Check {
+        text,
+        errors: Vec::new(),
+    };
+    let (mqtt, camera_mqtt) = brokers(&mut c, raw.mqtt, raw.camera_mqtt, dir);
+    let camera_topic_prefix = topic_prefix(
+        &mut c,
+        "camera_topic_prefix",
+        raw.camera_topic_prefix,
+        DEFAULT_CAMERA_TOPIC_PREFIX,
+    );
+    let discovery_prefix = topic_prefix(
+        &mut c,
+        "discovery_prefix",
+        raw.discovery_prefix,
+        DEFAULT_DISCOVERY_PREFIX,
+    );
+    let base_topic = topic_prefix(&mut c, "base_topic", raw.base_topic, DEFAULT_BASE_TOPIC);
+    let mut secs = |key, value, default| duration(&mut c, &[Seg::Key(key)], value, default);
+    let alarm_off_after = secs(
+        "alarm_off_after",
+        raw.alarm_off_after,
+        DEFAULT_ALARM_OFF_AFTER,
+    );
+    let awake_timeout = secs("awake_timeout", raw.awake_timeout, DEFAULT_AWAKE_TIMEOUT);
+    let command_timeout = secs(
+        "command_timeout",
+        raw.command_timeout,
+        DEFAULT_COMMAND_TIMEOUT,
+    );
+    let alarm_snapshot_window = secs(
+        "alarm_snapshot_window",
+        raw.alarm_snapshot_window,
+        DEFAULT_ALARM_SNAPSHOT_WINDOW,
+    );
+    let wake_retries = in_range(
+        &mut c,
+        "wake_retries",
+        raw.wake_retries.map(u64::from),
+        1..=20,
+        DEFAULT_WAKE_RETRIES as u64,
+        "",
+    ) as u32;
+    let discover_max = in_range(
+        &mut c,
+        "discover_max",
+        raw.discover_max.map(u64::from),
+        0..=1000,
+        DEFAULT_DISCOVER_MAX as u64,
+        ", and list cameras you want for sure",
+    ) as usize;
+    let snapshot_max_bytes = in_range(
+        &mut c,
+        "snapshot_max_bytes",
+        raw.snapshot_max_bytes,
+        1024..=MAX_MQTT_PAYLOAD,
+        DEFAULT_SNAPSHOT_MAX_BYTES as u64,
+        "",
+    ) as usize;
+    let log_level = log_level(&mut c, raw.log_level);
+    let cameras = cameras(&mut c, raw.cameras);
+    let archive = raw.archive.map(|a| archive(&mut c, a, dir));
+    if !c.errors.is_empty() {
+        // In file order, as a reader fixes them.
+        c.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        return Err(c.errors);
+    }
+    // A broker that could not be read has recorded an error above: both are here.
+    let camera_mqtt = camera_mqtt.map_or(Some(None), |b| b.map(Some));
+    let (Some(mqtt), Some(camera_mqtt)) = (mqtt, camera_mqtt) else {
+        return Err(c.errors);
+    };
+    Ok(Config {
+        // With cameras on the user's own broker, a new MAC is one of theirs; on a separate (often
+        // public) camera broker it may be anyone's.
+        discover_unknown: raw.discover_unknown.unwrap_or(camera_mqtt.is_none()),
+        mqtt,
+        camera_mqtt,
+        camera_topic_prefix,
+        discovery_prefix,
+        base_topic,
+        alarm_off_after,
+        awake_timeout,
+        command_timeout,
+        wake_retries,
+        snapshot_max_bytes,
+        discover_max,
+        alarm_snapshot_window,
+        archive,
+        log_level,
+        state_dir: raw.state_dir.map(|d| resolve(dir, &d)),
+        cameras,
+        warnings: Vec::new(),
+    })
+}
+
+/// The largest MQTT payload, less room for the topic and header.
+const MAX_MQTT_PAYLOAD: u64 = 256 * 1024 * 1024 - 1024;
+
+/// `mqtt` (the embedded broker when absent, so a first run needs nothing else) and `camera_mqtt`.
+fn brokers(
+    c: &mut Check,
+    mqtt: Option<RawBroker>,
+    camera_mqtt: Option<RawBroker>,
+    dir: Option<&Path>,
+) -> (Option<BrokerConfig>, Option<Option<BrokerConfig>>) {
+    let raw_mqtt = mqtt.unwrap_or(RawBroker {
+        embedded: Some(true),
+        ..RawBroker::default()
+    });
+    let mqtt = broker(c, "mqtt", raw_mqtt, DEFAULT_CLIENT_ID, dir);
+    let camera_mqtt = camera_mqtt.map(|b| {
+        if b.embedded.is_some() || b.listen.is_some() {
+            c.error(
+                &[Seg::Key("camera_mqtt")],
+                "camera_mqtt cannot be embedded: the embedded broker is the `mqtt` one; cameras \
+                 can publish to it directly (then leave camera_mqtt out)"
+                    .into(),
+            );
+        }
+        broker(c, "camera_mqtt", b, DEFAULT_CAMERA_CLIENT_ID, dir)
+    });
+    if let (Some(a), Some(b)) = (&mqtt, camera_mqtt.as_ref().and_then(|b| b.as_ref())) {
+        if a.url == b.url && a.client_id == b.client_id {
+            c.error(
+                &[Seg::Key("camera_mqtt"), Seg::Key("client_id")],
+                "camera_mqtt: same broker and client_id as mqtt; the two connections would \
+                 throw each other off. Remove camera_mqtt, or give it another client_id"
+                    .into(),
+            );
+        }
+    }
+    (mqtt, camera_mqtt)
+}
+
+/// A number within `range`, or `default` (with an error recorded) when it is outside.
+fn in_range(
+    c: &mut Check,
+    key: &'static str,
+    value: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+    advice: &str,
+) -> u64 {
+    match value {
+        None => default,
+        Some(n) if range.contains(&n) => n,
+        Some(n) => {
+            let (lo, hi) = (range.start(), range.end());
+            c.error(
+                &[Seg::Key(key)],
+                format!("{key}: {n} is out of range; use {lo} to {hi} (default {default}){advice}"),
+            );
+            default
+        }
+    }
+}
+
+fn log_level(c: &mut Check, level: Option<String>) -> Option<String> {
+    let level = level.map(|l| l.to_ascii_lowercase());
+    if let Some(l) = &level {
+        if !matches!(l.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
+            c.error(
+                &[Seg::Key("log_level")],
+                format!("log_level {l:?} is not a level; use error, warn, info, debug or trace"),
+            );
+        }
+    }
+    level
+}
+
+/// The cameras listed: each MAC read (whatever its spelling) and listed once.
+fn cameras(c: &mut Check, raw: Vec<RawCamera>) -> Vec<CameraConfig> {
+    let mut cameras = Vec::with_capacity(raw.len());
+    let mut seen: HashMap<Mac, (usize, Option<usize>)> = HashMap::new();
+    for (i, cam) in raw.into_iter().enumerate() {
+        let mac_path = [Seg::Key("cameras"), Seg::Index(i), Seg::Key("mac")];
+        let label = match &cam.name {
+            Some(n) => format!("camera {n:?}"),
+            None => format!("camera #{}", i + 1),
+        };
+        let mac_text = cam.mac.text();
+        let mac = match (&cam.mac, mac_text.parse::<Mac>()) {
+            (Scalar::Text(_), Ok(mac)) => Some(mac),
+            (Scalar::Int(_), Ok(mac)) if mac_text.len() == 12 => Some(mac),
+            (Scalar::Int(_) | Scalar::Float(_), _) => {
+                c.error(
+                    &mac_path,
+                    format!("{label}: mac {mac_text:?} was read as a number; put it in quotes, e.g. mac: \"5CC5638AE24C\""),
+                );
+                None
+            }
+            (Scalar::Text(_), Err(_)) => {
+                c.error(
+                    &mac_path,
+                    format!("{label}: mac {mac_text:?} is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"),
+                );
+                None
+            }
+        };
+        let name = match cam.name {
+            Some(n) if n.trim().is_empty() => {
+                c.error(
+                    &[Seg::Key("cameras"), Seg::Index(i), Seg::Key("name")],
+                    format!("{label}: name is empty; give it a name or remove the key"),
+                );
+                continue;
+            }
+            Some(n) => n.trim().to_string(),
+            None => match mac {
+                Some(mac) => default_camera_name(mac),
+                None => continue,
+            },
+        };
+        let Some(mac) = mac else { continue };
+        let line = locate(c.text, &mac_path);
+        if let Some((first, first_line)) = seen.get(&mac) {
+            let at = match first_line {
+                Some(l) => format!("line {l}"),
+                None => format!("camera #{}", first + 1),
+            };
+            c.error(
+                &mac_path,
+                format!("{label}: mac {mac} is already used by the camera at {at}; each camera must be listed once"),
+            );
+            continue;
+        }
+        seen.insert(mac, (i, line));
+        let area = cam
+            .area
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty());
+        let awake_timeout = cam.awake_timeout.map(|t| {
+            let path = [
+                Seg::Key("cameras"),
+                Seg::Index(i),
+                Seg::Key("awake_timeout"),
+            ];
+            duration(c, &path, Some(t), DEFAULT_AWAKE_TIMEOUT)
+        });
+        cameras.push(CameraConfig {
+            mac,
+            name,
+            area,
+            awake_timeout,
+        });
+    }
+
+    cameras
+}
+
+fn archive(c: &mut Check, a: RawArchive, dir: Option<&Path>) -> ArchiveConfig {
+    let keep = [Seg::Key("archive"), Seg::Key("keep")];
+    ArchiveConfig {
+        dir: resolve(dir, &a.dir),
+        keep: duration(c, &keep, a.keep, DEFAULT_ARCHIVE_KEEP),
+        max_size: match a.max_size.map(|s| parse_size(&s.text())) {
+            None => DEFAULT_ARCHIVE_MAX_SIZE,
+            Some(Ok(n)) if n >= 1 << 20 => n,
+            Some(Ok(_)) | Some(Err(_)) => {
+                c.error(
+                    &[Seg::Key("archive"), Seg::Key("max_size")],
+                    "archive.max_size: write a size of at least 1MB, e.g. 500MB or 2GB".to_string(),
+                );
+                DEFAULT_ARCHIVE_MAX_SIZE
+            }
+        },
+    }
+}
+
+/// A positive duration under `path`, or `default` (with an error recorded) when it is not one.
+fn duration(c: &mut Check, path: &[Seg], value: Option<Scalar>, default: Duration) -> Duration {
+    let key = match path.last() {
+        Some(Seg::Key(k)) => *k,
+        _ => "duration",
+    };
+    match value.map(|s| parse_duration(&s.text())) {
+        None => default,
+        Some(Ok(d)) if !d.is_zero() => d,
+        Some(Ok(_)) => {
+            c.error(path, format!("{key} must be longer than 0s"));
+            default
+        }
+        Some(Err(e)) => {
+            c.error(path, format!("{key}: {e}"));
+            default
+        }
+    }
+}
+
+fn broker(
+    c: &mut Check,
+    key: &'static str,
+    raw: RawBroker,
+    default_client_id: &str,
+    dir: Option<&Path>,
+) -> Option<BrokerConfig> {
+    let errors_before = c.errors.len();
+    let embedded = match (raw.embedded.unwrap_or(false), &raw.url, &raw.listen) {
+        (true, Some(_), _) => {
+            c.error(
+                &[Seg::Key(key), Seg::Key("url")],
+                format!("{key}: `url` and `embedded: true` exclude each other: remove `url` to run the embedded broker, or `embedded` to use the broker at `url`"),
+            );
+            None
+        }
+        (false, _, Some(_)) => {
+            c.error(
+                &[Seg::Key(key), Seg::Key("listen")],
+                format!("{key}.listen is for the embedded broker; add `embedded: true`, or remove `listen`"),
+            );
+            None
+        }
+        (true, None, listen) => {
+            let listen = listen.as_deref().unwrap_or("127.0.0.1:1883");
+            match listen.parse::<std::net::SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    c.error(
+                        &[Seg::Key(key), Seg::Key("listen")],
+                        format!("{key}.listen {listen:?} is not an address and port, e.g. 127.0.0.1:1883 (or 0.0.0.0:1883 to accept cameras and Home Assistant from other machines)"),
+                    );
+                    None
+                }
+            }
+        }
+        (false, _, None) => None,
+    };
+    let url = match embedded {
+        // The bridge reaches its own broker on loopback when it listens on every address.
+        Some(addr) => Some(BrokerUrl {
+            tls: false,
+            host: if addr.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                addr.ip().to_string()
+            },
+            port: addr.port(),
+        }),
+        None => match raw
+            .url
+            .as_deref()
+            .unwrap_or("mqtt://127.0.0.1:1883")
+            .parse::<BrokerUrl>()
+        {
+            Ok(u) => Some(u),
+            Err(e) => {
+                c.error(&[Seg::Key(key), Seg::Key("url")], format!("{key}.{e}"));
+                None
+            }
+        },
+    };
+    let sources = [
+        raw.password.is_some(),
+        raw.password_file.is_some(),
+        raw.password_env.is_some(),
+    ];
+    let password_file = raw.password_file.as_ref().map(|f| resolve(dir, f));
+    let password = match (raw.password, raw.password_file, raw.password_env) {
+        _ if sources.iter().filter(|s| **s).count() > 1 => {
+            c.error(
+                &[Seg::Key(key), Seg::Key("password")],
+                format!("{key}: set only one of password, password_file and password_env"),
+            );
+            None
+        }
+        (Some(p), _, _) => Some(Secret::new(p)),
+        (_, _, Some(var)) => match std::env::var(&var) {
+            Ok(p) => Some(Secret::new(p)),
+            Err(_) => {
+                c.error(
+                    &[Seg::Key(key), Seg::Key("password_env")],
+                    format!("{key}.password_env: the environment variable {var:?} is not set (or not UTF-8)"),
+                );
+                None
+            }
+        },
+        (_, Some(f), _) => {
+            let path = resolve(dir, &f);
+            match std::fs::read_to_string(&path) {
+                // A trailing newline is the editor's, not the password's.
+                Ok(p) => Some(Secret::new(p.trim_end_matches(['\r', '\n']))),
+                Err(e) => {
+                    c.error(
+                        &[Seg::Key(key), Seg::Key("password_file")],
+                        format!("{key}.password_file: cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        (None, None, None) => None,
+    };
+    if let Some(addr) = embedded {
+        if raw.username.is_some() && password.is_none() && c.errors.len() == errors_before {
+            c.error(
+                &[Seg::Key(key), Seg::Key("username")],
+                format!("{key}: the embedded broker needs a password with the username (password_file, password or password_env); a username alone would let in anyone who guesses it"),
+            );
+        }
+        if !addr.ip().is_loopback() && raw.username.is_none() && raw.allow_anonymous != Some(true) {
+            c.error(
+                &[Seg::Key(key), Seg::Key("listen")],
+                format!("{key}.listen {addr} accepts clients from other machines, and no username and password are set: anyone on the network could publish to Home Assistant and the cameras. Set username and password_file, or `allow_anonymous: true` to allow it"),
+            );
+        }
+    } else if raw.allow_anonymous.is_some() {
+        c.error(
+            &[Seg::Key(key), Seg::Key("allow_anonymous")],
+            format!("{key}.allow_anonymous is for the embedded broker; the broker at `url` decides who may connect"),
+        );
+    }
+    if password.is_some() && raw.username.is_none() {
+        c.error(
+            &[Seg::Key(key)],
+            format!("{key}: a password is set but no username; MQTT sends a password only with a username"),
+        );
+    }
+    if raw.client_cert.is_some() != raw.client_key.is_some() {
+        c.error(
+            &[
+                Seg::Key(key),
+                Seg::Key(if raw.client_cert.is_some() {
+                    "client_cert"
+                } else {
+                    "client_key"
+                }),
+            ],
+            format!("{key}: client_cert and client_key go together; set both or neither"),
+        );
+    }
+    let reconnect_max = duration(
+        c,
+        &[Seg::Key(key), Seg::Key("reconnect_max")],
+        raw.reconnect_max,
+        DEFAULT_RECONNECT_MAX,
+    );
+    let client_id = raw
+        .client_id
+        .unwrap_or_else(|| default_client_id.to_string());
+    if client_id.is_empty() || client_id.len() > 128 {
+        c.error(
+            &[Seg::Key(key), Seg::Key("client_id")],
+            format!("{key}.client_id must hold 1 to 128 characters"),
+        );
+    }
+    if c.errors.len() > errors_before {
+        return None;
+    }
+    Some(BrokerConfig {
+        url: url?,
+        embedded,
+        username: raw.username,
+        password,
+        password_file,
+        allow_anonymous: raw.allow_anonymous.unwrap_or(false),
+        client_id,
+        ca_file: raw.ca_file.map(|p| resolve(dir, &p)),
+        client_cert: raw.client_cert.map(|p| resolve(dir, &p)),
+        client_key: raw.client_key.map(|p| resolve(dir, &p)),
+        reconnect_max,
+    })
+}
+
+/// A path from the file, relative to the file's own directory.
+fn resolve(dir: Option<&Path>, p: &Path) -> PathBuf {
+    match dir {
+        Some(d) if p.is_relative() => d.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+fn topic_prefix(c: &mut Check, key: &'static str, value: Option<String>, default: &str) -> String {
+    let Some(v) = value else {
+        return default.to_string();
+    };
+    let problem = if v.is_empty() {
+        Some("is empty")
+    } else if v.contains(['+', '#']) {
+        Some("holds an MQTT wildcard (+ or #)")
+    } else if v.starts_with('/') || v.ends_with('/') {
+        Some("starts or ends with '/'")
+    } else if v.contains('\0') {
+        Some("holds a NUL character")
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        c.error(
+            &[Seg::Key(key)],
+            format!("{key} {v:?} {p}; use a plain topic such as {default:?}"),
+        );
+        return default.to_string();
+    }
+    v
+}
+
+/// `30s`, `2m`, `1h 30m`, `500ms`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if (0.0..1e9).contains(&secs) {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(t)
+        .map_err(|_| format!("{t:?} is not a duration; write e.g. 30s, 2m or 1h"))
+}
+
+/// `2GB`, `500MB`, `1.5GiB`, `300000` (bytes): decimal units are powers of 1000, `iB` of 1024.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{t:?} is not a size; write e.g. 500MB or 2GB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "tb" | "t" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "{t:?}: unit {other:?} is not one of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+            ))
+        }
+    };
+    let bytes = number * scale;
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("{t:?} is out of range"));
+    }
+    Ok(bytes as u64)
+}
