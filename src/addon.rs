@@ -447,13 +447,16 @@ mod tests {
     #[test]
     fn options_become_the_configuration_around_the_supervisors_broker() {
         let c = parse(OPTIONS, "/data/options.json", &service()).expect("valid options");
-        assert_eq!(c.mqtt.url.to_string(), "mqtt://core-mosquitto:1883");
-        assert_eq!(c.mqtt.username.as_deref(), Some("addons"));
+        let mqtt = c
+            .mqtt
+            .remote()
+            .expect("the Supervisor's broker, not the embedded one");
+        assert_eq!(mqtt.url.to_string(), "mqtt://core-mosquitto:1883");
+        assert_eq!(mqtt.username.as_deref(), Some("addons"));
         assert_eq!(
-            c.mqtt.password.as_ref().map(Secret::expose),
+            mqtt.password.as_ref().map(Secret::expose),
             Some("s3cret-pw")
         );
-        assert_eq!(c.mqtt.embedded, None);
         assert!(c.camera_mqtt.is_none());
         assert_eq!(c.cameras.len(), 2);
         assert_eq!(c.cameras[0].mac.to_string(), "5CC5638AE24C");

@@ -83,7 +83,9 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
 
     tokio::spawn(view(port, opts.snapshot_file.clone()));
     tokio::spawn(simulator::run(SimulatorOptions {
-        broker: config.mqtt.url.clone(),
+        broker: format!("mqtt://127.0.0.1:{port}")
+            .parse()
+            .expect("a broker URL"),
         username: None,
         password: None,
         mac,

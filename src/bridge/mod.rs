@@ -130,6 +130,9 @@ pub enum Action {
     SaveState(Saved),
     /// Keep this snapshot in the archive (only when `archive` is configured).
     Archive(Snapshot),
+    /// The broker settings changed: once the actions before this one are out (on the old
+    /// connections), close them and connect again with the configuration's settings.
+    Reconnect,
 }
 
 /// A snapshot for the archive.
@@ -499,18 +502,7 @@ impl Bridge {
                 self.subscribe_cameras();
                 self.resume_pending(now);
             }
-            Event::Disconnected { link, reason } => {
-                let was = match link {
-                    Link::Ha => std::mem::replace(&mut self.ha_connected, false),
-                    Link::Camera => std::mem::replace(&mut self.camera_connected, false),
-                };
-                // With one broker both links are one connection: count it once.
-                let same_connection = link == Link::Camera && self.config.camera_mqtt.is_none();
-                if was && !same_connection {
-                    self.stats.reconnects += 1;
-                }
-                self.note_error(reason);
-            }
+            Event::Disconnected { link, reason } => self.disconnected(link, reason),
             Event::Message {
                 topic,
                 payload,
@@ -532,19 +524,35 @@ impl Bridge {
                 self.config_problem = Some(Bytes::from(attributes.to_string()));
                 self.publish_config_problem();
             }
-            Event::Shutdown => {
-                // An announcement in progress is abandoned: it starts again on the next connect.
-                self.announcing = None;
-                self.publish_diagnostics();
-                self.publish(
-                    Link::Ha,
-                    self.topics.availability(),
-                    Bytes::from_static(b"offline"),
-                    true,
-                );
-            }
+            Event::Shutdown => self.shutdown(),
         }
         self.handle_timeout(now);
+    }
+
+    fn disconnected(&mut self, link: Link, reason: String) {
+        let was = match link {
+            Link::Ha => std::mem::replace(&mut self.ha_connected, false),
+            Link::Camera => std::mem::replace(&mut self.camera_connected, false),
+        };
+        // With one broker both links are one connection: count it once.
+        let same_connection = link == Link::Camera && self.config.camera_mqtt.is_none();
+        if was && !same_connection {
+            self.stats.reconnects += 1;
+        }
+        self.note_error(reason);
+    }
+
+    /// Says "offline" while the connection is still up (a stop, or a move to another broker).
+    fn shutdown(&mut self) {
+        // An announcement in progress is abandoned: it starts again on the next connect.
+        self.announcing = None;
+        self.publish_diagnostics();
+        self.publish(
+            Link::Ha,
+            self.topics.availability(),
+            Bytes::from_static(b"offline"),
+            true,
+        );
     }
 
     // -----------------------------------------------------------------------------------------

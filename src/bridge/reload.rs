@@ -5,20 +5,42 @@
 //! discovery config and state it had, so no entity is left behind.
 
 use bytes::Bytes;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{topics_of, Action, Bridge, Camera, Link};
-use crate::config::Config;
+use crate::config::{Config, Mqtt};
 use crate::discovery::{BridgeEntity, CameraEntity, Diagnostic, State, Topics, ALARM_TRIGGERS};
 use crate::mac::Mac;
 use crate::protocol::CameraTopic;
 
 impl Bridge {
-    pub(super) fn on_config(&mut self, new: Config) {
+    pub(super) fn on_config(&mut self, mut new: Config) {
+        // The embedded broker runs in this process and cannot be swapped under the clients
+        // connected to it.
+        let embedded = |m: &Mqtt| matches!(m, Mqtt::Embedded(_));
+        if new.mqtt != self.config.mqtt && (embedded(&new.mqtt) || embedded(&self.config.mqtt)) {
+            warn!("mqtt settings of the embedded broker changed: they take effect when the bridge restarts");
+            new.mqtt = self.config.mqtt.clone();
+        }
+        let reconnect = connection_settings(&new) != connection_settings(&self.config);
+        if reconnect {
+            info!("broker settings changed: reconnecting");
+            if new.mqtt != self.config.mqtt {
+                // Home Assistant on the old broker learns the bridge left it, as at a stop.
+                self.shutdown();
+            }
+            for link in [Link::Ha, Link::Camera] {
+                self.disconnected(link, "reconnecting for new broker settings".to_string());
+            }
+        }
         self.reload(new);
         if self.config_problem.take().is_some() {
             info!("the configuration file is valid again");
             self.publish_config_problem();
+        }
+        if reconnect {
+            // After the clean-up of the old topics, which the old connections take with them.
+            self.actions.push_back(Action::Reconnect);
         }
     }
 
@@ -176,4 +198,10 @@ impl Bridge {
             self.subscribe_cameras();
         }
     }
+}
+
+/// Settings that can only change by reconnecting: the brokers, the availability topic (the last
+/// will) and the largest packet.
+fn connection_settings(c: &Config) -> impl PartialEq + '_ {
+    (&c.mqtt, &c.camera_mqtt, &c.base_topic, c.snapshot_max_bytes)
 }

@@ -529,6 +529,72 @@ fn reload_adds_removes_and_renames_only_what_changed() {
     assert!(h.event(Event::ConfigReloaded(Box::new(same))).is_empty());
 }
 
+/// The core decides when the broker settings need new connections; the shell only carries it out.
+#[test]
+fn reload_reconnects_only_for_broker_settings_and_says_offline_first() {
+    let remote = |url: &str, extra: &str| {
+        config(&format!(
+            "mqtt:\n  url: {url}\n{extra}cameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n"
+        ))
+    };
+    let mut h = Harness::connected(remote("mqtt://10.0.0.2:1883", ""));
+
+    // Cameras, names, timings: no reconnect.
+    let renamed = remote("mqtt://10.0.0.2:1883", "alarm_off_after: 10s\n");
+    let actions = h.event(Event::ConfigReloaded(Box::new(renamed)));
+    assert!(!actions.contains(&Action::Reconnect), "{actions:?}");
+
+    // Another Home Assistant broker: "offline" goes to the old one, then the shell reconnects.
+    let moved = remote("mqtt://10.0.0.3:1883", "alarm_off_after: 10s\n");
+    let actions = h.event(Event::ConfigReloaded(Box::new(moved)));
+    assert_eq!(actions.last(), Some(&Action::Reconnect), "{actions:?}");
+    let offline = actions
+        .iter()
+        .position(|a| {
+            matches!(a, Action::Publish(p) if p.topic == "solarcam/bridge/availability"
+                && p.payload == "offline" && p.retain && p.link == Link::Ha)
+        })
+        .expect("offline on the old broker");
+    assert!(offline < actions.len() - 1);
+    assert_eq!(
+        h.bridge.config().mqtt.remote().map(|b| b.url.to_string()),
+        Some("mqtt://10.0.0.3:1883".to_string())
+    );
+    assert_eq!(h.bridge.stats().reconnects, 1);
+
+    // A camera broker of their own: reconnect, but Home Assistant's broker is the same one, so
+    // no "offline" there.
+    let h2 = "camera_mqtt:\n  url: mqtt://cams.example:1883\nalarm_off_after: 10s\n";
+    h.event(Event::Connected(Link::Ha));
+    let actions = h.event(Event::ConfigReloaded(Box::new(remote(
+        "mqtt://10.0.0.3:1883",
+        h2,
+    ))));
+    assert_eq!(actions.last(), Some(&Action::Reconnect), "{actions:?}");
+    assert!(!publishes(actions).iter().any(|p| p.payload == "offline"));
+}
+
+#[test]
+fn the_embedded_brokers_settings_wait_for_a_restart() {
+    let embedded = |listen: &str| {
+        config(&format!(
+            "mqtt:\n  embedded: true\n  listen: {listen}\ncameras:\n  - mac: {DRIVEWAY}\n"
+        ))
+    };
+    let mut h = Harness::connected(embedded("127.0.0.1:1883"));
+    let before = h.bridge.config().mqtt.clone();
+    let actions = h.event(Event::ConfigReloaded(Box::new(embedded("127.0.0.1:1999"))));
+    assert!(!actions.contains(&Action::Reconnect), "{actions:?}");
+    assert_eq!(h.bridge.config().mqtt, before);
+    // Nor can it be swapped for a broker at a URL while clients are connected to it.
+    let remote = config(&format!(
+        "mqtt:\n  url: mqtt://10.0.0.2\ncameras:\n  - mac: {DRIVEWAY}\n"
+    ));
+    let actions = h.event(Event::ConfigReloaded(Box::new(remote)));
+    assert!(!actions.contains(&Action::Reconnect), "{actions:?}");
+    assert_eq!(h.bridge.config().mqtt, before);
+}
+
 #[test]
 fn reload_with_new_topics_moves_everything() {
     let mut h = Harness::connected(two_cameras());
@@ -547,13 +613,19 @@ fn reload_with_new_topics_moves_everything() {
         link: Link::Ha,
         filters: ha_filters("solarcam")
     }));
+    // The availability topic is the connection's last will: a new base topic needs new
+    // connections, after the old names are cleared on the old ones.
+    assert_eq!(actions.last(), Some(&Action::Reconnect));
+    let old = publishes(actions);
+    assert!(on(&old, "solarcam/bridge/availability").payload.is_empty());
+    let mut actions = h.event(Event::Connected(Link::Ha));
+    actions.extend(h.event(Event::Connected(Link::Camera)));
     assert!(actions.contains(&Action::Subscribe {
         link: Link::Ha,
         filters: ha_filters("cams")
     }));
     assert!(actions.iter().any(|a| matches!(a, Action::Subscribe { link: Link::Camera, filters } if filters[0] == "Solar/Snapshot")));
     let ps = publishes(actions);
-    assert!(on(&ps, "solarcam/bridge/availability").payload.is_empty());
     assert_eq!(text(on(&ps, "cams/bridge/availability")), "online");
     let cam = json(on(
         &ps,
@@ -912,7 +984,7 @@ fn a_lost_connection_counts_as_a_reconnect_and_is_the_last_error() {
 
     // With a camera broker of its own, its outages count too.
     let mut cfg = two_cameras();
-    cfg.camera_mqtt = Some(cfg.mqtt.clone());
+    cfg.camera_mqtt = config("camera_mqtt:\n  url: mqtt://cams.example:1883\n").camera_mqtt;
     let mut h = Harness::connected(cfg);
     h.event(lost(Link::Camera, "camera broker: connection reset"));
     assert_eq!(h.bridge.stats().reconnects, 1);

@@ -15,6 +15,7 @@ mod url;
 mod validate;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,8 +55,8 @@ pub mod defaults {
 /// The validated configuration. Everything in it has been checked; the core trusts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// The broker Home Assistant uses.
-    pub mqtt: BrokerConfig,
+    /// The broker Home Assistant uses: one at a URL, or the embedded one this process runs.
+    pub mqtt: Mqtt,
     /// The broker the cameras publish to, when it is not the same one.
     pub camera_mqtt: Option<BrokerConfig>,
     pub camera_topic_prefix: String,
@@ -96,19 +97,83 @@ pub struct CameraConfig {
     pub awake_timeout: Option<Duration>,
 }
 
+/// Home Assistant's broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerConfig {
-    /// For the embedded broker, where the bridge connects to it.
-    pub url: BrokerUrl,
-    /// Run the embedded broker on this address (see [`crate::broker`]) rather than connect to
-    /// another one.
-    pub embedded: Option<std::net::SocketAddr>,
+pub enum Mqtt {
+    /// Another process's, at a URL.
+    Remote(BrokerConfig),
+    /// The embedded broker (see [`crate::broker`]), run by this process.
+    Embedded(EmbeddedBroker),
+}
+
+impl Mqtt {
+    /// The broker at a URL, unless the embedded one is configured.
+    pub fn remote(&self) -> Option<&BrokerConfig> {
+        match self {
+            Mqtt::Remote(b) => Some(b),
+            Mqtt::Embedded(_) => None,
+        }
+    }
+
+    /// The embedded broker, when it is the one configured.
+    pub fn embedded(&self) -> Option<&EmbeddedBroker> {
+        match self {
+            Mqtt::Embedded(e) => Some(e),
+            Mqtt::Remote(_) => None,
+        }
+    }
+}
+
+/// The embedded broker: where it listens, and the one login it accepts (the bridge's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedBroker {
+    pub listen: SocketAddr,
     pub username: Option<String>,
     pub password: Option<Secret>,
     /// Where the password was read from, when from a file (checked for who can read it).
     pub password_file: Option<PathBuf>,
-    /// The embedded broker takes clients without a login on a non-loopback `listen`.
+    /// Clients without a login are taken even on a non-loopback `listen`.
     pub allow_anonymous: bool,
+    /// The bridge's client id on it.
+    pub client_id: String,
+    pub reconnect_max: Duration,
+}
+
+impl EmbeddedBroker {
+    /// How the bridge connects to it once it listens on `bound` (with the port the system chose
+    /// for port 0): on loopback when it listens on every address.
+    pub fn client(&self, bound: SocketAddr) -> BrokerConfig {
+        let host = if bound.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            bound.ip().to_string()
+        };
+        BrokerConfig {
+            url: BrokerUrl {
+                tls: false,
+                host,
+                port: bound.port(),
+            },
+            username: self.username.clone(),
+            password: self.password.clone(),
+            password_file: None,
+            client_id: self.client_id.clone(),
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            reconnect_max: self.reconnect_max,
+        }
+    }
+}
+
+/// A broker at a URL, and how to log in to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    pub url: BrokerUrl,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Where the password was read from, when from a file (checked for who can read it).
+    pub password_file: Option<PathBuf>,
     pub client_id: String,
     /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
     pub ca_file: Option<PathBuf>,
@@ -182,10 +247,15 @@ impl Config {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let inline_password = [Some(&config.mqtt), config.camera_mqtt.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|b| b.password.is_some())
+            let mqtt_password = match &config.mqtt {
+                Mqtt::Remote(b) => b.password.is_some(),
+                Mqtt::Embedded(e) => e.password.is_some(),
+            };
+            let inline_password = (mqtt_password
+                || config
+                    .camera_mqtt
+                    .as_ref()
+                    .is_some_and(|b| b.password.is_some()))
                 && text
                     .lines()
                     .any(|l| l.trim_start().starts_with("password:"));
@@ -208,39 +278,21 @@ impl Config {
     /// key files any user can read. Warnings, not errors: a trusted LAN may be a choice.
     pub fn security_warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let brokers = [
-            ("mqtt", Some(&self.mqtt)),
-            ("camera_mqtt", self.camera_mqtt.as_ref()),
-        ];
-        for (key, broker) in brokers {
-            let Some(b) = broker else { continue };
-            if b.password.is_some()
-                && !b.url.tls
-                && b.embedded.is_none()
-                && !is_loopback(&b.url.host)
-            {
+        let brokers = [self.mqtt.remote(), self.camera_mqtt.as_ref()];
+        for (key, b) in ["mqtt", "camera_mqtt"].into_iter().zip(brokers) {
+            let Some(b) = b else { continue };
+            if b.password.is_some() && !b.url.tls && !is_loopback(&b.url.host) {
                 out.push(format!(
                     "{key}: the password is sent to {} without encryption (mqtt://); anyone on the \
                      way can read it. Use mqtts:// if the broker offers TLS",
                     b.url.host
                 ));
             }
-            #[cfg(unix)]
-            for (what, path) in [
-                ("password_file", &b.password_file),
-                ("client_key", &b.client_key),
-            ] {
-                use std::os::unix::fs::PermissionsExt;
-                let Some(path) = path else { continue };
-                let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
-                if mode & 0o004 != 0 {
-                    out.push(format!(
-                        "{key}.{what}: any user on this machine can read {}; run `chmod o-r {}`",
-                        path.display(),
-                        path.display()
-                    ));
-                }
-            }
+            readable_by_all(key, "password_file", &b.password_file, &mut out);
+            readable_by_all(key, "client_key", &b.client_key, &mut out);
+        }
+        if let Mqtt::Embedded(e) = &self.mqtt {
+            readable_by_all("mqtt", "password_file", &e.password_file, &mut out);
         }
         out
     }
@@ -263,9 +315,9 @@ impl Config {
     pub fn summary(&self) -> String {
         let n = self.cameras.len();
         let cams = format!("{n} camera{}", if n == 1 { "" } else { "s" });
-        let broker = match self.mqtt.embedded {
-            Some(addr) => format!("embedded broker on {addr}"),
-            None => format!("Home Assistant broker {}", self.mqtt.url),
+        let broker = match &self.mqtt {
+            Mqtt::Embedded(e) => format!("embedded broker on {}", e.listen),
+            Mqtt::Remote(b) => format!("Home Assistant broker {}", b.url),
         };
         let cam_broker = match &self.camera_mqtt {
             Some(b) => format!("cameras on {}", b.url),
@@ -280,6 +332,22 @@ impl Config {
             "{cams}, {broker}, {cam_broker}, {unlisted}, topics {}/…, discovery under {}/",
             self.camera_topic_prefix, self.discovery_prefix
         )
+    }
+}
+
+/// Warns when a secret's file can be read by any user.
+fn readable_by_all(key: &str, what: &str, path: &Option<PathBuf>, out: &mut Vec<String>) {
+    #[cfg(unix)]
+    if let Some(path) = path {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+        if mode & 0o004 != 0 {
+            out.push(format!(
+                "{key}.{what}: any user on this machine can read {}; run `chmod o-r {}`",
+                path.display(),
+                path.display()
+            ));
+        }
     }
 }
 

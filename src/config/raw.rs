@@ -67,7 +67,7 @@ pub(super) struct RawCamera {
 
 /// A YAML scalar that may have been read as a number (`alarm_off_after: 30`, or a MAC of only
 /// digits) but is used as text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(super) enum Scalar {
     Text(String),

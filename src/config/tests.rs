@@ -33,9 +33,12 @@ fn the_example_file_is_valid() {
 #[test]
 fn an_empty_file_gives_every_default() {
     let c = parse("").unwrap();
-    assert_eq!(c.mqtt.embedded, Some("127.0.0.1:1883".parse().unwrap()));
-    assert_eq!(c.mqtt.url.to_string(), "mqtt://127.0.0.1:1883");
-    assert_eq!(c.mqtt.client_id, "solarcam-bridge");
+    let embedded = c.mqtt.embedded().expect("the embedded broker");
+    assert_eq!(embedded.listen, "127.0.0.1:1883".parse().unwrap());
+    // The bridge reaches it on loopback, at the port it actually listens on.
+    let client = embedded.client("127.0.0.1:1883".parse().unwrap());
+    assert_eq!(client.url.to_string(), "mqtt://127.0.0.1:1883");
+    assert_eq!(embedded.client_id, "solarcam-bridge");
     assert_eq!(c.camera_mqtt, None);
     assert_eq!(c.camera_topic_prefix, "4GSolarCam");
     assert_eq!(c.discovery_prefix, "homeassistant");
@@ -329,7 +332,10 @@ fn password_and_key_files_others_can_read_are_warned_about() {
 #[test]
 fn the_password_never_shows_in_debug_output() {
     let c = parse("mqtt:\n  username: u\n  password: hunter2\n").unwrap();
-    assert_eq!(c.mqtt.password.as_ref().unwrap().expose(), "hunter2");
+    assert_eq!(
+        c.mqtt.remote().unwrap().password.as_ref().unwrap().expose(),
+        "hunter2"
+    );
     assert!(!format!("{c:?}").contains("hunter2"));
 }
 
@@ -343,7 +349,10 @@ fn password_file_is_read_relative_to_the_config() {
         Some(dir.path()),
     )
     .unwrap();
-    assert_eq!(c.mqtt.password.unwrap().expose(), "s3cret");
+    assert_eq!(
+        c.mqtt.remote().unwrap().password.as_ref().unwrap().expose(),
+        "s3cret"
+    );
     let e = Config::parse(
         "mqtt:\n  username: u\n  password_file: missing\n",
         "config.yaml",
@@ -400,7 +409,7 @@ fn the_embedded_broker_open_to_the_network_needs_a_login_or_an_explicit_choice()
     );
     let c = parse("mqtt:\n  embedded: true\n  listen: 0.0.0.0:1883\n  allow_anonymous: true\n")
         .unwrap();
-    assert!(c.mqtt.allow_anonymous);
+    assert!(c.mqtt.embedded().unwrap().allow_anonymous);
     assert!(parse("mqtt:\n  embedded: true\n  listen: 127.0.0.1:1883\n").is_ok());
     // A username alone would let in anyone who guesses it.
     let e = errors("mqtt:\n  embedded: true\n  username: home\n");
@@ -423,21 +432,23 @@ fn the_embedded_broker_is_chosen_or_refused_clearly() {
     let c =
         parse("mqtt:\n  embedded: true\n  listen: 0.0.0.0:1884\n  username: cam\n  password: pw\n")
             .unwrap();
-    assert_eq!(c.mqtt.embedded, Some("0.0.0.0:1884".parse().unwrap()));
-    assert_eq!(c.mqtt.url.to_string(), "mqtt://127.0.0.1:1884");
+    let embedded = c.mqtt.embedded().expect("the embedded broker");
+    assert_eq!(embedded.listen, "0.0.0.0:1884".parse().unwrap());
+    // Listening on every address, it is reached on loopback.
+    let client = embedded.client("0.0.0.0:1884".parse().unwrap());
+    assert_eq!(client.url.to_string(), "mqtt://127.0.0.1:1884");
+    assert_eq!(client.username.as_deref(), Some("cam"));
     assert!(
         c.summary().contains("embedded broker on 0.0.0.0:1884"),
         "{}",
         c.summary()
     );
     // A broker of one's own, by url, is not embedded.
-    assert_eq!(
-        parse("mqtt:\n  url: mqtt://10.0.0.2\n")
-            .unwrap()
-            .mqtt
-            .embedded,
-        None
-    );
+    assert!(parse("mqtt:\n  url: mqtt://10.0.0.2\n")
+        .unwrap()
+        .mqtt
+        .embedded()
+        .is_none());
 
     let e = errors("mqtt:\n  embedded: true\n  url: mqtt://host\n");
     assert!(

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tracing::warn;
 
 use crate::bridge::{Action, Link};
-use crate::config::Config;
+use crate::config::{BrokerConfig, Config};
 use crate::mqtt::{Connection, Options, SetupError};
 
 /// The broker connections for one configuration.
@@ -18,7 +18,12 @@ pub(super) struct Links {
 }
 
 impl Links {
-    pub(super) fn open(config: &Config, availability: String) -> Result<Links, SetupError> {
+    /// `ha` is Home Assistant's broker as resolved by the shell (the embedded one's actual port).
+    pub(super) fn open(
+        config: &Config,
+        ha: &BrokerConfig,
+        availability: String,
+    ) -> Result<Links, SetupError> {
         // What a camera may send, in its largest encoded form, and a topic; nothing larger is
         // read (a stranger's 20 MB "status" is refused by its header, not buffered). Home
         // Assistant's broker, when it is another, sends only commands, its birth message and our
@@ -35,7 +40,7 @@ impl Links {
         // Room for at least a couple of the largest snapshots besides everything else.
         let outbox_limit = crate::outbox::DEFAULT_LIMIT.max(2 * max_outgoing);
         let ha = Connection::open(
-            &config.mqtt,
+            ha,
             Options {
                 name: "Home Assistant broker",
                 last_will: Some((availability, Bytes::from_static(b"offline"))),
@@ -85,8 +90,8 @@ impl Links {
             Action::Publish(p) => self.get(p.link).publish(p),
             Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
             Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
-            // Not for a broker: the shell's state directory and archive take them.
-            Action::SaveState(_) | Action::Archive(_) => {}
+            // Not for a broker: the shell takes them.
+            Action::SaveState(_) | Action::Archive(_) | Action::Reconnect => {}
         }
     }
 
@@ -108,9 +113,4 @@ impl Links {
             c.closed(left()).await;
         }
     }
-}
-
-/// Settings that can only change by reconnecting.
-pub(super) fn connection_settings(c: &Config) -> impl PartialEq + '_ {
-    (&c.mqtt, &c.camera_mqtt, &c.base_topic, c.snapshot_max_bytes)
 }

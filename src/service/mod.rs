@@ -17,12 +17,12 @@ use tracing::{debug, error, info, warn};
 use crate::archive::ArchiveWriter;
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
-use crate::config::{ArchiveConfig, Config};
+use crate::config::{ArchiveConfig, BrokerConfig, Config, Mqtt};
 use crate::logging::LogLevel;
 use crate::mqtt::{Incoming, SetupError};
 use crate::state::StateDir;
 use crate::watcher::ConfigWatcher;
-use links::{connection_settings, Links};
+use links::Links;
 use systemd::Systemd;
 
 /// How long a stop may wait for the broker to take the last messages.
@@ -43,8 +43,11 @@ pub enum ServiceError {
 struct Shell {
     /// The file to re-read on changes; `None` for a configuration made in memory (the demo).
     path: Option<PathBuf>,
-    /// `mqtt` as the file says it, before the embedded broker's actual port was filled in.
-    written_mqtt: crate::config::BrokerConfig,
+    /// How to reach Home Assistant's broker: the configuration's, or the embedded one at the
+    /// address it actually listens on.
+    ha_broker: BrokerConfig,
+    /// The core asked to reconnect (the broker settings changed).
+    reconnect: bool,
     bridge: Bridge,
     links: Links,
     state: StateDir,
@@ -74,7 +77,7 @@ pub async fn run(path: PathBuf, config: Config, log: LogLevel) -> Result<(), Ser
 /// configuration asks for it.
 pub async fn run_until(
     path: Option<PathBuf>,
-    mut config: Config,
+    config: Config,
     log: Option<LogLevel>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
@@ -82,26 +85,20 @@ pub async fn run_until(
     for w in &config.warnings {
         warn!("{w}");
     }
-    let written_mqtt = config.mqtt.clone();
-    // Kept for as long as the bridge runs; its tasks end with the runtime.
-    let _broker = match config.mqtt.embedded {
-        Some(listen) => {
-            let credentials = config
-                .mqtt
-                .username
-                .clone()
-                .zip(config.mqtt.password.clone());
+    // The embedded broker is kept for as long as the bridge runs; its tasks end with the runtime.
+    let (_broker, ha_broker) = match &config.mqtt {
+        Mqtt::Embedded(e) => {
             let broker = Broker::start(BrokerSettings {
-                listen,
-                credentials,
-                allow_anonymous: config.mqtt.allow_anonymous,
+                listen: e.listen,
+                credentials: e.username.clone().zip(e.password.clone()),
+                allow_anonymous: e.allow_anonymous,
             })
             .await?;
-            // Port 0 asks the system for a free one; connect to the one it gave.
-            config.mqtt.url.port = broker.addr.port();
-            Some(broker)
+            // Port 0 asks the system for a free one: connect to the one it gave.
+            let client = e.client(broker.addr);
+            (Some(broker), client)
         }
-        None => None,
+        Mqtt::Remote(b) => (None, b.clone()),
     };
     let state = StateDir::new(state_dir(&config));
     let mut bridge = Bridge::new(config);
@@ -109,10 +106,11 @@ pub async fn run_until(
         Ok(saved) => bridge.restore(saved),
         Err(e) => warn!("{e}"),
     }
-    let links = Links::open(bridge.config(), bridge.topics().availability())?;
+    let links = Links::open(bridge.config(), &ha_broker, bridge.topics().availability())?;
     let mut shell = Shell {
         path,
-        written_mqtt,
+        ha_broker,
+        reconnect: false,
         bridge,
         links,
         state,
@@ -256,6 +254,7 @@ impl Shell {
                         .handle(Event::ArchiveFailed(why), Instant::now());
                 }
             }
+            Action::Reconnect => self.reconnect = true,
             other => self.links.carry_out(other),
         }
     }
@@ -338,7 +337,7 @@ impl Shell {
                     now,
                 );
             }
-            Ok(mut new) => {
+            Ok(new) => {
                 if let Some(log) = &mut self.log {
                     log.set(new.log_level.as_deref());
                 }
@@ -346,31 +345,8 @@ impl Shell {
                 for w in &new.warnings {
                     warn!("{w}");
                 }
-                if self.written_mqtt.embedded.is_some() || new.mqtt.embedded.is_some() {
-                    // The embedded broker runs in this process and cannot be swapped under the
-                    // clients connected to it.
-                    if new.mqtt != self.written_mqtt {
-                        warn!("mqtt settings of the embedded broker changed: they take effect when the bridge restarts");
-                    }
-                    new.mqtt = self.bridge.config().mqtt.clone();
-                }
                 if self.bridge.has_config_problem() {
                     self.systemd.last_error = None;
-                }
-                let reconnect =
-                    connection_settings(&new) != connection_settings(self.bridge.config());
-                if reconnect {
-                    info!("broker settings changed: reconnecting");
-                    if new.mqtt != self.bridge.config().mqtt {
-                        // Home Assistant on the old broker learns the bridge left it, as at a stop.
-                        self.bridge.handle(Event::Shutdown, now);
-                        self.flush_all();
-                    }
-                    for link in [Link::Ha, Link::Camera] {
-                        let reason = "reconnecting for new broker settings".to_string();
-                        self.bridge
-                            .handle(Event::Disconnected { link, reason }, now);
-                    }
                 }
                 let archive_changed = new.archive != self.bridge.config().archive;
                 self.bridge
@@ -379,11 +355,17 @@ impl Shell {
                     let archive = self.bridge.config().archive.clone();
                     self.open_archive(archive.as_ref());
                 }
-                if reconnect {
-                    // The old connections take the clean-up of the old topics with them.
-                    self.flush_all();
-                    let fresh =
-                        Links::open(self.bridge.config(), self.bridge.topics().availability())?;
+                // The old connections take the clean-up of the old topics with them.
+                self.flush_all();
+                if std::mem::take(&mut self.reconnect) {
+                    if let Mqtt::Remote(b) = &self.bridge.config().mqtt {
+                        self.ha_broker = b.clone();
+                    }
+                    let fresh = Links::open(
+                        self.bridge.config(),
+                        &self.ha_broker,
+                        self.bridge.topics().availability(),
+                    )?;
                     let old = std::mem::replace(&mut self.links, fresh);
                     old.close(STOP_FLUSH).await;
                     self.systemd.connected = false;
