@@ -17,9 +17,30 @@ pub struct Decoded {
     pub summary: String,
 }
 
+/// Why no JPEG was written.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{name}: cannot read: {source}")]
+    Read {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("{name}: {size} bytes, {source}")]
+    NoJpeg {
+        name: String,
+        size: usize,
+        source: snapshot::SnapshotError,
+    },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Reads `input` (`-` for standard input), finds the JPEG and writes it to `output` (by default
 /// beside the input, with the extension `.jpg`).
-pub fn decode(input: &Path, output: Option<PathBuf>) -> Result<Decoded, String> {
+pub fn decode(input: &Path, output: Option<PathBuf>) -> Result<Decoded, DecodeError> {
     let stdin = input == Path::new("-");
     let name = if stdin {
         "standard input".to_string()
@@ -32,13 +53,21 @@ pub fn decode(input: &Path, output: Option<PathBuf>) -> Result<Decoded, String> 
     } else {
         std::fs::File::open(input).and_then(|mut f| f.read_to_end(&mut payload).map(|_| ()))
     };
-    read.map_err(|e| format!("{name}: cannot read: {e}"))?;
+    if let Err(source) = read {
+        return Err(DecodeError::Read { name, source });
+    }
     let size = payload.len();
-    let found = snapshot::extract(&Bytes::from(payload))
-        .map_err(|e| format!("{name}: {size} bytes, {e}"))?;
+    let found = match snapshot::extract(&Bytes::from(payload)) {
+        Ok(found) => found,
+        Err(source) => return Err(DecodeError::NoJpeg { name, size, source }),
+    };
     let output = output.unwrap_or_else(|| default_output(input, stdin));
-    std::fs::write(&output, &found.jpeg)
-        .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
+    if let Err(source) = std::fs::write(&output, &found.jpeg) {
+        return Err(DecodeError::Write {
+            path: output,
+            source,
+        });
+    }
     let camera = match found.mac {
         Some(mac) => format!("camera {mac}"),
         None => "no camera MAC in the payload".to_string(),

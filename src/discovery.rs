@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::mac::Mac;
+use crate::mac::{Mac, MacError};
 use crate::protocol::{AlarmKind, CameraCommand};
 
 /// Where things live on the Home Assistant broker.
@@ -41,10 +41,10 @@ impl Topics {
     }
 
     /// Reads `<base>/<MAC>/command`.
-    pub fn parse_command(&self, topic: &str) -> Option<Result<Mac, String>> {
+    pub fn parse_command(&self, topic: &str) -> Option<Result<Mac, MacError>> {
         let rest = topic.strip_prefix(&self.base)?.strip_prefix('/')?;
         let mac = rest.strip_suffix("/command")?;
-        Some(mac.parse::<Mac>().map_err(|e| e.to_string()))
+        Some(mac.parse::<Mac>())
     }
 
     pub fn config(&self, component: &str, node: &str, object: &str) -> String {

@@ -60,6 +60,20 @@ pub enum SetupError {
     },
     #[error("{name}: {path} holds no usable PEM certificate")]
     CaFileEmpty { name: &'static str, path: String },
+    #[error("{name}: cannot read the client certificate {path}: {source}")]
+    ClientCert {
+        name: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{name}: the client certificate {path} holds no usable PEM certificate")]
+    ClientCertEmpty { name: &'static str, path: String },
+    #[error("{name}: cannot read the client key {path}: {source}")]
+    ClientKey {
+        name: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{name}: {path} holds no usable PEM private key")]
     NoKey { name: &'static str, path: String },
     #[error("{name}: no CA certificates found on this system for mqtts://; install ca-certificates or set ca_file")]
@@ -488,41 +502,34 @@ fn tls_config(
         .with_root_certificates(roots);
     match (&broker.client_cert, &broker.client_key) {
         (Some(cert), Some(key)) => {
-            let certs = read_pem(name, cert, |r| {
-                rustls_pemfile::certs(r)
-                    .filter_map(Result::ok)
-                    .collect::<Vec<_>>()
-            })?;
-            if certs.is_empty() {
-                return Err(SetupError::CaFileEmpty {
-                    name,
-                    path: cert.display().to_string(),
-                });
-            }
-            let key_der = read_pem(name, key, |r| rustls_pemfile::private_key(r).ok().flatten())?
-                .ok_or_else(|| SetupError::NoKey {
+            let path = cert.display().to_string();
+            let pem = std::fs::read(cert).map_err(|source| SetupError::ClientCert {
                 name,
-                path: key.display().to_string(),
+                path: path.clone(),
+                source,
             })?;
+            let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+                .filter_map(Result::ok)
+                .collect();
+            if certs.is_empty() {
+                return Err(SetupError::ClientCertEmpty { name, path });
+            }
+            let path = key.display().to_string();
+            let pem = std::fs::read(key).map_err(|source| SetupError::ClientKey {
+                name,
+                path: path.clone(),
+                source,
+            })?;
+            let key_der = rustls_pemfile::private_key(&mut pem.as_slice())
+                .ok()
+                .flatten()
+                .ok_or(SetupError::NoKey { name, path })?;
             builder
                 .with_client_auth_cert(certs, key_der)
                 .map_err(|source| SetupError::Tls { name, source })
         }
         _ => Ok(builder.with_no_client_auth()),
     }
-}
-
-fn read_pem<T>(
-    name: &'static str,
-    path: &std::path::Path,
-    parse: impl FnOnce(&mut &[u8]) -> T,
-) -> Result<T, SetupError> {
-    let pem = std::fs::read(path).map_err(|source| SetupError::CaFile {
-        name,
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(parse(&mut pem.as_slice()))
 }
 
 #[cfg(test)]

@@ -10,6 +10,26 @@ use std::path::{Path, PathBuf};
 
 use crate::bridge::Saved;
 
+/// Why the state could not be read or kept.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged ({source}); starting without it")]
+    Damaged {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 pub struct StateDir {
     dir: PathBuf,
 }
@@ -27,25 +47,28 @@ impl StateDir {
 
     /// What [`StateDir::save`] wrote last; nothing if there is no file yet. A damaged file is
     /// reported, and treated as empty.
-    pub fn load(&self) -> Result<Saved, String> {
+    pub fn load(&self) -> Result<Saved, StateError> {
         let path = self.dir.join(FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(StateError::Read { path, source }),
         };
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{} is damaged ({e}); starting without it", path.display()))
+        serde_json::from_str(&text).map_err(|source| StateError::Damaged { path, source })
     }
 
-    pub fn save(&self, saved: &Saved) -> Result<(), String> {
-        let json = serde_json::to_vec_pretty(saved).map_err(|e| e.to_string())?;
+    pub fn save(&self, saved: &Saved) -> Result<(), StateError> {
+        // Plain data (strings and lists): serialising it cannot fail.
+        let json = serde_json::to_vec_pretty(saved).unwrap_or_default();
         self.write_atomically(FILE, &json)
     }
 
-    fn write_atomically(&self, name: &str, contents: &[u8]) -> Result<(), String> {
+    fn write_atomically(&self, name: &str, contents: &[u8]) -> Result<(), StateError> {
         let target = self.dir.join(name);
-        let fail = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
+        let fail = |source: std::io::Error| StateError::Write {
+            path: target.clone(),
+            source,
+        };
         std::fs::create_dir_all(&self.dir).map_err(fail)?;
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let mut f = std::fs::File::create(&tmp).map_err(fail)?;
@@ -94,6 +117,8 @@ mod tests {
             "{\"discovered\": [\"5CC5",
         )
         .unwrap();
-        assert!(state.load().unwrap_err().contains("damaged"));
+        let e = state.load().unwrap_err();
+        assert!(matches!(e, StateError::Damaged { .. }));
+        assert!(e.to_string().ends_with("; starting without it"), "{e}");
     }
 }

@@ -14,26 +14,30 @@ use tracing::{info, warn};
 
 use super::{timer_set, Bridge, Link};
 use crate::discovery::State;
-use crate::mac::Mac;
+use crate::mac::{Mac, MacError};
 use crate::protocol::CameraCommand;
 
 impl Bridge {
+    /// A command that names no camera, or no command: counted, and shown as the last error.
+    fn refuse_command(&mut self, topic: &str, why: &dyn std::fmt::Display) {
+        let message = format!("{topic}: command refused: {why}");
+        warn!("{message}");
+        self.stats.rejected += 1;
+        self.note_error(message);
+    }
+
     pub(super) fn on_command(
         &mut self,
         topic: &str,
-        mac: Result<Mac, String>,
+        mac: Result<Mac, MacError>,
         payload: &[u8],
         now: Instant,
     ) {
         let text = String::from_utf8_lossy(payload);
         let (mac, command) = match (mac, text.parse::<CameraCommand>()) {
             (Ok(mac), Ok(cmd)) => (mac, cmd),
-            (Err(e), _) | (_, Err(e)) => {
-                let message = format!("{topic}: command refused: {e}");
-                warn!("{message}");
-                self.stats.rejected += 1;
-                return self.note_error(message);
-            }
+            (Err(e), _) => return self.refuse_command(topic, &e),
+            (_, Err(e)) => return self.refuse_command(topic, &e),
         };
         let Some(cam) = self.cameras.get_mut(&mac) else {
             // Only cameras Home Assistant was told of have buttons: anything else is a stray or a

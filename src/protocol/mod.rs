@@ -109,16 +109,19 @@ impl fmt::Display for CameraCommand {
     }
 }
 
+/// A command payload that names none of the camera's commands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a camera command (wake, status, reboot, shutdown, upgrade)")]
+pub struct UnknownCommand(pub String);
+
 impl FromStr for CameraCommand {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownCommand;
+    fn from_str(s: &str) -> Result<Self, UnknownCommand> {
         let s = s.trim();
         CameraCommand::ALL
             .into_iter()
             .find(|c| c.payload().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("{s:?} is not a camera command (wake, status, reboot, shutdown, upgrade)")
-            })
+            .ok_or_else(|| UnknownCommand(s.to_string()))
     }
 }
 
