@@ -12,24 +12,7 @@ use solarcam_bridge::bridge::{Bridge, Event, Link};
 use solarcam_bridge::config::Config;
 use solarcam_bridge::protocol::snapshot::extract;
 
-const SAMPLE: &[u8] = include_bytes!("../assets/sample-snapshot.jpg");
-
-/// A valid JPEG of about `size` bytes: the sample with its entropy-coded scan lengthened by
-/// pseudo-random bytes (never `FF`), so the extractor reads it byte by byte as it must a real photo.
-pub fn jpeg_of(size: usize) -> Vec<u8> {
-    let body = &SAMPLE[..SAMPLE.len() - 2];
-    let mut j = Vec::with_capacity(size);
-    j.extend_from_slice(body);
-    let mut x: u32 = 0x1234_5678;
-    while j.len() + 2 < size {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        j.push((x % 255) as u8);
-    }
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
-}
+use solarcam_bridge::test_support::jpeg_of;
 
 fn forms(img: &[u8]) -> Vec<(&'static str, Bytes)> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(img);

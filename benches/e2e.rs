@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use common::{BridgeProcess, Mosquitto};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
-const SAMPLE: &[u8] = include_bytes!("../assets/sample-snapshot.jpg");
+use solarcam_bridge::test_support::SAMPLE_JPEG as SAMPLE;
 const MAC: &str = "5CC5638AE24C";
 
 fn client(port: u16, id: &str) -> (Client, rumqttc::Connection) {

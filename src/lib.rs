@@ -45,4 +45,6 @@ pub mod protocol;
 pub mod service;
 pub mod simulator;
 pub mod state;
+#[doc(hidden)]
+pub mod test_support;
 pub mod watcher;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::discovery::Diagnostic;
-use crate::protocol::snapshot::tests::jpeg;
+use crate::test_support::jpeg;
 
 const DRIVEWAY: &str = "5CC5638AE24C";
 const BARN: &str = "5CC5638AE24D";

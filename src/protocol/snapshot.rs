@@ -389,47 +389,10 @@ fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::test_support::{b64, hex, jpeg};
     use proptest::prelude::*;
-
-    /// A small but structurally complete baseline JPEG (SOI, APP0, DQT, SOF0, DHT, SOS, scan, EOI),
-    /// with `FF 00` stuffing and an `FF D9`-free scan, like a real encoder writes.
-    pub fn jpeg(scan_len: usize) -> Vec<u8> {
-        let mut j = vec![0xFF, 0xD8];
-        j.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x10]);
-        j.extend_from_slice(b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00");
-        j.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
-        j.extend((0..64).map(|i| i as u8 + 1));
-        j.extend_from_slice(&[
-            0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00,
-        ]);
-        j.extend_from_slice(&[0xFF, 0xC4, 0x00, 0x14, 0x00]);
-        j.extend_from_slice(&[0x01; 16]);
-        j.push(0x00);
-        j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
-        for i in 0..scan_len {
-            match i % 97 {
-                0 => j.extend_from_slice(&[0xFF, 0x00]),
-                50 => j.extend_from_slice(&[0xFF, 0xD0 + (i % 8) as u8]),
-                _ => j.push((i * 31 % 251) as u8),
-            }
-        }
-        j.extend_from_slice(&[0xFF, 0xD9]);
-        j
-    }
-
-    fn hex(bytes: &[u8], sep: &str) -> String {
-        bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(sep)
-    }
-
-    fn b64(bytes: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    }
 
     fn ok(payload: impl Into<Bytes>) -> Snapshot {
         let payload = payload.into();

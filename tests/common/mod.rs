@@ -17,9 +17,12 @@ pub const DRIVEWAY: &str = "5CC5638AE24C";
 pub const BARN: &str = "5CC5638AE24D";
 pub const WAIT: Duration = Duration::from_secs(10);
 
+#[allow(unused_imports)] // like the rest of this module, each test file uses its own part
+pub use solarcam_bridge::test_support::{b64, hex};
+
 /// A real JPEG (160x120, made by Pillow).
 pub fn jpeg() -> Vec<u8> {
-    include_bytes!("../../assets/sample-snapshot.jpg").to_vec()
+    solarcam_bridge::test_support::SAMPLE_JPEG.to_vec()
 }
 
 /// A Mosquitto broker of the test's own, stopped when dropped.
@@ -631,20 +634,6 @@ pub fn wait_retained_value(port: u16, topic: &str, value: &str) {
     while retained(port, topic).is_none_or(|m| m.text() != value) {
         assert!(Instant::now() < deadline, "{topic} never became {value:?}");
     }
-}
-
-/// `ff d8 ff …`, as a hex viewer shows bytes.
-pub fn hex(bytes: &[u8], sep: &str) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
-pub fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Every retained message under `filter`, by topic.
