@@ -50,20 +50,20 @@ impl Bridge {
             self.stats.rejected += 1;
             return self.note_error(message);
         };
-        let awake = cam.awake_until.is_some_and(|t| t > now);
+        let awake = cam.presence.awake_until.is_some_and(|t| t > now);
         if command == CameraCommand::Wake || awake {
             info!("{} ({mac}): sending {command}", cam.name);
             return self.send_command(mac, command);
         }
-        if !cam.pending.contains(&command) {
-            cam.pending.push(command);
+        if !cam.commands.pending.contains(&command) {
+            cam.commands.pending.push(command);
         }
         info!(
             "{} ({mac}): asleep; {command} queued until it wakes ({} waiting)",
             cam.name,
-            cam.pending.len()
+            cam.commands.pending.len()
         );
-        if cam.wake_deadline.is_none() {
+        if cam.commands.wake_deadline.is_none() {
             self.send_wake(mac, now);
         }
         self.publish_pending(mac);
@@ -87,14 +87,14 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        cam.wakes_sent += 1;
-        cam.wake_deadline = Some(now + timeout);
+        cam.commands.wakes_sent += 1;
+        cam.commands.wake_deadline = Some(now + timeout);
         timer_set(&mut self.next_camera_timer, now + timeout);
         info!(
             "{} ({mac}): waking it for {} queued command(s) (wake {} of {})",
             cam.name,
-            cam.pending.len(),
-            cam.wakes_sent,
+            cam.commands.pending.len(),
+            cam.commands.wakes_sent,
             self.config.wake_retries
         );
         self.send_command(mac, CameraCommand::Wake);
@@ -105,13 +105,13 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.pending.is_empty() {
+        if cam.commands.pending.is_empty() {
             return;
         }
-        let commands = std::mem::take(&mut cam.pending);
-        cam.wakes_sent = 0;
-        cam.wake_deadline = None;
-        cam.last_command_error = None;
+        let commands = std::mem::take(&mut cam.commands.pending);
+        cam.commands.wakes_sent = 0;
+        cam.commands.wake_deadline = None;
+        cam.commands.last_command_error = None;
         let list: Vec<&str> = commands.iter().map(|c| c.payload()).collect();
         info!("{} ({mac}): awake; sending {}", cam.name, list.join(", "));
         for command in commands {
@@ -126,12 +126,12 @@ impl Bridge {
         let waiting: Vec<Mac> = self
             .cameras
             .iter()
-            .filter(|(_, c)| !c.pending.is_empty())
+            .filter(|(_, c)| !c.commands.pending.is_empty())
             .map(|(m, _)| *m)
             .collect();
         for mac in waiting {
             if let Some(cam) = self.cameras.get_mut(&mac) {
-                cam.wakes_sent = 0;
+                cam.commands.wakes_sent = 0;
             }
             self.send_wake(mac, now);
         }
@@ -144,25 +144,25 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.wake_deadline.is_none_or(|t| t > now) {
+        if cam.commands.wake_deadline.is_none_or(|t| t > now) {
             return;
         }
-        if cam.wakes_sent < retries {
+        if cam.commands.wakes_sent < retries {
             return self.send_wake(mac, now);
         }
-        let list: Vec<&str> = cam.pending.iter().map(|c| c.payload()).collect();
+        let list: Vec<&str> = cam.commands.pending.iter().map(|c| c.payload()).collect();
         let message = format!(
             "{} ({mac}): {} not sent: the camera did not answer {} wakes over {}s",
             cam.name,
             list.join(", "),
-            cam.wakes_sent,
-            timeout.as_secs() * u64::from(cam.wakes_sent)
+            cam.commands.wakes_sent,
+            timeout.as_secs() * u64::from(cam.commands.wakes_sent)
         );
         warn!("{message}");
-        cam.pending.clear();
-        cam.wakes_sent = 0;
-        cam.wake_deadline = None;
-        cam.last_command_error = Some(message.clone());
+        cam.commands.pending.clear();
+        cam.commands.wakes_sent = 0;
+        cam.commands.wake_deadline = None;
+        cam.commands.last_command_error = Some(message.clone());
         self.note_error(message);
         self.publish_pending(mac);
         self.save_state();
@@ -174,10 +174,10 @@ impl Bridge {
             return;
         };
         let attributes = serde_json::json!({
-            "commands": cam.pending.iter().map(|c| c.payload()).collect::<Vec<_>>(),
-            "last_error": cam.last_command_error,
+            "commands": cam.commands.pending.iter().map(|c| c.payload()).collect::<Vec<_>>(),
+            "last_error": cam.commands.last_command_error,
         });
-        let count = Bytes::from(cam.pending.len().to_string());
+        let count = Bytes::from(cam.commands.pending.len().to_string());
         self.publish_state(
             mac,
             State::PendingAttributes,

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use super::{
-    number, timer_set, Action, Bridge, Camera, Link, Snapshot, MAX_DISMISSED, NEW_CAMERA_EVERY,
-    REANNOUNCE_EVERY, REFUSALS_LOGGED_EVERY,
+    number_payload, timer_set, Action, Bridge, Camera, Link, Snapshot, MAX_DISMISSED,
+    NEW_CAMERA_EVERY, REANNOUNCE_EVERY, REFUSALS_LOGGED_EVERY,
 };
 use crate::discovery::{State, ASLEEP, AWAKE};
 use crate::mac::Mac;
@@ -361,11 +361,17 @@ impl Bridge {
             (State::LastStatus, new_time),
             (
                 State::Battery,
-                changed(cam.battery.map(number), before.0.map(number)),
+                changed(
+                    cam.battery.map(number_payload),
+                    before.0.map(number_payload),
+                ),
             ),
             (
                 State::BatteryVoltage,
-                changed(cam.battery_voltage.map(number), before.1.map(number)),
+                changed(
+                    cam.battery_voltage.map(number_payload),
+                    before.1.map(number_payload),
+                ),
             ),
             (
                 State::Signal,
@@ -408,7 +414,8 @@ impl Bridge {
                     .cameras
                     .iter()
                     .filter(|(_, c)| {
-                        c.heard
+                        c.presence
+                            .heard
                             .is_some_and(|t| now.saturating_duration_since(t) <= ATTRIBUTION_WINDOW)
                     })
                     .map(|(m, _)| *m)
@@ -441,7 +448,7 @@ impl Bridge {
             return None;
         }
         if let Some(cam) = self.cameras.get_mut(&mac) {
-            cam.heard = Some(now);
+            cam.presence.heard = Some(now);
         }
         self.seen(mac, received, now);
         Some(mac)
@@ -522,17 +529,18 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        let was_awake = cam.awake_until.is_some();
-        cam.awake_until = Some(now + timeout);
+        let was_awake = cam.presence.awake_until.is_some();
+        cam.presence.awake_until = Some(now + timeout);
         timer_set(&mut self.next_camera_timer, now + timeout);
         let last_seen = humantime::format_rfc3339_seconds(received).to_string();
         cam.last_seen = Some(last_seen.clone());
         // "Last seen" to the minute is enough: a camera sending a burst is not re-announced each time.
         let announce = cam
+            .presence
             .last_seen_sent
             .is_none_or(|t| now.saturating_duration_since(t) >= LAST_SEEN_EVERY);
         if announce {
-            cam.last_seen_sent = Some(now);
+            cam.presence.last_seen_sent = Some(now);
         }
         if !was_awake {
             debug!("{} ({mac}): awake", cam.name);
@@ -557,8 +565,8 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.awake_until.is_some_and(|t| t <= now) {
-            cam.awake_until = None;
+        if cam.presence.awake_until.is_some_and(|t| t <= now) {
+            cam.presence.awake_until = None;
             debug!("{} ({mac}): asleep", cam.name);
             self.publish(
                 Link::Ha,

@@ -195,29 +195,39 @@ struct Camera {
     /// When the alarm turns itself off; `None` while it is off.
     alarm_until: Option<Instant>,
     alarm_attributes: Option<Bytes>,
+    /// Until when the next snapshot counts as the alarm's own picture; `None` when none is due.
+    alarm_snapshot_until: Option<Instant>,
     status: Option<Bytes>,
     battery: Option<f64>,
     battery_voltage: Option<f64>,
     signal_dbm: Option<i32>,
     last_status: Option<String>,
+    last_seen: Option<String>,
+
+    presence: Presence,
+    commands: CommandQueue,
+}
+
+/// Whether a camera is awake, and when it was last heard from.
+#[derive(Debug, Clone, Default)]
+struct Presence {
     /// Until when the camera counts as awake; `None` while it sleeps.
     awake_until: Option<Instant>,
-    last_seen: Option<String>,
     /// When its last message arrived, for attributing payloads that name no camera.
     heard: Option<Instant>,
-
     /// When "last seen" was last published.
     last_seen_sent: Option<Instant>,
+}
 
-    /// Commands pressed while it slept, in order, waiting for it to wake.
+/// Commands pressed while the camera slept, and the wakes sent for them.
+#[derive(Debug, Clone, Default)]
+struct CommandQueue {
+    /// In order, waiting for it to wake.
     pending: Vec<CameraCommand>,
     /// Wakes sent for the pending commands, and when the latest one is given up on.
     wakes_sent: u32,
     wake_deadline: Option<Instant>,
     last_command_error: Option<String>,
-
-    /// Until when the next snapshot counts as the alarm's own picture; `None` when none is due.
-    alarm_snapshot_until: Option<Instant>,
 }
 
 impl Camera {
@@ -283,8 +293,9 @@ pub struct Bridge {
     /// No camera timer (alarm, awake, wake retry) falls before this: timers are not scanned
     /// until then, so a message costs the same with 10 cameras or 10,000.
     next_camera_timer: Option<Instant>,
-    /// The time of the event being handled (time is an argument, never read).
-    now: Option<Instant>,
+    /// A counter changed since the diagnostics were last published or scheduled: they are
+    /// scheduled when the event's handling ends (time is an argument, never stored).
+    diagnostics_dirty: bool,
     /// Cameras not to be discovered again (see [`Saved::dismissed`]).
     dismissed: VecDeque<Mac>,
     /// When the last unlisted camera was added (they are added one per [`NEW_CAMERA_EVERY`]).
@@ -338,7 +349,7 @@ impl Bridge {
             stats: Stats::default(),
             diagnostics_due: None,
             next_camera_timer: None,
-            now: None,
+            diagnostics_dirty: false,
             dismissed: VecDeque::new(),
             last_discovery: None,
             refusal_logged: None,
@@ -366,7 +377,7 @@ impl Bridge {
             .collect();
         for (mac, commands) in saved.pending {
             match self.cameras.get_mut(&mac) {
-                Some(cam) => cam.pending = commands,
+                Some(cam) => cam.commands.pending = commands,
                 None => warn!(
                     "{} command(s) saved for camera {mac}, which is no longer configured; dropped",
                     commands.len()
@@ -390,8 +401,8 @@ impl Bridge {
             pending: self
                 .cameras
                 .iter()
-                .filter(|(_, c)| !c.pending.is_empty())
-                .map(|(m, c)| (*m, c.pending.clone()))
+                .filter(|(_, c)| !c.commands.pending.is_empty())
+                .map(|(m, c)| (*m, c.commands.pending.clone()))
                 .collect(),
             dismissed: self.dismissed.iter().copied().collect(),
         }
@@ -450,7 +461,6 @@ impl Bridge {
     /// Does what has come due: alarms off, cameras asleep, wakes retried or given up,
     /// diagnostics published.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = Some(now);
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
         let macs: Vec<Mac> = if due(self.next_camera_timer) {
             self.cameras.keys().copied().collect()
@@ -473,7 +483,13 @@ impl Bridge {
             self.next_camera_timer = self
                 .cameras
                 .values()
-                .flat_map(|c| [c.alarm_until, c.awake_until, c.wake_deadline])
+                .flat_map(|c| {
+                    [
+                        c.alarm_until,
+                        c.presence.awake_until,
+                        c.commands.wake_deadline,
+                    ]
+                })
                 .flatten()
                 .min();
         }
@@ -485,12 +501,15 @@ impl Bridge {
         }
         if due(self.diagnostics_due) {
             self.diagnostics_due = None;
+            self.diagnostics_dirty = false;
             self.publish_diagnostics();
+        }
+        if std::mem::take(&mut self.diagnostics_dirty) && self.diagnostics_due.is_none() {
+            self.diagnostics_due = Some(now + DIAGNOSTICS_EVERY);
         }
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) {
-        self.now = Some(now);
         match event {
             Event::Connected(Link::Ha) => {
                 self.ha_connected = true;
@@ -653,9 +672,7 @@ impl Bridge {
     /// Something counted changed: publish the diagnostics, but not more often than
     /// [`DIAGNOSTICS_EVERY`].
     fn diagnostics_changed(&mut self) {
-        if let (None, Some(now)) = (self.diagnostics_due, self.now) {
-            self.diagnostics_due = Some(now + DIAGNOSTICS_EVERY);
-        }
+        self.diagnostics_dirty = true;
     }
 
     fn publish_diagnostics(&mut self) {
@@ -714,13 +731,19 @@ impl Bridge {
         let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
         let mut states = vec![
             (State::Alarm, on_off(cam.alarm_until.is_some())),
-            (State::Awake, awake_state(cam.awake_until.is_some())),
+            (
+                State::Awake,
+                awake_state(cam.presence.awake_until.is_some()),
+            ),
         ];
         let known = [
             (State::AlarmAttributes, cam.alarm_attributes.clone()),
             (State::Status, cam.status.clone()),
-            (State::Battery, cam.battery.map(number)),
-            (State::BatteryVoltage, cam.battery_voltage.map(number)),
+            (State::Battery, cam.battery.map(number_payload)),
+            (
+                State::BatteryVoltage,
+                cam.battery_voltage.map(number_payload),
+            ),
             (
                 State::Signal,
                 cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
@@ -776,7 +799,7 @@ fn timer_set(next: &mut Option<Instant>, at: Instant) {
 }
 
 /// `87` rather than `87.0`; `3.95` as it came.
-fn number(v: f64) -> Bytes {
+fn number_payload(v: f64) -> Bytes {
     Bytes::from(if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {

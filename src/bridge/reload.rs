@@ -60,11 +60,11 @@ impl Bridge {
             return;
         };
         info!("{} ({mac}): removed from Home Assistant", cam.name);
-        if !cam.pending.is_empty() {
+        if !cam.commands.pending.is_empty() {
             info!(
                 "{} ({mac}): its {} queued command(s) are dropped with it",
                 cam.name,
-                cam.pending.len()
+                cam.commands.pending.len()
             );
         }
 

@@ -393,7 +393,7 @@ impl StatusReport {
             ..Default::default()
         };
         for v in lookup(PERCENT) {
-            match number(v) {
+            match json_number(v) {
                 Some(p) if (0.0..=100.0).contains(&p) => {
                     report.battery_percent.get_or_insert(p);
                 }
@@ -405,7 +405,7 @@ impl StatusReport {
             }
         }
         for v in lookup(VOLTAGE) {
-            match number(v) {
+            match json_number(v) {
                 Some(volts) if volts > 0.0 && volts <= 60.0 => {
                     report.battery_voltage = Some(volts);
                     break;
@@ -419,22 +419,25 @@ impl StatusReport {
         }
         let dbm = lookup(RSSI)
             .into_iter()
-            .filter_map(number)
+            .filter_map(json_number)
             // Rounded before the range check: -0.4 dBm is no signal reading (a property test
             // found one published as "0").
             .map(f64::round)
             .find(|d| (-150.0..0.0).contains(d))
             .or_else(|| {
-                lookup(CSQ).into_iter().filter_map(number).find_map(|v| {
-                    if (-150.0..0.0).contains(&v.round()) {
-                        Some(v.round())
-                    } else if (0.0..=31.0).contains(&v) && v.fract() == 0.0 {
-                        // 3GPP TS 27.007: CSQ n is -113 + 2n dBm (99 means unknown).
-                        Some(-113.0 + 2.0 * v)
-                    } else {
-                        None
-                    }
-                })
+                lookup(CSQ)
+                    .into_iter()
+                    .filter_map(json_number)
+                    .find_map(|v| {
+                        if (-150.0..0.0).contains(&v.round()) {
+                            Some(v.round())
+                        } else if (0.0..=31.0).contains(&v) && v.fract() == 0.0 {
+                            // 3GPP TS 27.007: CSQ n is -113 + 2n dBm (99 means unknown).
+                            Some(-113.0 + 2.0 * v)
+                        } else {
+                            None
+                        }
+                    })
             });
         report.signal_dbm = dbm.map(|d| d.round() as i32);
         report.firmware = lookup(FIRMWARE).into_iter().find_map(text);
@@ -444,7 +447,7 @@ impl StatusReport {
 }
 
 /// A number, or a string holding one (`"85"`, `"85%"`, `"3.9V"`, `"-71 dBm"`).
-fn number(v: &Value) -> Option<f64> {
+fn json_number(v: &Value) -> Option<f64> {
     let n = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => {
