@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{default_camera_name, CameraConfig, Config};
 use crate::discovery::{
-    BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics, ALARM_TRIGGERS,
+    self, BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics, ALARM_TRIGGERS,
 };
 use crate::mac::Mac;
 use crate::protocol::{CameraCommand, CameraTopic};
@@ -611,7 +611,7 @@ impl Bridge {
     /// with thousands of cameras the whole announcement never sits in memory at once.
     fn publish_everything(&mut self) {
         for entity in BridgeEntity::ALL {
-            let config = self.topics.bridge_entity(entity);
+            let config = discovery::bridge_entity(&self.topics, entity);
             self.publish_json(self.topics.bridge_config(entity), &config);
         }
         let macs: VecDeque<Mac> = self.cameras.keys().copied().collect();
@@ -706,14 +706,20 @@ impl Bridge {
             .filter(|e| cam.has(*e))
             .map(|e| {
                 let topic = self.topics.camera_config(mac, e);
-                (topic, self.topics.camera_entity(&cam.info(mac), e))
+                (
+                    topic,
+                    discovery::camera_entity(&self.topics, &cam.info(mac), e),
+                )
             })
             .collect();
         let triggers: Vec<(String, _)> = ALARM_TRIGGERS
             .into_iter()
             .map(|kind| {
                 let topic = self.topics.trigger_config(mac, kind);
-                (topic, self.topics.alarm_trigger(&cam.info(mac), kind))
+                (
+                    topic,
+                    discovery::alarm_trigger(&self.topics, &cam.info(mac), kind),
+                )
             })
             .collect();
         for (topic, config) in configs {

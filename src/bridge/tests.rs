@@ -662,7 +662,7 @@ fn announcement(mac: &str, base: &str) -> (String, Vec<u8>) {
         model: None,
         sw_version: None,
     };
-    let config = topics.camera_entity(&info, CameraEntity::Snapshot);
+    let config = crate::discovery::camera_entity(&topics, &info, CameraEntity::Snapshot);
     (
         topics.camera_config(mac, CameraEntity::Snapshot),
         serde_json::to_vec(&config).unwrap(),

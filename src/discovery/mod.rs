@@ -1,13 +1,19 @@
-//! Home Assistant MQTT discovery: the topics the bridge uses and the config payloads it sends.
+//! Home Assistant MQTT discovery: the topics the bridge uses (here, [`Topics`]) and the config
+//! payloads it sends ([`payloads`]).
 //!
 //! Every payload is a serde struct, so the JSON Home Assistant receives is visible field by field
-//! here and in one test. Ids come from the MAC (`solarcam_5cc5638ae24c_battery`), so they survive
+//! there and in one test. Ids come from the MAC (`solarcam_5cc5638ae24c_battery`), so they survive
 //! renames and restarts. Names never repeat the device name: Home Assistant prefixes it itself.
 
-use serde::Serialize;
+pub mod payloads;
 
 use crate::mac::{Mac, MacError};
 use crate::protocol::{AlarmKind, CameraCommand};
+
+pub use payloads::{
+    alarm_trigger, bridge_entity, camera_device, camera_entity, CameraInfo, Device, DeviceTrigger,
+    EntityConfig, Origin, Platform, ALARM_TRIGGERS, ORIGIN,
+};
 
 /// Where things live on the Home Assistant broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,128 +386,6 @@ pub fn sanitize_id(s: &str) -> String {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Payloads.
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Origin {
-    pub name: &'static str,
-    pub sw_version: &'static str,
-}
-
-pub const ORIGIN: Origin = Origin {
-    name: "solarcam-bridge",
-    sw_version: env!("CARGO_PKG_VERSION"),
-};
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Device {
-    pub identifiers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub connections: Vec<[String; 2]>,
-    pub name: String,
-    pub manufacturer: &'static str,
-    pub model: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sw_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggested_area: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via_device: Option<String>,
-}
-
-/// One entity's discovery config.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct EntityConfig {
-    /// `null` makes the entity the device's main feature, named as the device (the camera).
-    pub name: Option<&'static str>,
-    pub unique_id: String,
-    pub device: Device,
-    pub origin: Origin,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub availability_topic: Option<String>,
-    #[serde(flatten)]
-    pub platform: Platform,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_class: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entity_category: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub icon: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enabled_by_default: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub json_attributes_topic: Option<String>,
-}
-
-/// The keys that differ by platform.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(untagged)]
-pub enum Platform {
-    Camera {
-        topic: String,
-    },
-    BinarySensor {
-        state_topic: String,
-        payload_on: &'static str,
-        payload_off: &'static str,
-    },
-    Sensor {
-        state_topic: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        unit_of_measurement: Option<&'static str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        state_class: Option<&'static str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        suggested_display_precision: Option<u8>,
-    },
-    Button {
-        command_topic: String,
-        payload_press: &'static str,
-        qos: u8,
-        retain: bool,
-    },
-    Event {
-        state_topic: String,
-        event_types: Vec<&'static str>,
-    },
-    Image {
-        image_topic: String,
-        content_type: &'static str,
-    },
-    /// A sensor whose state is one of `options` (device class `enum`).
-    EnumSensor {
-        state_topic: String,
-        options: Vec<&'static str>,
-    },
-}
-
-/// A device trigger's discovery config (`device_automation`): what automations can start on.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DeviceTrigger {
-    pub automation_type: &'static str,
-    pub topic: String,
-    #[serde(rename = "type")]
-    pub trigger_type: &'static str,
-    pub subtype: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_template: Option<&'static str>,
-    pub device: Device,
-    pub origin: Origin,
-}
-
-/// The device triggers of a camera: "alarm, any" and one per kind the bridge tells apart.
-pub const ALARM_TRIGGERS: [Option<AlarmKind>; 6] = [
-    None,
-    Some(AlarmKind::Motion),
-    Some(AlarmKind::Pir),
-    Some(AlarmKind::Person),
-    Some(AlarmKind::Vehicle),
-    Some(AlarmKind::Tamper),
-];
-
 impl Topics {
     /// The config topic of one of a camera's alarm triggers (`None`: any alarm).
     pub fn trigger_config(&self, mac: Mac, kind: Option<AlarmKind>) -> String {
@@ -509,275 +393,10 @@ impl Topics {
         self.config("device_automation", &camera_node(mac), &object)
     }
 
-    /// The device trigger that fires on a camera's alarms, of one kind or (`None`) any.
-    pub fn alarm_trigger(&self, cam: &CameraInfo, kind: Option<AlarmKind>) -> DeviceTrigger {
-        DeviceTrigger {
-            automation_type: "trigger",
-            topic: self.state(cam.mac, State::AlarmEvent),
-            trigger_type: "alarm",
-            subtype: kind.map_or("any", AlarmKind::as_str),
-            payload: kind.map(AlarmKind::as_str),
-            value_template: kind.map(|_| "{{ value_json.event_type }}"),
-            device: self.camera_device(cam),
-            origin: ORIGIN,
-        }
-    }
-
     /// Where the Awake entity's discovery config stood when it was a binary sensor: emptied at
     /// each announcement, so that entity does not linger beside the sensor that replaced it.
     pub fn legacy_awake_config(&self, mac: Mac) -> String {
         self.config("binary_sensor", &camera_node(mac), "awake")
-    }
-}
-
-/// What discovery needs to know about one camera.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CameraInfo<'a> {
-    pub mac: Mac,
-    pub name: &'a str,
-    pub area: Option<&'a str>,
-    pub model: Option<&'a str>,
-    pub sw_version: Option<&'a str>,
-}
-
-impl Topics {
-    pub fn camera_device(&self, cam: &CameraInfo) -> Device {
-        Device {
-            identifiers: vec![camera_node(cam.mac)],
-            connections: vec![["mac".to_string(), cam.mac.colon_lower()]],
-            name: cam.name.to_string(),
-            manufacturer: "Milesight",
-            model: cam.model.unwrap_or("SC211").to_string(),
-            sw_version: cam.sw_version.map(str::to_string),
-            suggested_area: cam.area.map(str::to_string),
-            via_device: Some(self.bridge_node()),
-        }
-    }
-
-    /// The discovery config of one of a camera's entities.
-    pub fn camera_entity(&self, cam: &CameraInfo, entity: CameraEntity) -> EntityConfig {
-        let mac = cam.mac;
-        let state = |s| self.state(mac, s);
-        let sensor = |s, unit, class| Platform::Sensor {
-            state_topic: state(s),
-            unit_of_measurement: Some(unit),
-            state_class: class,
-            suggested_display_precision: None,
-        };
-        let mut e = EntityConfig {
-            name: None,
-            unique_id: format!("{}_{}", camera_node(mac), entity.key()),
-            device: self.camera_device(cam),
-            origin: ORIGIN,
-            availability_topic: Some(self.availability()),
-            platform: Platform::Camera {
-                topic: state(State::Snapshot),
-            },
-            device_class: None,
-            entity_category: None,
-            icon: None,
-            enabled_by_default: None,
-            json_attributes_topic: None,
-        };
-        match entity {
-            CameraEntity::Snapshot => {}
-            CameraEntity::AlarmEvent => {
-                e.name = Some("Alarm event");
-                e.platform = Platform::Event {
-                    state_topic: state(State::AlarmEvent),
-                    event_types: AlarmKind::ALL.iter().map(|k| k.as_str()).collect(),
-                };
-                e.device_class = Some("motion");
-            }
-            CameraEntity::AlarmSnapshot => {
-                e.name = Some("Last alarm snapshot");
-                e.platform = Platform::Image {
-                    image_topic: state(State::AlarmSnapshot),
-                    content_type: "image/jpeg",
-                };
-            }
-            CameraEntity::Alarm => {
-                e.name = Some("Alarm");
-                e.platform = Platform::BinarySensor {
-                    state_topic: state(State::Alarm),
-                    payload_on: "ON",
-                    payload_off: "OFF",
-                };
-                e.device_class = Some("motion");
-                e.json_attributes_topic = Some(state(State::AlarmAttributes));
-            }
-            CameraEntity::Battery => {
-                e.name = Some("Battery");
-                e.platform = sensor(State::Battery, "%", Some("measurement"));
-                e.device_class = Some("battery");
-                e.json_attributes_topic = Some(state(State::Status));
-            }
-            CameraEntity::BatteryVoltage => {
-                e.name = Some("Battery voltage");
-                e.platform = Platform::Sensor {
-                    state_topic: state(State::BatteryVoltage),
-                    unit_of_measurement: Some("V"),
-                    state_class: Some("measurement"),
-                    suggested_display_precision: Some(2),
-                };
-                e.device_class = Some("voltage");
-                e.entity_category = Some("diagnostic");
-            }
-            CameraEntity::Signal => {
-                e.name = Some("Signal strength");
-                e.platform = sensor(State::Signal, "dBm", Some("measurement"));
-                e.device_class = Some("signal_strength");
-                e.entity_category = Some("diagnostic");
-            }
-            CameraEntity::LastStatus => {
-                e.name = Some("Last status");
-                e.platform = Platform::Sensor {
-                    state_topic: state(State::LastStatus),
-                    unit_of_measurement: None,
-                    state_class: None,
-                    suggested_display_precision: None,
-                };
-                e.device_class = Some("timestamp");
-                e.entity_category = Some("diagnostic");
-                e.json_attributes_topic = Some(state(State::Status));
-            }
-            CameraEntity::Awake => {
-                // Reads "awake" / "asleep"; a binary sensor would say "Connected" or "On".
-                e.name = Some("Awake");
-                e.platform = Platform::EnumSensor {
-                    state_topic: state(State::Awake),
-                    options: vec![AWAKE, ASLEEP],
-                };
-                e.device_class = Some("enum");
-                e.entity_category = Some("diagnostic");
-                e.icon = Some("mdi:sleep");
-            }
-            CameraEntity::LastSeen => {
-                e.name = Some("Last seen");
-                e.platform = Platform::Sensor {
-                    state_topic: state(State::LastSeen),
-                    unit_of_measurement: None,
-                    state_class: None,
-                    suggested_display_precision: None,
-                };
-                e.device_class = Some("timestamp");
-                e.entity_category = Some("diagnostic");
-                // It changes with every message: enabled, it fills the logbook and history
-                // (zigbee2mqtt keeps its "last seen" disabled too). "Last status" stays on.
-                e.enabled_by_default = Some(false);
-            }
-            CameraEntity::PendingCommands => {
-                e.name = Some("Pending commands");
-                e.platform = Platform::Sensor {
-                    state_topic: state(State::Pending),
-                    unit_of_measurement: None,
-                    state_class: Some("measurement"),
-                    suggested_display_precision: None,
-                };
-                e.entity_category = Some("diagnostic");
-                e.icon = Some("mdi:tray-full");
-                e.json_attributes_topic = Some(state(State::PendingAttributes));
-            }
-            CameraEntity::Button(cmd) => {
-                e.platform = Platform::Button {
-                    command_topic: self.command(mac),
-                    payload_press: cmd.payload(),
-                    qos: 1,
-                    retain: false,
-                };
-                let (name, class, category, icon, enabled) = match cmd {
-                    CameraCommand::Wake => ("Wake", None, None, Some("mdi:sleep-off"), None),
-                    CameraCommand::Status => {
-                        ("Request status", None, None, Some("mdi:refresh"), None)
-                    }
-                    CameraCommand::Reboot => {
-                        ("Reboot", Some("restart"), Some("config"), None, None)
-                    }
-                    CameraCommand::Shutdown => (
-                        "Shut down",
-                        None,
-                        Some("config"),
-                        Some("mdi:power"),
-                        Some(false),
-                    ),
-                    CameraCommand::Upgrade => (
-                        "Firmware upgrade",
-                        Some("update"),
-                        Some("config"),
-                        None,
-                        Some(false),
-                    ),
-                };
-                e.name = Some(name);
-                e.device_class = class;
-                e.entity_category = category;
-                e.icon = icon;
-                e.enabled_by_default = enabled;
-            }
-        }
-        e
-    }
-
-    /// The bridge's own device and its entities. Connectivity reads the availability topic, so it
-    /// must not itself depend on it.
-    pub fn bridge_entity(&self, entity: BridgeEntity) -> EntityConfig {
-        let node = self.bridge_node();
-        let mut e = EntityConfig {
-            name: Some("Connectivity"),
-            unique_id: format!("{node}_{}", entity.key()),
-            device: Device {
-                identifiers: vec![node],
-                connections: Vec::new(),
-                name: "SolarCam Bridge".to_string(),
-                manufacturer: "solarcam-bridge",
-                model: "SC211 MQTT bridge".to_string(),
-                sw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
-                suggested_area: None,
-                via_device: None,
-            },
-            origin: ORIGIN,
-            availability_topic: None,
-            platform: Platform::BinarySensor {
-                state_topic: self.availability(),
-                payload_on: "online",
-                payload_off: "offline",
-            },
-            device_class: Some("connectivity"),
-            entity_category: Some("diagnostic"),
-            icon: None,
-            enabled_by_default: None,
-            json_attributes_topic: None,
-        };
-        if let BridgeEntity::Diagnostic(d) = entity {
-            e.name = Some(d.name());
-            e.availability_topic = Some(self.availability());
-            let counter = d != Diagnostic::LastError;
-            e.platform = Platform::Sensor {
-                state_topic: self.diagnostic(d),
-                unit_of_measurement: None,
-                // Counters only grow (a restart starts them again).
-                state_class: counter.then_some("total_increasing"),
-                suggested_display_precision: None,
-            };
-            e.device_class = None;
-            e.icon = Some(if counter {
-                "mdi:counter"
-            } else {
-                "mdi:alert-circle-outline"
-            });
-        }
-        if entity == BridgeEntity::ConfigProblem {
-            e.name = Some("Configuration problem");
-            e.availability_topic = Some(self.availability());
-            e.platform = Platform::BinarySensor {
-                state_topic: self.config_problem(),
-                payload_on: "ON",
-                payload_off: "OFF",
-            };
-            e.device_class = Some("problem");
-            e.json_attributes_topic = Some(self.config_problem_attributes());
-        }
-        e
     }
 }
 
@@ -806,7 +425,7 @@ mod tests {
     #[test]
     fn camera_entity_json_is_exactly_what_home_assistant_gets() {
         let t = topics();
-        let json = serde_json::to_value(t.camera_entity(&cam(), CameraEntity::Snapshot)).unwrap();
+        let json = serde_json::to_value(camera_entity(&t, &cam(), CameraEntity::Snapshot)).unwrap();
         assert_eq!(
             json,
             json!({
@@ -839,9 +458,11 @@ mod tests {
     #[test]
     fn buttons_carry_the_camera_command_and_risky_ones_start_disabled() {
         let t = topics();
-        let reboot = serde_json::to_value(
-            t.camera_entity(&cam(), CameraEntity::Button(CameraCommand::Reboot)),
-        )
+        let reboot = serde_json::to_value(camera_entity(
+            &t,
+            &cam(),
+            CameraEntity::Button(CameraCommand::Reboot),
+        ))
         .unwrap();
         assert_eq!(reboot["command_topic"], "solarcam/5CC5638AE24C/command");
         assert_eq!(reboot["payload_press"], "reboot");
@@ -850,7 +471,7 @@ mod tests {
         assert!(reboot.get("enabled_by_default").is_none());
         for cmd in [CameraCommand::Shutdown, CameraCommand::Upgrade] {
             let v =
-                serde_json::to_value(t.camera_entity(&cam(), CameraEntity::Button(cmd))).unwrap();
+                serde_json::to_value(camera_entity(&t, &cam(), CameraEntity::Button(cmd))).unwrap();
             assert_eq!(v["enabled_by_default"], false, "{cmd}");
         }
     }
@@ -865,7 +486,7 @@ mod tests {
         };
         let mut ids = std::collections::HashSet::new();
         for entity in CameraEntity::ALL {
-            let e = t.camera_entity(&cam(), entity);
+            let e = camera_entity(&t, &cam(), entity);
             assert!(ids.insert(e.unique_id.clone()), "duplicate {}", e.unique_id);
             let topic = t.camera_config(cam().mac, entity);
             let parts: Vec<&str> = topic.split('/').collect();

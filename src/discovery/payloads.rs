@@ -1,0 +1,448 @@
+//! The discovery payloads: one serde struct per kind of config, and each entity's fields in one
+//! literal, so the JSON Home Assistant receives can be read here field by field. The topics they
+//! name come from [`Topics`].
+
+use serde::Serialize;
+
+use super::{camera_node, BridgeEntity, CameraEntity, Diagnostic, State, Topics, ASLEEP, AWAKE};
+use crate::mac::Mac;
+use crate::protocol::{AlarmKind, CameraCommand};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Origin {
+    pub name: &'static str,
+    pub sw_version: &'static str,
+}
+
+pub const ORIGIN: Origin = Origin {
+    name: "solarcam-bridge",
+    sw_version: env!("CARGO_PKG_VERSION"),
+};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Device {
+    pub identifiers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<[String; 2]>,
+    pub name: String,
+    pub manufacturer: &'static str,
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sw_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_area: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_device: Option<String>,
+}
+
+/// One entity's discovery config.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EntityConfig {
+    /// `null` makes the entity the device's main feature, named as the device (the camera).
+    pub name: Option<&'static str>,
+    pub unique_id: String,
+    pub device: Device,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability_topic: Option<String>,
+    #[serde(flatten)]
+    pub platform: Platform,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_category: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled_by_default: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_attributes_topic: Option<String>,
+}
+
+/// The keys that differ by platform.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Platform {
+    Camera {
+        topic: String,
+    },
+    BinarySensor {
+        state_topic: String,
+        payload_on: &'static str,
+        payload_off: &'static str,
+    },
+    Sensor {
+        state_topic: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unit_of_measurement: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state_class: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suggested_display_precision: Option<u8>,
+    },
+    Button {
+        command_topic: String,
+        payload_press: &'static str,
+        qos: u8,
+        retain: bool,
+    },
+    Event {
+        state_topic: String,
+        event_types: Vec<&'static str>,
+    },
+    Image {
+        image_topic: String,
+        content_type: &'static str,
+    },
+    /// A sensor whose state is one of `options` (device class `enum`).
+    EnumSensor {
+        state_topic: String,
+        options: Vec<&'static str>,
+    },
+}
+
+/// A device trigger's discovery config (`device_automation`): what automations can start on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceTrigger {
+    pub automation_type: &'static str,
+    pub topic: String,
+    #[serde(rename = "type")]
+    pub trigger_type: &'static str,
+    pub subtype: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_template: Option<&'static str>,
+    pub device: Device,
+    pub origin: Origin,
+}
+
+/// The device triggers of a camera: "alarm, any" and one per kind the bridge tells apart.
+pub const ALARM_TRIGGERS: [Option<AlarmKind>; 6] = [
+    None,
+    Some(AlarmKind::Motion),
+    Some(AlarmKind::Pir),
+    Some(AlarmKind::Person),
+    Some(AlarmKind::Vehicle),
+    Some(AlarmKind::Tamper),
+];
+
+/// What discovery needs to know about one camera.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraInfo<'a> {
+    pub mac: Mac,
+    pub name: &'a str,
+    pub area: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub sw_version: Option<&'a str>,
+}
+
+/// The device of one camera.
+pub fn camera_device(topics: &Topics, cam: &CameraInfo) -> Device {
+    Device {
+        identifiers: vec![camera_node(cam.mac)],
+        connections: vec![["mac".to_string(), cam.mac.colon_lower()]],
+        name: cam.name.to_string(),
+        manufacturer: "Milesight",
+        model: cam.model.unwrap_or("SC211").to_string(),
+        sw_version: cam.sw_version.map(str::to_string),
+        suggested_area: cam.area.map(str::to_string),
+        via_device: Some(topics.bridge_node()),
+    }
+}
+
+/// The device trigger that fires on a camera's alarms, of one kind or (`None`) any.
+pub fn alarm_trigger(topics: &Topics, cam: &CameraInfo, kind: Option<AlarmKind>) -> DeviceTrigger {
+    DeviceTrigger {
+        automation_type: "trigger",
+        topic: topics.state(cam.mac, State::AlarmEvent),
+        trigger_type: "alarm",
+        subtype: kind.map_or("any", AlarmKind::as_str),
+        payload: kind.map(AlarmKind::as_str),
+        value_template: kind.map(|_| "{{ value_json.event_type }}"),
+        device: camera_device(topics, cam),
+        origin: ORIGIN,
+    }
+}
+
+/// What sets an entity apart; the ids, device, origin and availability are added around it.
+struct Spec {
+    name: Option<&'static str>,
+    platform: Platform,
+    device_class: Option<&'static str>,
+    entity_category: Option<&'static str>,
+    icon: Option<&'static str>,
+    enabled_by_default: Option<bool>,
+    json_attributes_topic: Option<String>,
+}
+
+/// An entity with a name and a platform, and nothing else yet.
+fn spec(name: Option<&'static str>, platform: Platform) -> Spec {
+    Spec {
+        name,
+        platform,
+        device_class: None,
+        entity_category: None,
+        icon: None,
+        enabled_by_default: None,
+        json_attributes_topic: None,
+    }
+}
+
+fn sensor(
+    state_topic: String,
+    unit: Option<&'static str>,
+    state_class: Option<&'static str>,
+) -> Platform {
+    Platform::Sensor {
+        state_topic,
+        unit_of_measurement: unit,
+        state_class,
+        suggested_display_precision: None,
+    }
+}
+
+fn on_off(state_topic: String, on: &'static str, off: &'static str) -> Platform {
+    Platform::BinarySensor {
+        state_topic,
+        payload_on: on,
+        payload_off: off,
+    }
+}
+
+const DIAGNOSTIC: Option<&str> = Some("diagnostic");
+const CONFIG: Option<&str> = Some("config");
+
+/// The discovery config of one of a camera's entities.
+pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) -> EntityConfig {
+    let mac = cam.mac;
+    let state = |s| topics.state(mac, s);
+    let s = match entity {
+        CameraEntity::Snapshot => spec(
+            None,
+            Platform::Camera {
+                topic: state(State::Snapshot),
+            },
+        ),
+        CameraEntity::AlarmEvent => Spec {
+            device_class: Some("motion"),
+            ..spec(
+                Some("Alarm event"),
+                Platform::Event {
+                    state_topic: state(State::AlarmEvent),
+                    event_types: AlarmKind::ALL.iter().map(|k| k.as_str()).collect(),
+                },
+            )
+        },
+        CameraEntity::AlarmSnapshot => spec(
+            Some("Last alarm snapshot"),
+            Platform::Image {
+                image_topic: state(State::AlarmSnapshot),
+                content_type: "image/jpeg",
+            },
+        ),
+        CameraEntity::Alarm => Spec {
+            device_class: Some("motion"),
+            json_attributes_topic: Some(state(State::AlarmAttributes)),
+            ..spec(Some("Alarm"), on_off(state(State::Alarm), "ON", "OFF"))
+        },
+        CameraEntity::Battery => Spec {
+            device_class: Some("battery"),
+            json_attributes_topic: Some(state(State::Status)),
+            ..spec(
+                Some("Battery"),
+                sensor(state(State::Battery), Some("%"), Some("measurement")),
+            )
+        },
+        CameraEntity::BatteryVoltage => Spec {
+            device_class: Some("voltage"),
+            entity_category: DIAGNOSTIC,
+            ..spec(
+                Some("Battery voltage"),
+                Platform::Sensor {
+                    state_topic: state(State::BatteryVoltage),
+                    unit_of_measurement: Some("V"),
+                    state_class: Some("measurement"),
+                    suggested_display_precision: Some(2),
+                },
+            )
+        },
+        CameraEntity::Signal => Spec {
+            device_class: Some("signal_strength"),
+            entity_category: DIAGNOSTIC,
+            ..spec(
+                Some("Signal strength"),
+                sensor(state(State::Signal), Some("dBm"), Some("measurement")),
+            )
+        },
+        CameraEntity::LastStatus => Spec {
+            device_class: Some("timestamp"),
+            entity_category: DIAGNOSTIC,
+            json_attributes_topic: Some(state(State::Status)),
+            ..spec(
+                Some("Last status"),
+                sensor(state(State::LastStatus), None, None),
+            )
+        },
+        // Reads "awake" / "asleep"; a binary sensor would say "Connected" or "On".
+        CameraEntity::Awake => Spec {
+            device_class: Some("enum"),
+            entity_category: DIAGNOSTIC,
+            icon: Some("mdi:sleep"),
+            ..spec(
+                Some("Awake"),
+                Platform::EnumSensor {
+                    state_topic: state(State::Awake),
+                    options: vec![AWAKE, ASLEEP],
+                },
+            )
+        },
+        // It changes with every message: enabled, it fills the logbook and history (zigbee2mqtt
+        // keeps its "last seen" disabled too). "Last status" stays on.
+        CameraEntity::LastSeen => Spec {
+            device_class: Some("timestamp"),
+            entity_category: DIAGNOSTIC,
+            enabled_by_default: Some(false),
+            ..spec(
+                Some("Last seen"),
+                sensor(state(State::LastSeen), None, None),
+            )
+        },
+        CameraEntity::PendingCommands => Spec {
+            entity_category: DIAGNOSTIC,
+            icon: Some("mdi:tray-full"),
+            json_attributes_topic: Some(state(State::PendingAttributes)),
+            ..spec(
+                Some("Pending commands"),
+                sensor(state(State::Pending), None, Some("measurement")),
+            )
+        },
+        CameraEntity::Button(cmd) => {
+            let press = Platform::Button {
+                command_topic: topics.command(mac),
+                payload_press: cmd.payload(),
+                qos: 1,
+                retain: false,
+            };
+            match cmd {
+                CameraCommand::Wake => Spec {
+                    icon: Some("mdi:sleep-off"),
+                    ..spec(Some("Wake"), press)
+                },
+                CameraCommand::Status => Spec {
+                    icon: Some("mdi:refresh"),
+                    ..spec(Some("Request status"), press)
+                },
+                CameraCommand::Reboot => Spec {
+                    device_class: Some("restart"),
+                    entity_category: CONFIG,
+                    ..spec(Some("Reboot"), press)
+                },
+                CameraCommand::Shutdown => Spec {
+                    entity_category: CONFIG,
+                    icon: Some("mdi:power"),
+                    enabled_by_default: Some(false),
+                    ..spec(Some("Shut down"), press)
+                },
+                CameraCommand::Upgrade => Spec {
+                    device_class: Some("update"),
+                    entity_category: CONFIG,
+                    enabled_by_default: Some(false),
+                    ..spec(Some("Firmware upgrade"), press)
+                },
+            }
+        }
+    };
+    entity_config(
+        s,
+        format!("{}_{}", camera_node(mac), entity.key()),
+        camera_device(topics, cam),
+        Some(topics.availability()),
+    )
+}
+
+/// The bridge's own device and its entities. Connectivity reads the availability topic, so it
+/// must not itself depend on it.
+pub fn bridge_entity(topics: &Topics, entity: BridgeEntity) -> EntityConfig {
+    let node = topics.bridge_node();
+    let device = Device {
+        identifiers: vec![node.clone()],
+        connections: Vec::new(),
+        name: "SolarCam Bridge".to_string(),
+        manufacturer: "solarcam-bridge",
+        model: "SC211 MQTT bridge".to_string(),
+        sw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        suggested_area: None,
+        via_device: None,
+    };
+    let (s, availability) = match entity {
+        BridgeEntity::Connectivity => (
+            Spec {
+                device_class: Some("connectivity"),
+                entity_category: DIAGNOSTIC,
+                ..spec(
+                    Some("Connectivity"),
+                    on_off(topics.availability(), "online", "offline"),
+                )
+            },
+            None,
+        ),
+        BridgeEntity::ConfigProblem => (
+            Spec {
+                device_class: Some("problem"),
+                entity_category: DIAGNOSTIC,
+                json_attributes_topic: Some(topics.config_problem_attributes()),
+                ..spec(
+                    Some("Configuration problem"),
+                    on_off(topics.config_problem(), "ON", "OFF"),
+                )
+            },
+            Some(topics.availability()),
+        ),
+        BridgeEntity::Diagnostic(d) => {
+            let counter = d != Diagnostic::LastError;
+            (
+                Spec {
+                    entity_category: DIAGNOSTIC,
+                    icon: Some(if counter {
+                        "mdi:counter"
+                    } else {
+                        "mdi:alert-circle-outline"
+                    }),
+                    // Counters only grow (a restart starts them again).
+                    ..spec(
+                        Some(d.name()),
+                        sensor(
+                            topics.diagnostic(d),
+                            None,
+                            counter.then_some("total_increasing"),
+                        ),
+                    )
+                },
+                Some(topics.availability()),
+            )
+        }
+    };
+    entity_config(s, format!("{node}_{}", entity.key()), device, availability)
+}
+
+fn entity_config(
+    s: Spec,
+    unique_id: String,
+    device: Device,
+    availability_topic: Option<String>,
+) -> EntityConfig {
+    EntityConfig {
+        name: s.name,
+        unique_id,
+        device,
+        origin: ORIGIN,
+        availability_topic,
+        platform: s.platform,
+        device_class: s.device_class,
+        entity_category: s.entity_category,
+        icon: s.icon,
+        enabled_by_default: s.enabled_by_default,
+        json_attributes_topic: s.json_attributes_topic,
+    }
+}
