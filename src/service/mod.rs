@@ -61,6 +61,118 @@ struct Shell {
 }
 
 impl Shell {
+    /// The core with what it remembered, connections on their way, the archive's writer.
+    fn start(
+        path: Option<PathBuf>,
+        config: Config,
+        ha_broker: BrokerConfig,
+        log: Option<LogLevel>,
+    ) -> Result<Shell, ServiceError> {
+        let state = StateDir::new(state_dir(&config));
+        let mut bridge = Bridge::new(config);
+        match state.load() {
+            Ok(saved) => bridge.restore(saved),
+            Err(e) => warn!("{e}"),
+        }
+        let links = Links::open(bridge.config(), &ha_broker, bridge.topics().availability())?;
+        let mut shell = Shell {
+            path,
+            ha_broker,
+            reconnect: false,
+            bridge,
+            links,
+            state,
+            systemd: Systemd::new(),
+            log,
+            archive: None,
+            archive_failed: mpsc::channel(64),
+        };
+        let archive = shell.bridge.config().archive.clone();
+        shell.open_archive(archive.as_ref());
+        Ok(shell)
+    }
+
+    /// The main loop: feeds the core from the connections, the file watcher, signals and
+    /// timers, and carries out its actions, until SIGTERM, SIGINT or `stop`.
+    async fn run(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServiceError> {
+        let mut watcher = match &self.path {
+            Some(path) => match ConfigWatcher::new(path) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    warn!(
+                        "cannot watch {} for changes ({e}); reload with SIGHUP instead",
+                        path.display()
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let handler = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| ServiceError::Other(format!("cannot handle {name}: {e}")))
+        };
+        let mut terminate = handler(SignalKind::terminate(), "SIGTERM")?;
+        let mut interrupt = handler(SignalKind::interrupt(), "SIGINT")?;
+        let mut hangup = handler(SignalKind::hangup(), "SIGHUP")?;
+        tokio::pin!(stop);
+
+        // Whether camera messages are being left unread (said once per change, at debug level).
+        let mut holding_back = false;
+        loop {
+            let more = self.flush();
+            let hold = more && self.links.cameras.is_some();
+            if hold != holding_back {
+                holding_back = hold;
+                if hold {
+                    debug!("Home Assistant broker is behind: leaving camera messages unread until it catches up");
+                } else {
+                    debug!("Home Assistant broker caught up: reading camera messages again");
+                }
+            }
+            let mut wake = self
+                .bridge
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))
+                .min(self.systemd.next_ping());
+            if more {
+                // The outboxes are full: look again shortly, once the senders have drained them.
+                wake = wake.min(tokio::time::Instant::now() + Duration::from_millis(10));
+            }
+
+            let camera_link = self.links.cameras.is_some();
+            tokio::select! {
+                incoming = self.links.ha.incoming.recv() => self.on_incoming(Link::Ha, incoming),
+                // While Home Assistant's side cannot take more, camera messages are left unread:
+                // the connection's small queue fills, its reader stops, and TCP makes the camera
+                // broker hold them, instead of this process. (With one broker, both sides share
+                // one connection, whose writes already hold its reads back.)
+                Some(incoming) = async { Some(self.links.cameras.as_mut()?.incoming.recv().await) },
+                    if camera_link && !more => self.on_incoming(Link::Camera, incoming),
+                _ = tokio::time::sleep_until(wake) => self.bridge.handle_timeout(Instant::now()),
+                Some(why) = self.archive_failed.1.recv() => self.bridge.handle(Event::ArchiveFailed(why), Instant::now()),
+                Some(()) = async {
+                    let w = watcher.as_mut()?;
+                    w.changed().await;
+                    Some(())
+                }, if watcher.is_some() => {
+                    info!("{} changed: reloading", self.path_shown());
+                    self.reload().await?;
+                }
+                _ = hangup.recv() => {
+                    info!("SIGHUP: reloading {}", self.path_shown());
+                    self.reload().await?;
+                }
+                _ = terminate.recv() => return Ok(()),
+                _ = interrupt.recv() => return Ok(()),
+                _ = &mut stop => return Ok(()),
+            }
+        }
+    }
+
     /// (Re)starts the archive's writer for `config` (none when it has no `archive`).
     fn open_archive(&mut self, config: Option<&ArchiveConfig>) {
         self.archive =
@@ -100,101 +212,8 @@ pub async fn run_until(
         }
         Mqtt::Remote(b) => (None, b.clone()),
     };
-    let state = StateDir::new(state_dir(&config));
-    let mut bridge = Bridge::new(config);
-    match state.load() {
-        Ok(saved) => bridge.restore(saved),
-        Err(e) => warn!("{e}"),
-    }
-    let links = Links::open(bridge.config(), &ha_broker, bridge.topics().availability())?;
-    let mut shell = Shell {
-        path,
-        ha_broker,
-        reconnect: false,
-        bridge,
-        links,
-        state,
-        systemd: Systemd::new(),
-        log,
-        archive: None,
-        archive_failed: mpsc::channel(64),
-    };
-    let archive = shell.bridge.config().archive.clone();
-    shell.open_archive(archive.as_ref());
-    let mut watcher = match &shell.path {
-        Some(path) => match ConfigWatcher::new(path) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                warn!(
-                    "cannot watch {} for changes ({e}); reload with SIGHUP instead",
-                    path.display()
-                );
-                None
-            }
-        },
-        None => None,
-    };
-    let handler = |kind: SignalKind, name: &str| {
-        signal(kind).map_err(|e| ServiceError::Other(format!("cannot handle {name}: {e}")))
-    };
-    let mut terminate = handler(SignalKind::terminate(), "SIGTERM")?;
-    let mut interrupt = handler(SignalKind::interrupt(), "SIGINT")?;
-    let mut hangup = handler(SignalKind::hangup(), "SIGHUP")?;
-    tokio::pin!(stop);
-
-    // Whether camera messages are being left unread (said once per change, at debug level).
-    let mut holding_back = false;
-    loop {
-        let more = shell.flush();
-        let hold = more && shell.links.cameras.is_some();
-        if hold != holding_back {
-            holding_back = hold;
-            if hold {
-                debug!("Home Assistant broker is behind: leaving camera messages unread until it catches up");
-            } else {
-                debug!("Home Assistant broker caught up: reading camera messages again");
-            }
-        }
-        let mut wake = shell
-            .bridge
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))
-            .min(shell.systemd.next_ping());
-        if more {
-            // The outboxes are full: look again shortly, once the senders have drained them.
-            wake = wake.min(tokio::time::Instant::now() + Duration::from_millis(10));
-        }
-
-        let camera_link = shell.links.cameras.is_some();
-        tokio::select! {
-            incoming = shell.links.ha.incoming.recv() => shell.on_incoming(Link::Ha, incoming),
-            // While Home Assistant's side cannot take more, camera messages are left unread: the
-            // connection's small queue fills, its reader stops, and TCP makes the camera broker
-            // hold them, instead of this process. (With one broker, both sides share one
-            // connection, whose writes already hold its reads back.)
-            Some(incoming) = async { Some(shell.links.cameras.as_mut()?.incoming.recv().await) },
-                if camera_link && !more => shell.on_incoming(Link::Camera, incoming),
-            _ = tokio::time::sleep_until(wake) => shell.bridge.handle_timeout(Instant::now()),
-            Some(why) = shell.archive_failed.1.recv() => shell.bridge.handle(Event::ArchiveFailed(why), Instant::now()),
-            Some(()) = async {
-                let w = watcher.as_mut()?;
-                w.changed().await;
-                Some(())
-            }, if watcher.is_some() => {
-                info!("{} changed: reloading", shell.path_shown());
-                shell.reload().await?;
-            }
-            _ = hangup.recv() => {
-                info!("SIGHUP: reloading {}", shell.path_shown());
-                shell.reload().await?;
-            }
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
-            _ = &mut stop => break,
-        }
-    }
-
+    let mut shell = Shell::start(path, config, ha_broker, log)?;
+    shell.run(stop).await?;
     info!("stopping: publishing offline");
     shell.systemd.notify(&[NotifyState::Stopping]);
     shell.bridge.handle(Event::Shutdown, Instant::now());
