@@ -1,0 +1,150 @@
+//! Button presses: sent at once to an awake camera, queued for a sleeping one, wakes retried.
+
+use super::*;
+
+#[test]
+fn buttons_send_the_camera_command_on_its_topic() {
+    let mut h = Harness::connected(two_cameras());
+    // Awake: it just reported.
+    h.message("4GSolarCam/Status/5CC5638AE24C", "{}");
+    let cases = [
+        ("wake", "4GSolarCam/Wake/5CC5638AE24C"),
+        ("status", "4GSolarCam/Status/5CC5638AE24C"),
+        ("reboot", "4GSolarCam/Config/5CC5638AE24C"),
+        ("shutdown", "4GSolarCam/Config/5CC5638AE24C"),
+        ("upgrade", "4GSolarCam/Config/5CC5638AE24C"),
+    ];
+    for (word, topic) in cases {
+        let ps = h.message("solarcam/5CC5638AE24C/command", word);
+        assert_eq!(
+            ps,
+            vec![Publish {
+                link: Link::Camera,
+                topic: topic.into(),
+                payload: Bytes::from(word),
+                qos: Qos::AtLeastOnce,
+                retain: false
+            }]
+        );
+    }
+    assert!(h
+        .message("solarcam/5CC5638AE24C/command", "explode")
+        .is_empty());
+    assert_eq!(h.bridge.stats().rejected, 1);
+}
+
+fn commands_sent(ps: &[Publish]) -> Vec<(String, String)> {
+    ps.iter()
+        .filter(|p| p.link == Link::Camera)
+        .map(|p| (p.topic.clone(), text(p).to_string()))
+        .collect()
+}
+
+fn cmd(topic: &str, word: &str) -> (String, String) {
+    (topic.to_string(), word.to_string())
+}
+
+#[test]
+fn a_command_for_a_sleeping_camera_waits_for_it_to_wake() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = h.message("solarcam/5CC5638AE24C/command", "reboot");
+    // Wake goes out at once; reboot waits.
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")]
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "1");
+    let attrs = json(on(&ps, "solarcam/5CC5638AE24C/pending_commands/attributes"));
+    assert_eq!(attrs["commands"], serde_json::json!(["reboot"]));
+    // A second press of another command joins the queue without another wake.
+    let ps = h.message("solarcam/5CC5638AE24C/command", "status");
+    assert!(commands_sent(&ps).is_empty());
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "2");
+
+    // The camera wakes and reports: the queue goes out in order.
+    h.advance(Duration::from_secs(5));
+    let ps = h.message("4GSolarCam/Status", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+    assert_eq!(
+        commands_sent(&ps),
+        vec![
+            cmd("4GSolarCam/Config/5CC5638AE24C", "reboot"),
+            cmd("4GSolarCam/Status/5CC5638AE24C", "status")
+        ]
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "0");
+    // Awake now: the next press goes straight out.
+    let ps = h.message("solarcam/5CC5638AE24C/command", "shutdown");
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Config/5CC5638AE24C", "shutdown")]
+    );
+}
+
+#[test]
+fn a_wake_is_retried_and_then_the_command_is_given_up_and_shown() {
+    let cfg = config(&format!(
+        "command_timeout: 20s\nwake_retries: 3\ncameras:\n  - mac: {DRIVEWAY}\n"
+    ));
+    let mut h = Harness::connected(cfg);
+    let ps = h.message("solarcam/5CC5638AE24C/command", "upgrade");
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")]
+    );
+    for _ in 0..2 {
+        let ps = h.advance(Duration::from_secs(20));
+        assert_eq!(
+            commands_sent(&ps),
+            vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")]
+        );
+    }
+    let ps = h.advance(Duration::from_secs(20));
+    assert!(commands_sent(&ps).is_empty());
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/pending_commands")), "0");
+    let attrs = json(on(&ps, "solarcam/5CC5638AE24C/pending_commands/attributes"));
+    assert_eq!(
+        attrs["last_error"],
+        "SC211 5CC5638AE24C (5CC5638AE24C): upgrade not sent: the camera did not answer 3 wakes over 60s"
+    );
+    assert_eq!(
+        h.bridge.stats().last_error.as_deref(),
+        attrs["last_error"].as_str()
+    );
+    // Nothing more is tried.
+    assert!(commands_sent(&h.advance(Duration::from_secs(600))).is_empty());
+}
+
+#[test]
+fn queued_commands_are_saved_and_resumed_after_a_restart() {
+    let mut h = Harness::connected(two_cameras());
+    let actions = h.event(Event::Message {
+        topic: "solarcam/5CC5638AE24D/command".into(),
+        payload: Bytes::from_static(b"reboot"),
+        retain: false,
+        received: h.wall,
+    });
+    let barn: Mac = BARN.parse().unwrap();
+    let saved = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::SaveState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("state saved");
+    assert_eq!(saved.pending[&barn], vec![CameraCommand::Reboot]);
+
+    // The bridge restarts with what it saved.
+    let mut h = Harness::new(two_cameras());
+    h.bridge.restore(saved);
+    h.event(Event::Connected(Link::Ha));
+    let ps = publishes(h.event(Event::Connected(Link::Camera)));
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Wake/5CC5638AE24D", "wake")]
+    );
+    let ps = h.message("4GSolarCam/Status/5CC5638AE24D", "{}");
+    assert_eq!(
+        commands_sent(&ps),
+        vec![cmd("4GSolarCam/Config/5CC5638AE24D", "reboot")]
+    );
+}

@@ -1,0 +1,305 @@
+//! Configuration changes, reconnects, ghosts of earlier runs, and what survives a restart.
+
+use super::*;
+
+#[test]
+fn reload_adds_removes_and_renames_only_what_changed() {
+    let mut h = Harness::connected(two_cameras());
+    let new = config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n    name: Front drive\n    area: Garden\n  - mac: 112233445566\n    name: Gate\n"
+    ));
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(new))));
+    // Barn removed: every config topic emptied, retained states cleared.
+    for e in CameraEntity::ALL {
+        let p = on(
+            &ps,
+            &format!(
+                "homeassistant/{}/solarcam_5cc5638ae24d/{}/config",
+                e.component(),
+                e.key()
+            ),
+        );
+        assert!(p.payload.is_empty() && p.retain);
+    }
+    assert!(on(&ps, "solarcam/5CC5638AE24D/snapshot").payload.is_empty());
+    // Driveway renamed in place: same unique_id, new name.
+    let cam = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    ));
+    assert_eq!(cam["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+    assert_eq!(cam["device"]["name"], "Front drive");
+    // Gate added.
+    let gate = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+    ));
+    assert_eq!(gate["device"]["name"], "Gate");
+    // The bridge device is untouched.
+    assert!(ps.iter().all(|p| !p.topic.contains("solarcam_bridge")));
+
+    // Reloading the same file again changes nothing.
+    let same = h.bridge.config().clone();
+    assert!(h.event(Event::ConfigReloaded(Box::new(same))).is_empty());
+}
+
+/// The core decides when the broker settings need new connections; the shell only carries it out.
+#[test]
+fn reload_reconnects_only_for_broker_settings_and_says_offline_first() {
+    let remote = |url: &str, extra: &str| {
+        config(&format!(
+            "mqtt:\n  url: {url}\n{extra}cameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n"
+        ))
+    };
+    let mut h = Harness::connected(remote("mqtt://10.0.0.2:1883", ""));
+
+    // Cameras, names, timings: no reconnect.
+    let renamed = remote("mqtt://10.0.0.2:1883", "alarm_off_after: 10s\n");
+    let actions = h.event(Event::ConfigReloaded(Box::new(renamed)));
+    assert!(!actions.contains(&Action::Reconnect), "{actions:?}");
+
+    // Another Home Assistant broker: "offline" goes to the old one, then the shell reconnects.
+    let moved = remote("mqtt://10.0.0.3:1883", "alarm_off_after: 10s\n");
+    let actions = h.event(Event::ConfigReloaded(Box::new(moved)));
+    assert_eq!(actions.last(), Some(&Action::Reconnect), "{actions:?}");
+    let offline = actions
+        .iter()
+        .position(|a| {
+            matches!(a, Action::Publish(p) if p.topic == "solarcam/bridge/availability"
+                && p.payload == "offline" && p.retain && p.link == Link::Ha)
+        })
+        .expect("offline on the old broker");
+    assert!(offline < actions.len() - 1);
+    assert_eq!(
+        h.bridge.config().mqtt.remote().map(|b| b.url.to_string()),
+        Some("mqtt://10.0.0.3:1883".to_string())
+    );
+    assert_eq!(h.bridge.stats().reconnects, 1);
+
+    // A camera broker of their own: reconnect, but Home Assistant's broker is the same one, so
+    // no "offline" there.
+    let h2 = "camera_mqtt:\n  url: mqtt://cams.example:1883\nalarm_off_after: 10s\n";
+    h.event(Event::Connected(Link::Ha));
+    let actions = h.event(Event::ConfigReloaded(Box::new(remote(
+        "mqtt://10.0.0.3:1883",
+        h2,
+    ))));
+    assert_eq!(actions.last(), Some(&Action::Reconnect), "{actions:?}");
+    assert!(!publishes(actions).iter().any(|p| p.payload == "offline"));
+}
+
+#[test]
+fn the_embedded_brokers_settings_wait_for_a_restart() {
+    let embedded = |listen: &str| {
+        config(&format!(
+            "mqtt:\n  embedded: true\n  listen: {listen}\ncameras:\n  - mac: {DRIVEWAY}\n"
+        ))
+    };
+    let mut h = Harness::connected(embedded("127.0.0.1:1883"));
+    let before = h.bridge.config().mqtt.clone();
+    let actions = h.event(Event::ConfigReloaded(Box::new(embedded("127.0.0.1:1999"))));
+    assert!(!actions.contains(&Action::Reconnect), "{actions:?}");
+    assert_eq!(h.bridge.config().mqtt, before);
+    // Nor can it be swapped for a broker at a URL while clients are connected to it.
+    let remote = config(&format!(
+        "mqtt:\n  url: mqtt://10.0.0.2\ncameras:\n  - mac: {DRIVEWAY}\n"
+    ));
+    let actions = h.event(Event::ConfigReloaded(Box::new(remote)));
+    assert!(!actions.contains(&Action::Reconnect), "{actions:?}");
+    assert_eq!(h.bridge.config().mqtt, before);
+}
+
+#[test]
+fn reload_with_new_topics_moves_everything() {
+    let mut h = Harness::connected(two_cameras());
+    let mut new = two_cameras();
+    new.base_topic = "cams".into();
+    new.camera_topic_prefix = "Solar".into();
+    let actions = h.event(Event::ConfigReloaded(Box::new(new)));
+    let ha_filters = |base: &str| {
+        vec![
+            "homeassistant/status".to_string(),
+            format!("{base}/+/command"),
+            "homeassistant/camera/+/snapshot/config".to_string(),
+        ]
+    };
+    assert!(actions.contains(&Action::Unsubscribe {
+        link: Link::Ha,
+        filters: ha_filters("solarcam")
+    }));
+    // The availability topic is the connection's last will: a new base topic needs new
+    // connections, after the old names are cleared on the old ones.
+    assert_eq!(actions.last(), Some(&Action::Reconnect));
+    let old = publishes(actions);
+    assert!(on(&old, "solarcam/bridge/availability").payload.is_empty());
+    let mut actions = h.event(Event::Connected(Link::Ha));
+    actions.extend(h.event(Event::Connected(Link::Camera)));
+    assert!(actions.contains(&Action::Subscribe {
+        link: Link::Ha,
+        filters: ha_filters("cams")
+    }));
+    assert!(actions.iter().any(|a| matches!(a, Action::Subscribe { link: Link::Camera, filters } if filters[0] == "Solar/Snapshot")));
+    let ps = publishes(actions);
+    assert_eq!(text(on(&ps, "cams/bridge/availability")), "online");
+    let cam = json(on(
+        &ps,
+        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+    ));
+    assert_eq!(cam["topic"], "cams/5CC5638AE24C/snapshot");
+    let ps = h.message("solarcam/5CC5638AE24C/command", "wake");
+    assert!(ps.is_empty(), "old command topic no longer read");
+    let ps = h.message("cams/5CC5638AE24C/command", "wake");
+    assert_eq!(ps[0].topic, "Solar/Wake/5CC5638AE24C");
+}
+
+fn retained_message(h: &mut Harness, topic: &str, payload: Vec<u8>) -> Vec<Publish> {
+    let e = Event::Message {
+        topic: topic.to_string(),
+        payload: payload.into(),
+        retain: true,
+        received: h.wall,
+    };
+    publishes(h.event(e))
+}
+
+/// The snapshot-entity config another run of the bridge left retained for `mac`.
+fn announcement(mac: &str, base: &str) -> (String, Vec<u8>) {
+    let topics = Topics {
+        discovery_prefix: "homeassistant".into(),
+        base: base.into(),
+    };
+    let mac: Mac = mac.parse().unwrap();
+    let info = CameraInfo {
+        mac,
+        name: "Old",
+        area: None,
+        model: None,
+        sw_version: None,
+    };
+    let config = crate::discovery::camera_entity(&topics, &info, CameraEntity::Snapshot);
+    (
+        topics.camera_config(mac, CameraEntity::Snapshot),
+        serde_json::to_vec(&config).unwrap(),
+    )
+}
+
+#[test]
+fn ghosts_of_cameras_no_longer_configured_are_removed_at_start() {
+    let mut h = Harness::connected(two_cameras());
+    let (topic, payload) = announcement("112233445566", "solarcam");
+    let ps = retained_message(&mut h, &topic, payload);
+    assert_eq!(
+        ps.len(),
+        // Every entity's and trigger's config, every retained state (not the event topic).
+        CameraEntity::ALL.len() + crate::discovery::ALARM_TRIGGERS.len() + State::ALL.len() - 1,
+        "{ps:#?}"
+    );
+    assert!(on(
+        &ps,
+        "homeassistant/device_automation/solarcam_112233445566/alarm_pir/config"
+    )
+    .payload
+    .is_empty());
+    assert!(ps
+        .iter()
+        .all(|p| p.topic != "solarcam/112233445566/alarm/event"));
+    assert!(on(
+        &ps,
+        "homeassistant/button/solarcam_112233445566/reboot/config"
+    )
+    .payload
+    .is_empty());
+    assert!(on(&ps, "solarcam/112233445566/snapshot").payload.is_empty());
+    assert!(ps.iter().all(|p| p.retain && p.payload.is_empty()));
+    // It is not made a camera of this run.
+    assert_eq!(h.bridge.camera_count(), 2);
+}
+
+#[test]
+fn announcements_that_are_not_ghosts_are_left_alone() {
+    let mut h = Harness::connected(two_cameras());
+    // A configured camera's own config, echoed back.
+    let (topic, payload) = announcement(DRIVEWAY, "solarcam");
+    assert!(retained_message(&mut h, &topic, payload).is_empty());
+    // Another bridge's camera (other state topics).
+    let (topic, payload) = announcement("112233445566", "elsewhere");
+    assert!(retained_message(&mut h, &topic, payload).is_empty());
+    // A live (not retained) config is not a leftover of an earlier run.
+    let (topic, payload) = announcement("112233445566", "solarcam");
+    assert!(h.message(&topic, payload).is_empty());
+    // Someone else's camera entity with the same object id.
+    let other = br#"{"name":"x","unique_id":"solarcam_112233445566_snapshot","topic":"solarcam/112233445566/snapshot"}"#;
+    assert!(retained_message(
+        &mut h,
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+        other.to_vec()
+    )
+    .is_empty());
+}
+
+#[test]
+fn discovered_cameras_are_saved_and_survive_a_restart() {
+    let mut h = Harness::connected(two_cameras());
+    let actions = h.event(Event::Message {
+        topic: "4GSolarCam/Alarm/112233445566".into(),
+        payload: Bytes::from_static(b"{}"),
+        retain: false,
+        received: h.wall,
+    });
+    let gate: Mac = "112233445566".parse().unwrap();
+    assert!(actions.contains(&Action::SaveState(Saved {
+        discovered: vec![gate],
+        ..Saved::default()
+    })));
+
+    // The next run restores it, so its retained announcement is no ghost.
+    let mut h = Harness::new(two_cameras());
+    h.bridge.restore(Saved {
+        discovered: vec![gate],
+        ..Saved::default()
+    });
+    h.event(Event::Connected(Link::Ha));
+    let (topic, payload) = announcement("112233445566", "solarcam");
+    assert!(retained_message(&mut h, &topic, payload).is_empty());
+    assert_eq!(h.bridge.camera_count(), 3);
+
+    // Turning discovery of unknown cameras off removes it, and saves that.
+    let mut cfg = two_cameras();
+    cfg.discover_unknown = false;
+    let actions = h.event(Event::ConfigReloaded(Box::new(cfg)));
+    assert!(actions.contains(&Action::SaveState(Saved::default())));
+    assert!(on(
+        &publishes(actions),
+        "homeassistant/camera/solarcam_112233445566/snapshot/config"
+    )
+    .payload
+    .is_empty());
+}
+
+#[test]
+fn a_rejected_file_raises_the_problem_sensor_and_a_good_one_clears_it() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = publishes(h.event(Event::ConfigRejected {
+        file: "/etc/solarcam-bridge/config.yaml".into(),
+        errors: vec!["config.yaml:3: camera \"barn\": mac \"5CC5\" is not a MAC address".into()],
+    }));
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "ON");
+    let attrs = json(on(&ps, "solarcam/bridge/config_problem/attributes"));
+    assert_eq!(
+        attrs["errors"][0],
+        "config.yaml:3: camera \"barn\": mac \"5CC5\" is not a MAC address"
+    );
+    // The cameras keep working on the last good configuration.
+    let ps = h.message("solarcam/5CC5638AE24D/command", "wake");
+    assert_eq!(ps[0].topic, "4GSolarCam/Wake/5CC5638AE24D");
+    // A birth message republishes the problem too.
+    let ps = h.message("homeassistant/status", "online");
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "ON");
+
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(two_cameras()))));
+    assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
+    assert_eq!(
+        text(on(&ps, "solarcam/bridge/config_problem/attributes")),
+        "{}"
+    );
+}
