@@ -88,11 +88,8 @@ impl Retention {
         self.files.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
     /// The files kept, oldest first.
+    #[cfg(test)]
     pub fn files(&self) -> impl Iterator<Item = (SystemTime, &Path, u64)> {
         self.files.iter().map(|((t, p), s)| (*t, p.as_path(), *s))
     }
@@ -181,6 +178,7 @@ impl Archive {
         self.delete(stale.into_iter());
     }
 
+    #[cfg(test)]
     pub fn retention(&self) -> &Retention {
         &self.index
     }

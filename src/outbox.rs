@@ -108,12 +108,9 @@ impl Outbox {
         std::mem::take(&mut self.dropped)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.queue.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
     }
 
     pub fn bytes(&self) -> usize {

@@ -6,7 +6,7 @@
 //! one): a power cut leaves the old version or the new one, never half of one.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::bridge::Saved;
 
@@ -39,10 +39,6 @@ const FILE: &str = "state.json";
 impl StateDir {
     pub fn new(dir: impl Into<PathBuf>) -> StateDir {
         StateDir { dir: dir.into() }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     /// What [`StateDir::save`] wrote last; nothing if there is no file yet. A damaged file is

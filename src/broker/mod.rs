@@ -16,7 +16,7 @@
 //!
 //! - [`topic`]: topic names and filters.
 //! - [`session`]: what it keeps (sessions, retained messages), each bounded.
-//! - [`connection`]: one client's connection, one method per packet.
+//! - `connection`: one client's connection, one method per packet.
 //!
 //! Packets are read and written with rumqttc's own MQTT codec, so this adds no dependency.
 //! (rumqttd, the embeddable broker of the same project, would add about 85 crates, among them

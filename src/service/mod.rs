@@ -1,7 +1,7 @@
 //! The shell's main loop: connections, signals and timers feed the core; its actions go out.
 //! Setup, the loop, reloads and the clean stop on SIGTERM/SIGINT (offline published, queue
-//! flushed, exit within 2 seconds) are here; the broker connections in [`links`], systemd's
-//! notification protocol in [`systemd`].
+//! flushed, exit within 2 seconds) are here; the broker connections in `links`, systemd's
+//! notification protocol in `systemd`.
 
 mod links;
 mod systemd;
