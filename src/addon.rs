@@ -465,7 +465,7 @@ mod tests {
         assert_eq!(c.cameras[1].area, None);
         assert_eq!(c.alarm_off_after, Duration::from_secs(45));
         assert_eq!(c.awake_timeout, Duration::from_secs(120));
-        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(c.log_level, Some(crate::config::Level::Debug));
         // Same broker for cameras and Home Assistant: unlisted cameras appear by themselves.
         assert!(c.discover_unknown);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);

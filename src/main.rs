@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use solarcam_bridge::config::{BrokerUrl, Config, Secret, DEFAULT_PATH};
+use solarcam_bridge::config::{BrokerUrl, Config, Level, Secret, DEFAULT_PATH};
 use solarcam_bridge::mac::Mac;
 use solarcam_bridge::{container, logging};
 
@@ -194,7 +194,7 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log = logging::init(config.log_level.as_deref(), "info");
+    let log = logging::init(config.log_level.map(Level::as_str), "info");
     block_on(solarcam_bridge::service::run(path, config, log))
 }
 
@@ -216,7 +216,7 @@ fn container(data: PathBuf, config: PathBuf, user: &str) -> ExitCode {
     };
     let log = logging::init_to(
         logging::Output::Stdout,
-        start.config.log_level.as_deref(),
+        start.config.log_level.map(Level::as_str),
         "info",
     );
     container::describe(&start);

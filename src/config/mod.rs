@@ -79,7 +79,7 @@ pub struct Config {
     pub alarm_snapshot_window: Duration,
     /// Every snapshot kept on disk, when set.
     pub archive: Option<ArchiveConfig>,
-    pub log_level: Option<String>,
+    pub log_level: Option<Level>,
     /// Where the bridge keeps what it remembers across restarts; the service's own state directory
     /// (systemd's `$STATE_DIRECTORY`) or `/var/lib/solarcam-bridge` when not set.
     pub state_dir: Option<PathBuf>,
@@ -95,6 +95,37 @@ pub struct CameraConfig {
     pub area: Option<String>,
     /// This camera's own `awake_timeout`, when it differs from the global one.
     pub awake_timeout: Option<Duration>,
+}
+
+/// How much the log shows (`log_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Level {
+    pub const ALL: [Level; 5] = [
+        Level::Error,
+        Level::Warn,
+        Level::Info,
+        Level::Debug,
+        Level::Trace,
+    ];
+
+    /// As the file and `RUST_LOG` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        }
+    }
 }
 
 /// Home Assistant's broker.

@@ -10,7 +10,7 @@ use super::locate::{locate, Seg};
 use super::raw::{RawArchive, RawBroker, RawCamera, RawConfig, Scalar};
 use super::{
     default_camera_name, ArchiveConfig, BrokerConfig, BrokerUrl, CameraConfig, Config, ConfigError,
-    EmbeddedBroker, Mqtt, Secret,
+    EmbeddedBroker, Level, Mqtt, Secret,
 };
 use crate::mac::Mac;
 
@@ -190,17 +190,16 @@ fn in_range(
     }
 }
 
-fn log_level(c: &mut Check, level: Option<String>) -> Option<String> {
-    let level = level.map(|l| l.to_ascii_lowercase());
-    if let Some(l) = &level {
-        if !matches!(l.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
-            c.error(
-                &[Seg::Key("log_level")],
-                format!("log_level {l:?} is not a level; use error, warn, info, debug or trace"),
-            );
-        }
+fn log_level(c: &mut Check, level: Option<String>) -> Option<Level> {
+    let l = level?.to_ascii_lowercase();
+    let found = Level::ALL.into_iter().find(|level| level.as_str() == l);
+    if found.is_none() {
+        c.error(
+            &[Seg::Key("log_level")],
+            format!("log_level {l:?} is not a level; use error, warn, info, debug or trace"),
+        );
     }
-    level
+    found
 }
 
 /// The cameras listed: each MAC read (whatever its spelling) and listed once.

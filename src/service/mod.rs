@@ -17,7 +17,7 @@ use tracing::{debug, error, info, warn};
 use crate::archive::ArchiveWriter;
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
-use crate::config::{ArchiveConfig, BrokerConfig, Config, Mqtt};
+use crate::config::{ArchiveConfig, BrokerConfig, Config, Level, Mqtt};
 use crate::logging::LogLevel;
 use crate::mqtt::{Incoming, SetupError};
 use crate::state::StateDir;
@@ -358,7 +358,7 @@ impl Shell {
             }
             Ok(new) => {
                 if let Some(log) = &mut self.log {
-                    log.set(new.log_level.as_deref());
+                    log.set(new.log_level.map(Level::as_str));
                 }
                 info!("configuration reloaded: {}", new.summary());
                 for w in &new.warnings {
