@@ -17,11 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-apt_install() {
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
-}
+. packaging/lib.sh
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 registry_name=ghcr.io/solarcam-bridge/solarcam-bridge

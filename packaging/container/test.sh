@@ -8,11 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v docker >/dev/null; then
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
-fi
+. packaging/lib.sh
+command -v docker >/dev/null || apt_install docker.io
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null || { echo "no dockerd: apt-get install docker.io" >&2; exit 1; }
   echo "== starting dockerd (log: target/dockerd.log)"
@@ -31,12 +28,9 @@ packaging/container/build.sh
 # The Compose example runs as users run it, except that eclipse-mosquitto cannot be pulled here:
 # a stand-in image of Debian's Mosquitto (its binary, the libraries it links and a mosquitto user)
 # takes its place, started the same way (/mosquitto/config/mosquitto.conf).
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || {
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
-}
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto
 if ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null 2>&1; then
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose
+  apt_install docker-compose
 fi
 ctx=target/container/mosquitto
 rm -rf "$ctx" && mkdir -p "$ctx/root/etc" "$ctx/root/mosquitto/data" "$ctx/root/mosquitto/config"
