@@ -343,6 +343,8 @@ pub fn make_certificates(dir: &Path) {
 pub struct BridgeProcess {
     pub child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    /// The threads reading its stdout and stderr into `log`; they end when it exits.
+    readers: Vec<std::thread::JoinHandle<()>>,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
 }
@@ -395,21 +397,25 @@ impl BridgeProcess {
         let log = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        for stream in [
+        let readers = [
             Box::new(stdout) as Box<dyn std::io::Read + Send>,
             Box::new(stderr),
-        ] {
+        ]
+        .into_iter()
+        .map(|stream| {
             let sink = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     eprintln!("bridge: {line}");
                     sink.lock().unwrap().push(line);
                 }
-            });
-        }
+            })
+        })
+        .collect();
         BridgeProcess {
             child,
             log,
+            readers,
             dir,
             config,
         }
@@ -446,10 +452,15 @@ impl BridgeProcess {
         assert!(ok.success());
     }
 
+    /// Waits for the process to end, and for its last lines to be in [`BridgeProcess::log`].
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Its pipes are closed: the readers finish once they have taken the last lines.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(10));
