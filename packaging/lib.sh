@@ -8,3 +8,17 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
+
+# Starts the Docker engine when it is installed but not answering (a fresh machine starts none),
+# logging to target/dockerd.log, and waits up to 30 s for it.
+start_dockerd() {
+  docker info >/dev/null 2>&1 && return 0
+  command -v dockerd >/dev/null || { echo "no dockerd: apt-get install docker.io" >&2; return 1; }
+  echo "== starting dockerd (log: target/dockerd.log)"
+  mkdir -p target
+  as_root sh -c 'nohup dockerd >target/dockerd.log 2>&1 &'
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && return 0; sleep 0.5; done
+  echo "dockerd did not start:" >&2
+  tail -20 target/dockerd.log >&2
+  return 1
+}

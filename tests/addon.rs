@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -60,9 +59,10 @@ fn an_addon_finds_the_broker_through_the_supervisor_and_its_cameras_appear() {
     );
 
     // The listed camera is a device, with the name and area of the options.
-    let config = retained_as(
+    let config = wait_retained_as(
         broker.port,
         "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+        ("addons", PASSWORD),
     );
     assert_eq!(config.json()["device"]["name"], "Driveway");
     assert_eq!(config.json()["device"]["suggested_area"], "Garden");
@@ -77,16 +77,7 @@ fn an_addon_finds_the_broker_through_the_supervisor_and_its_cameras_appear() {
     ha.wait_for("the unlisted camera's alarm", |m| {
         m.topic == format!("solarcam/{BARN}/alarm") && m.text() == "ON"
     });
-    let state = bridge.dir.path().join("state.json");
-    let deadline = std::time::Instant::now() + WAIT;
-    while !std::fs::read_to_string(&state).is_ok_and(|s| s.contains(BARN)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never listed {BARN}",
-            state.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_file_containing(&bridge.dir.path().join("state.json"), BARN);
 
     bridge.signal("TERM");
     let status = bridge.wait_exit(WAIT).expect("stops on SIGTERM");
@@ -97,12 +88,6 @@ fn an_addon_finds_the_broker_through_the_supervisor_and_its_cameras_appear() {
     for secret in [TOKEN, PASSWORD] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
-}
-
-/// The retained message on `topic`, read with the add-on broker's login.
-fn retained_as(port: u16, topic: &str) -> Msg {
-    let mut peer = Peer::connect_as(port, &[topic], Some(("addons", PASSWORD)));
-    peer.wait_for(topic, |m| m.topic == topic && m.retain)
 }
 
 #[test]

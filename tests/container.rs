@@ -78,23 +78,6 @@ fn owner(path: &Path) -> u32 {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap())
 }
 
-fn wait_for_file_containing(path: &Path, text: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if s.contains(text) {
-                return s;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never held {text}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 #[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
 fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
@@ -199,8 +182,7 @@ fn the_image_as_an_addon_takes_the_broker_from_the_supervisor() {
         m.topic == "solarcam/bridge/availability" && m.text() == "online"
     });
     let topic = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
-    let mut reader = Peer::connect_as(broker.port, &[topic], Some(("addons", PASSWORD)));
-    let config = reader.wait_for(topic, |m| m.topic == topic && m.retain);
+    let config = wait_retained_as(broker.port, topic, ("addons", PASSWORD));
     assert_eq!(config.json()["device"]["suggested_area"], "Garden");
 
     // An unlisted camera on Home Assistant's broker: remembered in the Supervisor's /data, which

@@ -10,14 +10,7 @@ cd "$(dirname "$0")/../.."
 
 . packaging/lib.sh
 command -v docker >/dev/null || apt_install docker.io
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null || { echo "no dockerd: apt-get install docker.io" >&2; exit 1; }
-  echo "== starting dockerd (log: target/dockerd.log)"
-  mkdir -p target
-  as_root sh -c 'nohup dockerd >target/dockerd.log 2>&1 &'
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || { echo "dockerd did not start:" >&2; tail -20 target/dockerd.log >&2; exit 1; }
-fi
+start_dockerd
 # The arm images start under qemu where binfmt_misc has it (packaging/pi-test.sh registers it).
 if [ -d /proc/sys/fs/binfmt_misc ] && ! mountpoint -q /proc/sys/fs/binfmt_misc; then
   as_root mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc || true

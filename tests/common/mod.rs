@@ -639,6 +639,30 @@ pub fn wait_retained(port: u16, topic: &str) -> Msg {
     }
 }
 
+/// Waits for the retained message on `topic`, read with `login` (for brokers that ask for one).
+pub fn wait_retained_as(port: u16, topic: &str, login: (&str, &str)) -> Msg {
+    let mut peer = Peer::connect_as(port, &[topic], Some(login));
+    peer.wait_for(topic, |m| m.topic == topic && m.retain)
+}
+
+/// Waits until the file at `path` holds `text`, and returns all of it.
+pub fn wait_for_file_containing(path: &Path, text: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if s.contains(text) {
+                return s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never held {text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits until `topic` holds `value` retained.
 pub fn wait_retained_value(port: u16, topic: &str, value: &str) {
     let deadline = Instant::now() + WAIT;
