@@ -69,8 +69,9 @@ pub fn decode(input: &Path, output: Option<PathBuf>) -> Result<Decoded, DecodeEr
         });
     }
     let camera = match found.mac {
-        Some(mac) => format!("camera {mac}"),
-        None => "no camera MAC in the payload".to_string(),
+        Ok(Some(mac)) => format!("camera {mac}"),
+        Ok(None) => "no camera MAC in the payload".to_string(),
+        Err(bad) => format!("no camera: {bad}"),
     };
     Ok(Decoded {
         summary: format!(

@@ -13,8 +13,20 @@ pub struct Mac([u8; 6]);
 
 /// Why a string is not a MAC address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a MAC address (12 hex digits, optionally separated by ':' or '-')")]
+#[error("{} is not a MAC address (12 hex digits, optionally separated by ':' or '-')", shown(.0))]
 pub struct MacError(pub String);
+
+/// What was given, quoted; a long one (a stranger's topic level) cut, with its length.
+fn shown(s: &str) -> String {
+    const SHOWN: usize = 24;
+    let chars = s.chars().count();
+    if chars <= SHOWN + 8 {
+        format!("{s:?}")
+    } else {
+        let start: String = s.chars().take(SHOWN).collect();
+        format!("{:?} ({chars} characters)", format!("{start}…"))
+    }
+}
 
 impl Mac {
     pub const fn from_bytes(bytes: [u8; 6]) -> Self {

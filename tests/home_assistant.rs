@@ -24,7 +24,11 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         "suggested_area": "Garden",
         "via_device": "solarcam_bridge"
     });
-    let origin = json!({"name": "solarcam-bridge", "sw_version": env!("CARGO_PKG_VERSION")});
+    let origin = json!({
+        "name": "solarcam-bridge",
+        "sw_version": env!("CARGO_PKG_VERSION"),
+        "support_url": "https://github.com/solarcam-bridge/solarcam-bridge"
+    });
     let base = |name: serde_json::Value, key: &str| {
         json!({
             "name": name,

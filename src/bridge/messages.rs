@@ -12,7 +12,7 @@ use super::{
 use crate::discovery::{State, ASLEEP, AWAKE};
 use crate::mac::Mac;
 use crate::protocol::snapshot;
-use crate::protocol::{find_mac, parse_object, AlarmKind, CameraTopic, StatusReport};
+use crate::protocol::{find_mac, parse_object, AlarmKind, BadMac, CameraTopic, StatusReport};
 
 /// "Last seen" is published at most this often for a camera.
 pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
@@ -27,6 +27,35 @@ pub const MAX_REPORT_BYTES: usize = 64 << 10;
 /// A JPEG sliced out of a payload that much larger is copied out, so the payload's buffer is
 /// freed rather than kept alive, uncounted, by the slice until it is sent.
 const MAX_PINNED_SURPLUS: usize = 64 << 10;
+
+/// A report's JSON is shown as its entities' attributes up to this size; a larger one (no camera
+/// sends one) is summarised instead, so Home Assistant's recorder never meets a stranger's 60 KB.
+pub const MAX_ATTRIBUTES_BYTES: usize = 8 << 10;
+
+/// The camera a message is for: the topic's MAC wins; else what the payload names.
+fn claimed(
+    topic_mac: Option<Mac>,
+    payload: Result<Option<Mac>, BadMac>,
+) -> Result<Option<Mac>, BadMac> {
+    match topic_mac {
+        Some(mac) => Ok(Some(mac)),
+        None => payload,
+    }
+}
+
+/// A report as attributes: itself, or a note of its size when it is too large to show.
+fn attributes(what: &str, payload: Bytes) -> Bytes {
+    if payload.len() <= MAX_ATTRIBUTES_BYTES {
+        return payload;
+    }
+    let note = serde_json::json!({
+        "note": format!(
+            "the {what} was {} bytes, too large to show (at most {MAX_ATTRIBUTES_BYTES})",
+            payload.len()
+        )
+    });
+    Bytes::from(note.to_string())
+}
 
 impl Bridge {
     pub(super) fn on_message(
@@ -93,7 +122,7 @@ impl Bridge {
             _ => {
                 info!("Home Assistant is online: publishing discovery and states again");
                 self.last_birth_announce = Some(now);
-                self.publish_everything();
+                self.publish_everything(now);
             }
         }
     }
@@ -176,7 +205,7 @@ impl Bridge {
             topic,
             "snapshot",
             size,
-            topic_mac.or(found.mac),
+            claimed(topic_mac, found.mac),
             received,
             now,
         ) else {
@@ -238,7 +267,7 @@ impl Bridge {
         let (payload_mac, attributes, fields) = match parse_object(&payload) {
             Ok(obj) => {
                 let mac = find_mac(&serde_json::Value::Object(obj.clone()));
-                (mac, payload, obj)
+                (mac, attributes("alarm", payload), obj)
             }
             Err(_) => {
                 let raw = String::from_utf8_lossy(&payload);
@@ -249,7 +278,7 @@ impl Bridge {
                     _ => serde_json::Map::new(),
                 };
                 (
-                    Mac::find_in(&payload),
+                    Ok(Mac::find_in(&payload)),
                     Bytes::from(attrs.to_string()),
                     fields,
                 )
@@ -260,7 +289,7 @@ impl Bridge {
             topic,
             "alarm",
             size,
-            topic_mac.or(payload_mac),
+            claimed(topic_mac, payload_mac),
             received,
             now,
         ) else {
@@ -281,16 +310,16 @@ impl Bridge {
         if !was_on {
             self.publish_state(mac, State::Alarm, Bytes::from_static(b"ON"));
         }
-        // One event per alarm, never retained: replayed, it would be a new alarm.
-        let mut event = fields;
+        // One event per alarm, never retained: replayed, it would be a new alarm. Its attributes
+        // are the alarm's own fields, when they are of a size to show.
+        let mut event = if size <= MAX_ATTRIBUTES_BYTES {
+            fields
+        } else {
+            serde_json::Map::new()
+        };
         event.insert("event_type".into(), kind.as_str().into());
         match serde_json::to_vec(&event) {
-            Ok(json) => self.publish(
-                Link::Ha,
-                self.topics.state(mac, State::AlarmEvent),
-                Bytes::from(json),
-                false,
-            ),
+            Ok(json) => self.publish_event(mac, Bytes::from(json), now),
             Err(e) => warn!("{topic}: alarm event not published: {e}"),
         }
     }
@@ -321,7 +350,7 @@ impl Bridge {
             topic,
             "status",
             size,
-            topic_mac.or(report.mac),
+            claimed(topic_mac, report.mac),
             received,
             now,
         ) else {
@@ -346,6 +375,7 @@ impl Bridge {
             cam.last_status = Some(last_status.clone());
             Bytes::from(last_status)
         });
+        let payload = attributes("status", payload);
         cam.status = Some(payload.clone());
         info!(
             "{} ({mac}): status{}",
@@ -400,14 +430,39 @@ impl Bridge {
         topic: &str,
         what: &str,
         size: usize,
-        mac: Option<Mac>,
+        mac: Result<Option<Mac>, BadMac>,
         received: SystemTime,
         now: Instant,
     ) -> Option<Mac> {
         let mac = match mac {
-            Some(mac) => mac,
-            None if self.config.cameras.len() == 1 => self.config.cameras[0].mac,
-            None => {
+            Err(bad) => {
+                // A false claim is not a missing one: it is given to no camera, not even the
+                // only one.
+                self.reject(format!(
+                    "{topic}: {size}-byte {what} refused: {bad}; not given to any camera"
+                ));
+                return None;
+            }
+            Ok(Some(mac)) => mac,
+            Ok(None) => {
+                return self.attribute_unnamed(topic, what, size, received, now);
+            }
+        };
+        self.attribute_named(topic, what, mac, received, now)
+    }
+
+    /// A payload that names no camera: the only configured one, or the one heard from lately.
+    fn attribute_unnamed(
+        &mut self,
+        topic: &str,
+        what: &str,
+        size: usize,
+        received: SystemTime,
+        now: Instant,
+    ) -> Option<Mac> {
+        let mac = match () {
+            () if self.config.cameras.len() == 1 => self.config.cameras[0].mac,
+            () => {
                 // Rare (only payloads naming no camera), so a scan of the cameras is fine here,
                 // and nothing has to be kept up to date on the path every message takes.
                 let heard: Vec<Mac> = self
@@ -444,6 +499,17 @@ impl Bridge {
                 heard[0]
             }
         };
+        self.attribute_named(topic, what, mac, received, now)
+    }
+
+    fn attribute_named(
+        &mut self,
+        topic: &str,
+        what: &str,
+        mac: Mac,
+        received: SystemTime,
+        now: Instant,
+    ) -> Option<Mac> {
         if !self.cameras.contains_key(&mac) && !self.admit_unlisted(topic, what, mac, now) {
             return None;
         }
@@ -496,8 +562,7 @@ impl Bridge {
         self.last_discovery = Some(now);
         self.save_state();
         if self.ha_connected {
-            self.publish_discovery(mac);
-            self.publish_states(mac);
+            self.announce_camera(mac, now);
         }
         true
     }

@@ -308,6 +308,34 @@ pub struct Bridge {
     /// and when the next one may (a flood of them announces once per [`REANNOUNCE_EVERY`]).
     last_birth_announce: Option<Instant>,
     birth_announce_due: Option<Instant>,
+    /// Alarm events waiting for Home Assistant to have subscribed (see [`EVENT_SETTLE`]).
+    events: HeldEvents,
+}
+
+/// Alarm events held back while Home Assistant subscribes to what was just announced.
+#[derive(Debug, Default)]
+struct HeldEvents {
+    /// Every camera was announced (a start, a reconnect, Home Assistant's birth): events of all
+    /// cameras wait until then.
+    all_until: Option<Instant>,
+    /// Cameras announced on their own (a new one), and until when their events wait.
+    cameras: BTreeMap<Mac, Instant>,
+    /// In order of arrival, each with the time it may go.
+    held: VecDeque<(Instant, Publish)>,
+}
+
+impl HeldEvents {
+    fn release_at(&self, mac: Mac, now: Instant) -> Option<Instant> {
+        let until = [self.all_until, self.cameras.get(&mac).copied()]
+            .into_iter()
+            .flatten()
+            .max()?;
+        (until > now).then_some(until)
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.held.front().map(|(t, _)| *t)
+    }
 }
 
 /// At most one unlisted camera becomes a device per this long: a stranger flooding random MACs
@@ -322,6 +350,23 @@ pub const REANNOUNCE_EVERY: Duration = Duration::from_secs(5);
 
 /// How many dismissed cameras are remembered; the oldest is forgotten first.
 pub const MAX_DISMISSED: usize = 256;
+
+/// Home Assistant drops a text state longer than this (and logs an error): text states are cut
+/// to it, the whole text going to the entity's attributes.
+pub const MAX_STATE_CHARS: usize = 255;
+
+/// A text kept as an attribute is cut to this: attributes are stored with every state change,
+/// and Home Assistant's recorder refuses (and warns about) attributes over 16 KiB.
+pub const MAX_ATTRIBUTE_CHARS: usize = 4096;
+
+/// After a camera's entities are announced, its alarm events wait this long before they go out.
+/// Home Assistant subscribes to a new entity's topic (and to a device trigger's, and an
+/// automation's after it starts) a moment after the discovery config arrives, debounced; an event
+/// is not retained, so one published before that is lost to the event entity and the triggers.
+pub const EVENT_SETTLE: Duration = Duration::from_secs(3);
+
+/// Events held during [`EVENT_SETTLE`], at most; past this (a flood) they go out at once.
+pub const MAX_HELD_EVENTS: usize = 64;
 
 fn topics_of(config: &Config) -> Topics {
     Topics {
@@ -356,6 +401,7 @@ impl Bridge {
             refusals_unlogged: 0,
             last_birth_announce: None,
             birth_announce_due: None,
+            events: HeldEvents::default(),
         }
     }
 
@@ -452,6 +498,7 @@ impl Bridge {
             self.next_camera_timer,
             self.diagnostics_due,
             self.birth_announce_due,
+            self.events.next(),
         ]
         .into_iter()
         .flatten()
@@ -497,8 +544,9 @@ impl Bridge {
             self.birth_announce_due = None;
             self.last_birth_announce = Some(now);
             info!("Home Assistant is online: publishing discovery and states again");
-            self.publish_everything();
+            self.publish_everything(now);
         }
+        self.release_events(now);
         if due(self.diagnostics_due) {
             self.diagnostics_due = None;
             self.diagnostics_dirty = false;
@@ -514,11 +562,12 @@ impl Bridge {
             Event::Connected(Link::Ha) => {
                 self.ha_connected = true;
                 self.subscribe_ha();
-                self.publish_everything();
+                self.publish_everything(now);
             }
             Event::Connected(Link::Camera) => {
                 self.camera_connected = true;
                 self.subscribe_cameras();
+                self.publish_camera_broker();
                 self.resume_pending(now);
             }
             Event::Disconnected { link, reason } => self.disconnected(link, reason),
@@ -532,7 +581,7 @@ impl Bridge {
                 self.diagnostics_changed();
                 self.on_message(&topic, payload, retain, received, now);
             }
-            Event::ConfigReloaded(config) => self.on_config(*config),
+            Event::ConfigReloaded(config) => self.on_config(*config, now),
             Event::ArchiveFailed(why) => {
                 warn!("{why}");
                 self.stats.archive_failures += 1;
@@ -557,6 +606,9 @@ impl Bridge {
         let same_connection = link == Link::Camera && self.config.camera_mqtt.is_none();
         if was && !same_connection {
             self.stats.reconnects += 1;
+        }
+        if link == Link::Camera {
+            self.publish_camera_broker();
         }
         self.note_error(reason);
     }
@@ -609,8 +661,10 @@ impl Bridge {
     ///
     /// Cameras are announced one at a time as the shell asks for more ([`Bridge::poll_action`]):
     /// with thousands of cameras the whole announcement never sits in memory at once.
-    fn publish_everything(&mut self) {
-        for entity in BridgeEntity::ALL {
+    fn publish_everything(&mut self, now: Instant) {
+        // Home Assistant may be (re)creating the entities: events wait for its subscriptions.
+        self.events.all_until = Some(now + EVENT_SETTLE);
+        for entity in self.bridge_entities() {
             let config = discovery::bridge_entity(&self.topics, entity);
             self.publish_json(self.topics.bridge_config(entity), &config);
         }
@@ -643,6 +697,7 @@ impl Bridge {
                 true,
             );
             self.publish_config_problem();
+            self.publish_camera_broker();
             return self.publish_diagnostics();
         }
         match a.states.pop_front() {
@@ -661,6 +716,61 @@ impl Bridge {
             (topics.config_problem_attributes(), topics.config_problem());
         self.publish(Link::Ha, attr_topic, attributes, true);
         self.publish(Link::Ha, state_topic, Bytes::from_static(state), true);
+    }
+
+    /// The bridge's own entities: the camera broker's link only when there is a separate one.
+    fn bridge_entities(&self) -> impl Iterator<Item = BridgeEntity> {
+        let separate = self.config.camera_mqtt.is_some();
+        BridgeEntity::ALL
+            .into_iter()
+            .filter(move |e| separate || *e != BridgeEntity::CameraBroker)
+    }
+
+    /// `ON`/`OFF` for the link to a separate camera broker (nothing with one broker).
+    fn publish_camera_broker(&mut self) {
+        if self.config.camera_mqtt.is_none() || !self.ha_connected {
+            return;
+        }
+        let state: &'static [u8] = if self.camera_connected { b"ON" } else { b"OFF" };
+        self.publish(
+            Link::Ha,
+            self.topics.camera_broker(),
+            Bytes::from_static(state),
+            true,
+        );
+    }
+
+    /// Publishes an alarm event, or holds it while Home Assistant is still subscribing to what
+    /// was just announced (see [`EVENT_SETTLE`]).
+    fn publish_event(&mut self, mac: Mac, payload: Bytes, now: Instant) {
+        let publish = Publish {
+            link: Link::Ha,
+            topic: self.topics.state(mac, State::AlarmEvent),
+            payload,
+            qos: Link::Ha.qos(),
+            retain: false,
+        };
+        self.stats.published += 1;
+        match self.events.release_at(mac, now) {
+            Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
+                debug!("{mac}: alarm event held until Home Assistant has subscribed");
+                self.events.held.push_back((at, publish));
+            }
+            _ => self.actions.push_back(Action::Publish(publish)),
+        }
+    }
+
+    /// Sends the held events whose time has come, in order; forgets settle times that passed.
+    fn release_events(&mut self, now: Instant) {
+        while self.events.next().is_some_and(|t| t <= now) {
+            if let Some((_, publish)) = self.events.held.pop_front() {
+                self.actions.push_back(Action::Publish(publish));
+            }
+        }
+        if self.events.all_until.is_some_and(|t| t <= now) {
+            self.events.all_until = None;
+        }
+        self.events.cameras.retain(|_, t| *t > now);
     }
 
     /// Records a problem for the "last error" sensor (the caller logs it).
@@ -688,9 +798,15 @@ impl Bridge {
             (Diagnostic::ArchiveFailures, s.archive_failures.to_string()),
             (
                 Diagnostic::LastError,
-                s.last_error.clone().unwrap_or_else(|| "none".into()),
+                s.last_error
+                    .as_deref()
+                    .map_or_else(|| "none".into(), |e| cut(e, MAX_STATE_CHARS)),
             ),
         ];
+        let message = s.last_error.as_deref().map(|e| cut(e, MAX_ATTRIBUTE_CHARS));
+        let attributes = serde_json::json!({ "message": message });
+        let topic = self.topics.last_error_attributes();
+        self.push_publish(Link::Ha, topic, Bytes::from(attributes.to_string()), true);
         for (d, value) in values {
             let topic = self.topics.diagnostic(d);
             self.push_publish(Link::Ha, topic, Bytes::from(value), true);
@@ -728,6 +844,14 @@ impl Bridge {
         for (topic, trigger) in triggers {
             self.publish_json(topic, &trigger);
         }
+    }
+
+    /// One camera's configs and states, outside a whole announcement (a new camera, a rename):
+    /// its events wait while Home Assistant subscribes.
+    fn announce_camera(&mut self, mac: Mac, now: Instant) {
+        self.publish_discovery(mac);
+        self.publish_states(mac);
+        self.events.cameras.insert(mac, now + EVENT_SETTLE);
     }
 
     fn publish_states(&mut self, mac: Mac) {
@@ -791,6 +915,20 @@ impl Bridge {
             qos: link.qos(),
             retain,
         }));
+    }
+}
+
+/// `text` whole if it has at most `max` characters, else its first `max - 1` and "…".
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some(_) => {
+            let end = text
+                .char_indices()
+                .nth(max - 1)
+                .map_or(text.len(), |(i, _)| i);
+            format!("{}…", &text[..end])
+        }
     }
 }
 

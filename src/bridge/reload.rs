@@ -4,6 +4,8 @@
 //! never the whole list taken down and put up again. Removing a camera empties every retained
 //! discovery config and state it had, so no entity is left behind.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use tracing::{info, warn};
 
@@ -14,7 +16,7 @@ use crate::mac::Mac;
 use crate::protocol::CameraTopic;
 
 impl Bridge {
-    pub(super) fn on_config(&mut self, mut new: Config) {
+    pub(super) fn on_config(&mut self, mut new: Config, now: Instant) {
         // The embedded broker runs in this process and cannot be swapped under the clients
         // connected to it.
         let embedded = |m: &Mqtt| matches!(m, Mqtt::Embedded(_));
@@ -33,7 +35,18 @@ impl Bridge {
                 self.disconnected(link, "reconnecting for new broker settings".to_string());
             }
         }
-        self.reload(new);
+        if self.config.camera_mqtt.is_some() && new.camera_mqtt.is_none() {
+            // One broker again: the link to the camera broker is no longer a thing to show.
+            let entity = BridgeEntity::CameraBroker;
+            self.publish(
+                Link::Ha,
+                self.topics.bridge_config(entity),
+                Bytes::new(),
+                true,
+            );
+            self.publish(Link::Ha, self.topics.camera_broker(), Bytes::new(), true);
+        }
+        self.reload(new, now);
         if self.config_problem.take().is_some() {
             info!("the configuration file is valid again");
             self.publish_config_problem();
@@ -94,7 +107,7 @@ impl Bridge {
         }
     }
 
-    fn reload(&mut self, new: Config) {
+    fn reload(&mut self, new: Config, now: Instant) {
         let topics_changed = new.discovery_prefix != self.config.discovery_prefix
             || new.base_topic != self.config.base_topic;
         let prefix_changed = new.camera_topic_prefix != self.config.camera_topic_prefix;
@@ -119,6 +132,8 @@ impl Bridge {
                     old.availability(),
                     old.config_problem(),
                     old.config_problem_attributes(),
+                    old.last_error_attributes(),
+                    old.camera_broker(),
                 ]
                 .into_iter()
                 .chain(Diagnostic::ALL.map(|d| old.diagnostic(d)));
@@ -186,12 +201,11 @@ impl Bridge {
         if topics_changed {
             if self.ha_connected {
                 self.subscribe_ha();
-                self.publish_everything();
+                self.publish_everything(now);
             }
         } else if self.ha_connected {
             for mac in changed {
-                self.publish_discovery(mac);
-                self.publish_states(mac);
+                self.announce_camera(mac, now);
             }
         }
         if prefix_changed && self.camera_connected {

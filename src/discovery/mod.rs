@@ -78,6 +78,16 @@ impl Topics {
         format!("{}/bridge/{}", self.base, d.key())
     }
 
+    /// `{"message": …}`: the last error whole, beside its state cut to Home Assistant's limit.
+    pub fn last_error_attributes(&self) -> String {
+        format!("{}/bridge/last_error/attributes", self.base)
+    }
+
+    /// `ON` while the bridge is connected to a separate camera broker, `OFF` while it is not.
+    pub fn camera_broker(&self) -> String {
+        format!("{}/bridge/camera_broker", self.base)
+    }
+
     /// `ON` while the configuration file has errors (the last good one keeps running).
     pub fn config_problem(&self) -> String {
         format!("{}/bridge/config_problem", self.base)
@@ -118,6 +128,8 @@ impl Topics {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BridgeEntity {
     Connectivity,
+    /// The link to a separate camera broker (`camera_mqtt`); announced only when there is one.
+    CameraBroker,
     ConfigProblem,
     /// Diagnostic counters and the last error, each a sensor reading `<base>/bridge/<key>`.
     Diagnostic(Diagnostic),
@@ -178,8 +190,9 @@ impl Diagnostic {
 }
 
 impl BridgeEntity {
-    pub const ALL: [BridgeEntity; 10] = [
+    pub const ALL: [BridgeEntity; 11] = [
         BridgeEntity::Connectivity,
+        BridgeEntity::CameraBroker,
         BridgeEntity::ConfigProblem,
         BridgeEntity::Diagnostic(Diagnostic::Received),
         BridgeEntity::Diagnostic(Diagnostic::Published),
@@ -194,6 +207,7 @@ impl BridgeEntity {
     pub fn key(self) -> &'static str {
         match self {
             BridgeEntity::Connectivity => "connectivity",
+            BridgeEntity::CameraBroker => "camera_broker",
             BridgeEntity::ConfigProblem => "config_problem",
             BridgeEntity::Diagnostic(d) => d.key(),
         }
@@ -443,7 +457,8 @@ mod tests {
                 },
                 "origin": {
                     "name": "solarcam-bridge",
-                    "sw_version": env!("CARGO_PKG_VERSION")
+                    "sw_version": env!("CARGO_PKG_VERSION"),
+                    "support_url": "https://github.com/solarcam-bridge/solarcam-bridge"
                 },
                 "availability_topic": "solarcam/bridge/availability",
                 "topic": "solarcam/5CC5638AE24C/snapshot"

@@ -12,11 +12,14 @@ use crate::protocol::{AlarmKind, CameraCommand};
 pub struct Origin {
     pub name: &'static str,
     pub sw_version: &'static str,
+    /// Where Home Assistant's MQTT info and device pages send a user for help.
+    pub support_url: &'static str,
 }
 
 pub const ORIGIN: Origin = Origin {
     name: "solarcam-bridge",
     sw_version: env!("CARGO_PKG_VERSION"),
+    support_url: env!("CARGO_PKG_REPOSITORY"),
 };
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -387,6 +390,17 @@ pub fn bridge_entity(topics: &Topics, entity: BridgeEntity) -> EntityConfig {
             },
             None,
         ),
+        BridgeEntity::CameraBroker => (
+            Spec {
+                device_class: Some("connectivity"),
+                entity_category: DIAGNOSTIC,
+                ..spec(
+                    Some("Camera broker"),
+                    on_off(topics.camera_broker(), "ON", "OFF"),
+                )
+            },
+            Some(topics.availability()),
+        ),
         BridgeEntity::ConfigProblem => (
             Spec {
                 device_class: Some("problem"),
@@ -409,6 +423,9 @@ pub fn bridge_entity(topics: &Topics, entity: BridgeEntity) -> EntityConfig {
                     } else {
                         "mdi:alert-circle-outline"
                     }),
+                    // The state is cut to what Home Assistant holds (255 characters); the whole
+                    // message is an attribute.
+                    json_attributes_topic: (!counter).then(|| topics.last_error_attributes()),
                     // Counters only grow (a restart starts them again).
                     ..spec(
                         Some(d.name()),

@@ -155,15 +155,60 @@ fn norm_key(k: &str) -> String {
         .collect()
 }
 
+/// A key that names a MAC holds something else: the payload claims a camera it does not name.
+/// It is refused rather than given to whichever camera it would otherwise be attributed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadMac {
+    /// The key, normalised (`devMac` → `devmac`).
+    pub key: String,
+    /// The start of what it held, for the log (at most [`BadMac::SHOWN`] characters).
+    pub shown: String,
+    /// How many characters it held.
+    pub chars: usize,
+}
+
+impl BadMac {
+    /// How much of a bad value is shown: a stranger's megabyte is not copied into logs or states.
+    pub const SHOWN: usize = 24;
+
+    fn new(key: &str, value: &Value) -> BadMac {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        BadMac {
+            key: key.to_string(),
+            shown: text.chars().take(Self::SHOWN).collect(),
+            chars: text.chars().count(),
+        }
+    }
+}
+
+impl fmt::Display for BadMac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let more = if self.chars > Self::SHOWN { "…" } else { "" };
+        write!(
+            f,
+            "its {} is \"{}{more}\" ({} characters), not a MAC address",
+            self.key,
+            self.shown.escape_debug(),
+            self.chars
+        )
+    }
+}
+
+impl std::error::Error for BadMac {}
+
 /// Finds the camera's MAC in a JSON payload: under a key that names a MAC or a device id, at any
-/// depth (shallowest first), where the value holds a MAC.
-pub fn find_mac(value: &Value) -> Option<Mac> {
+/// depth (shallowest first), where the value holds a MAC. A key naming a MAC whose value is not
+/// one (and no other that is) makes the payload's camera unknowable: [`BadMac`].
+pub fn find_mac(value: &Value) -> Result<Option<Mac>, BadMac> {
     let mut leaves = Vec::new();
     flatten(value, "", 0, &mut leaves);
     mac_among(&leaves)
 }
 
-fn mac_among(leaves: &[Leaf]) -> Option<Mac> {
+fn mac_among(leaves: &[Leaf]) -> Result<Option<Mac>, BadMac> {
     const ID_KEYS: [&str; 9] = [
         "sn",
         "devsn",
@@ -175,23 +220,28 @@ fn mac_among(leaves: &[Leaf]) -> Option<Mac> {
         "serialnumber",
         "id",
     ];
-    let candidates = |want_mac_key: bool| {
-        leaves.iter().filter_map(move |leaf| {
-            let is_mac_key = leaf.key.contains("mac");
-            let wanted = if want_mac_key {
-                is_mac_key
-            } else {
-                ID_KEYS.contains(&leaf.key.as_str())
-            };
-            if !wanted {
-                return None;
-            }
-            let s = leaf.value.as_str()?;
-            s.parse::<Mac>().ok().or_else(|| Mac::find_in(s.as_bytes()))
-        })
+    let read = |leaf: &Leaf| {
+        let s = leaf.value.as_str()?;
+        s.parse::<Mac>().ok().or_else(|| Mac::find_in(s.as_bytes()))
     };
+    let is_mac_key = |leaf: &&Leaf| leaf.key.contains("mac");
     // Keys naming a MAC outrank generic ids, which may hold a serial number.
-    candidates(true).next().or_else(|| candidates(false).next())
+    if let Some(mac) = leaves.iter().filter(is_mac_key).find_map(read) {
+        return Ok(Some(mac));
+    }
+    // Empty or null is "not told"; anything else under a MAC's key is a false claim.
+    let told = |leaf: &&Leaf| match leaf.value {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        _ => true,
+    };
+    if let Some(bad) = leaves.iter().filter(is_mac_key).find(told) {
+        return Err(BadMac::new(&bad.key, bad.value));
+    }
+    Ok(leaves
+        .iter()
+        .filter(|leaf| ID_KEYS.contains(&leaf.key.as_str()))
+        .find_map(read))
 }
 
 struct Leaf<'a> {
@@ -317,14 +367,28 @@ impl AlarmKind {
 
 /// What the bridge reads out of a status report. Everything else stays in the raw JSON, which is
 /// published whole as the entities' attributes.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatusReport {
-    pub mac: Option<Mac>,
+    /// The MAC it names; a key naming a MAC that holds none is an error.
+    pub mac: Result<Option<Mac>, BadMac>,
     pub battery_percent: Option<f64>,
     pub battery_voltage: Option<f64>,
     pub signal_dbm: Option<i32>,
     pub firmware: Option<String>,
     pub model: Option<String>,
+}
+
+impl Default for StatusReport {
+    fn default() -> StatusReport {
+        StatusReport {
+            mac: Ok(None),
+            battery_percent: None,
+            battery_voltage: None,
+            signal_dbm: None,
+            firmware: None,
+            model: None,
+        }
+    }
 }
 
 impl StatusReport {
@@ -390,7 +454,7 @@ impl StatusReport {
 
         let mut report = StatusReport {
             mac: mac_among(&leaves),
-            ..Default::default()
+            ..StatusReport::default()
         };
         for v in lookup(PERCENT) {
             match json_number(v) {
@@ -596,13 +660,13 @@ mod tests {
             json!({"sn": "6785D1234567X", "info": {"macAddr": MAC}}),
         ] {
             assert_eq!(
-                find_mac(&v).map(|m| m.to_string()).as_deref(),
+                find_mac(&v).unwrap().map(|m| m.to_string()).as_deref(),
                 Some(MAC),
                 "{v}"
             );
         }
-        assert_eq!(find_mac(&json!({"name": MAC})), None);
-        assert_eq!(find_mac(&json!({"sn": "12345"})), None);
+        assert_eq!(find_mac(&json!({"name": MAC})), Ok(None));
+        assert_eq!(find_mac(&json!({"sn": "12345"})), Ok(None));
     }
 
     #[test]
@@ -610,7 +674,7 @@ mod tests {
         let r = StatusReport::read(&obj(json!({
             "mac": MAC, "battery": 87, "battery_voltage": 3.95, "rssi": -71, "firmware": "V1.0.3"
         })));
-        assert_eq!(r.mac.unwrap().to_string(), MAC);
+        assert_eq!(r.mac.unwrap().unwrap().to_string(), MAC);
         assert_eq!(r.battery_percent, Some(87.0));
         assert_eq!(r.battery_voltage, Some(3.95));
         assert_eq!(r.signal_dbm, Some(-71));

@@ -19,7 +19,8 @@ use crate::mac::Mac;
 pub struct Snapshot {
     /// From `FF D8 FF` to its `FF D9`, inclusive.
     pub jpeg: Bytes,
-    pub mac: Option<Mac>,
+    /// The MAC the payload names; a JSON key naming a MAC that holds none is an error.
+    pub mac: Result<Option<Mac>, super::BadMac>,
     pub form: Form,
 }
 
@@ -96,7 +97,7 @@ pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
             .unwrap_or(tail.len());
         if let Some(bytes) = decode_hex_dump(&tail[..end]) {
             if let Some(found) = from_binary(&Bytes::from(bytes))? {
-                let mac = found.mac.or_else(|| Mac::find_in(&text[..pos]));
+                let mac = found.mac.map(|m| m.or_else(|| Mac::find_in(&text[..pos])));
                 return Ok(Snapshot {
                     form: Form::Hex,
                     mac,
@@ -113,7 +114,7 @@ pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
             .unwrap_or(tail.len());
         if let Some(bytes) = decode_base64(&tail[..end]) {
             if let Some(found) = from_binary(&Bytes::from(bytes))? {
-                let mac = found.mac.or_else(|| Mac::find_in(&text[..pos]));
+                let mac = found.mac.map(|m| m.or_else(|| Mac::find_in(&text[..pos])));
                 return Ok(Snapshot {
                     form: Form::Base64,
                     mac,
@@ -131,7 +132,7 @@ fn from_binary(data: &Bytes) -> Result<Option<Snapshot>, SnapshotError> {
         return Ok(None);
     };
     let end = jpeg_end(data, start).ok_or(SnapshotError::Truncated { start })?;
-    let mac = Mac::find_in(&data[..start]);
+    let mac = Ok(Mac::find_in(&data[..start]));
     let form = if start == 0 {
         Form::Raw
     } else {
@@ -227,7 +228,10 @@ fn from_json(text: &[u8]) -> Result<Option<Snapshot>, SnapshotError> {
                 Ok(Some(found)) => {
                     return Ok(Some(Snapshot {
                         form: Form::Json,
-                        mac: mac.or(found.mac),
+                        mac: match mac {
+                            Ok(None) => found.mac,
+                            told => told,
+                        },
                         jpeg: found.jpeg,
                     }))
                 }
@@ -422,7 +426,7 @@ mod tests {
         let s = ok(payload);
         assert_eq!(&s.jpeg[..], &img[..]);
         assert_eq!(s.form, Form::Header(header));
-        assert_eq!(s.mac.unwrap().to_string(), "5CC5638AE24C");
+        assert_eq!(s.mac.unwrap().unwrap().to_string(), "5CC5638AE24C");
     }
 
     #[test]
@@ -432,7 +436,7 @@ mod tests {
         payload.extend_from_slice(&img);
         let s = ok(payload);
         assert_eq!(&s.jpeg[..], &img[..]);
-        assert_eq!(s.mac.unwrap().to_string(), "5CC5638AE24C");
+        assert_eq!(s.mac.unwrap().unwrap().to_string(), "5CC5638AE24C");
     }
 
     #[test]
@@ -550,7 +554,7 @@ mod tests {
             assert_eq!(s.form, form, "{name}");
             if name.contains("json") || name.contains("header") {
                 assert_eq!(
-                    s.mac.map(|m| m.to_string()).as_deref(),
+                    s.mac.unwrap().map(|m| m.to_string()).as_deref(),
                     Some("5CC5638AE24C"),
                     "{name}"
                 );

@@ -150,3 +150,74 @@ fn a_camera_removed_takes_its_alarm_triggers_with_it() {
         .all(|p| p.topic != "solarcam/5CC5638AE24D/alarm/event"));
     on(&ps, "solarcam/5CC5638AE24D/alarm/snapshot");
 }
+
+fn alarm(h: &mut Harness, mac: &str) -> Vec<Publish> {
+    h.message(
+        "4GSolarCam/Alarm",
+        format!(r#"{{"mac":"{mac}","type":"pir"}}"#),
+    )
+}
+
+#[test]
+fn an_alarm_right_after_the_announcement_waits_for_home_assistant_to_subscribe() {
+    let mut h = Harness::just_connected(two_cameras());
+    let ps = alarm(&mut h, DRIVEWAY);
+    // The retained states go at once; the event (not retained) waits.
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/alarm")), "ON");
+    assert!(events(&ps).is_empty());
+    assert!(h.bridge.poll_timeout().unwrap() <= h.now + EVENT_SETTLE);
+    h.advance(Duration::from_secs(1));
+    let ps = alarm(&mut h, DRIVEWAY);
+    assert!(events(&ps).is_empty());
+    let ps = h.advance(EVENT_SETTLE - Duration::from_millis(1001));
+    assert!(events(&ps).is_empty(), "not before the settle time");
+    // Both, in order, when the settle time is over.
+    let ps = h.advance(Duration::from_millis(1));
+    assert_eq!(events(&ps).len(), 2);
+    // Later ones go at once.
+    assert_eq!(events(&alarm(&mut h, DRIVEWAY)).len(), 1);
+
+    // Home Assistant's birth: it is (re)creating entities; events wait again.
+    h.advance(REANNOUNCE_EVERY);
+    h.message("homeassistant/status", "online");
+    assert!(events(&alarm(&mut h, BARN)).is_empty());
+    assert_eq!(events(&h.advance(EVENT_SETTLE)).len(), 1);
+}
+
+#[test]
+fn a_new_cameras_first_alarm_reaches_its_new_event_entity() {
+    let mut h = Harness::connected(config("discover_unknown: true\n"));
+    // Its first message is the alarm: the camera is announced, and its event waits.
+    let ps = alarm(&mut h, DRIVEWAY);
+    assert!(ps.iter().any(|p| p.topic.ends_with("/alarm_event/config")));
+    assert!(events(&ps).is_empty());
+    let ps = h.advance(EVENT_SETTLE);
+    let e = events(&ps);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].topic, "solarcam/5CC5638AE24C/alarm/event");
+    // A camera added to the file: the same.
+    let mut h = Harness::connected(two_cameras());
+    let more = format!(
+        "alarm_off_after: 30s\ncameras:\n  - mac: {DRIVEWAY}\n    name: Driveway\n    area: Garden\n  - mac: {BARN}\n    name: Barn\n  - mac: 5CC5638AE24E\n    name: Gate\n"
+    );
+    h.event(Event::ConfigReloaded(Box::new(config(&more))));
+    assert!(events(&alarm(&mut h, "5CC5638AE24E")).is_empty());
+    assert_eq!(
+        events(&alarm(&mut h, DRIVEWAY)).len(),
+        1,
+        "others are not held"
+    );
+    assert_eq!(events(&h.advance(EVENT_SETTLE)).len(), 1);
+}
+
+#[test]
+fn a_flood_of_alarms_while_events_are_held_is_bounded() {
+    let mut h = Harness::just_connected(two_cameras());
+    let mut at_once = 0;
+    for _ in 0..MAX_HELD_EVENTS + 10 {
+        at_once += events(&alarm(&mut h, DRIVEWAY)).len();
+    }
+    // Past the bound they go at once rather than pile up.
+    assert_eq!(at_once, 10);
+    assert_eq!(events(&h.advance(EVENT_SETTLE)).len(), MAX_HELD_EVENTS);
+}

@@ -221,3 +221,43 @@ fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
         .all(|p| !p.topic.ends_with("/config")));
     assert!(!b.has_more());
 }
+
+#[test]
+fn a_separate_camera_broker_has_a_connectivity_sensor_that_follows_its_link() {
+    let two =
+        format!("camera_mqtt:\n  url: mqtt://cams.example:1883\ncameras:\n  - mac: {DRIVEWAY}\n");
+    let mut h = Harness::new(config(&two));
+    let ps = publishes(h.event(Event::Connected(Link::Ha)));
+    let c = json(on(
+        &ps,
+        "homeassistant/binary_sensor/solarcam_bridge/camera_broker/config",
+    ));
+    assert_eq!(c["device_class"], "connectivity");
+    assert_eq!(c["entity_category"], "diagnostic");
+    assert_eq!(c["state_topic"], "solarcam/bridge/camera_broker");
+    assert_eq!(c["availability_topic"], "solarcam/bridge/availability");
+    let state = on(&ps, "solarcam/bridge/camera_broker");
+    assert_eq!((text(state), state.retain), ("OFF", true));
+    let ps = publishes(h.event(Event::Connected(Link::Camera)));
+    assert_eq!(text(on(&ps, "solarcam/bridge/camera_broker")), "ON");
+    let ps = publishes(h.event(Event::Disconnected {
+        link: Link::Camera,
+        reason: "4G broker gone".into(),
+    }));
+    assert_eq!(text(on(&ps, "solarcam/bridge/camera_broker")), "OFF");
+
+    // One broker again: the sensor is taken down.
+    let one = format!("cameras:\n  - mac: {DRIVEWAY}\n");
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(config(&one)))));
+    let gone = on(
+        &ps,
+        "homeassistant/binary_sensor/solarcam_bridge/camera_broker/config",
+    );
+    assert!(gone.payload.is_empty() && gone.retain);
+    assert!(on(&ps, "solarcam/bridge/camera_broker").payload.is_empty());
+
+    // With one broker it is never announced.
+    let mut h = Harness::new(config(&one));
+    let ps = publishes(h.event(Event::Connected(Link::Ha)));
+    assert!(ps.iter().all(|p| !p.topic.contains("camera_broker")));
+}

@@ -282,3 +282,107 @@ fn a_jpeg_after_a_large_header_is_copied_out_not_kept_as_a_slice() {
     let snap = on(&ps, "solarcam/5CC5638AE24C/snapshot");
     assert!(range.contains(&snap.payload.as_ptr()));
 }
+
+#[test]
+fn a_mac_field_that_is_not_a_mac_is_refused_and_never_given_to_the_only_camera() {
+    // With one listed camera, a payload naming no camera is that camera's: one naming a false
+    // one must not be.
+    let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
+    let forged = format!(r#"{{"devMac":"{}","battery":5}}"#, "Z".repeat(3000));
+    let ps = h.message("4GSolarCam/Status", forged);
+    assert!(ps.is_empty(), "nothing published: {ps:#?}");
+    assert_eq!(h.bridge.stats().rejected, 1);
+    assert!(h.last_error().contains("refused"), "{}", h.last_error());
+    assert!(h
+        .last_error()
+        .contains("(3000 characters), not a MAC address"));
+    assert!(h.last_error().len() < 300, "the value is not copied whole");
+    // The same for an alarm (JSON or not) and a snapshot carried in JSON.
+    let ps = h.message("4GSolarCam/Alarm", r#"{"mac":"not-a-mac","type":"pir"}"#);
+    assert!(ps.is_empty(), "{ps:#?}");
+    let img = crate::test_support::b64(&jpeg(50));
+    let ps = h.message(
+        "4GSolarCam/Snapshot",
+        format!(r#"{{"deviceMac":12345,"image":"{img}"}}"#),
+    );
+    assert!(ps.is_empty(), "{ps:#?}");
+    assert_eq!(h.bridge.stats().rejected, 3);
+    // Empty or null MAC fields are "not told", not a false claim: the only camera's.
+    let ps = h.message("4GSolarCam/Status", r#"{"devMac":"","battery":40}"#);
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/battery")), "40");
+    let ps = h.message("4GSolarCam/Status", r#"{"mac":null,"battery":41}"#);
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/battery")), "41");
+    // A good MAC beside a bad one wins.
+    let ps = h.message(
+        "4GSolarCam/Status",
+        format!(r#"{{"wifiMac":"zz","devMac":"{DRIVEWAY}","battery":42}}"#),
+    );
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/battery")), "42");
+}
+
+#[test]
+fn the_last_error_state_fits_home_assistant_and_its_attribute_holds_the_text() {
+    let mut h = Harness::connected(two_cameras());
+    let topic = format!("solarcam/{}/command", "x".repeat(3000));
+    h.message(&topic, "wake");
+    h.now += DIAGNOSTICS_EVERY;
+    h.bridge.handle_timeout(h.now);
+    let ps = all_publishes(h.drain());
+    let state = text(on(&ps, "solarcam/bridge/last_error"));
+    assert_eq!(state.chars().count(), MAX_STATE_CHARS);
+    assert!(state.ends_with('…'));
+    assert!(state.starts_with("solarcam/xxx"));
+    let attrs = json(on(&ps, "solarcam/bridge/last_error/attributes"));
+    let message = attrs["message"].as_str().unwrap();
+    assert!(message.chars().count() <= MAX_ATTRIBUTE_CHARS);
+    assert!(message.starts_with(state.trim_end_matches('…')));
+    // The MAC's echo is cut too: the whole error is the topic and a short reason.
+    assert!(h
+        .last_error()
+        .contains("(3000 characters) is not a MAC address"));
+    assert!(
+        h.last_error().len() < 3000 + 200,
+        "{}",
+        h.last_error().len()
+    );
+    // No error: the state says so, and the attribute is null.
+    let mut h = Harness::connected(two_cameras());
+    let ps = all_publishes(h.event(Event::Shutdown));
+    assert_eq!(text(on(&ps, "solarcam/bridge/last_error")), "none");
+    assert_eq!(
+        json(on(&ps, "solarcam/bridge/last_error/attributes")),
+        serde_json::json!({ "message": null })
+    );
+}
+
+#[test]
+fn reports_too_large_to_show_are_summarised_in_the_attributes_not_copied() {
+    let mut h = Harness::connected(two_cameras());
+    let filler = "y".repeat(20_000);
+    let status = format!(r#"{{"mac":"{DRIVEWAY}","battery":77,"junk":"{filler}"}}"#);
+    let ps = h.message("4GSolarCam/Status", status.clone());
+    // The values are read...
+    assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/battery")), "77");
+    // ...but the attributes are a note, not 20 KB (Home Assistant's recorder refuses > 16 KiB).
+    let attrs = on(&ps, "solarcam/5CC5638AE24C/status");
+    assert!(attrs.payload.len() < 200);
+    assert_eq!(
+        json(attrs)["note"],
+        format!(
+            "the status was {} bytes, too large to show (at most 8192)",
+            status.len()
+        )
+    );
+    let alarm = format!(r#"{{"mac":"{DRIVEWAY}","type":"pir","junk":"{filler}"}}"#);
+    let ps = h.message("4GSolarCam/Alarm", alarm);
+    assert!(
+        on(&ps, "solarcam/5CC5638AE24C/alarm/attributes")
+            .payload
+            .len()
+            < 200
+    );
+    assert_eq!(
+        json(on(&ps, "solarcam/5CC5638AE24C/alarm/event")),
+        serde_json::json!({ "event_type": "pir" })
+    );
+}
