@@ -61,7 +61,10 @@ fn an_alarm_is_one_event_and_the_snapshot_after_it_is_the_last_alarm_snapshot() 
     let event = ha.next_on("solarcam/5CC5638AE24C/alarm/event");
     assert_eq!(
         event.json(),
-        serde_json::json!({"event_type": "motion", "mac": DRIVEWAY, "type": "Motion"})
+        serde_json::json!({
+            "event_type": "motion", "mac": DRIVEWAY, "type": "Motion",
+            "alarm_on_for": 0.0, "since_previous_alarm": null
+        })
     );
     // Published with QoS 0 and not retained: a replayed event would be a new alarm.
     assert_eq!(event.qos, 0);

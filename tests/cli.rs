@@ -131,32 +131,62 @@ fn a_killed_bridge_is_marked_offline_by_its_last_will() {
 }
 
 #[test]
-fn the_blueprint_is_a_home_assistant_blueprint_built_on_the_bridges_entities() {
-    let text = std::fs::read_to_string(concat!(
+fn the_blueprints_name_what_the_bridge_publishes() {
+    // Their behaviour is tested in a real Home Assistant (tests/ha/test_blueprints.py); this
+    // keeps them in step with the bridge's own names.
+    let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/packaging/home-assistant/blueprints/automation/solarcam_alarm_notify.yaml"
-    ))
-    .unwrap();
-    // `!input` is Home Assistant's own tag; plain YAML reads it as a tagged string.
-    let y: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-    let bp = &y["blueprint"];
-    assert_eq!(bp["domain"].as_str(), Some("automation"));
-    let inputs = bp["input"].as_mapping().unwrap();
-    for key in ["alarm_event", "notify_service", "wait_for_picture", "kinds"] {
-        assert!(inputs.contains_key(key), "input {key}");
+        "/packaging/home-assistant/blueprints/automation/"
+    );
+    let read = |name: &str| {
+        let text = std::fs::read_to_string(format!("{dir}{name}")).unwrap();
+        // `!input` is Home Assistant's own tag; plain YAML reads it as a tagged string.
+        let y: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+        (text, y)
+    };
+    let defaults = solarcam_bridge::config::Config::parse("", "test", None).unwrap();
+    for name in ["solarcam_alarm_notify.yaml", "solarcam_health_notify.yaml"] {
+        let (_, y) = read(name);
+        let bp = &y["blueprint"];
+        assert_eq!(bp["domain"].as_str(), Some("automation"), "{name}");
+        assert_eq!(
+            bp["source_url"].as_str().unwrap(),
+            format!(
+                "{}/blob/main/packaging/home-assistant/blueprints/automation/{name}",
+                env!("CARGO_PKG_REPOSITORY")
+            )
+        );
+        assert!(bp["author"].as_str().is_some(), "{name}");
+        assert_eq!(
+            bp["homeassistant"]["min_version"].as_str(),
+            Some("2024.3.0"),
+            "{name}: the oldest version the README supports"
+        );
     }
+    let (text, y) = read("solarcam_alarm_notify.yaml");
+    let input = &y["blueprint"]["input"];
     // The kinds offered are exactly the event types the bridge publishes.
-    let kinds: Vec<&str> = bp["input"]["kinds"]["selector"]["select"]["options"]
+    let kinds: Vec<&str> = input["kinds"]["selector"]["select"]["options"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
+    let published: Vec<&str> = solarcam_bridge::protocol::AlarmKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(kinds, published);
     assert_eq!(
-        kinds,
-        ["alarm", "motion", "pir", "person", "vehicle", "tamper"]
+        input["base_topic"]["default"].as_str(),
+        Some(defaults.base_topic.as_str())
     );
-    assert_eq!(y["trigger"][0]["platform"].as_str(), Some("state"));
-    assert!(text.contains("select('match', '^image\\.')"));
-    assert!(text.contains("entity_picture"));
+    // It listens to the alarm events (never to a state that a restart brings back), and reads
+    // the two fields the bridge adds for its cooldown.
+    assert_eq!(y["trigger"][0]["platform"].as_str(), Some("mqtt"));
+    assert_eq!(
+        y["trigger"][0]["topic"].as_str(),
+        Some("{{ base_topic }}/+/alarm/event")
+    );
+    assert!(text.contains("event.alarm_on_for") && text.contains("event.since_previous_alarm"));
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use super::{
-    number_payload, timer_set, Action, Bridge, Camera, Link, Snapshot, MAX_DISMISSED,
+    cut, number_payload, timer_set, Action, Bridge, Camera, Link, Snapshot, MAX_DISMISSED,
     NEW_CAMERA_EVERY, REANNOUNCE_EVERY, REFUSALS_LOGGED_EVERY,
 };
 use crate::discovery::{State, ASLEEP, AWAKE};
@@ -28,9 +28,25 @@ pub const MAX_REPORT_BYTES: usize = 64 << 10;
 /// freed rather than kept alive, uncounted, by the slice until it is sent.
 const MAX_PINNED_SURPLUS: usize = 64 << 10;
 
+/// A topic is quoted in logs and errors up to this many characters (a stranger's may be 64 KB).
+const MAX_TOPIC_SHOWN: usize = 120;
+
 /// A report's JSON is shown as its entities' attributes up to this size; a larger one (no camera
 /// sends one) is summarised instead, so Home Assistant's recorder never meets a stranger's 60 KB.
 pub const MAX_ATTRIBUTES_BYTES: usize = 8 << 10;
+
+/// An alarm event's seconds since the camera's Alarm turned on (0: this alarm turned it on), to
+/// the millisecond.
+pub const ALARM_ON_FOR: &str = "alarm_on_for";
+
+/// An alarm event's seconds since the camera's previous alarm (`null`: none since the start).
+pub const SINCE_PREVIOUS_ALARM: &str = "since_previous_alarm";
+
+/// Seconds from `then` to `now`, to the millisecond: only the alarm that turned the Alarm on
+/// reads exactly 0.
+fn seconds(now: Instant, then: Instant) -> f64 {
+    now.saturating_duration_since(then).as_millis() as f64 / 1000.0
+}
 
 /// The camera a message is for: the topic's MAC wins; else what the payload names.
 fn claimed(
@@ -77,19 +93,21 @@ impl Bridge {
                 self.on_birth(now);
             }
         } else if let Some(mac) = self.topics.parse_command(topic) {
+            // Its MAC level is anyone's text: quoted short in logs and in the last error.
+            let shown = cut(topic, MAX_TOPIC_SHOWN);
             if retain {
                 // Left on the broker by someone: replayed at every start of the bridge, it would
                 // press the button again each time. Taken down, not obeyed.
                 self.reject(format!(
-                    "{topic}: a retained command ({} bytes) is not obeyed: commands are presses, \
+                    "{shown}: a retained command ({} bytes) is not obeyed: commands are presses, \
                      not states; clearing it",
                     payload.len()
                 ));
                 self.publish(Link::Ha, topic.to_string(), Bytes::new(), true);
             } else if payload.is_empty() {
-                debug!("{topic}: empty (a retained command being cleared); ignored");
+                debug!("{shown}: empty (a retained command being cleared); ignored");
             } else {
-                self.on_command(topic, mac, &payload, now);
+                self.on_command(&shown, mac, &payload, now);
             }
         } else if payload.is_empty() {
             // A snapshot entity's config emptied: Home Assistant deleting the device, or us.
@@ -101,7 +119,10 @@ impl Bridge {
                 self.on_announcement(mac);
             }
         } else {
-            debug!("{topic}: not a topic the bridge reads; ignored");
+            debug!(
+                "{}: not a topic the bridge reads; ignored",
+                cut(topic, MAX_TOPIC_SHOWN)
+            );
         }
     }
 
@@ -302,6 +323,11 @@ impl Bridge {
         info!("{} ({mac}): alarm ({})", cam.name, kind.as_str());
         // A new alarm while on only pushes the end back; ON is retained already.
         let was_on = cam.alarm_until.replace(until).is_some();
+        if !was_on {
+            cam.alarm_since = Some(now);
+        }
+        let on_for = cam.alarm_since.map_or(0.0, |t| seconds(now, t));
+        let since_previous = cam.last_alarm.replace(now).map(|t| seconds(now, t));
         timer_set(&mut self.next_camera_timer, until);
         // The next snapshot within the window is this alarm's picture.
         cam.alarm_snapshot_until = Some(now + self.config.alarm_snapshot_window);
@@ -318,6 +344,8 @@ impl Bridge {
             serde_json::Map::new()
         };
         event.insert("event_type".into(), kind.as_str().into());
+        event.insert(ALARM_ON_FOR.into(), on_for.into());
+        event.insert(SINCE_PREVIOUS_ALARM.into(), since_previous.into());
         match serde_json::to_vec(&event) {
             Ok(json) => self.publish_event(mac, Bytes::from(json), now),
             Err(e) => warn!("{topic}: alarm event not published: {e}"),

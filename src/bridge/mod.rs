@@ -194,6 +194,10 @@ struct Camera {
 
     /// When the alarm turns itself off; `None` while it is off.
     alarm_until: Option<Instant>,
+    /// When the alarm last turned on, and when the last alarm came: each event tells both, so an
+    /// automation can keep a cooldown per camera without state of its own.
+    alarm_since: Option<Instant>,
+    last_alarm: Option<Instant>,
     alarm_attributes: Option<Bytes>,
     /// Until when the next snapshot counts as the alarm's own picture; `None` when none is due.
     alarm_snapshot_until: Option<Instant>,

@@ -43,17 +43,42 @@ fn each_alarm_is_one_event_of_its_kind_with_the_alarm_as_attributes_never_retain
     assert_eq!(e[0].qos, Qos::AtMostOnce);
     assert_eq!(
         json(e[0]),
-        serde_json::json!({"event_type": "pir", "mac": DRIVEWAY, "type": "PIR", "time": 1700000000})
+        serde_json::json!({
+            "event_type": "pir", "mac": DRIVEWAY, "type": "PIR", "time": 1700000000,
+            "alarm_on_for": 0.0, "since_previous_alarm": null
+        })
     );
-    // A second alarm while the first is on: another event (the binary sensor stays ON).
+    // A second alarm while the first is on: another event (the binary sensor stays ON); it says
+    // how long the alarm has been on and how long since the last one.
+    h.advance(Duration::from_secs(12));
     let ps = h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
-    assert_eq!(json(events(&ps)[0])["event_type"], "alarm");
+    let e = json(events(&ps)[0]);
+    assert_eq!(e["event_type"], "alarm");
+    assert_eq!(
+        (&e["alarm_on_for"], &e["since_previous_alarm"]),
+        (&12.0.into(), &12.0.into())
+    );
+    h.advance(Duration::from_secs(5));
+    let e = json(events(&h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#)))[0]);
+    assert_eq!(
+        (&e["alarm_on_for"], &e["since_previous_alarm"]),
+        (&17.0.into(), &5.0.into())
+    );
+    // Once the alarm is off, the next one starts a new period.
+    h.advance(Duration::from_secs(30));
+    let e = json(events(&h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#)))[0]);
+    assert_eq!(
+        (&e["alarm_on_for"], &e["since_previous_alarm"]),
+        (&0.0.into(), &30.0.into())
+    );
     assert!(ps.iter().all(|p| p.topic != "solarcam/5CC5638AE24C/alarm"));
     // Not JSON: still an alarm, its text kept.
     let ps = h.message("4GSolarCam/Alarm/5CC5638AE24D", "motion!");
     assert_eq!(
         json(events(&ps)[0]),
-        serde_json::json!({"event_type": "alarm", "raw": "motion!"})
+        serde_json::json!({
+            "event_type": "alarm", "raw": "motion!", "alarm_on_for": 0.0, "since_previous_alarm": null
+        })
     );
 }
 

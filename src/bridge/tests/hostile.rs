@@ -334,16 +334,20 @@ fn the_last_error_state_fits_home_assistant_and_its_attribute_holds_the_text() {
     assert!(state.starts_with("solarcam/xxx"));
     let attrs = json(on(&ps, "solarcam/bridge/last_error/attributes"));
     let message = attrs["message"].as_str().unwrap();
-    assert!(message.chars().count() <= MAX_ATTRIBUTE_CHARS);
+    assert_eq!(
+        message,
+        h.last_error(),
+        "the attribute holds the whole text"
+    );
     assert!(message.starts_with(state.trim_end_matches('…')));
-    // The MAC's echo is cut too: the whole error is the topic and a short reason.
-    assert!(h
-        .last_error()
-        .contains("(3000 characters) is not a MAC address"));
-    assert!(
-        h.last_error().len() < 3000 + 200,
-        "{}",
-        h.last_error().len()
+    // The topic and the MAC's echo are cut: the whole error is short, and says why.
+    assert!(message.contains("(3000 characters) is not a MAC address"));
+    assert!(message.len() < 400, "{}", message.len());
+    // A text past the attribute's own bound is cut there.
+    let long = "e".repeat(MAX_ATTRIBUTE_CHARS * 2);
+    assert_eq!(
+        cut(&long, MAX_ATTRIBUTE_CHARS).chars().count(),
+        MAX_ATTRIBUTE_CHARS
     );
     // No error: the state says so, and the attribute is null.
     let mut h = Harness::connected(two_cameras());
@@ -383,6 +387,6 @@ fn reports_too_large_to_show_are_summarised_in_the_attributes_not_copied() {
     );
     assert_eq!(
         json(on(&ps, "solarcam/5CC5638AE24C/alarm/event")),
-        serde_json::json!({ "event_type": "pir" })
+        serde_json::json!({ "event_type": "pir", "alarm_on_for": 0.0, "since_previous_alarm": null })
     );
 }

@@ -1,0 +1,115 @@
+"""What a user sees under Settings > Devices: every entity of a camera and of the bridge, as Home
+Assistant itself registered it, and the devices."""
+
+import asyncio
+
+from conftest import BARN, DRIVEWAY, bridge_config, bridge_lines
+from harness import WebSocket
+
+# unique_id suffix: (entity_id, device class, unit, entity category, enabled by default)
+CAMERA = {
+    "snapshot": ("camera.driveway", None, None, None, True),
+    "alarm": ("binary_sensor.driveway_alarm", "motion", None, None, True),
+    "alarm_event": ("event.driveway_alarm_event", "motion", None, None, True),
+    "alarm_snapshot": ("image.driveway_last_alarm_snapshot", None, None, None, True),
+    "battery": ("sensor.driveway_battery", "battery", "%", None, True),
+    "battery_voltage": ("sensor.driveway_battery_voltage", "voltage", "V", "diagnostic", True),
+    "signal": ("sensor.driveway_signal_strength", "signal_strength", "dBm", "diagnostic", True),
+    "last_status": ("sensor.driveway_last_status", "timestamp", None, "diagnostic", True),
+    "awake": ("sensor.driveway_awake", "enum", None, "diagnostic", True),
+    "last_seen": ("sensor.driveway_last_seen", "timestamp", None, "diagnostic", False),
+    "pending_commands": ("sensor.driveway_pending_commands", None, None, "diagnostic", True),
+    "wake": ("button.driveway_wake", None, None, None, True),
+    "request_status": ("button.driveway_request_status", None, None, None, True),
+    "reboot": ("button.driveway_reboot", "restart", None, "config", True),
+    "shutdown": ("button.driveway_shut_down", None, None, "config", False),
+    "upgrade": ("button.driveway_firmware_upgrade", "update", None, "config", False),
+}
+
+BRIDGE = {
+    "connectivity": ("binary_sensor.solarcam_bridge_connectivity", "connectivity"),
+    "camera_broker": ("binary_sensor.solarcam_bridge_camera_broker", "connectivity"),
+    "config_problem": ("binary_sensor.solarcam_bridge_configuration_problem", "problem"),
+    "messages_received": ("sensor.solarcam_bridge_messages_received", None),
+    "messages_published": ("sensor.solarcam_bridge_messages_published", None),
+    "payloads_rejected": ("sensor.solarcam_bridge_payloads_rejected", None),
+    "payloads_unattributed": ("sensor.solarcam_bridge_payloads_unattributed", None),
+    "unlisted_cameras_refused": ("sensor.solarcam_bridge_unlisted_cameras_refused", None),
+    "reconnects": ("sensor.solarcam_bridge_reconnects", None),
+    "snapshots_not_archived": ("sensor.solarcam_bridge_snapshots_not_archived", None),
+    "last_error": ("sensor.solarcam_bridge_last_error", None),
+}
+
+
+def extended(ha, entity_ids):
+    async def run():
+        async with WebSocket(ha) as ws:
+            return {e: await ws.call({"type": "config/entity_registry/get", "entity_id": e})
+                    for e in entity_ids}
+    return asyncio.run(run())
+
+
+def test_every_entity_of_a_camera_and_of_the_bridge_appears_as_announced(stack):
+    # The cameras on a broker of their own (here: the same Mosquitto under another name), so the
+    # bridge also shows its link to it.
+    cfg = bridge_config(stack.broker.port, f"camera_mqtt:\n  url: mqtt://localhost:{stack.broker.port}")
+    stack.start(cfg)
+    stack.wait_entity("camera.driveway")
+    # Battery voltage and signal appear with the first status that reports them; the firmware too.
+    stack.status()
+    stack.ha.wait_state("sensor.driveway_signal_strength", lambda s: s["state"] == "-73", "-73 dBm")
+
+    entities, devices = stack.ha.registry()
+    ours = {e["unique_id"]: e for e in entities if e["platform"] == "mqtt"}
+    details = extended(stack.ha, [e["entity_id"] for e in ours.values()])
+    states = {s["entity_id"]: s for s in stack.ha.get("/api/states")}
+    node = f"solarcam_{DRIVEWAY.lower()}"
+    for key, (entity_id, device_class, unit, category, enabled) in CAMERA.items():
+        e = ours.get(f"{node}_{key}")
+        assert e, f"{key}: not registered; have {sorted(ours)}"
+        assert e["entity_id"] == entity_id, key
+        assert e["entity_category"] == category, key
+        assert (e["disabled_by"] is None) == enabled, (key, e["disabled_by"])
+        assert details[entity_id]["original_device_class"] == device_class, key
+        if enabled:
+            attrs = states[entity_id]["attributes"]
+            assert attrs.get("unit_of_measurement") == unit, key
+            assert states[entity_id]["state"] != "unavailable", key
+        else:
+            assert entity_id not in states, f"{entity_id} is disabled and has no state"
+    for key, (entity_id, device_class) in BRIDGE.items():
+        e = ours.get(f"solarcam_bridge_{key}")
+        assert e, f"bridge {key}: not registered"
+        assert e["entity_id"] == entity_id
+        assert e["entity_category"] == "diagnostic", key
+        assert e["disabled_by"] is None, key
+        assert details[entity_id]["original_device_class"] == device_class, key
+    assert states["binary_sensor.solarcam_bridge_connectivity"]["state"] == "on"
+    assert states["binary_sensor.solarcam_bridge_camera_broker"]["state"] == "on"
+    assert states["binary_sensor.solarcam_bridge_configuration_problem"]["state"] == "off"
+    assert states["sensor.solarcam_bridge_last_error"]["state"] == "none"
+    assert len(ours) == len(CAMERA) + len(BRIDGE), sorted(ours)
+
+    by_id = {d["id"]: d for d in devices}
+    camera = next(d for d in devices if ["mqtt", node] in d["identifiers"])
+    assert camera["name"] == "Driveway"
+    assert camera["manufacturer"] == "Milesight"
+    assert camera["model"] == "SC211"
+    assert camera["sw_version"] == "V1.2.3"
+    assert ["mac", "5c:c5:63:8a:e2:4c"] in camera["connections"]
+    assert by_id[camera["via_device_id"]]["name"] == "SolarCam Bridge"
+    assert camera["area_id"] == "garden", "the suggested area is created and used"
+    assert all(ours[f"{node}_{k}"]["device_id"] == camera["id"] for k in CAMERA)
+
+    assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
+
+
+def test_an_unlisted_camera_appears_by_itself_and_goes_when_deleted(stack):
+    stack.start(bridge_config(stack.broker.port, "discover_unknown: true"))
+    stack.wait_entity("camera.driveway")
+    stack.status(BARN)
+    name = f"sc211_{BARN.lower()}"
+    stack.wait_entity(f"camera.{name}")
+    s = stack.ha.wait_state(f"sensor.{name}_battery", lambda s: s["state"] == "87", "87 %")
+    assert s["attributes"]["device_class"] == "battery"
+    assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
