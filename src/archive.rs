@@ -1,7 +1,10 @@
 //! The snapshot archive: every snapshot kept as a file, as long and as much as configured.
 //!
-//! Layout: `<dir>/<camera>/<YYYY-MM-DD>/<HHMMSS>[_alarm].jpg`, times in UTC; a second snapshot of
-//! the same camera in the same second gets `-2`, `-3`… after the time. `_alarm` marks the first
+//! Layout: `<dir>/<camera>/<YYYY-MM-DD>/<HHMMSS>[_alarm].jpg`, in local time: the system's time
+//! zone, or the one `TZ` names (`TZ=Europe/Berlin`, as Docker and the Home Assistant Supervisor
+//! set it; the container image ships the zone data). A second snapshot of the same camera at the
+//! same local second, within a second or in the hour a daylight-saving change repeats, gets `-2`,
+//! `-3`… after the time: nothing is overwritten, and the skipped hour simply has no files. `_alarm` marks the first
 //! snapshot after an alarm. Pointed at Home Assistant's media folder, the files show in its Media
 //! browser.
 //!
@@ -198,8 +201,23 @@ impl Archive {
     }
 }
 
-/// `("2026-11-27", "214005")` for 2026-11-27T21:40:05Z.
+/// The local date and time of `t`: `("2026-11-27", "224005")` for 2026-11-27T21:40:05Z in
+/// Berlin. UTC when the local time cannot be had.
 pub fn date_and_time(t: SystemTime) -> (String, String) {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Some(tm) = local_time(secs as libc::time_t) {
+        return (
+            format!(
+                "{:04}-{:02}-{:02}",
+                tm.tm_year + 1900,
+                tm.tm_mon + 1,
+                tm.tm_mday
+            ),
+            format!("{:02}{:02}{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec),
+        );
+    }
     let s = humantime::format_rfc3339_seconds(t).to_string();
     let date = s.get(..10).unwrap_or("1970-01-01").to_string();
     let time: String = s
@@ -267,16 +285,45 @@ fn scan(dir: &Path) -> Vec<(SystemTime, PathBuf, u64)> {
     out
 }
 
-/// The time a file's folder and name give (`2026-11-27`, `214005_alarm.jpg`).
+/// The time a file's folder and name give, read as local time (`2026-11-27`, `214005_alarm.jpg`).
+/// In an hour a daylight-saving change repeats, either of the two: it only orders retention.
 fn time_of(day: &str, name: &str) -> Option<SystemTime> {
-    let hms = name.get(..6)?;
-    let stamp = format!(
-        "{day}T{}:{}:{}Z",
-        hms.get(..2)?,
-        hms.get(2..4)?,
-        hms.get(4..6)?
-    );
-    humantime::parse_rfc3339(&stamp).ok()
+    let number = |s: Option<&str>| s?.parse::<libc::c_int>().ok();
+    // SAFETY: `tm` is plain data; zeroed is a valid value of it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = number(day.get(..4))? - 1900;
+    tm.tm_mon = number(day.get(5..7))? - 1;
+    tm.tm_mday = number(day.get(8..10))?;
+    tm.tm_hour = number(name.get(..2))?;
+    tm.tm_min = number(name.get(2..4))?;
+    tm.tm_sec = number(name.get(4..6))?;
+    tm.tm_isdst = -1;
+    local_zone();
+    // SAFETY: mktime reads and normalises `tm`, a valid, exclusively borrowed value.
+    let secs = unsafe { libc::mktime(&mut tm) };
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Reads the time zone (`TZ`, else `/etc/localtime`) once, for `localtime_r` and `mktime`.
+fn local_zone() {
+    static READ: std::sync::Once = std::sync::Once::new();
+    // SAFETY: tzset only sets the C library's time zone state; Once runs it before any reader.
+    READ.call_once(|| unsafe { tzset() });
+}
+
+extern "C" {
+    // POSIX; the libc crate does not declare it for every target.
+    fn tzset();
+}
+
+/// `secs` in the local time zone.
+fn local_time(secs: libc::time_t) -> Option<libc::tm> {
+    local_zone();
+    // SAFETY: `tm` is plain data; localtime_r fills it, or returns null and it is not used.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let filled = unsafe { libc::localtime_r(&secs, &mut tm) };
+    (!filled.is_null()).then_some(tm)
 }
 
 /// The archive's thread: writes what the main loop hands it, reports what it could not write.
@@ -511,5 +558,118 @@ mod tests {
         std::fs::remove_file(dir.path().join("cam")).unwrap();
         a.store(&snapshot("cam", 1, false, 100)).unwrap();
         assert_eq!(walk(dir.path()).len(), 1);
+    }
+
+    /// Stores a snapshot at each `utc` time (unix seconds), each with bytes of its own; returns
+    /// what is on disk, name and bytes, under the camera's folder.
+    fn store_at(dir: &Path, utc: &[u64]) -> Vec<(String, Vec<u8>)> {
+        let mut a = Archive::open(&config(dir, 1 << 20));
+        for (i, t) in utc.iter().enumerate() {
+            a.store(&Snapshot {
+                camera: "cam".into(),
+                jpeg: Bytes::from(format!("snapshot {i}")),
+                received: SystemTime::UNIX_EPOCH + Duration::from_secs(*t),
+                alarm: false,
+            })
+            .unwrap();
+        }
+        let mut files: Vec<(String, Vec<u8>)> = walk(dir)
+            .into_iter()
+            .map(|p| {
+                let name = p.strip_prefix(dir.join("cam")).unwrap();
+                (name.display().to_string(), std::fs::read(&p).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn names_are_in_local_time_and_a_daylight_saving_change_loses_and_overwrites_nothing() {
+        // The time zone is the process's: the check runs in a child of this test binary, in
+        // Berlin, so no other test sees it.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "archive::tests::in_berlin_across_daylight_saving_changes",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("TZ", "Europe/Berlin")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    #[ignore = "run by names_are_in_local_time_..., with TZ=Europe/Berlin"]
+    fn in_berlin_across_daylight_saving_changes() {
+        assert_eq!(std::env::var("TZ").as_deref(), Ok("Europe/Berlin"));
+        assert!(
+            Path::new("/usr/share/zoneinfo/Europe/Berlin").exists(),
+            "the zone data is needed: apt-get install tzdata"
+        );
+        const H: u64 = 3600;
+        // 2026-11-27T23:30:00Z is 00:30 on the 28th in Berlin: the day is the local one.
+        let dir = tempfile::tempdir().unwrap();
+        let files = store_at(dir.path(), &[1_795_822_200]);
+        assert_eq!(files[0].0, "2026-11-28/003000.jpg");
+
+        // Autumn: 2026-10-25T01:00:00Z, 03:00 CEST becomes 02:00 CET; 02:00 to 03:00 comes twice.
+        // Every 30 minutes from 00:00Z to 02:00Z.
+        let change = 1_792_890_000;
+        let dir = tempfile::tempdir().unwrap();
+        let times: Vec<u64> = (0..5).map(|i| change - H + i * H / 2).collect();
+        let files = store_at(dir.path(), &times);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "2026-10-25/020000-2.jpg",
+                "2026-10-25/020000.jpg",
+                "2026-10-25/023000-2.jpg",
+                "2026-10-25/023000.jpg",
+                "2026-10-25/030000.jpg",
+            ]
+        );
+        // Every snapshot whole: the repeated hour overwrote nothing.
+        let mut bytes: Vec<String> = files
+            .iter()
+            .map(|(_, b)| String::from_utf8(b.clone()).unwrap())
+            .collect();
+        bytes.sort();
+        assert_eq!(
+            bytes,
+            (0..5).map(|i| format!("snapshot {i}")).collect::<Vec<_>>()
+        );
+        assert_eq!(files[1].1, b"snapshot 0", "the first 02:00 keeps its name");
+        // Reopened, the names are read back as local times: all five are kept.
+        assert_eq!(
+            Archive::open(&config(dir.path(), 1 << 20))
+                .retention()
+                .len(),
+            5
+        );
+
+        // Spring: 2026-03-29T01:00:00Z, 02:00 CET becomes 03:00 CEST; no 02:xx exists.
+        let change = 1_774_746_000;
+        let dir = tempfile::tempdir().unwrap();
+        let times: Vec<u64> = (0..4).map(|i| change - H + i * H / 2).collect();
+        let files = store_at(dir.path(), &times);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "2026-03-29/010000.jpg",
+                "2026-03-29/013000.jpg",
+                "2026-03-29/030000.jpg",
+                "2026-03-29/033000.jpg",
+            ]
+        );
     }
 }

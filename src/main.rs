@@ -93,6 +93,17 @@ enum Command {
         #[arg(long, value_name = "UID:GID", default_value = "65532:65532")]
         user: String,
     },
+    /// Ask the running bridge whether it is well: exits 0 while its main loop answers and it is
+    /// connected to Home Assistant's broker, 1 otherwise (for a container's HEALTHCHECK).
+    Health {
+        /// The bridge's state directory (default: the configuration's, else $STATE_DIRECTORY,
+        /// else /var/lib/solarcam-bridge).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// The configuration file, to find the state directory in.
+        #[arg(long, short, value_name = "PATH", default_value = DEFAULT_PATH)]
+        config: PathBuf,
+    },
     /// Extract the JPEG from a saved snapshot payload (raw, with a header, hex dump, base64, JSON).
     Decode {
         /// The saved payload; `-` reads standard input.
@@ -103,6 +114,22 @@ enum Command {
     },
 }
 
+/// `health`: the bridge's answer on its socket; exit 0 only when it is healthy.
+fn health(state_dir: Option<PathBuf>, config: &Path) -> ExitCode {
+    use solarcam_bridge::service::{health, state_dir as default_state_dir};
+    let dir = state_dir.unwrap_or_else(|| default_state_dir(Config::load(config).ok().as_ref()));
+    match health::check(&dir) {
+        Ok(answer) => {
+            println!("{answer}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -110,6 +137,7 @@ fn main() -> ExitCode {
         Some(Command::Run(arg)) => run(arg.config),
         Some(Command::Container { data, config, user }) => container(data, config, &user),
         None => run(cli.run.config),
+        Some(Command::Health { state_dir, config }) => health(state_dir, &config),
         Some(Command::Decode { input, output }) => {
             match solarcam_bridge::decode::decode(&input, output) {
                 Ok(d) => {

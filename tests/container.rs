@@ -364,3 +364,161 @@ fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
     assert!(logs.contains("stopped"), "{logs}");
     eprintln!("docker compose stop (both services): {took:?}");
 }
+
+/// The container's health as Docker sees it.
+fn docker_health(name: &str) -> String {
+    let out = docker(&["inspect", "--format", "{{.State.Health.Status}}", name]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn wait_docker_health(name: &str, wanted: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = docker_health(name);
+        if status == wanted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became {wanted}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn a_container_whose_broker_disappears_turns_unhealthy_and_healthy_again() {
+    let mut broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir(&config_dir).unwrap();
+    std::fs::write(config_dir.join("config.yaml"), config_for(&broker, "")).unwrap();
+    // The image's own HEALTHCHECK command, checked every second instead of every 30 s.
+    let container = Container::run(
+        &[
+            "-v".into(),
+            format!("{}:/config", config_dir.display()),
+            "--health-interval=1s".into(),
+            "--health-retries=1".into(),
+            "--health-start-period=0s".into(),
+        ],
+        dir,
+    );
+    wait_docker_health(&container.name, "healthy");
+    broker.stop();
+    wait_docker_health(&container.name, "unhealthy");
+    let out = docker(&[
+        "inspect",
+        "--format",
+        "{{(index .State.Health.Log 0).Output}}",
+        &container.name,
+    ]);
+    let last = docker(&[
+        "inspect",
+        "--format",
+        "{{range .State.Health.Log}}{{.Output}}{{end}}",
+        &container.name,
+    ]);
+    let said = String::from_utf8_lossy(&last.stdout);
+    assert!(
+        said.contains("unhealthy: not connected to Home Assistant's broker"),
+        "{said} / {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    broker.restart();
+    wait_docker_health(&container.name, "healthy");
+}
+
+/// Berlin's date and `HHMM` now, as the host's tzdata says.
+fn berlin_now() -> (String, String) {
+    let out = Command::new("date")
+        .args(["+%Y-%m-%d %H%M"])
+        .env("TZ", "Europe/Berlin")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (day, time) = text.trim().split_once(' ').unwrap();
+    (day.to_string(), time.to_string())
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn the_image_names_archived_snapshots_in_the_local_time_of_its_tz() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&config_dir).unwrap();
+    std::fs::create_dir(&data_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.yaml"),
+        config_for(&broker, "archive:\n  dir: /data/archive\n"),
+    )
+    .unwrap();
+    let mut ha = Peer::connect(broker.port, &["solarcam/#"]);
+    let _container = Container::run(
+        &[
+            "-e".into(),
+            "TZ=Europe/Berlin".into(),
+            "-v".into(),
+            format!("{}:/config", config_dir.display()),
+            "-v".into(),
+            format!("{}:/data", data_dir.display()),
+        ],
+        dir,
+    );
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+    let before = berlin_now();
+    let camera = Peer::connect(broker.port, &[]);
+    let img = jpeg();
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img.clone(), false);
+    let folder = data_dir.join("archive/driveway");
+    let file = wait_for_file(&folder);
+    let after = berlin_now();
+    let day = file
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(std::fs::read(&file).unwrap(), img);
+    // Named by Berlin's clock (a minute's turn between the two readings allowed).
+    assert!(
+        [&before, &after]
+            .iter()
+            .any(|(d, hm)| day == d.as_str() && name.starts_with(hm.as_str())),
+        "{day}/{name}, Berlin {before:?}..{after:?}"
+    );
+}
+
+/// The first `.jpg` under `folder` (its day's folder), once there is one.
+fn wait_for_file(folder: &Path) -> std::path::PathBuf {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|day| {
+                std::fs::read_dir(day.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|f| f.path())
+            .find(|p| p.extension().is_some_and(|e| e == "jpg"));
+        if let Some(f) = found {
+            return f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing archived in {}",
+            folder.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -3,6 +3,7 @@
 //! flushed, exit within 2 seconds) are here; the broker connections in `links`, systemd's
 //! notification protocol in `systemd`.
 
+pub mod health;
 mod links;
 mod systemd;
 
@@ -22,6 +23,7 @@ use crate::logging::LogLevel;
 use crate::mqtt::{Incoming, SetupError};
 use crate::state::StateDir;
 use crate::watcher::ConfigWatcher;
+use health::HealthSocket;
 use links::Links;
 use systemd::Systemd;
 
@@ -58,6 +60,8 @@ struct Shell {
     archive: Option<ArchiveWriter>,
     /// What the archive could not write, for the core to count.
     archive_failed: (mpsc::Sender<String>, mpsc::Receiver<String>),
+    /// Where `solarcam-bridge health` asks how the bridge is; `None` when it cannot listen.
+    health: Option<HealthSocket>,
 }
 
 impl Shell {
@@ -68,7 +72,12 @@ impl Shell {
         ha_broker: BrokerConfig,
         log: Option<LogLevel>,
     ) -> Result<Shell, ServiceError> {
-        let state = StateDir::new(state_dir(&config));
+        let dir = state_dir(Some(&config));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            warn!("cannot create the state directory {}: {e}", dir.display());
+        }
+        let health = HealthSocket::bind(&dir);
+        let state = StateDir::new(dir);
         let mut bridge = Bridge::new(config);
         match state.load() {
             Ok(saved) => bridge.restore(saved),
@@ -86,6 +95,7 @@ impl Shell {
             log,
             archive: None,
             archive_failed: mpsc::channel(64),
+            health,
         };
         let archive = shell.bridge.config().archive.clone();
         shell.open_archive(archive.as_ref());
@@ -154,6 +164,13 @@ impl Shell {
                     if camera_link && !more => self.on_incoming(Link::Camera, incoming),
                 _ = tokio::time::sleep_until(wake) => self.bridge.handle_timeout(Instant::now()),
                 Some(why) = self.archive_failed.1.recv() => self.bridge.handle(Event::ArchiveFailed(why), Instant::now()),
+                // Answered here, by the loop itself: an answer shows it turns.
+                Some(asker) = async { self.health.as_ref()?.accept().await.ok() },
+                    if self.health.is_some() => health::answer(
+                        &asker,
+                        self.systemd.connected,
+                        self.systemd.last_error.as_deref(),
+                    ),
                 Some(()) = async {
                     let w = watcher.as_mut()?;
                     w.changed().await;
@@ -224,10 +241,9 @@ pub async fn run_until(
 }
 
 /// `state_dir` from the file, else systemd's `$STATE_DIRECTORY`, else the FHS place.
-fn state_dir(config: &Config) -> PathBuf {
+pub fn state_dir(config: Option<&Config>) -> PathBuf {
     config
-        .state_dir
-        .clone()
+        .and_then(|c| c.state_dir.clone())
         .or_else(|| {
             // systemd may list several, separated by ':'; ours is the first.
             let dirs = std::env::var_os("STATE_DIRECTORY")?;
