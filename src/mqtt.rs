@@ -115,11 +115,12 @@ pub const INCOMING_QUEUE: usize = 8;
 
 impl Connection {
     pub fn open(broker: &BrokerConfig, opts: Options) -> Result<Connection, SetupError> {
-        let mut mqtt = MqttOptions::new(
-            broker.client_id.clone(),
-            broker.url.host.clone(),
-            broker.url.port,
-        );
+        // Over WebSocket rumqttc takes the whole URL (scheme, host, port and path) as the address.
+        let address = match &broker.url.websocket {
+            Some(_) => broker.url.to_string(),
+            None => broker.url.host.clone(),
+        };
+        let mut mqtt = MqttOptions::new(broker.client_id.clone(), address, broker.url.port);
         mqtt.set_keep_alive(Duration::from_secs(30));
         mqtt.set_clean_session(!opts.persistent);
         mqtt.set_max_packet_size(opts.max_incoming, opts.max_outgoing);
@@ -137,10 +138,19 @@ impl Connection {
                 true,
             ));
         }
-        if broker.url.tls {
-            mqtt.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-                Arc::new(tls_config(broker, opts.name)?),
-            )));
+        match (broker.url.tls, broker.url.websocket.is_some()) {
+            (false, false) => {}
+            (false, true) => {
+                mqtt.set_transport(Transport::Ws);
+            }
+            (true, websocket) => {
+                let tls = TlsConfiguration::Rustls(Arc::new(tls_config(broker, opts.name)?));
+                mqtt.set_transport(if websocket {
+                    Transport::wss_with_config(tls)
+                } else {
+                    Transport::tls_with_config(tls)
+                });
+            }
         }
         // Requests wait in our own outbox, which counts their bytes, not in rumqttc's channel,
         // which does not: with 64 places, 64 snapshots (up to 128 MB) could wait there unseen
@@ -452,12 +462,15 @@ fn describe(e: &ConnectionError, trust: &str) -> String {
             "TLS: the broker asks for a client certificate; set client_cert and client_key".into()
         }
         ConnectionError::NetworkTimeout => "no answer from the broker (network timeout)".into(),
-        ConnectionError::Tls(e) => {
+        // Over wss:// the same TLS failures come through the WebSocket layer.
+        ConnectionError::Tls(_) | ConnectionError::Websocket(_) => {
             let e = e.to_string();
             if e.contains("UnknownIssuer") || e.contains("invalid peer certificate") {
                 format!("TLS: the broker's certificate is not signed by {trust} ({e}); set ca_file to the CA that signed it")
             } else if e.contains("NotValidForName") {
                 format!("TLS: the broker's certificate is not for this host name ({e}); use the name (or IP) the certificate was made for in the url")
+            } else if e.starts_with("Websocket") {
+                e
             } else {
                 format!("TLS: {e}")
             }

@@ -180,11 +180,7 @@ impl EmbeddedBroker {
             bound.ip().to_string()
         };
         BrokerConfig {
-            url: BrokerUrl {
-                tls: false,
-                host,
-                port: bound.port(),
-            },
+            url: BrokerUrl::tcp(host, bound.port()),
             username: self.username.clone(),
             password: self.password.clone(),
             password_file: None,

@@ -221,6 +221,50 @@ fn urls_take_every_form() {
     assert!("mqtt://host:0".parse::<BrokerUrl>().is_err());
     assert!("mqtt://host:99999".parse::<BrokerUrl>().is_err());
     assert!("127.0.0.1:1883".parse::<BrokerUrl>().is_err());
+    // MQTT over WebSocket: a path, default ports 80 and 443, shown as written.
+    for (text, tls, host, port, path, shown) in [
+        (
+            "ws://broker.emqx.io:8083/mqtt",
+            false,
+            "broker.emqx.io",
+            8083,
+            "/mqtt",
+            "ws://broker.emqx.io:8083/mqtt",
+        ),
+        (
+            "wss://broker.hivemq.com:8884/mqtt",
+            true,
+            "broker.hivemq.com",
+            8884,
+            "/mqtt",
+            "wss://broker.hivemq.com:8884/mqtt",
+        ),
+        ("ws://host", false, "host", 80, "/", "ws://host:80/"),
+        (
+            "WSS://[::1]/a/b",
+            true,
+            "::1",
+            443,
+            "/a/b",
+            "wss://[::1]:443/a/b",
+        ),
+    ] {
+        let u: BrokerUrl = text.parse().unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.websocket.as_deref()),
+            (tls, host, port, Some(path)),
+            "{text}"
+        );
+        assert_eq!(u.to_string(), shown);
+    }
+    let u: BrokerUrl = "mqtt://host/".parse().unwrap();
+    assert_eq!(u.websocket, None);
+    let e = "mqtt://host:1883/mqtt".parse::<BrokerUrl>().unwrap_err();
+    assert!(e.contains("only ws:// and wss:// take one"), "{e}");
+    let e = "ws://host:8083/mqtt?x=1".parse::<BrokerUrl>().unwrap_err();
+    assert!(e.contains("has a query or fragment"), "{e}");
+    let e = "http://host".parse::<BrokerUrl>().unwrap_err();
+    assert!(e.contains("ws://HOST:PORT/PATH"), "{e}");
 }
 
 #[test]

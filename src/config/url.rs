@@ -1,21 +1,42 @@
-//! Broker URLs: `mqtt://` and `mqtts://` with a host and a port; user-info refused and never shown.
+//! Broker URLs: `mqtt://` and `mqtts://` with a host and a port, and MQTT over WebSocket
+//! (`ws://`, `wss://`) with the path the broker serves it on; user-info refused and never shown.
 
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
     pub tls: bool,
+    /// MQTT over WebSocket, and the HTTP path it is served on (`/mqtt`; `/` when none is given).
+    pub websocket: Option<String>,
     pub host: String,
     pub port: u16,
 }
 
+impl BrokerUrl {
+    /// A plain MQTT URL (`mqtt://host:port`).
+    pub fn tcp(host: String, port: u16) -> BrokerUrl {
+        BrokerUrl {
+            tls: false,
+            websocket: None,
+            host,
+            port,
+        }
+    }
+}
+
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        let scheme = match (&self.websocket, self.tls) {
+            (None, false) => "mqtt",
+            (None, true) => "mqtts",
+            (Some(_), false) => "ws",
+            (Some(_), true) => "wss",
+        };
+        let path = self.websocket.as_deref().unwrap_or("");
         if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}{path}", self.host, self.port)
         } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}{path}", self.host, self.port)
         }
     }
 }
@@ -34,22 +55,39 @@ impl std::str::FromStr for BrokerUrl {
                 "url {s:?} holds credentials; put them in `username` and `password` instead"
             ));
         }
-        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
-            format!("url {s:?} has no scheme; write mqtt://HOST:PORT or mqtts://HOST:PORT")
-        })?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => false,
-            "mqtts" | "ssl" | "tls" => true,
+        const FORMS: &str = "mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH or \
+                             wss://HOST:PORT/PATH";
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("url {s:?} has no scheme; write {FORMS}"))?;
+        // (TLS, WebSocket, default port)
+        let (tls, websocket, default_port) = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => (false, false, 1883),
+            "mqtts" | "ssl" | "tls" => (true, false, 8883),
+            "ws" => (false, true, 80),
+            "wss" => (true, true, 443),
             other => {
                 return Err(format!(
-                    "url {s:?}: scheme {other:?} is not supported; use mqtt:// or mqtts://"
+                    "url {s:?}: scheme {other:?} is not supported; write {FORMS}"
                 ))
             }
         };
-        let authority = rest.trim_end_matches('/');
-        if authority.contains('/') || authority.contains('?') {
-            return Err(format!("url {s:?} has a path; write only mqtt://HOST:PORT"));
+        if rest.contains(['?', '#']) {
+            return Err(format!("url {s:?} has a query or fragment; write {FORMS}"));
         }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let path = if websocket {
+            Some(if path.is_empty() { "/" } else { path }.to_string())
+        } else if path.trim_end_matches('/').is_empty() {
+            None
+        } else {
+            return Err(format!(
+                "url {s:?} has a path; only ws:// and wss:// take one (write mqtt://HOST:PORT)"
+            ));
+        };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (host, after) = v6
                 .split_once(']')
@@ -66,19 +104,14 @@ impl std::str::FromStr for BrokerUrl {
         }
         let port =
             match port {
-                None => {
-                    if tls {
-                        8883
-                    } else {
-                        1883
-                    }
-                }
+                None => default_port,
                 Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
                     format!("url {s:?}: port {p:?} is not a number from 1 to 65535")
                 })?,
             };
         Ok(BrokerUrl {
             tls,
+            websocket: path,
             host: host.to_string(),
             port,
         })
