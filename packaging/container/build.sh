@@ -151,6 +151,14 @@ if [ -z "${NO_IMAGES:-}" ]; then
     exit 1
   fi
   for a in "${arches[@]}"; do image "$a"; done
+  # This machine's image also under the published multi-arch name (ghcr.io/.../solarcam-bridge),
+  # which is what Docker resolves that name to here: Compose runs it without a pull.
+  case "$(uname -m)" in x86_64) host=amd64 ;; aarch64) host=aarch64 ;; armv7l) host=armv7 ;; *) host= ;; esac
+  if [ -n "$host" ] && docker image inspect "solarcam-bridge:$version$(suffix_of "$host")" >/dev/null 2>&1; then
+    for tag in "$version" latest; do
+      docker tag "solarcam-bridge:$version$(suffix_of "$host")" "ghcr.io/solarcam-bridge/solarcam-bridge:$tag"
+    done
+  fi
 fi
 
 echo "== sizes"
