@@ -87,12 +87,19 @@ class Stack:
         self.broker.pub("4GSolarCam/Snapshot", payload)
 
     def close(self):
-        for r in self.recorders:
-            r.close()
+        """Stops everything, each step whatever happened to the others."""
+        steps = [r.close for r in self.recorders]
         if self.bridge:
-            self.bridge.stop()
-        self.ha.stop()
-        self.broker.stop()
+            steps.append(self.bridge.stop)
+        steps += [self.ha.stop, self.broker.stop]
+        errors = []
+        for step in steps:
+            try:
+                step()
+            except Exception as e:  # reported after the rest is stopped
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -422,24 +422,22 @@ class WebSocket:
         await self.ws.send_json({"id": self.id, **message})
         return self.id
 
-    async def call_id(self, message: dict) -> int:
-        """Sends a subscription; its id, once Home Assistant has accepted it."""
+    async def _reply(self, message: dict) -> tuple[int, Any]:
+        """Sends `message`; its id and result, once Home Assistant has answered it."""
         msg_id = await self.send(message)
         while True:
             reply = await asyncio.wait_for(self.ws.receive_json(), TIMEOUT)
             if reply.get("id") == msg_id and reply["type"] == "result":
                 if not reply["success"]:
                     raise AssertionError(f"{message['type']}: {reply['error']}")
-                return msg_id
+                return msg_id, reply["result"]
 
     async def call(self, message: dict) -> Any:
-        msg_id = await self.send(message)
-        while True:
-            reply = await asyncio.wait_for(self.ws.receive_json(), TIMEOUT)
-            if reply.get("id") == msg_id and reply["type"] == "result":
-                if not reply["success"]:
-                    raise AssertionError(f"{message['type']}: {reply['error']}")
-                return reply["result"]
+        return (await self._reply(message))[1]
+
+    async def call_id(self, message: dict) -> int:
+        """Sends a subscription; its id, once Home Assistant has accepted it."""
+        return (await self._reply(message))[0]
 
 
 class EventRecorder:
