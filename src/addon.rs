@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -56,8 +56,43 @@ pub struct Options {
     pub camera_mqtt_url: Option<String>,
     pub camera_mqtt_username: Option<String>,
     pub camera_mqtt_password: Option<Secret>,
+    /// Files in Home Assistant's `/ssl` share (a path under it, or absolute).
+    pub camera_mqtt_ca_file: Option<String>,
+    pub camera_mqtt_client_cert: Option<String>,
+    pub camera_mqtt_client_key: Option<String>,
     pub log_level: Option<String>,
+    pub camera_topic_prefix: Option<String>,
+    pub discovery_prefix: Option<String>,
+    pub base_topic: Option<String>,
+    /// Seconds.
+    pub alarm_snapshot_window: Option<u64>,
+    pub snapshot_max_bytes: Option<u64>,
+    /// Every snapshot into Home Assistant's media folder (`/media/solarcam`), for its Media browser.
+    pub archive: Option<bool>,
+    pub archive_keep_days: Option<u64>,
+    pub archive_max_size_mb: Option<u64>,
 }
+
+/// Home Assistant's shares as the add-on sees them (its `map`); other places in tests.
+#[derive(Debug, Clone)]
+pub struct Shares {
+    /// The media folder, where the archive goes (`/media`).
+    pub media: PathBuf,
+    /// Certificates (`/ssl`).
+    pub ssl: PathBuf,
+}
+
+impl Default for Shares {
+    fn default() -> Shares {
+        Shares {
+            media: PathBuf::from("/media"),
+            ssl: PathBuf::from("/ssl"),
+        }
+    }
+}
+
+/// The archive's folder in Home Assistant's media folder.
+pub const ARCHIVE_FOLDER: &str = "solarcam";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,17 +114,22 @@ pub struct MqttService {
 }
 
 /// Reads the options at `path` and builds the configuration around Home Assistant's broker.
-pub fn load(path: &Path, mqtt: &MqttService) -> Result<Config, AddonError> {
+pub fn load(path: &Path, mqtt: &MqttService, shares: &Shares) -> Result<Config, AddonError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| AddonError::ReadOptions {
         file: file.clone(),
         source,
     })?;
-    parse(&text, &file, mqtt).map_err(AddonError::Options)
+    parse(&text, &file, mqtt, shares).map_err(AddonError::Options)
 }
 
 /// Builds the configuration from the options' text; `file` names it in errors.
-pub fn parse(text: &str, file: &str, mqtt: &MqttService) -> Result<Config, ConfigErrors> {
+pub fn parse(
+    text: &str,
+    file: &str,
+    mqtt: &MqttService,
+    shares: &Shares,
+) -> Result<Config, ConfigErrors> {
     let fail = |line, message| ConfigErrors {
         file: file.to_string(),
         errors: vec![ConfigError { line, message }],
@@ -102,7 +142,7 @@ pub fn parse(text: &str, file: &str, mqtt: &MqttService) -> Result<Config, Confi
         }
         fail((e.line() > 0).then_some(e.line()), message)
     })?;
-    let rendered = render(&options, mqtt);
+    let rendered = render(&options, mqtt, shares);
     let mut config = Config::parse(&rendered.text, file, None).map_err(|errors| ConfigErrors {
         file: file.to_string(),
         errors: errors
@@ -156,7 +196,7 @@ fn quoted(s: &str) -> String {
 }
 
 /// The options as the bridge's configuration file, one option a line.
-fn render(o: &Options, mqtt: &MqttService) -> Rendered {
+fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
     let mut r = Rendered {
         text: String::new(),
         origins: Vec::new(),
@@ -213,6 +253,48 @@ fn render(o: &Options, mqtt: &MqttService) -> Rendered {
     }
     // An empty field in the add-on's form is the same as an absent one.
     let given = |v: &Option<String>| v.as_deref().filter(|s| !s.trim().is_empty()).map(quoted);
+    for (key, value) in [
+        ("camera_topic_prefix", &o.camera_topic_prefix),
+        ("discovery_prefix", &o.discovery_prefix),
+        ("base_topic", &o.base_topic),
+    ] {
+        if let Some(v) = given(value) {
+            r.line(Origin::Option(key), format!("{key}: {v}"));
+        }
+    }
+    for (key, value) in [
+        ("alarm_snapshot_window", o.alarm_snapshot_window),
+        ("snapshot_max_bytes", o.snapshot_max_bytes),
+    ] {
+        if let Some(v) = value {
+            r.line(Origin::Option(key), format!("{key}: {v}"));
+        }
+    }
+    if o.archive == Some(true) {
+        let dir = shares.media.join(ARCHIVE_FOLDER);
+        r.line(Origin::Option("archive"), "archive:".into());
+        r.line(
+            Origin::Option("archive"),
+            format!("  dir: {}", quoted(&dir.display().to_string())),
+        );
+        if let Some(days) = o.archive_keep_days {
+            r.line(
+                Origin::Option("archive_keep_days"),
+                format!("  keep: {days}d"),
+            );
+        }
+        if let Some(mb) = o.archive_max_size_mb {
+            r.line(
+                Origin::Option("archive_max_size_mb"),
+                format!("  max_size: {mb}MB"),
+            );
+        }
+    }
+    // A certificate named by its place in the /ssl share, as Home Assistant's own options do.
+    let in_ssl = |v: &Option<String>| {
+        let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+        Some(quoted(&shares.ssl.join(v).display().to_string()))
+    };
     if let Some(url) = given(&o.camera_mqtt_url) {
         r.line(Origin::Option("camera_mqtt_url"), "camera_mqtt:".into());
         r.line(Origin::Option("camera_mqtt_url"), format!("  url: {url}"));
@@ -228,6 +310,23 @@ fn render(o: &Options, mqtt: &MqttService) -> Rendered {
                     Origin::Option("camera_mqtt_password"),
                     format!("  password: {}", quoted(p)),
                 );
+            }
+        }
+        for (key, option, value) in [
+            ("ca_file", "camera_mqtt_ca_file", &o.camera_mqtt_ca_file),
+            (
+                "client_cert",
+                "camera_mqtt_client_cert",
+                &o.camera_mqtt_client_cert,
+            ),
+            (
+                "client_key",
+                "camera_mqtt_client_key",
+                &o.camera_mqtt_client_key,
+            ),
+        ] {
+            if let Some(path) = in_ssl(value) {
+                r.line(Origin::Option(option), format!("  {key}: {path}"));
             }
         }
     }
@@ -446,7 +545,13 @@ mod tests {
 
     #[test]
     fn options_become_the_configuration_around_the_supervisors_broker() {
-        let c = parse(OPTIONS, "/data/options.json", &service()).expect("valid options");
+        let c = parse(
+            OPTIONS,
+            "/data/options.json",
+            &service(),
+            &Shares::default(),
+        )
+        .expect("valid options");
         let mqtt = c
             .mqtt
             .remote()
@@ -479,7 +584,7 @@ mod tests {
   "camera_mqtt_username": "cams",
   "camera_mqtt_password": "pw"
 }"#;
-        let c = parse(text, "options.json", &service()).unwrap();
+        let c = parse(text, "options.json", &service(), &Shares::default()).unwrap();
         let cam = c.camera_mqtt.expect("camera broker");
         assert_eq!(cam.url.to_string(), "mqtts://broker.example.net:8883");
         assert_eq!(cam.username.as_deref(), Some("cams"));
@@ -491,20 +596,20 @@ mod tests {
     #[test]
     fn empty_form_fields_are_absent_options() {
         let text = r#"{"cameras": [], "camera_mqtt_url": "", "camera_mqtt_password": ""}"#;
-        let c = parse(text, "options.json", &service()).unwrap();
+        let c = parse(text, "options.json", &service(), &Shares::default()).unwrap();
         assert!(c.camera_mqtt.is_none());
     }
 
     #[test]
     fn a_bad_option_is_reported_on_its_line_in_options_json() {
         let text = OPTIONS.replace("5CC5638AE24D", "5CC5");
-        let e = parse(&text, "/data/options.json", &service()).unwrap_err();
+        let e = parse(&text, "/data/options.json", &service(), &Shares::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/data/options.json:9: camera \"Gate\": mac \"5CC5\" is not a MAC address (12 hex digits, e.g. 5CC5638AE24C or 5C:C5:63:8A:E2:4C)"
         );
         let text = OPTIONS.replace("\"debug\"", "\"loud\"");
-        let e = parse(&text, "/data/options.json", &service()).unwrap_err();
+        let e = parse(&text, "/data/options.json", &service(), &Shares::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "/data/options.json:15: log_level \"loud\" is not a level; use error, warn, info, debug or trace"
@@ -513,10 +618,22 @@ mod tests {
 
     #[test]
     fn a_malformed_file_is_reported_with_serdes_line() {
-        let e = parse("{\n  \"cameras\": 3\n}", "options.json", &service()).unwrap_err();
+        let e = parse(
+            "{\n  \"cameras\": 3\n}",
+            "options.json",
+            &service(),
+            &Shares::default(),
+        )
+        .unwrap_err();
         let shown = e.to_string();
         assert!(shown.starts_with("options.json:2: invalid type"), "{shown}");
-        let e = parse("{\n  \"camras\": []\n}", "options.json", &service()).unwrap_err();
+        let e = parse(
+            "{\n  \"camras\": []\n}",
+            "options.json",
+            &service(),
+            &Shares::default(),
+        )
+        .unwrap_err();
         assert!(e
             .to_string()
             .starts_with("options.json:2: unknown field `camras`"));
@@ -525,7 +642,7 @@ mod tests {
     #[test]
     fn no_password_in_errors_or_debug_output() {
         let text = r#"{"cameras": [], "camera_mqtt_url": "ftp://x", "camera_mqtt_password": "hunter2-secret"}"#;
-        let e = parse(text, "options.json", &service())
+        let e = parse(text, "options.json", &service(), &Shares::default())
             .unwrap_err()
             .to_string();
         assert!(e.contains("scheme \"ftp\""), "{e}");

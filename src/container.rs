@@ -33,6 +33,8 @@ pub struct Paths {
     pub config: PathBuf,
     /// Who to become when started as root outside add-on mode; `None` stays root.
     pub user: Option<(u32, u32)>,
+    /// Home Assistant's shares, in add-on mode.
+    pub shares: addon::Shares,
 }
 
 /// What to run: the configuration, and the file to watch for edits when there is one.
@@ -57,7 +59,7 @@ pub fn prepare(paths: &Paths) -> Result<Start, String> {
                 .unwrap_or_else(|| addon::DEFAULT_SUPERVISOR_URL.to_string());
             let mqtt = supervisor_mqtt(&base, &Secret::new(token))?;
             let options = paths.data.join("options.json");
-            let config = addon::load(&options, &mqtt).map_err(|e| {
+            let config = addon::load(&options, &mqtt, &paths.shares).map_err(|e| {
                 format!("{e}\nsolarcam-bridge: not started; correct the add-on's options in its Configuration tab")
             })?;
             Start {

@@ -92,6 +92,12 @@ enum Command {
         /// Who to run as when started as root outside add-on mode: UID:GID, or root.
         #[arg(long, value_name = "UID:GID", default_value = "65532:65532")]
         user: String,
+        /// Home Assistant's media folder, in add-on mode (the archive goes to its solarcam/).
+        #[arg(long, value_name = "DIR", default_value = "/media")]
+        media: PathBuf,
+        /// Home Assistant's certificates, in add-on mode (the camera broker's CA and client files).
+        #[arg(long, value_name = "DIR", default_value = "/ssl")]
+        ssl: PathBuf,
     },
     /// Ask the running bridge whether it is well: exits 0 while its main loop answers and it is
     /// connected to Home Assistant's broker, 1 otherwise (for a container's HEALTHCHECK).
@@ -135,7 +141,18 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig(arg)) => check_config(&arg.config),
         Some(Command::Run(arg)) => run(arg.config),
-        Some(Command::Container { data, config, user }) => container(data, config, &user),
+        Some(Command::Container {
+            data,
+            config,
+            user,
+            media,
+            ssl,
+        }) => container(
+            data,
+            config,
+            &user,
+            solarcam_bridge::addon::Shares { media, ssl },
+        ),
         None => run(cli.run.config),
         Some(Command::Health { state_dir, config }) => health(state_dir, &config),
         Some(Command::Decode { input, output }) => {
@@ -226,7 +243,12 @@ fn run(path: PathBuf) -> ExitCode {
     block_on(solarcam_bridge::service::run(path, config, log))
 }
 
-fn container(data: PathBuf, config: PathBuf, user: &str) -> ExitCode {
+fn container(
+    data: PathBuf,
+    config: PathBuf,
+    user: &str,
+    shares: solarcam_bridge::addon::Shares,
+) -> ExitCode {
     let user = match container::parse_user(user) {
         Ok(u) => u,
         Err(e) => {
@@ -234,7 +256,12 @@ fn container(data: PathBuf, config: PathBuf, user: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let paths = container::Paths { data, config, user };
+    let paths = container::Paths {
+        data,
+        config,
+        user,
+        shares,
+    };
     let start = match container::prepare(&paths) {
         Ok(s) => s,
         Err(e) => {

@@ -13,9 +13,15 @@ const TOKEN: &str = "addon-token-0123456789abcdef";
 const PASSWORD: &str = "addons-password-XYZ";
 
 fn addon(data: tempfile::TempDir, supervisor: &Supervisor) -> BridgeProcess {
+    addon_with(data, supervisor, &[])
+}
+
+/// With more arguments for `container` (the shares' places).
+fn addon_with(data: tempfile::TempDir, supervisor: &Supervisor, args: &[&str]) -> BridgeProcess {
     let mut cmd = Command::new(bin());
     cmd.args(["container", "--data"])
         .arg(data.path())
+        .args(args)
         // Never the real /config of the machine running the tests.
         .args(["--config", "/nonexistent/config.yaml"])
         .env("SUPERVISOR_TOKEN", TOKEN)
@@ -137,4 +143,35 @@ fn a_refused_token_is_said_plainly_and_not_shown() {
     );
     assert_eq!(supervisor.requests.lock().unwrap().len(), 1);
     assert!(!log.contains(TOKEN), "{log}");
+}
+
+#[test]
+fn an_addon_with_the_archive_on_keeps_snapshots_in_home_assistants_media_folder() {
+    let broker = Mosquitto::with_password("addons", PASSWORD);
+    let supervisor = Supervisor::start(TOKEN, mqtt_service(broker.port, "addons", PASSWORD));
+    let data = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let options = json!({
+        "cameras": [{"mac": "5c:c5:63:8a:e2:4c", "name": "Front drive"}],
+        "alarm_off_after": 30,
+        "awake_timeout": 180,
+        "log_level": "debug",
+        "archive": true,
+        "archive_keep_days": 7,
+        "archive_max_size_mb": 100
+    });
+    std::fs::write(data.path().join("options.json"), options_json(&options)).unwrap();
+    let mut ha = Peer::connect_as(broker.port, &["solarcam/#"], Some(("addons", PASSWORD)));
+    let media_dir = media.path().display().to_string();
+    let _bridge = addon_with(data, &supervisor, &["--media", &media_dir]);
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+    let camera = Peer::connect_as(broker.port, &[], Some(("addons", PASSWORD)));
+    let img = jpeg();
+    camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img.clone(), false);
+    // <media>/solarcam/<camera>/<day>/<time>.jpg: what Home Assistant's Media browser shows.
+    let folder = media.path().join("solarcam/front_drive");
+    let file = wait_for_archived_jpeg(&folder);
+    assert_eq!(std::fs::read(&file).unwrap(), img);
 }

@@ -7,9 +7,10 @@
 //! reader.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_norway::Value;
-use solarcam_bridge::addon::{self, MqttService};
+use solarcam_bridge::addon::{self, MqttService, Shares};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/home-assistant");
 
@@ -183,6 +184,15 @@ fn the_manifest_uses_only_keys_the_supervisor_reads() {
     );
     let timeout = m["timeout"].as_u64().unwrap();
     assert!((10..=300).contains(&timeout));
+    // The shares it maps, in the Supervisor's RE_VOLUME syntax: the media folder writable (the
+    // archive), the certificates read-only.
+    let map: Vec<&str> = m["map"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(map, ["media:rw", "ssl"]);
 }
 
 #[test]
@@ -275,8 +285,8 @@ fn service() -> MqttService {
 fn the_default_options_and_every_option_are_read_by_the_binary() {
     // The defaults, as the Supervisor writes them on first start.
     let defaults = serde_json::to_string_pretty(&manifest()["options"]).unwrap();
-    let config =
-        addon::parse(&defaults, "options.json", &service()).expect("the defaults are valid");
+    let config = addon::parse(&defaults, "options.json", &service(), &Shares::default())
+        .expect("the defaults are valid");
     assert!(config.cameras.is_empty() && config.discover_unknown);
 
     // One value for each schema key: the binary knows them all (it refuses unknown keys).
@@ -286,27 +296,63 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
         "discover_max": 3,
         "alarm_off_after": 60,
         "awake_timeout": 300,
-        "camera_mqtt_url": "mqtts://cams.example.net:8883",
+        "camera_mqtt_url": "wss://cams.example.net:8884/mqtt",
         "camera_mqtt_username": "cams",
         "camera_mqtt_password": "pw",
+        "camera_mqtt_ca_file": "cams/ca.pem",
+        "camera_mqtt_client_cert": "cams/client.pem",
+        "camera_mqtt_client_key": "cams/client.key",
         "log_level": "debug",
+        "camera_topic_prefix": "Cams",
+        "discovery_prefix": "ha",
+        "base_topic": "sc",
+        "alarm_snapshot_window": 20,
+        "snapshot_max_bytes": 900000,
+        "archive": true,
+        "archive_keep_days": 7,
+        "archive_max_size_mb": 500,
     });
     let schema = keys(&manifest()["schema"]);
     let given: Vec<String> = all.as_object().unwrap().keys().cloned().collect();
     let mut sorted = schema.clone();
     sorted.sort();
     assert_eq!(given, sorted, "this test sets every schema key");
+    let shares = Shares {
+        media: "/media".into(),
+        ssl: "/ssl".into(),
+    };
     let config = addon::parse(
         &serde_json::to_string_pretty(&all).unwrap(),
         "options.json",
         &service(),
+        &shares,
     )
     .expect("every option is read");
     assert_eq!(config.discover_max, 3);
+    assert_eq!(config.camera_topic_prefix, "Cams");
+    assert_eq!(config.discovery_prefix, "ha");
+    assert_eq!(config.base_topic, "sc");
+    assert_eq!(config.alarm_snapshot_window, Duration::from_secs(20));
+    assert_eq!(config.snapshot_max_bytes, 900_000);
+    let archive = config.archive.expect("the archive is on");
+    assert_eq!(archive.dir, Path::new("/media/solarcam"));
+    assert_eq!(archive.keep, Duration::from_secs(7 * 86400));
+    assert_eq!(archive.max_size, 500_000_000);
+    let cams = config.camera_mqtt.unwrap();
+    assert_eq!(cams.url.to_string(), "wss://cams.example.net:8884/mqtt");
+    assert_eq!(cams.ca_file.as_deref(), Some(Path::new("/ssl/cams/ca.pem")));
     assert_eq!(
-        config.camera_mqtt.unwrap().url.to_string(),
-        "mqtts://cams.example.net:8883"
+        cams.client_cert.as_deref(),
+        Some(Path::new("/ssl/cams/client.pem"))
     );
+    assert_eq!(
+        cams.client_key.as_deref(),
+        Some(Path::new("/ssl/cams/client.key"))
+    );
+    // The archive is off by default, and off says off.
+    let off = serde_json::json!({"archive": false, "archive_keep_days": 3});
+    let config = addon::parse(&off.to_string(), "options.json", &service(), &shares).unwrap();
+    assert!(config.archive.is_none());
     // The log levels offered are the ones the binary takes.
     let levels = manifest()["schema"]["log_level"]
         .as_str()
@@ -315,7 +361,8 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
     let inner = levels.trim_start_matches("list(").trim_end_matches(')');
     for level in inner.split('|') {
         let text = format!("{{\"log_level\": \"{level}\"}}");
-        addon::parse(&text, "options.json", &service()).unwrap_or_else(|e| panic!("{level}: {e}"));
+        addon::parse(&text, "options.json", &service(), &Shares::default())
+            .unwrap_or_else(|e| panic!("{level}: {e}"));
     }
 }
 

@@ -477,7 +477,7 @@ fn the_image_names_archived_snapshots_in_the_local_time_of_its_tz() {
     let img = jpeg();
     camera.publish("4GSolarCam/Snapshot/5CC5638AE24C", img.clone(), false);
     let folder = data_dir.join("archive/driveway");
-    let file = wait_for_file(&folder);
+    let file = wait_for_archived_jpeg(&folder);
     let after = berlin_now();
     let day = file
         .parent()
@@ -494,32 +494,4 @@ fn the_image_names_archived_snapshots_in_the_local_time_of_its_tz() {
             .any(|(d, hm)| day == d.as_str() && name.starts_with(hm.as_str())),
         "{day}/{name}, Berlin {before:?}..{after:?}"
     );
-}
-
-/// The first `.jpg` under `folder` (its day's folder), once there is one.
-fn wait_for_file(folder: &Path) -> std::path::PathBuf {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let found = std::fs::read_dir(folder)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .flat_map(|day| {
-                std::fs::read_dir(day.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-            })
-            .map(|f| f.path())
-            .find(|p| p.extension().is_some_and(|e| e == "jpg"));
-        if let Some(f) = found {
-            return f;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nothing archived in {}",
-            folder.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

@@ -645,6 +645,34 @@ pub fn wait_retained_as(port: u16, topic: &str, login: (&str, &str)) -> Msg {
     peer.wait_for(topic, |m| m.topic == topic && m.retain)
 }
 
+/// The first snapshot archived under a camera's `folder` (in its day's folder), once there is one.
+pub fn wait_for_archived_jpeg(folder: &Path) -> PathBuf {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|day| {
+                std::fs::read_dir(day.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|f| f.path())
+            .find(|p| p.extension().is_some_and(|e| e == "jpg"));
+        if let Some(f) = found {
+            return f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing archived in {}",
+            folder.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until the file at `path` holds `text`, and returns all of it.
 pub fn wait_for_file_containing(path: &Path, text: &str) -> String {
     let deadline = Instant::now() + WAIT;

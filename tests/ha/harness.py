@@ -208,6 +208,8 @@ class HomeAssistant:
 
     def __init__(self, workdir: Path, mqtt_port: int, template: Path | None = None):
         self.dir = workdir / "homeassistant"
+        self.media = workdir / "media"
+        self.media.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.mqtt_port = mqtt_port
         self.proc: subprocess.Popen | None = None
@@ -233,6 +235,9 @@ homeassistant:
   time_zone: UTC
   currency: EUR
   country: DE
+  # Home Assistant OS's media folder, where the add-on's archive goes (/media/solarcam).
+  media_dirs:
+    media: {self.media}
 http:
   server_host: 127.0.0.1
   server_port: {self.port}
@@ -240,6 +245,7 @@ api:
 config:
 onboarding:
 automation: !include automations.yaml
+media_source:
 blueprint:
 device_automation:
 mobile_app:
