@@ -621,6 +621,9 @@ impl Bridge {
     fn shutdown(&mut self) {
         // An announcement in progress is abandoned: it starts again on the next connect.
         self.announcing = None;
+        // Held events go now, late rather than never.
+        let held: Vec<Publish> = self.events.held.drain(..).map(|(_, p)| p).collect();
+        self.actions.extend(held.into_iter().map(Action::Publish));
         self.publish_diagnostics();
         self.publish(
             Link::Ha,

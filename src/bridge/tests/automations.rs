@@ -246,3 +246,13 @@ fn a_flood_of_alarms_while_events_are_held_is_bounded() {
     assert_eq!(at_once, 10);
     assert_eq!(events(&h.advance(EVENT_SETTLE)).len(), MAX_HELD_EVENTS);
 }
+
+#[test]
+fn events_still_held_when_the_bridge_stops_go_out_before_offline() {
+    let mut h = Harness::just_connected(two_cameras());
+    assert!(events(&alarm(&mut h, DRIVEWAY)).is_empty());
+    let ps = publishes(h.event(Event::Shutdown));
+    let event = ps.iter().position(|p| p.topic.ends_with("/alarm/event"));
+    let offline = ps.iter().position(|p| p.topic == "solarcam/bridge/availability");
+    assert!(event.is_some() && event < offline, "{ps:#?}");
+}
