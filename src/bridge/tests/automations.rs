@@ -253,6 +253,8 @@ fn events_still_held_when_the_bridge_stops_go_out_before_offline() {
     assert!(events(&alarm(&mut h, DRIVEWAY)).is_empty());
     let ps = publishes(h.event(Event::Shutdown));
     let event = ps.iter().position(|p| p.topic.ends_with("/alarm/event"));
-    let offline = ps.iter().position(|p| p.topic == "solarcam/bridge/availability");
+    let offline = ps
+        .iter()
+        .position(|p| p.topic == "solarcam/bridge/availability");
     assert!(event.is_some() && event < offline, "{ps:#?}");
 }
