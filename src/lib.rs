@@ -13,7 +13,7 @@
 //!   No sockets, no clock, no tokio, so every behaviour is a fast unit test.
 //! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
 //!   and timers, and carries out its actions (`service/`: `links.rs` the broker connections of one
-//!   configuration, `systemd.rs` the notification protocol). Its parts, inside the crate:
+//!   configuration, `systemd.rs` the notification protocol, `health.rs` the socket `health` asks). Its parts, inside the crate:
 //!   `mqtt` (one broker connection: rumqttc, reconnects, TLS), `outbox` (what waits to go out,
 //!   bounded), `watcher` (the configuration file's edits, debounced), `archive` (every snapshot
 //!   on disk, within an age and a size), `state` (what the bridge remembers across restarts).
