@@ -29,11 +29,12 @@ echo "== registry at $repo"
 
 packaging/container/publish.sh "$repo"
 
-# No local copy left: what follows comes from the registry.
-ids=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)solarcam-bridge(-(amd64|aarch64|armv7))?:' || true)
+# No local copy left: what follows comes from the registry. By ID: an image an earlier pull
+# untagged is listed as REPO:<none>, which no command takes as a name.
+ours() { docker images --format '{{.ID}} {{.Repository}}' | awk '$2 ~ /(^|\/)solarcam-bridge(-(amd64|aarch64|armv7))?$/ {print $1}' | sort -u; }
+ids=$(ours)
 [ -z "$ids" ] || docker rmi -f $ids >/dev/null
-left=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -cE '(^|/)solarcam-bridge(-[a-z0-9]+)?:' || true)
-[ "$left" = 0 ] || { echo "local images left: $left" >&2; exit 1; }
+[ -z "$(ours)" ] || { echo "local images left: $(ours | tr '\n' ' ')" >&2; exit 1; }
 
 check() { # image platform -> its Os/Architecture/Variant, and its --version run on that platform
   local image=$1 platform=$2 got out
