@@ -230,20 +230,17 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
             format!("discover_unknown: {v}"),
         );
     }
-    if let Some(v) = o.discover_max {
-        r.line(Origin::Option("discover_max"), format!("discover_max: {v}"));
-    }
-    if let Some(v) = o.alarm_off_after {
-        r.line(
-            Origin::Option("alarm_off_after"),
-            format!("alarm_off_after: {v}"),
-        );
-    }
-    if let Some(v) = o.awake_timeout {
-        r.line(
-            Origin::Option("awake_timeout"),
-            format!("awake_timeout: {v}"),
-        );
+    // Numbers, written as the file takes them (durations in seconds).
+    for (key, value) in [
+        ("discover_max", o.discover_max.map(u64::from)),
+        ("alarm_off_after", o.alarm_off_after),
+        ("awake_timeout", o.awake_timeout),
+        ("alarm_snapshot_window", o.alarm_snapshot_window),
+        ("snapshot_max_bytes", o.snapshot_max_bytes),
+    ] {
+        if let Some(v) = value {
+            r.line(Origin::Option(key), format!("{key}: {v}"));
+        }
     }
     if let Some(v) = &o.log_level {
         r.line(
@@ -259,14 +256,6 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
         ("base_topic", &o.base_topic),
     ] {
         if let Some(v) = given(value) {
-            r.line(Origin::Option(key), format!("{key}: {v}"));
-        }
-    }
-    for (key, value) in [
-        ("alarm_snapshot_window", o.alarm_snapshot_window),
-        ("snapshot_max_bytes", o.snapshot_max_bytes),
-    ] {
-        if let Some(v) = value {
             r.line(Origin::Option(key), format!("{key}: {v}"));
         }
     }
