@@ -29,7 +29,6 @@
 //! `src/main.rs` only parses the command line and starts one of these.
 
 pub mod addon;
-pub(crate) mod archive;
 pub mod bridge;
 pub mod broker;
 pub mod config;
@@ -39,12 +38,8 @@ pub mod demo;
 pub mod discovery;
 pub mod logging;
 pub mod mac;
-pub(crate) mod mqtt;
-pub(crate) mod outbox;
 pub mod protocol;
 pub mod service;
 pub mod simulator;
-pub(crate) mod state;
 #[doc(hidden)]
 pub mod test_support;
-pub(crate) mod watcher;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tracing::warn;
 
+use super::mqtt::{Connection, Options, SetupError};
 use crate::bridge::{Action, Link};
 use crate::config::{BrokerConfig, Config};
-use crate::mqtt::{Connection, Options, SetupError};
 
 /// The broker connections for one configuration.
 pub(super) struct Links {
@@ -38,7 +38,7 @@ impl Links {
         };
         let max_outgoing = config.snapshot_max_bytes + (64 << 10);
         // Room for at least a couple of the largest snapshots besides everything else.
-        let outbox_limit = crate::outbox::DEFAULT_LIMIT.max(2 * max_outgoing);
+        let outbox_limit = super::outbox::DEFAULT_LIMIT.max(2 * max_outgoing);
         let ha = Connection::open(
             ha,
             Options {

@@ -3,9 +3,14 @@
 //! flushed, exit within 2 seconds) are here; the broker connections in `links`, systemd's
 //! notification protocol in `systemd`.
 
+pub(crate) mod archive;
 pub mod health;
 mod links;
+pub(crate) mod mqtt;
+pub(crate) mod outbox;
+pub(crate) mod state;
 mod systemd;
+pub(crate) mod watcher;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,17 +20,17 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use crate::archive::ArchiveWriter;
 use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::{ArchiveConfig, BrokerConfig, Config, Level, Mqtt};
 use crate::logging::LogLevel;
-use crate::mqtt::{Incoming, SetupError};
-use crate::state::StateDir;
-use crate::watcher::ConfigWatcher;
+use archive::ArchiveWriter;
 use health::HealthSocket;
 use links::Links;
+use mqtt::{Incoming, SetupError};
+use state::StateDir;
 use systemd::Systemd;
+use watcher::ConfigWatcher;
 
 /// How long a stop may wait for the broker to take the last messages.
 const STOP_FLUSH: Duration = Duration::from_millis(1500);

@@ -591,7 +591,7 @@ mod tests {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "archive::tests::in_berlin_across_daylight_saving_changes",
+                "service::archive::tests::in_berlin_across_daylight_saving_changes",
                 "--ignored",
                 "--nocapture",
             ])

@@ -22,9 +22,9 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+use super::outbox::{Outbox, Outgoing};
 use crate::bridge::{Publish, Qos};
 use crate::config::BrokerConfig;
-use crate::outbox::{Outbox, Outgoing};
 
 /// What a connection reports to the main loop.
 #[derive(Debug)]

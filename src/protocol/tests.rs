@@ -1,0 +1,217 @@
+use super::*;
+use crate::mac::Mac;
+use proptest::prelude::*;
+use serde_json::json;
+use serde_json::{Map, Value};
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+const MAC: &str = "5CC5638AE24C";
+
+#[test]
+fn topics_are_classified_with_and_without_a_mac() {
+    let mac: Mac = MAC.parse().unwrap();
+    let p = "4GSolarCam";
+    assert_eq!(
+        CameraTopic::parse(p, "4GSolarCam/Snapshot"),
+        Some(CameraTopic::Snapshot(None))
+    );
+    assert_eq!(
+        CameraTopic::parse(p, "4GSolarCam/Alarm"),
+        Some(CameraTopic::Alarm(None))
+    );
+    assert_eq!(
+        CameraTopic::parse(p, "4GSolarCam/Status"),
+        Some(CameraTopic::Status(None))
+    );
+    assert_eq!(
+        CameraTopic::parse(p, "4GSolarCam/Snapshot/5CC5638AE24C"),
+        Some(CameraTopic::Snapshot(Some(mac)))
+    );
+    assert_eq!(CameraTopic::parse(p, "4GSolarCam/Wake/5CC5638AE24C"), None);
+    assert_eq!(CameraTopic::parse(p, "4GSolarCam/Snapshot/garage"), None);
+    assert_eq!(CameraTopic::parse(p, "4GSolarCamX/Snapshot"), None);
+    assert_eq!(CameraTopic::parse(p, "other/Snapshot"), None);
+}
+
+#[test]
+fn commands_go_to_the_camera_topics_the_vendor_lists() {
+    let mac: Mac = MAC.parse().unwrap();
+    let cases = [
+        (CameraCommand::Wake, "4GSolarCam/Wake/5CC5638AE24C", "wake"),
+        (
+            CameraCommand::Status,
+            "4GSolarCam/Status/5CC5638AE24C",
+            "status",
+        ),
+        (
+            CameraCommand::Reboot,
+            "4GSolarCam/Config/5CC5638AE24C",
+            "reboot",
+        ),
+        (
+            CameraCommand::Shutdown,
+            "4GSolarCam/Config/5CC5638AE24C",
+            "shutdown",
+        ),
+        (
+            CameraCommand::Upgrade,
+            "4GSolarCam/Config/5CC5638AE24C",
+            "upgrade",
+        ),
+    ];
+    for (cmd, topic, payload) in cases {
+        assert_eq!(cmd.topic("4GSolarCam", mac), topic);
+        assert_eq!(cmd.payload(), payload);
+        assert_eq!(payload.parse::<CameraCommand>().unwrap(), cmd);
+        assert_eq!(
+            payload.to_uppercase().parse::<CameraCommand>().unwrap(),
+            cmd
+        );
+    }
+    assert!("PRESS".parse::<CameraCommand>().is_err());
+}
+
+#[test]
+fn mac_is_found_under_any_likely_key() {
+    for v in [
+        json!({"mac": MAC}),
+        json!({"MAC": "5C:C5:63:8A:E2:4C"}),
+        json!({"devMac": "5c-c5-63-8a-e2-4c"}),
+        json!({"device_mac": MAC}),
+        json!({"devEUI": MAC}),
+        json!({"sn": MAC}),
+        json!({"device": {"mac": MAC}}),
+        json!({"sn": "6785D1234567X", "info": {"macAddr": MAC}}),
+    ] {
+        assert_eq!(
+            find_mac(&v).unwrap().map(|m| m.to_string()).as_deref(),
+            Some(MAC),
+            "{v}"
+        );
+    }
+    assert_eq!(find_mac(&json!({"name": MAC})), Ok(None));
+    assert_eq!(find_mac(&json!({"sn": "12345"})), Ok(None));
+}
+
+#[test]
+fn battery_signal_and_firmware_are_read_in_their_many_spellings() {
+    let r = StatusReport::read(&obj(json!({
+        "mac": MAC, "battery": 87, "battery_voltage": 3.95, "rssi": -71, "firmware": "V1.0.3"
+    })));
+    assert_eq!(r.mac.unwrap().unwrap().to_string(), MAC);
+    assert_eq!(r.battery_percent, Some(87.0));
+    assert_eq!(r.battery_voltage, Some(3.95));
+    assert_eq!(r.signal_dbm, Some(-71));
+    assert_eq!(r.firmware.as_deref(), Some("V1.0.3"));
+
+    let r = StatusReport::read(&obj(
+        json!({"Bat": "55%", "voltage": 3950, "csq": 20, "fwVersion": 3}),
+    ));
+    assert_eq!(r.battery_percent, Some(55.0));
+    assert_eq!(r.battery_voltage, Some(3.95));
+    assert_eq!(r.signal_dbm, Some(-73));
+    assert_eq!(r.firmware.as_deref(), Some("3"));
+
+    let r = StatusReport::read(&obj(
+        json!({"battery": {"level": 12, "voltage": "3.6V"}, "model": "SC211-EU"}),
+    ));
+    assert_eq!(r.battery_percent, Some(12.0));
+    assert_eq!(r.battery_voltage, Some(3.6));
+    assert_eq!(r.model.as_deref(), Some("SC211-EU"));
+
+    let r = StatusReport::read(&obj(json!({"batteryPercent": 101, "csq": 99})));
+    assert_eq!((r.battery_percent, r.signal_dbm), (None, None));
+}
+
+#[test]
+fn payload_padding_is_tolerated_but_non_objects_are_not() {
+    assert!(parse_object(b"{\"a\":1}\n\0\0").is_ok());
+    assert_eq!(parse_object(b"[1]"), Err(MessageError::NotObject));
+    assert!(matches!(
+        parse_object(b"{\"a\":"),
+        Err(MessageError::NotJson(_))
+    ));
+    assert!(matches!(parse_object(b""), Err(MessageError::NotJson(_))));
+}
+
+fn nested(depth: usize) -> Vec<u8> {
+    let mut s = "{\"a\":".repeat(depth);
+    s.push('1');
+    s.push_str(&"}".repeat(depth));
+    s.into_bytes()
+}
+
+#[test]
+fn deeply_nested_json_is_bounded() {
+    // serde_json stops at depth 128; the readers stop walking at depth 6.
+    assert!(parse_object(&nested(100_000)).is_err());
+    let m = parse_object(&nested(100)).unwrap();
+    assert_eq!(StatusReport::read(&m), StatusReport::default());
+}
+
+proptest! {
+    /// Status-like objects: the keys the reader looks for (any case, at the top or under
+    /// `values`) and others, holding numbers, numeric text with units, or anything.
+    #[test]
+    fn status_like_objects_give_values_in_range(
+        fields in proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just("battery"), Just("Bat"), Just("batteryPercent"), Just("battery_voltage"),
+                    Just("voltage"), Just("rssi"), Just("csq"), Just("signal"), Just("firmware"),
+                    Just("model"), Just("devMac"), Just("other"),
+                ],
+                any::<bool>(),
+                prop_oneof![
+                    any::<f64>().prop_map(|f| serde_json::json!(f)),
+                    any::<i64>().prop_map(|i| serde_json::json!(i)),
+                    (any::<i32>(), prop_oneof![Just(""), Just("%"), Just("V"), Just("mV"), Just(" dBm")])
+                        .prop_map(|(n, u)| serde_json::json!(format!("{n}{u}"))),
+                    "\\PC{0,20}".prop_map(|s| serde_json::json!(s)),
+                    Just(serde_json::json!(null)),
+                    Just(serde_json::json!({"nested": 1})),
+                ],
+            ),
+            0..10,
+        ),
+    ) {
+        let mut top = Map::new();
+        let mut values = Map::new();
+        for (key, nested, value) in fields {
+            if nested { values.insert(key.to_string(), value); } else { top.insert(key.to_string(), value); }
+        }
+        top.insert("values".into(), Value::Object(values));
+        let r = StatusReport::read(&top);
+        if let Some(b) = r.battery_percent { prop_assert!((0.0..=100.0).contains(&b), "{b}"); }
+        if let Some(v) = r.battery_voltage { prop_assert!(v > 0.0 && v <= 60.0, "{v}"); }
+        if let Some(d) = r.signal_dbm { prop_assert!((-150..0).contains(&d), "{d}"); }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(m) = parse_object(&data) {
+            let _ = StatusReport::read(&m);
+        }
+    }
+
+    #[test]
+    fn arbitrary_json_objects_never_panic(keys in proptest::collection::vec("[a-zA-Z_]{1,12}", 0..8), vals in proptest::collection::vec(any::<f64>(), 0..8), s in "\\PC{0,40}") {
+        let mut m = Map::new();
+        for (k, v) in keys.iter().zip(vals.iter()) {
+            m.insert(k.clone(), json!(v));
+            m.insert(format!("{k}s"), json!(s.clone()));
+        }
+        let _ = StatusReport::read(&m);
+    }
+
+    #[test]
+    fn arbitrary_topics_never_panic(t in "\\PC{0,80}") {
+        let _ = CameraTopic::parse("4GSolarCam", &t);
+    }
+}
