@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::addon;
-use crate::config::{Config, Secret};
+use crate::addon::{self, AddonError};
+use crate::config::{Config, ConfigErrors, Secret};
+use crate::service::not_started;
 
 /// The unprivileged user and group the image runs as (the "nonroot" of distroless images).
 pub const DEFAULT_USER: (u32, u32) = (65532, 65532);
@@ -45,9 +46,74 @@ pub struct Start {
     pub mode: &'static str,
 }
 
+/// Why the container did not start; each message ends with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(
+        "{0}\n{hint}",
+        hint = not_started("correct the add-on's options in its Configuration tab")
+    )]
+    Options(AddonError),
+    #[error("{0}\n{hint}", hint = not_started("restart the add-on once the Supervisor answers"))]
+    Supervisor(AddonError),
+    #[error(
+        "{} not found: mount your configuration there (`-v ./config:/config`; config.example.yaml \
+         shows every key), or run the image as a Home Assistant add-on",
+        .0.display()
+    )]
+    NoConfig(PathBuf),
+    #[error(
+        "cannot read {}: {source}\nthe bridge runs as UID {uid} in the container: make the file \
+         readable by it (`chown {uid} config.yaml`), or start the container with `--user`\n{}",
+        path.display(),
+        not_started("fix the file and restart the container"),
+        uid = DEFAULT_USER.0
+    )]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}\n{hint}", hint = not_started("fix the file and restart the container"))]
+    Config(ConfigErrors),
+    #[error(transparent)]
+    User(#[from] UserError),
+}
+
+/// Why the process could not become the unprivileged user.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Inspect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot give {} to UID {uid}: {source}", path.display())]
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        source: std::io::Error,
+    },
+    #[error("cannot drop supplementary groups: {0}")]
+    Groups(std::io::Error),
+    #[error("cannot switch to GID {gid}: {source}")]
+    Gid { gid: u32, source: std::io::Error },
+    #[error("cannot switch to UID {uid}: {source}")]
+    Uid { uid: u32, source: std::io::Error },
+}
+
+/// A `--user` that is neither `UID:GID` nor `root`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not UID:GID (numbers) or root")]
+pub struct BadUser(pub String);
+
 /// Chooses the mode from the environment, drops privileges where it may, and loads the
-/// configuration. The error is the whole message to show.
-pub fn prepare(paths: &Paths) -> Result<Start, String> {
+/// configuration.
+pub fn prepare(paths: &Paths) -> Result<Start, ContainerError> {
     let token = std::env::var("SUPERVISOR_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -59,9 +125,8 @@ pub fn prepare(paths: &Paths) -> Result<Start, String> {
                 .unwrap_or_else(|| addon::DEFAULT_SUPERVISOR_URL.to_string());
             let mqtt = supervisor_mqtt(&base, &Secret::new(token))?;
             let options = paths.data.join("options.json");
-            let config = addon::load(&options, &mqtt, &paths.shares).map_err(|e| {
-                format!("{e}\nsolarcam-bridge: not started; correct the add-on's options in its Configuration tab")
-            })?;
+            let config =
+                addon::load(&options, &mqtt, &paths.shares).map_err(ContainerError::Options)?;
             Start {
                 config,
                 watch: None,
@@ -72,30 +137,22 @@ pub fn prepare(paths: &Paths) -> Result<Start, String> {
             if let Some((uid, gid)) = paths.user {
                 become_user(uid, gid, &paths.data)?;
             }
-            if !paths.config.exists() {
-                return Err(format!(
-                    "{} not found: mount your configuration there (`-v ./config:/config`; \
-                     config.example.yaml shows every key), or run the image as a Home Assistant \
-                     add-on",
-                    paths.config.display()
-                ));
+            let path = &paths.config;
+            match std::fs::File::open(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ContainerError::NoConfig(path.clone()))
+                }
+                Err(source) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(ContainerError::Unreadable {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+                _ => {}
             }
-            let config = Config::load(&paths.config).map_err(|e| {
-                let unreadable = e.errors.iter().any(|e| e.message.contains("ermission denied"));
-                let hint = if unreadable {
-                    format!(
-                        "\nthe bridge runs as UID {} in the container: make the file readable by it \
-                         (`chown {} config.yaml`), or start the container with `--user`",
-                        DEFAULT_USER.0, DEFAULT_USER.0
-                    )
-                } else {
-                    String::new()
-                };
-                format!("{e}{hint}\nsolarcam-bridge: not started; fix the file and restart the container")
-            })?;
             Start {
-                config,
-                watch: Some(paths.config.clone()),
+                config: Config::load(path).map_err(ContainerError::Config)?,
+                watch: Some(path.clone()),
                 mode: "container",
             }
         }
@@ -107,18 +164,14 @@ pub fn prepare(paths: &Paths) -> Result<Start, String> {
 }
 
 /// The Supervisor answers as soon as the add-on runs; a few tries cover a Supervisor restarting.
-fn supervisor_mqtt(base: &str, token: &Secret) -> Result<addon::MqttService, String> {
+fn supervisor_mqtt(base: &str, token: &Secret) -> Result<addon::MqttService, ContainerError> {
     const TRIES: u32 = 5;
     let mut attempt = 1;
     loop {
         match addon::mqtt_service(base, token) {
             Ok(s) => return Ok(s),
-            Err(e @ addon::AddonError::TokenRefused { .. }) => {
-                return Err(format!("{e}\nsolarcam-bridge: not started"));
-            }
-            Err(e) if attempt == TRIES => {
-                return Err(format!("{e}\nsolarcam-bridge: not started"));
-            }
+            Err(e @ AddonError::TokenRefused { .. }) => return Err(ContainerError::Supervisor(e)),
+            Err(e) if attempt == TRIES => return Err(ContainerError::Supervisor(e)),
             Err(e) => {
                 eprintln!("solarcam-bridge: {e}; trying again in 2 s ({attempt}/{TRIES})");
                 std::thread::sleep(Duration::from_secs(2));
@@ -131,46 +184,52 @@ fn supervisor_mqtt(base: &str, token: &Secret) -> Result<addon::MqttService, Str
 /// Started as root: gives `data` to `uid:gid` (all of it, when it belongs to someone else) and
 /// switches to them for good. Anything else: nothing to do.
 #[cfg(unix)]
-fn become_user(uid: u32, gid: u32, data: &Path) -> Result<(), String> {
+fn become_user(uid: u32, gid: u32, data: &Path) -> Result<(), UserError> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 || uid == 0 {
         return Ok(());
     }
-    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let owner = std::os::unix::fs::MetadataExt::uid(
-        &std::fs::metadata(data).map_err(|e| format!("{}: {e}", data.display()))?,
-    );
-    if owner != uid {
-        chown_tree(data, uid, gid)
-            .map_err(|e| format!("cannot give {} to UID {uid}: {e}", data.display()))?;
+    let path = || data.to_path_buf();
+    std::fs::create_dir_all(data).map_err(|source| UserError::Create {
+        path: path(),
+        source,
+    })?;
+    let meta = std::fs::metadata(data).map_err(|source| UserError::Inspect {
+        path: path(),
+        source,
+    })?;
+    if std::os::unix::fs::MetadataExt::uid(&meta) != uid {
+        chown_tree(data, uid, gid).map_err(|source| UserError::Chown {
+            path: path(),
+            uid,
+            source,
+        })?;
     }
+    let last = std::io::Error::last_os_error;
     // Before any thread exists (the runtime starts later), so the change holds for the process.
     // SAFETY: plain system calls on integers; a null list with length 0 is what setgroups expects.
     unsafe {
         if libc::setgroups(0, std::ptr::null()) != 0 {
-            return Err(format!(
-                "cannot drop supplementary groups: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(UserError::Groups(last()));
         }
         if libc::setgid(gid) != 0 {
-            return Err(format!(
-                "cannot switch to GID {gid}: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(UserError::Gid {
+                gid,
+                source: last(),
+            });
         }
         if libc::setuid(uid) != 0 {
-            return Err(format!(
-                "cannot switch to UID {uid}: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(UserError::Uid {
+                uid,
+                source: last(),
+            });
         }
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn become_user(_uid: u32, _gid: u32, _data: &Path) -> Result<(), String> {
+fn become_user(_uid: u32, _gid: u32, _data: &Path) -> Result<(), UserError> {
     Ok(())
 }
 
@@ -187,7 +246,7 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
 }
 
 /// Parses `UID:GID` (or `root`, to stay root).
-pub fn parse_user(s: &str) -> Result<Option<(u32, u32)>, String> {
+pub fn parse_user(s: &str) -> Result<Option<(u32, u32)>, BadUser> {
     if s == "root" {
         return Ok(None);
     }
@@ -195,7 +254,7 @@ pub fn parse_user(s: &str) -> Result<Option<(u32, u32)>, String> {
     match (u.parse(), g.parse()) {
         (Ok(0), _) => Ok(None),
         (Ok(u), Ok(g)) => Ok(Some((u, g))),
-        _ => Err(format!("{s:?} is not UID:GID (numbers) or root")),
+        _ => Err(BadUser(s.to_string())),
     }
 }
 

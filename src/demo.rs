@@ -37,15 +37,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
     .await
     {
         Ok(b) => b,
-        Err(BrokerError::PortInUse { addr }) => {
-            return Err(ServiceError::Other(format!(
-                "demo: port {} on {} is in use, probably by an MQTT broker; start the demo on another one, e.g. --listen {}:{}",
-                addr.port(),
-                addr.ip(),
-                addr.ip(),
-                addr.port().wrapping_add(1).max(1024)
-            )))
-        }
+        Err(BrokerError::PortInUse { addr }) => return Err(ServiceError::DemoPortInUse(addr)),
         Err(e) => return Err(e.into()),
     };
     let port = broker.addr.port();

@@ -233,8 +233,11 @@ fn run(path: PathBuf) -> ExitCode {
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!(
-                "solarcam-bridge: not started; fix the file and check it with `solarcam-bridge check-config --config {}`",
-                path.display()
+                "{}",
+                solarcam_bridge::service::not_started(&format!(
+                    "fix the file and check it with `solarcam-bridge check-config --config {}`",
+                    path.display()
+                ))
             );
             return ExitCode::FAILURE;
         }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use super::{timer_set, Bridge, Link};
-use crate::discovery::State;
+use crate::discovery::StateTopic;
 use crate::mac::{Mac, MacError};
 use crate::protocol::CameraCommand;
 
@@ -180,9 +180,9 @@ impl Bridge {
         let count = Bytes::from(cam.commands.pending.len().to_string());
         self.publish_state(
             mac,
-            State::PendingAttributes,
+            StateTopic::PendingAttributes,
             Bytes::from(attributes.to_string()),
         );
-        self.publish_state(mac, State::Pending, count);
+        self.publish_state(mac, StateTopic::Pending, count);
     }
 }

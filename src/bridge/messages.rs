@@ -6,10 +6,10 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use super::{
-    cut, number_payload, timer_set, Action, Bridge, Camera, Link, Snapshot, MAX_DISMISSED,
+    cut, number_payload, timer_set, Action, ArchiveRequest, Bridge, Camera, Link, MAX_DISMISSED,
     NEW_CAMERA_EVERY, REANNOUNCE_EVERY, REFUSALS_LOGGED_EVERY,
 };
-use crate::discovery::{State, ASLEEP, AWAKE};
+use crate::discovery::{StateTopic, ASLEEP, AWAKE};
 use crate::mac::Mac;
 use crate::protocol::snapshot;
 use crate::protocol::{find_mac, parse_object, AlarmKind, BadMac, CameraTopic, StatusReport};
@@ -257,7 +257,7 @@ impl Bridge {
         );
         let folder = crate::discovery::sanitize_id(&cam.name);
         if self.config.archive.is_some() {
-            self.actions.push_back(Action::Archive(Snapshot {
+            self.actions.push_back(Action::Archive(ArchiveRequest {
                 camera: folder,
                 jpeg: found.jpeg.clone(),
                 received,
@@ -265,11 +265,11 @@ impl Bridge {
             }));
         }
         if after_alarm {
-            self.publish_state(mac, State::AlarmSnapshot, found.jpeg.clone());
+            self.publish_state(mac, StateTopic::AlarmSnapshot, found.jpeg.clone());
         }
         // Not kept: the broker retains it for Home Assistant, and a Pi's memory is better spent
         // elsewhere than on a copy of every camera's last picture.
-        self.publish_state(mac, State::Snapshot, found.jpeg);
+        self.publish_state(mac, StateTopic::Snapshot, found.jpeg);
     }
 
     fn on_alarm(
@@ -332,9 +332,9 @@ impl Bridge {
         // The next snapshot within the window is this alarm's picture.
         cam.alarm_snapshot_until = Some(now + self.config.alarm_snapshot_window);
         cam.alarm_attributes = Some(attributes.clone());
-        self.publish_state(mac, State::AlarmAttributes, attributes);
+        self.publish_state(mac, StateTopic::AlarmAttributes, attributes);
         if !was_on {
-            self.publish_state(mac, State::Alarm, Bytes::from_static(b"ON"));
+            self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"ON"));
         }
         // One event per alarm, never retained: replayed, it would be a new alarm. Its attributes
         // are the alarm's own fields, when they are of a size to show.
@@ -415,24 +415,24 @@ impl Bridge {
         let changed =
             |new: Option<Bytes>, old: Option<Bytes>| new.filter(|n| Some(n) != old.as_ref());
         let values = [
-            (State::Status, Some(payload)),
-            (State::LastStatus, new_time),
+            (StateTopic::Status, Some(payload)),
+            (StateTopic::LastStatus, new_time),
             (
-                State::Battery,
+                StateTopic::Battery,
                 changed(
                     cam.battery.map(number_payload),
                     before.0.map(number_payload),
                 ),
             ),
             (
-                State::BatteryVoltage,
+                StateTopic::BatteryVoltage,
                 changed(
                     cam.battery_voltage.map(number_payload),
                     before.1.map(number_payload),
                 ),
             ),
             (
-                State::Signal,
+                StateTopic::Signal,
                 changed(
                     cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
                     before.2.map(|d| Bytes::from(d.to_string())),
@@ -637,10 +637,10 @@ impl Bridge {
         }
         if !was_awake {
             debug!("{} ({mac}): awake", cam.name);
-            self.publish_state(mac, State::Awake, Bytes::from_static(AWAKE.as_bytes()));
+            self.publish_state(mac, StateTopic::Awake, Bytes::from_static(AWAKE.as_bytes()));
         }
         if announce {
-            self.publish_state(mac, State::LastSeen, Bytes::from(last_seen));
+            self.publish_state(mac, StateTopic::LastSeen, Bytes::from(last_seen));
         }
         self.send_pending(mac);
     }
@@ -663,7 +663,7 @@ impl Bridge {
             debug!("{} ({mac}): asleep", cam.name);
             self.publish(
                 Link::Ha,
-                self.topics.state(mac, State::Awake),
+                self.topics.state(mac, StateTopic::Awake),
                 Bytes::from_static(ASLEEP.as_bytes()),
                 true,
             );

@@ -16,6 +16,7 @@ mod messages;
 mod reload;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -24,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{default_camera_name, CameraConfig, Config};
 use crate::discovery::{
-    self, BridgeEntity, CameraEntity, CameraInfo, Diagnostic, State, Topics, ALARM_TRIGGERS,
+    self, BridgeEntity, CameraEntity, CameraInfo, Diagnostic, StateTopic, Topics, ALARM_TRIGGERS,
 };
 use crate::mac::Mac;
 use crate::protocol::{CameraCommand, CameraTopic};
@@ -73,7 +74,7 @@ impl Link {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Event {
     /// A connection is up (first time or again): subscribe, and publish what that side needs.
     Connected(Link),
@@ -94,7 +95,7 @@ pub enum Event {
     /// Assistant shows the problem until a valid file arrives.
     ConfigRejected { file: String, errors: Vec<String> },
     /// A snapshot could not be archived (disk full, read-only, the writer behind), and why.
-    ArchiveFailed(String),
+    ArchiveFailed(Arc<dyn std::error::Error + Send + Sync>),
     /// The bridge is stopping: say so while the connection is still up.
     Shutdown,
 }
@@ -129,7 +130,7 @@ pub enum Action {
     /// What must survive a restart changed: keep it (atomically) in the state directory.
     SaveState(Saved),
     /// Keep this snapshot in the archive (only when `archive` is configured).
-    Archive(Snapshot),
+    Archive(ArchiveRequest),
     /// The broker settings changed: once the actions before this one are out (on the old
     /// connections), close them and connect again with the configuration's settings.
     Reconnect,
@@ -137,7 +138,7 @@ pub enum Action {
 
 /// A snapshot for the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct ArchiveRequest {
     /// The camera's folder in the archive: its name, as an id (`Driveway` → `driveway`).
     pub camera: String,
     pub jpeg: Bytes,
@@ -525,7 +526,7 @@ impl Bridge {
             if due(cam.alarm_until) {
                 cam.alarm_until = None;
                 debug!("{} ({mac}): alarm off", cam.name);
-                self.publish_state(mac, State::Alarm, Bytes::from_static(b"OFF"));
+                self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"OFF"));
             }
             self.expire_awake(mac, now);
             self.retry_wake(mac, now);
@@ -589,7 +590,7 @@ impl Bridge {
             Event::ArchiveFailed(why) => {
                 warn!("{why}");
                 self.stats.archive_failures += 1;
-                self.note_error(why);
+                self.note_error(why.to_string());
             }
             Event::ConfigRejected { file, errors } => {
                 let attributes = serde_json::json!({ "file": file, "errors": errors });
@@ -752,7 +753,7 @@ impl Bridge {
     fn publish_event(&mut self, mac: Mac, payload: Bytes, now: Instant) {
         let publish = Publish {
             link: Link::Ha,
-            topic: self.topics.state(mac, State::AlarmEvent),
+            topic: self.topics.state(mac, StateTopic::AlarmEvent),
             payload,
             qos: Link::Ha.qos(),
             retain: false,
@@ -867,26 +868,29 @@ impl Bridge {
         };
         let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
         let mut states = vec![
-            (State::Alarm, on_off(cam.alarm_until.is_some())),
+            (StateTopic::Alarm, on_off(cam.alarm_until.is_some())),
             (
-                State::Awake,
+                StateTopic::Awake,
                 awake_state(cam.presence.awake_until.is_some()),
             ),
         ];
         let known = [
-            (State::AlarmAttributes, cam.alarm_attributes.clone()),
-            (State::Status, cam.status.clone()),
-            (State::Battery, cam.battery.map(number_payload)),
+            (StateTopic::AlarmAttributes, cam.alarm_attributes.clone()),
+            (StateTopic::Status, cam.status.clone()),
+            (StateTopic::Battery, cam.battery.map(number_payload)),
             (
-                State::BatteryVoltage,
+                StateTopic::BatteryVoltage,
                 cam.battery_voltage.map(number_payload),
             ),
             (
-                State::Signal,
+                StateTopic::Signal,
                 cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
             ),
-            (State::LastStatus, cam.last_status.clone().map(Bytes::from)),
-            (State::LastSeen, cam.last_seen.clone().map(Bytes::from)),
+            (
+                StateTopic::LastStatus,
+                cam.last_status.clone().map(Bytes::from),
+            ),
+            (StateTopic::LastSeen, cam.last_seen.clone().map(Bytes::from)),
         ];
         states.extend(known.into_iter().filter_map(|(s, v)| Some((s, v?))));
         for (state, payload) in states {
@@ -898,7 +902,7 @@ impl Bridge {
     // -----------------------------------------------------------------------------------------
     // Output.
 
-    fn publish_state(&mut self, mac: Mac, state: State, payload: Bytes) {
+    fn publish_state(&mut self, mac: Mac, state: StateTopic, payload: Bytes) {
         self.publish(Link::Ha, self.topics.state(mac, state), payload, true);
     }
 

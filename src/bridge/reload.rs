@@ -11,7 +11,9 @@ use tracing::{info, warn};
 
 use super::{topics_of, Action, Bridge, Camera, Link};
 use crate::config::{Config, Mqtt};
-use crate::discovery::{BridgeEntity, CameraEntity, Diagnostic, State, Topics, ALARM_TRIGGERS};
+use crate::discovery::{
+    BridgeEntity, CameraEntity, Diagnostic, StateTopic, Topics, ALARM_TRIGGERS,
+};
 use crate::mac::Mac;
 use crate::protocol::CameraTopic;
 
@@ -101,7 +103,7 @@ impl Bridge {
             }
         }
         if states {
-            for s in State::ALL.into_iter().filter(|s| s.retained()) {
+            for s in StateTopic::ALL.into_iter().filter(|s| s.retained()) {
                 self.publish(Link::Ha, topics.state(mac, s), Bytes::new(), true);
             }
         }

@@ -33,7 +33,7 @@ impl Topics {
         format!("{}/status", self.discovery_prefix)
     }
 
-    pub fn state(&self, mac: Mac, state: State) -> String {
+    pub fn state(&self, mac: Mac, state: StateTopic) -> String {
         format!("{}/{}/{}", self.base, mac, state.leaf())
     }
 
@@ -119,7 +119,7 @@ impl Topics {
         let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
         let ours = v["origin"]["name"] == ORIGIN.name
             && v["unique_id"] == format!("{}_snapshot", camera_node(mac))
-            && v["topic"] == self.state(mac, State::Snapshot);
+            && v["topic"] == self.state(mac, StateTopic::Snapshot);
         ours.then_some(mac)
     }
 }
@@ -227,7 +227,7 @@ pub const ASLEEP: &str = "asleep";
 
 /// The per-camera state topics, each `<base>/<MAC>/<leaf>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub enum StateTopic {
     /// The latest snapshot, raw JPEG bytes, retained.
     Snapshot,
     /// `ON` / `OFF`.
@@ -255,46 +255,46 @@ pub enum State {
     AlarmSnapshot,
 }
 
-impl State {
-    pub const ALL: [State; 14] = [
-        State::Snapshot,
-        State::Alarm,
-        State::AlarmAttributes,
-        State::Battery,
-        State::BatteryVoltage,
-        State::Signal,
-        State::LastStatus,
-        State::Status,
-        State::Awake,
-        State::LastSeen,
-        State::Pending,
-        State::PendingAttributes,
-        State::AlarmEvent,
-        State::AlarmSnapshot,
+impl StateTopic {
+    pub const ALL: [StateTopic; 14] = [
+        StateTopic::Snapshot,
+        StateTopic::Alarm,
+        StateTopic::AlarmAttributes,
+        StateTopic::Battery,
+        StateTopic::BatteryVoltage,
+        StateTopic::Signal,
+        StateTopic::LastStatus,
+        StateTopic::Status,
+        StateTopic::Awake,
+        StateTopic::LastSeen,
+        StateTopic::Pending,
+        StateTopic::PendingAttributes,
+        StateTopic::AlarmEvent,
+        StateTopic::AlarmSnapshot,
     ];
 
     /// Kept by the broker (so emptied when a camera is removed). Events are not: an event
     /// replayed at every subscription would be a new alarm each time.
     pub fn retained(self) -> bool {
-        self != State::AlarmEvent
+        self != StateTopic::AlarmEvent
     }
 
     fn leaf(self) -> &'static str {
         match self {
-            State::Snapshot => "snapshot",
-            State::Alarm => "alarm",
-            State::AlarmAttributes => "alarm/attributes",
-            State::Battery => "battery",
-            State::BatteryVoltage => "battery_voltage",
-            State::Signal => "signal",
-            State::LastStatus => "last_status",
-            State::Status => "status",
-            State::Awake => "awake",
-            State::LastSeen => "last_seen",
-            State::Pending => "pending_commands",
-            State::PendingAttributes => "pending_commands/attributes",
-            State::AlarmEvent => "alarm/event",
-            State::AlarmSnapshot => "alarm/snapshot",
+            StateTopic::Snapshot => "snapshot",
+            StateTopic::Alarm => "alarm",
+            StateTopic::AlarmAttributes => "alarm/attributes",
+            StateTopic::Battery => "battery",
+            StateTopic::BatteryVoltage => "battery_voltage",
+            StateTopic::Signal => "signal",
+            StateTopic::LastStatus => "last_status",
+            StateTopic::Status => "status",
+            StateTopic::Awake => "awake",
+            StateTopic::LastSeen => "last_seen",
+            StateTopic::Pending => "pending_commands",
+            StateTopic::PendingAttributes => "pending_commands/attributes",
+            StateTopic::AlarmEvent => "alarm/event",
+            StateTopic::AlarmSnapshot => "alarm/snapshot",
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
-use super::{camera_node, BridgeEntity, CameraEntity, Diagnostic, State, Topics, ASLEEP, AWAKE};
+use super::{
+    camera_node, BridgeEntity, CameraEntity, Diagnostic, StateTopic, Topics, ASLEEP, AWAKE,
+};
 use crate::mac::Mac;
 use crate::protocol::{AlarmKind, CameraCommand};
 
@@ -158,7 +160,7 @@ pub fn camera_device(topics: &Topics, cam: &CameraInfo) -> Device {
 pub fn alarm_trigger(topics: &Topics, cam: &CameraInfo, kind: Option<AlarmKind>) -> DeviceTrigger {
     DeviceTrigger {
         automation_type: "trigger",
-        topic: topics.state(cam.mac, State::AlarmEvent),
+        topic: topics.state(cam.mac, StateTopic::AlarmEvent),
         trigger_type: "alarm",
         subtype: kind.map_or("any", AlarmKind::as_str),
         payload: kind.map(AlarmKind::as_str),
@@ -224,7 +226,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
         CameraEntity::Snapshot => spec(
             None,
             Platform::Camera {
-                topic: state(State::Snapshot),
+                topic: state(StateTopic::Snapshot),
             },
         ),
         CameraEntity::AlarmEvent => Spec {
@@ -232,7 +234,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             ..spec(
                 Some("Alarm event"),
                 Platform::Event {
-                    state_topic: state(State::AlarmEvent),
+                    state_topic: state(StateTopic::AlarmEvent),
                     event_types: AlarmKind::ALL.iter().map(|k| k.as_str()).collect(),
                 },
             )
@@ -240,21 +242,21 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
         CameraEntity::AlarmSnapshot => spec(
             Some("Last alarm snapshot"),
             Platform::Image {
-                image_topic: state(State::AlarmSnapshot),
+                image_topic: state(StateTopic::AlarmSnapshot),
                 content_type: "image/jpeg",
             },
         ),
         CameraEntity::Alarm => Spec {
             device_class: Some("motion"),
-            json_attributes_topic: Some(state(State::AlarmAttributes)),
-            ..spec(Some("Alarm"), on_off(state(State::Alarm), "ON", "OFF"))
+            json_attributes_topic: Some(state(StateTopic::AlarmAttributes)),
+            ..spec(Some("Alarm"), on_off(state(StateTopic::Alarm), "ON", "OFF"))
         },
         CameraEntity::Battery => Spec {
             device_class: Some("battery"),
-            json_attributes_topic: Some(state(State::Status)),
+            json_attributes_topic: Some(state(StateTopic::Status)),
             ..spec(
                 Some("Battery"),
-                sensor(state(State::Battery), Some("%"), Some("measurement")),
+                sensor(state(StateTopic::Battery), Some("%"), Some("measurement")),
             )
         },
         CameraEntity::BatteryVoltage => Spec {
@@ -263,7 +265,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             ..spec(
                 Some("Battery voltage"),
                 Platform::Sensor {
-                    state_topic: state(State::BatteryVoltage),
+                    state_topic: state(StateTopic::BatteryVoltage),
                     unit_of_measurement: Some("V"),
                     state_class: Some("measurement"),
                     suggested_display_precision: Some(2),
@@ -275,16 +277,16 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             entity_category: DIAGNOSTIC,
             ..spec(
                 Some("Signal strength"),
-                sensor(state(State::Signal), Some("dBm"), Some("measurement")),
+                sensor(state(StateTopic::Signal), Some("dBm"), Some("measurement")),
             )
         },
         CameraEntity::LastStatus => Spec {
             device_class: Some("timestamp"),
             entity_category: DIAGNOSTIC,
-            json_attributes_topic: Some(state(State::Status)),
+            json_attributes_topic: Some(state(StateTopic::Status)),
             ..spec(
                 Some("Last status"),
-                sensor(state(State::LastStatus), None, None),
+                sensor(state(StateTopic::LastStatus), None, None),
             )
         },
         // Reads "awake" / "asleep"; a binary sensor would say "Connected" or "On".
@@ -295,7 +297,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             ..spec(
                 Some("Awake"),
                 Platform::EnumSensor {
-                    state_topic: state(State::Awake),
+                    state_topic: state(StateTopic::Awake),
                     options: vec![AWAKE, ASLEEP],
                 },
             )
@@ -308,16 +310,16 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             enabled_by_default: Some(false),
             ..spec(
                 Some("Last seen"),
-                sensor(state(State::LastSeen), None, None),
+                sensor(state(StateTopic::LastSeen), None, None),
             )
         },
         CameraEntity::PendingCommands => Spec {
             entity_category: DIAGNOSTIC,
             icon: Some("mdi:tray-full"),
-            json_attributes_topic: Some(state(State::PendingAttributes)),
+            json_attributes_topic: Some(state(StateTopic::PendingAttributes)),
             ..spec(
                 Some("Pending commands"),
-                sensor(state(State::Pending), None, Some("measurement")),
+                sensor(state(StateTopic::Pending), None, Some("measurement")),
             )
         },
         CameraEntity::Button(cmd) => {

@@ -16,7 +16,7 @@ use crate::mac::Mac;
 
 /// A JPEG found in a payload, and the MAC the payload named, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct Extracted {
     /// From `FF D8 FF` to its `FF D9`, inclusive.
     pub jpeg: Bytes,
     /// The MAC the payload names; a JSON key naming a MAC that holds none is an error.
@@ -64,7 +64,7 @@ pub enum SnapshotError {
 const SOI: [u8; 3] = [0xFF, 0xD8, 0xFF];
 
 /// Extracts the snapshot's JPEG. See the module documentation for the forms accepted.
-pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
+pub fn extract(payload: &Bytes) -> Result<Extracted, SnapshotError> {
     if payload.is_empty() {
         return Err(SnapshotError::Empty);
     }
@@ -79,7 +79,7 @@ pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
     }
     if let Some(bytes) = decode_hex_dump(text) {
         if let Some(found) = from_binary(&Bytes::from(bytes))? {
-            return Ok(Snapshot {
+            return Ok(Extracted {
                 form: Form::Hex,
                 ..found
             });
@@ -98,7 +98,7 @@ pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
         if let Some(bytes) = decode_hex_dump(&tail[..end]) {
             if let Some(found) = from_binary(&Bytes::from(bytes))? {
                 let mac = found.mac.map(|m| m.or_else(|| Mac::find_in(&text[..pos])));
-                return Ok(Snapshot {
+                return Ok(Extracted {
                     form: Form::Hex,
                     mac,
                     ..found
@@ -115,7 +115,7 @@ pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
         if let Some(bytes) = decode_base64(&tail[..end]) {
             if let Some(found) = from_binary(&Bytes::from(bytes))? {
                 let mac = found.mac.map(|m| m.or_else(|| Mac::find_in(&text[..pos])));
-                return Ok(Snapshot {
+                return Ok(Extracted {
                     form: Form::Base64,
                     mac,
                     ..found
@@ -127,7 +127,7 @@ pub fn extract(payload: &Bytes) -> Result<Snapshot, SnapshotError> {
 }
 
 /// The raw form: a JPEG somewhere in the bytes. `Ok(None)` when there is no JPEG start at all.
-fn from_binary(data: &Bytes) -> Result<Option<Snapshot>, SnapshotError> {
+fn from_binary(data: &Bytes) -> Result<Option<Extracted>, SnapshotError> {
     let Some(start) = find(data, &SOI) else {
         return Ok(None);
     };
@@ -138,7 +138,7 @@ fn from_binary(data: &Bytes) -> Result<Option<Snapshot>, SnapshotError> {
     } else {
         Form::Header(start)
     };
-    Ok(Some(Snapshot {
+    Ok(Some(Extracted {
         jpeg: data.slice(start..end),
         mac,
         form,
@@ -206,7 +206,7 @@ fn last_eoi(data: &[u8], start: usize) -> Option<usize> {
         .map(|p| start + p + 2)
 }
 
-fn from_json(text: &[u8]) -> Result<Option<Snapshot>, SnapshotError> {
+fn from_json(text: &[u8]) -> Result<Option<Extracted>, SnapshotError> {
     let Ok(value) = serde_json::from_slice::<Value>(text) else {
         return Ok(None);
     };
@@ -226,7 +226,7 @@ fn from_json(text: &[u8]) -> Result<Option<Snapshot>, SnapshotError> {
         if let Some(bytes) = decoded {
             match from_binary(&Bytes::from(bytes)) {
                 Ok(Some(found)) => {
-                    return Ok(Some(Snapshot {
+                    return Ok(Some(Extracted {
                         form: Form::Json,
                         mac: match mac {
                             Ok(None) => found.mac,
@@ -272,13 +272,13 @@ fn collect_strings<'a>(v: &'a Value, key: &str, depth: usize, out: &mut Vec<(Str
     }
 }
 
-fn from_base64_text(text: &[u8]) -> Result<Option<Snapshot>, SnapshotError> {
+fn from_base64_text(text: &[u8]) -> Result<Option<Extracted>, SnapshotError> {
     let body = match find(text, b";base64,") {
         Some(i) if text.starts_with(b"data:") => &text[i + 8..],
         _ => text,
     };
     match decode_base64(body) {
-        Some(bytes) => Ok(from_binary(&Bytes::from(bytes))?.map(|found| Snapshot {
+        Some(bytes) => Ok(from_binary(&Bytes::from(bytes))?.map(|found| Extracted {
             form: Form::Base64,
             ..found
         })),
@@ -398,7 +398,7 @@ mod tests {
     use crate::test_support::{b64, hex, jpeg};
     use proptest::prelude::*;
 
-    fn ok(payload: impl Into<Bytes>) -> Snapshot {
+    fn ok(payload: impl Into<Bytes>) -> Extracted {
         let payload = payload.into();
         extract(&payload).unwrap_or_else(|e| panic!("not extracted: {e}"))
     }

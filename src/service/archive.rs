@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{debug, info, warn};
 
-use crate::bridge::Snapshot;
+use crate::bridge::ArchiveRequest;
 use crate::config::ArchiveConfig;
 
 /// Which files to delete to keep the archive within its age and size: a pure index, oldest first.
@@ -107,6 +107,8 @@ pub enum ArchiveError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("archive: the disk is not keeping up ({WRITE_QUEUE} snapshots waiting); a snapshot of {camera} is not archived")]
+    Behind { camera: String },
 }
 
 /// The archive on disk.
@@ -139,7 +141,7 @@ impl Archive {
     }
 
     /// Writes one snapshot, deleting what retention asks for first. Returns its path.
-    pub fn store(&mut self, snap: &Snapshot) -> Result<PathBuf, ArchiveError> {
+    pub fn store(&mut self, snap: &ArchiveRequest) -> Result<PathBuf, ArchiveError> {
         let size = snap.jpeg.len() as u64;
         if size > self.index.max_size {
             return Err(ArchiveError::TooLarge {
@@ -328,7 +330,7 @@ fn local_time(secs: libc::time_t) -> Option<libc::tm> {
 
 /// The archive's thread: writes what the main loop hands it, reports what it could not write.
 pub struct ArchiveWriter {
-    tx: std::sync::mpsc::SyncSender<Snapshot>,
+    tx: std::sync::mpsc::SyncSender<ArchiveRequest>,
 }
 
 /// Snapshots waiting for the disk; past this the writer is behind and new ones are not archived.
@@ -338,9 +340,9 @@ impl ArchiveWriter {
     /// Opens the archive on a thread of its own; failures go to `failed`.
     pub fn start(
         config: ArchiveConfig,
-        failed: tokio::sync::mpsc::Sender<String>,
+        failed: tokio::sync::mpsc::Sender<ArchiveError>,
     ) -> ArchiveWriter {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Snapshot>(WRITE_QUEUE);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ArchiveRequest>(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("archive".into())
             .spawn(move || {
@@ -349,7 +351,7 @@ impl ArchiveWriter {
                     match rx.recv_timeout(Duration::from_secs(3600)) {
                         Ok(snap) => {
                             if let Err(e) = archive.store(&snap) {
-                                let _ = failed.try_send(e.to_string());
+                                let _ = failed.try_send(e);
                             }
                         }
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -364,11 +366,11 @@ impl ArchiveWriter {
     }
 
     /// Hands a snapshot to the writer; an error when it is too far behind to take it.
-    pub fn store(&self, snap: Snapshot) -> Result<(), String> {
+    pub fn store(&self, snap: ArchiveRequest) -> Result<(), ArchiveError> {
         let camera = snap.camera.clone();
-        self.tx.try_send(snap).map_err(|_| {
-            format!("archive: the disk is not keeping up ({WRITE_QUEUE} snapshots waiting); a snapshot of {camera} is not archived")
-        })
+        self.tx
+            .try_send(snap)
+            .map_err(|_| ArchiveError::Behind { camera })
     }
 }
 
@@ -418,8 +420,8 @@ mod tests {
         }
     }
 
-    fn snapshot(camera: &str, secs: u64, alarm: bool, len: usize) -> Snapshot {
-        Snapshot {
+    fn snapshot(camera: &str, secs: u64, alarm: bool, len: usize) -> ArchiveRequest {
+        ArchiveRequest {
             camera: camera.into(),
             jpeg: Bytes::from(vec![(secs % 251) as u8; len]),
             received: at(secs),
@@ -565,7 +567,7 @@ mod tests {
     fn store_at(dir: &Path, utc: &[u64]) -> Vec<(String, Vec<u8>)> {
         let mut a = Archive::open(&config(dir, 1 << 20));
         for (i, t) in utc.iter().enumerate() {
-            a.store(&Snapshot {
+            a.store(&ArchiveRequest {
                 camera: "cam".into(),
                 jpeg: Bytes::from(format!("snapshot {i}")),
                 received: SystemTime::UNIX_EPOCH + Duration::from_secs(*t),

@@ -13,6 +13,7 @@ mod systemd;
 pub(crate) mod watcher;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
@@ -24,7 +25,7 @@ use crate::bridge::{Action, Bridge, Event, Link};
 use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::{ArchiveConfig, BrokerConfig, Config, Level, Mqtt};
 use crate::logging::LogLevel;
-use archive::ArchiveWriter;
+use archive::{ArchiveError, ArchiveWriter};
 use health::HealthSocket;
 use links::Links;
 use mqtt::{Incoming, SetupError};
@@ -35,6 +36,12 @@ use watcher::ConfigWatcher;
 /// How long a stop may wait for the broker to take the last messages.
 const STOP_FLUSH: Duration = Duration::from_millis(1500);
 
+/// The last line of every message that stops the bridge from starting: what happened was said
+/// above it, this says what to do.
+pub fn not_started(what_to_do: &str) -> String {
+    format!("solarcam-bridge: not started; {what_to_do}")
+}
+
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -42,8 +49,16 @@ pub enum ServiceError {
     Setup(#[from] SetupError),
     #[error(transparent)]
     Broker(#[from] BrokerError),
-    #[error("{0}")]
-    Other(String),
+    #[error("cannot handle {name}: {source}")]
+    Signal {
+        name: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "demo: port {} on {} is in use, probably by an MQTT broker; start the demo on another one, e.g. --listen {}:{}",
+        .0.port(), .0.ip(), .0.ip(), .0.port().wrapping_add(1).max(1024)
+    )]
+    DemoPortInUse(std::net::SocketAddr),
 }
 
 /// The shell around the core: what it is connected to, and where its output goes.
@@ -64,7 +79,7 @@ struct Shell {
     /// The snapshot archive's writer, when `archive` is configured.
     archive: Option<ArchiveWriter>,
     /// What the archive could not write, for the core to count.
-    archive_failed: (mpsc::Sender<String>, mpsc::Receiver<String>),
+    archive_failed: (mpsc::Sender<ArchiveError>, mpsc::Receiver<ArchiveError>),
     /// Where `solarcam-bridge health` asks how the bridge is; `None` when it cannot listen.
     health: Option<HealthSocket>,
 }
@@ -126,8 +141,8 @@ impl Shell {
             },
             None => None,
         };
-        let handler = |kind: SignalKind, name: &str| {
-            signal(kind).map_err(|e| ServiceError::Other(format!("cannot handle {name}: {e}")))
+        let handler = |kind: SignalKind, name: &'static str| {
+            signal(kind).map_err(|source| ServiceError::Signal { name, source })
         };
         let mut terminate = handler(SignalKind::terminate(), "SIGTERM")?;
         let mut interrupt = handler(SignalKind::interrupt(), "SIGINT")?;
@@ -168,7 +183,7 @@ impl Shell {
                 Some(incoming) = async { Some(self.links.cameras.as_mut()?.incoming.recv().await) },
                     if camera_link && !more => self.on_incoming(Link::Camera, incoming),
                 _ = tokio::time::sleep_until(wake) => self.bridge.handle_timeout(Instant::now()),
-                Some(why) = self.archive_failed.1.recv() => self.bridge.handle(Event::ArchiveFailed(why), Instant::now()),
+                Some(why) = self.archive_failed.1.recv() => self.bridge.handle(Event::ArchiveFailed(Arc::new(why)), Instant::now()),
                 // Answered here, by the loop itself: an answer shows it turns.
                 Some(asker) = async { self.health.as_ref()?.accept().await.ok() },
                     if self.health.is_some() => health::answer(
@@ -291,7 +306,7 @@ impl Shell {
             Action::Archive(snapshot) => {
                 if let Some(Err(why)) = self.archive.as_ref().map(|a| a.store(snapshot)) {
                     self.bridge
-                        .handle(Event::ArchiveFailed(why), Instant::now());
+                        .handle(Event::ArchiveFailed(Arc::new(why)), Instant::now());
                 }
             }
             Action::Reconnect => self.reconnect = true,

@@ -191,7 +191,8 @@ fn ghosts_of_cameras_no_longer_configured_are_removed_at_start() {
     assert_eq!(
         ps.len(),
         // Every entity's and trigger's config, every retained state (not the event topic).
-        CameraEntity::ALL.len() + crate::discovery::ALARM_TRIGGERS.len() + State::ALL.len() - 1,
+        CameraEntity::ALL.len() + crate::discovery::ALARM_TRIGGERS.len() + StateTopic::ALL.len()
+            - 1,
         "{ps:#?}"
     );
     assert!(on(

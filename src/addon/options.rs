@@ -1,45 +1,12 @@
-//! Home Assistant add-on mode: the options set in the add-on's Configuration tab and the MQTT
-//! broker the Supervisor provides, turned into the same validated [`Config`] as the YAML file.
-//!
-//! The Supervisor writes the options to `/data/options.json` (indented, one value per line) after
-//! checking them against the add-on's schema, and tells the add-on where Home Assistant's broker
-//! is through its services API. The options are rendered as the bridge's own configuration and
-//! validated by [`Config::parse`], so a bad option gets the message `check-config` would give,
-//! pointed at its line in `options.json`.
+//! The add-on's options, rendered as the bridge's configuration file and validated by
+//! [`Config::parse`], errors pointed at their line in `options.json`.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::MqttService;
 use crate::config::{Config, ConfigError, ConfigErrors, Secret};
-
-/// Where the Supervisor is reached from an add-on; `SUPERVISOR_URL` overrides it (tests).
-pub const DEFAULT_SUPERVISOR_URL: &str = "http://supervisor";
-/// The Supervisor's answer is a few hundred bytes; more is not read.
-const MAX_RESPONSE: usize = 64 << 10;
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why add-on mode could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum AddonError {
-    #[error("cannot read {file}: {source}")]
-    ReadOptions {
-        file: String,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Options(ConfigErrors),
-    #[error("cannot ask the Supervisor for the MQTT broker at {url}: {why}")]
-    Supervisor { url: String, why: String },
-    /// Not worth trying again: the token will not change while the add-on runs.
-    #[error(
-        "the Supervisor at {url} refused the add-on's token (SUPERVISOR_TOKEN): HTTP {status}"
-    )]
-    TokenRefused { url: String, status: u16 },
-}
 
 /// The add-on's options, as the Supervisor writes them (see the add-on's `config.yaml` schema).
 #[derive(Debug, Default, Deserialize)]
@@ -100,27 +67,6 @@ pub struct CameraOption {
     pub mac: String,
     pub name: Option<String>,
     pub area: Option<String>,
-}
-
-/// Home Assistant's broker, as the Supervisor's `GET /services/mqtt` describes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MqttService {
-    pub host: String,
-    pub port: u16,
-    #[serde(default)]
-    pub ssl: bool,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-}
-
-/// Reads the options at `path` and builds the configuration around Home Assistant's broker.
-pub fn load(path: &Path, mqtt: &MqttService, shares: &Shares) -> Result<Config, AddonError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| AddonError::ReadOptions {
-        file: file.clone(),
-        source,
-    })?;
-    parse(&text, &file, mqtt, shares).map_err(AddonError::Options)
 }
 
 /// Builds the configuration from the options' text; `file` names it in errors.
@@ -371,138 +317,11 @@ fn locate_json(text: &str, origin: Origin) -> Option<usize> {
     }
 }
 
-/// Asks the Supervisor where Home Assistant's MQTT broker is, with the add-on's token.
-pub fn mqtt_service(base_url: &str, token: &Secret) -> Result<MqttService, AddonError> {
-    let url = format!("{}/services/mqtt", base_url.trim_end_matches('/'));
-    let fail = |why: String| AddonError::Supervisor {
-        url: url.clone(),
-        why,
-    };
-    let (host, port, path) = split_http_url(&url).map_err(fail)?;
-    let response = http_get(&host, port, &path, token).map_err(fail)?;
-    let body = match parse_response(&response) {
-        Ok(body) => body,
-        Err(Refusal::Token(status)) => return Err(AddonError::TokenRefused { url, status }),
-        Err(Refusal::Other(why)) => return Err(fail(why)),
-    };
-    parse_service(&body).map_err(fail)
-}
-
-#[derive(Debug)]
-enum Refusal {
-    Token(u16),
-    Other(String),
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    result: String,
-    message: Option<String>,
-    data: Option<MqttService>,
-}
-
-fn parse_service(body: &[u8]) -> Result<MqttService, String> {
-    let answer: Answer = serde_json::from_slice(body)
-        .map_err(|e| format!("its answer is not the JSON expected: {e}"))?;
-    match (answer.result.as_str(), answer.data) {
-        ("ok", Some(data)) => Ok(data),
-        _ => Err(format!(
-            "it answered {:?}{}; is the Mosquitto broker add-on installed and started?",
-            answer.result,
-            answer
-                .message
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        )),
-    }
-}
-
-/// `http://host[:port][/path]` into its parts.
-fn split_http_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| "only http:// is supported for the Supervisor".to_string())?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
-            Ok(port) => (h, port),
-            Err(_) => return Err(format!("port {p:?} is not a number")),
-        },
-        _ => (authority, 80),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err("no host".into());
-    }
-    Ok((host.to_string(), port, path.to_string()))
-}
-
-/// One HTTP/1.0 GET: enough for a local JSON API, and HTTP/1.0 rules out chunked answers.
-fn http_get(host: &str, port: u16, path: &str, token: &Secret) -> Result<Vec<u8>, String> {
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let mut last = format!("{host} has no address");
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, HTTP_TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
-        }
-    }
-    let mut stream = stream.ok_or(last)?;
-    let io = |e: std::io::Error| e.to_string();
-    stream.set_read_timeout(Some(HTTP_TIMEOUT)).map_err(io)?;
-    stream.set_write_timeout(Some(HTTP_TIMEOUT)).map_err(io)?;
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\n\r\n",
-        token.expose()
-    );
-    stream.write_all(request.as_bytes()).map_err(io)?;
-    let mut response = Vec::new();
-    stream
-        .take(MAX_RESPONSE as u64 + 1)
-        .read_to_end(&mut response)
-        .map_err(io)?;
-    if response.len() > MAX_RESPONSE {
-        return Err(format!("its answer is larger than {MAX_RESPONSE} bytes"));
-    }
-    Ok(response)
-}
-
-fn parse_response(response: &[u8]) -> Result<Vec<u8>, Refusal> {
-    let other = |s: String| Refusal::Other(s);
-    let end = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| other("its answer is not HTTP".into()))?;
-    let head = String::from_utf8_lossy(&response[..end]);
-    let status_line = head.lines().next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| other(format!("its answer is not HTTP: {status_line:?}")))?;
-    let body = response[end + 4..].to_vec();
-    match status {
-        200 => Ok(body),
-        401 | 403 => Err(Refusal::Token(status)),
-        // The Supervisor explains itself in a JSON body, which parse_service shows.
-        400 if !body.is_empty() => Ok(body),
-        _ => Err(other(format!("HTTP {status}"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addon::MqttService;
+    use std::time::Duration;
 
     fn service() -> MqttService {
         MqttService {
@@ -642,44 +461,5 @@ mod tests {
         let o: Options = serde_json::from_str(text).unwrap();
         assert!(!format!("{o:?}").contains("hunter2-secret"));
         assert!(!format!("{:?}", service()).contains("s3cret-pw"));
-    }
-
-    #[test]
-    fn the_supervisors_answer() {
-        let ok = br#"{"result": "ok", "data": {"host": "core-mosquitto", "port": 1883, "ssl": false, "protocol": "3.1.1", "username": "addons", "password": "pw"}}"#;
-        let s = parse_service(ok).unwrap();
-        assert_eq!(
-            (s.host.as_str(), s.port, s.ssl),
-            ("core-mosquitto", 1883, false)
-        );
-        let missing = br#"{"result": "error", "message": "No service mqtt found"}"#;
-        let e = parse_service(missing).unwrap_err();
-        assert!(
-            e.contains("No service mqtt found") && e.contains("Mosquitto"),
-            "{e}"
-        );
-        assert!(parse_service(b"<html>").is_err());
-
-        let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}";
-        assert_eq!(parse_response(response).unwrap(), b"{}");
-        let denied = b"HTTP/1.1 401 Unauthorized\r\n\r\n";
-        assert!(matches!(parse_response(denied), Err(Refusal::Token(401))));
-        assert!(matches!(parse_response(b"garbage"), Err(Refusal::Other(_))));
-    }
-
-    #[test]
-    fn supervisor_urls() {
-        let split = |u| split_http_url(u).unwrap();
-        assert_eq!(
-            split("http://supervisor/services/mqtt"),
-            ("supervisor".into(), 80, "/services/mqtt".into())
-        );
-        assert_eq!(
-            split("http://127.0.0.1:8123/x"),
-            ("127.0.0.1".into(), 8123, "/x".into())
-        );
-        assert_eq!(split("http://[::1]:99/x"), ("::1".into(), 99, "/x".into()));
-        assert!(split_http_url("https://supervisor/x").is_err());
-        assert!(split_http_url("http://h:port/x").is_err());
     }
 }
