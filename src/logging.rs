@@ -4,10 +4,49 @@
 //! `log_level` applies at once, like every other edit of the file: raising it to `debug` to look
 //! at a problem must not need a restart that would hide the problem.
 
+use std::time::{Duration, Instant};
+
 use tracing::{info, warn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Registry};
+
+/// A warning a stranger can repeat at will (bad logins, unknown cameras): written at most once per
+/// `every`, the repeats in between counted into the next line. Time is passed in, so the core
+/// uses it without a clock.
+#[derive(Debug)]
+pub struct Throttle {
+    every: Duration,
+    logged: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    pub const fn new(every: Duration) -> Throttle {
+        Throttle {
+            every,
+            logged: None,
+            held_back: 0,
+        }
+    }
+
+    /// The line to write now, with the count of those held back since the last one; `None` (and
+    /// counted) when one was written less than `every` ago.
+    pub fn line(&mut self, message: &str, now: Instant) -> Option<String> {
+        if self
+            .logged
+            .is_some_and(|t| now.saturating_duration_since(t) < self.every)
+        {
+            self.held_back += 1;
+            return None;
+        }
+        self.logged = Some(now);
+        Some(match std::mem::take(&mut self.held_back) {
+            0 => message.to_string(),
+            n => format!("{message} ({n} more refused since the last such line)"),
+        })
+    }
+}
 
 /// Changes the level of the running logger.
 pub struct LogLevel {

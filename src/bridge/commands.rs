@@ -22,7 +22,7 @@ impl Bridge {
     fn refuse_command(&mut self, topic: &str, why: &dyn std::fmt::Display) {
         let message = format!("{topic}: command refused: {why}");
         warn!("{message}");
-        self.stats.rejected += 1;
+        self.diagnostics.stats.rejected += 1;
         self.note_error(message);
     }
 
@@ -47,7 +47,7 @@ impl Bridge {
                  (not in the file, nor discovered)"
             );
             warn!("{message}");
-            self.stats.rejected += 1;
+            self.diagnostics.stats.rejected += 1;
             return self.note_error(message);
         };
         let awake = cam.presence.awake_until.is_some_and(|t| t > now);
@@ -72,7 +72,7 @@ impl Bridge {
 
     fn send_command(&mut self, mac: Mac, command: CameraCommand) {
         let topic = command.topic(&self.config.camera_topic_prefix, mac);
-        self.stats.published += 1;
+        self.diagnostics.stats.published += 1;
         self.push_publish(
             Link::Camera,
             topic,

@@ -5,10 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{
-    cut, number_payload, timer_set, Action, ArchiveRequest, Bridge, Camera, Link, MAX_DISMISSED,
-    NEW_CAMERA_EVERY, REANNOUNCE_EVERY, REFUSALS_LOGGED_EVERY,
-};
+use super::{cut, number_payload, timer_set, Action, ArchiveRequest, Bridge, Link};
 use crate::discovery::{StateTopic, ASLEEP, AWAKE};
 use crate::mac::Mac;
 use crate::protocol::snapshot;
@@ -126,65 +123,10 @@ impl Bridge {
         }
     }
 
-    /// Home Assistant (re)started: it needs every config and state again. A flood of birth
-    /// messages (anyone who can publish on the broker can send them) costs one announcement per
-    /// [`REANNOUNCE_EVERY`]; one arriving sooner is folded into one at the end of that time.
-    fn on_birth(&mut self, now: Instant) {
-        match self.last_birth_announce {
-            Some(last) if now.saturating_duration_since(last) < REANNOUNCE_EVERY => {
-                if self.birth_announce_due.is_none() {
-                    debug!(
-                        "Home Assistant is online again within {}s: announcing once more then",
-                        REANNOUNCE_EVERY.as_secs()
-                    );
-                    self.birth_announce_due = Some(last + REANNOUNCE_EVERY);
-                }
-            }
-            _ => {
-                info!("Home Assistant is online: publishing discovery and states again");
-                self.last_birth_announce = Some(now);
-                self.publish_everything(now);
-            }
-        }
-    }
-
-    /// The user deleted an unlisted camera's device in Home Assistant (which empties its
-    /// discovery configs): forget it, and do not let its messages bring it back. Listing it in the
-    /// file does.
-    fn on_device_deleted(&mut self, mac: Mac) {
-        let Some(cam) = self.cameras.get(&mac) else {
-            return;
-        };
-        if cam.configured {
-            // Listed cameras are the file's to remove; the next announcement restores it.
-            return;
-        }
-        info!(
-            "{} ({mac}): deleted in Home Assistant; forgotten, and not added again unless listed \
-             in the file",
-            cam.name
-        );
-        self.cameras.remove(&mac);
-        let topics = self.topics.clone();
-        self.clear_camera(&topics, mac, true, true);
-        self.dismiss(mac);
-        self.save_state();
-    }
-
-    /// Keeps `mac` from being discovered again (until it is listed).
-    pub(super) fn dismiss(&mut self, mac: Mac) {
-        if !self.dismissed.contains(&mac) {
-            if self.dismissed.len() >= MAX_DISMISSED {
-                self.dismissed.pop_front();
-            }
-            self.dismissed.push_back(mac);
-        }
-    }
-
     /// Logs a payload refused, counts it, and keeps it as the last error.
     fn reject(&mut self, message: String) {
         warn!("{message}");
-        self.stats.rejected += 1;
+        self.diagnostics.stats.rejected += 1;
         self.note_error(message);
     }
 
@@ -520,7 +462,7 @@ impl Bridge {
                 };
                 if let Some(why) = why {
                     warn!("{why}");
-                    self.stats.unattributed += 1;
+                    self.diagnostics.stats.unattributed += 1;
                     self.note_error(why);
                     return None;
                 }
@@ -546,73 +488,6 @@ impl Bridge {
         }
         self.seen(mac, received, now);
         Some(mac)
-    }
-
-    /// A camera not in the file spoke: it becomes a device, within bounds. On a broker anyone can
-    /// publish to, every random MAC would otherwise be a device in Home Assistant and a write of
-    /// the state file. Refused: discovery off, the camera dismissed, `discover_max` unlisted
-    /// cameras already, or another added less than [`NEW_CAMERA_EVERY`] ago.
-    fn admit_unlisted(&mut self, topic: &str, what: &str, mac: Mac, now: Instant) -> bool {
-        let unlisted = || self.cameras.values().filter(|c| !c.configured).count();
-        let why = if !self.config.discover_unknown {
-            Some("discover_unknown is off".to_string())
-        } else if self.dismissed.contains(&mac) {
-            Some("it was deleted in Home Assistant or removed from the file; list it to bring it back".to_string())
-        } else if unlisted() >= self.config.discover_max {
-            Some(format!(
-                "{} unlisted cameras are devices already (discover_max); list it in the file to add it",
-                self.config.discover_max
-            ))
-        } else if self
-            .last_discovery
-            .is_some_and(|t| now.saturating_duration_since(t) < NEW_CAMERA_EVERY)
-        {
-            Some(format!(
-                "another unlisted camera was added less than {}s ago; a later message may add it",
-                NEW_CAMERA_EVERY.as_secs()
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            self.refuse_camera(
-                format!("{topic}: {what} from camera {mac}, which is not in the configuration; ignored: {why}"),
-                now,
-            );
-            return false;
-        }
-        let cam = Camera::discovered(mac);
-        info!(
-            "{}: new camera, not in the configuration; adding it to Home Assistant",
-            cam.name
-        );
-        self.cameras.insert(mac, cam);
-        self.last_discovery = Some(now);
-        self.save_state();
-        if self.ha_connected {
-            self.announce_camera(mac, now);
-        }
-        true
-    }
-
-    /// Counts a refused unlisted camera; logs it, or folds it into the next line when one was
-    /// logged less than [`REFUSALS_LOGGED_EVERY`] ago.
-    fn refuse_camera(&mut self, message: String, now: Instant) {
-        self.stats.refused_cameras += 1;
-        self.diagnostics_changed();
-        let quiet = self
-            .refusal_logged
-            .is_some_and(|t| now.saturating_duration_since(t) < REFUSALS_LOGGED_EVERY);
-        if quiet {
-            self.refusals_unlogged += 1;
-            return debug!("{message}");
-        }
-        match std::mem::take(&mut self.refusals_unlogged) {
-            0 => warn!("{message}"),
-            n => warn!("{message} ({n} more refused since the last such line)"),
-        }
-        self.refusal_logged = Some(now);
-        self.note_error(message);
     }
 
     /// A message from `mac` arrived: it is awake (for `awake_timeout` from now), and commands

@@ -7,33 +7,45 @@
 //! a wake to retry, diagnostics to publish). No sockets, no clock, no tokio: every scenario is a
 //! unit test that runs in microseconds.
 //!
+//! - `camera.rs`: what the bridge knows about one camera.
 //! - `messages.rs`: what the cameras publish (snapshot, alarm, status) and whose it is.
+//! - `admission.rs`: unlisted cameras, admitted within bounds or refused; dismissed ones.
 //! - `commands.rs`: button presses, and the queue that holds them while a camera sleeps.
+//! - `announce.rs`: discovery, availability and states for Home Assistant; its birth messages;
+//!   alarm events held while it subscribes.
+//! - `diagnostics.rs`: the bridge's counters and when they are published.
 //! - `reload.rs`: configuration changes, removed cameras, ghosts of earlier runs.
 
+mod admission;
+mod announce;
+mod camera;
 mod commands;
+mod diagnostics;
 mod messages;
 mod reload;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use crate::config::{default_camera_name, CameraConfig, Config};
-use crate::discovery::{
-    self, BridgeEntity, CameraEntity, CameraInfo, Diagnostic, StateTopic, Topics, ALARM_TRIGGERS,
-};
+use crate::config::Config;
+use crate::discovery::{StateTopic, Topics};
 use crate::mac::Mac;
 use crate::protocol::{CameraCommand, CameraTopic};
 
+pub use admission::{MAX_DISMISSED, NEW_CAMERA_EVERY, REFUSALS_LOGGED_EVERY};
+pub use announce::{EVENT_SETTLE, MAX_HELD_EVENTS, REANNOUNCE_EVERY};
+pub use diagnostics::{Stats, DIAGNOSTICS_EVERY};
 pub use messages::ATTRIBUTION_WINDOW;
 
-/// Diagnostics are published at most this often.
-pub const DIAGNOSTICS_EVERY: Duration = Duration::from_secs(5);
+use admission::Admission;
+use announce::{Announcing, HeldEvents, Reannounce};
+use camera::Camera;
+use diagnostics::Diagnostics;
 
 /// Which broker connection an action goes to. With one broker both are the same connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,198 +175,30 @@ pub struct Saved {
     pub dismissed: Vec<Mac>,
 }
 
-/// Counters for the log and the bridge's diagnostic sensors.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub received: u64,
-    pub published: u64,
-    /// Payloads that could not be read or were refused (no JPEG, too large, not JSON…).
-    pub rejected: u64,
-    /// Payloads whose camera could not be told.
-    pub unattributed: u64,
-    /// Messages from unlisted cameras that were not made into devices.
-    pub refused_cameras: u64,
-    /// Connections lost (and then re-established by the shell).
-    pub reconnects: u64,
-    /// Snapshots the archive could not keep.
-    pub archive_failures: u64,
-    pub last_error: Option<String>,
-}
-
-/// What the bridge knows about one camera.
-#[derive(Debug, Clone, Default)]
-struct Camera {
-    name: String,
-    area: Option<String>,
-    /// Listed in the file (as opposed to discovered from its messages).
-    configured: bool,
-    /// Its own `awake_timeout`, when the file gives one.
-    awake_timeout: Option<Duration>,
-    model: Option<String>,
-    sw_version: Option<String>,
-
-    /// When the alarm turns itself off; `None` while it is off.
-    alarm_until: Option<Instant>,
-    /// When the alarm last turned on, and when the last alarm came: each event tells both, so an
-    /// automation can keep a cooldown per camera without state of its own.
-    alarm_since: Option<Instant>,
-    last_alarm: Option<Instant>,
-    alarm_attributes: Option<Bytes>,
-    /// Until when the next snapshot counts as the alarm's own picture; `None` when none is due.
-    alarm_snapshot_until: Option<Instant>,
-    status: Option<Bytes>,
-    battery: Option<f64>,
-    battery_voltage: Option<f64>,
-    signal_dbm: Option<i32>,
-    last_status: Option<String>,
-    last_seen: Option<String>,
-
-    presence: Presence,
-    commands: CommandQueue,
-}
-
-/// Whether a camera is awake, and when it was last heard from.
-#[derive(Debug, Clone, Default)]
-struct Presence {
-    /// Until when the camera counts as awake; `None` while it sleeps.
-    awake_until: Option<Instant>,
-    /// When its last message arrived, for attributing payloads that name no camera.
-    heard: Option<Instant>,
-    /// When "last seen" was last published.
-    last_seen_sent: Option<Instant>,
-}
-
-/// Commands pressed while the camera slept, and the wakes sent for them.
-#[derive(Debug, Clone, Default)]
-struct CommandQueue {
-    /// In order, waiting for it to wake.
-    pending: Vec<CameraCommand>,
-    /// Wakes sent for the pending commands, and when the latest one is given up on.
-    wakes_sent: u32,
-    wake_deadline: Option<Instant>,
-    last_command_error: Option<String>,
-}
-
-impl Camera {
-    fn from_config(c: &CameraConfig) -> Camera {
-        Camera {
-            name: c.name.clone(),
-            area: c.area.clone(),
-            configured: true,
-            awake_timeout: c.awake_timeout,
-            ..Camera::default()
-        }
-    }
-
-    fn discovered(mac: Mac) -> Camera {
-        Camera {
-            name: default_camera_name(mac),
-            ..Camera::default()
-        }
-    }
-
-    fn info(&self, mac: Mac) -> CameraInfo<'_> {
-        CameraInfo {
-            mac,
-            name: &self.name,
-            area: self.area.as_deref(),
-            model: self.model.as_deref(),
-            sw_version: self.sw_version.as_deref(),
-        }
-    }
-
-    /// Entities whose value only some firmware reports are announced once a value is seen.
-    fn has(&self, entity: CameraEntity) -> bool {
-        match entity {
-            CameraEntity::BatteryVoltage => self.battery_voltage.is_some(),
-            CameraEntity::Signal => self.signal_dbm.is_some(),
-            _ => true,
-        }
-    }
-}
-
-/// An announcement in progress: the cameras whose configs, then states, are still to go out.
-#[derive(Debug, Default)]
-struct Announcing {
-    configs: VecDeque<Mac>,
-    states: VecDeque<Mac>,
-    availability_sent: bool,
-}
-
 pub struct Bridge {
-    /// Set while discovery and states are being announced (see `publish_everything`).
-    announcing: Option<Announcing>,
     config: Config,
     topics: Topics,
     cameras: BTreeMap<Mac, Camera>,
+    /// Which of the two links is up (one connection with one broker).
     ha_connected: bool,
     camera_connected: bool,
     /// The errors of the last rejected file, as the problem sensor's attributes.
     config_problem: Option<Bytes>,
     actions: VecDeque<Action>,
-    stats: Stats,
-    /// When the diagnostics are next published; `None` while nothing changed.
-    diagnostics_due: Option<Instant>,
+    /// Set while discovery and states are being announced (see `publish_everything`).
+    announcing: Option<Announcing>,
+    /// Home Assistant's birth messages, debounced.
+    reannounce: Reannounce,
+    /// Alarm events waiting for Home Assistant to have subscribed (see [`EVENT_SETTLE`]).
+    events: HeldEvents,
+    /// Which unlisted cameras may become devices.
+    admission: Admission,
+    /// The counters, and when they are next published.
+    diagnostics: Diagnostics,
     /// No camera timer (alarm, awake, wake retry) falls before this: timers are not scanned
     /// until then, so a message costs the same with 10 cameras or 10,000.
     next_camera_timer: Option<Instant>,
-    /// A counter changed since the diagnostics were last published or scheduled: they are
-    /// scheduled when the event's handling ends (time is an argument, never stored).
-    diagnostics_dirty: bool,
-    /// Cameras not to be discovered again (see [`Saved::dismissed`]).
-    dismissed: VecDeque<Mac>,
-    /// When the last unlisted camera was added (they are added one per [`NEW_CAMERA_EVERY`]).
-    last_discovery: Option<Instant>,
-    /// Refusals of unlisted cameras are logged once per [`REFUSALS_LOGGED_EVERY`]; the others
-    /// since the last line are counted into the next one.
-    refusal_logged: Option<Instant>,
-    refusals_unlogged: u64,
-    /// Home Assistant's birth messages: when the last one made the bridge announce everything,
-    /// and when the next one may (a flood of them announces once per [`REANNOUNCE_EVERY`]).
-    last_birth_announce: Option<Instant>,
-    birth_announce_due: Option<Instant>,
-    /// Alarm events waiting for Home Assistant to have subscribed (see [`EVENT_SETTLE`]).
-    events: HeldEvents,
 }
-
-/// Alarm events held back while Home Assistant subscribes to what was just announced.
-#[derive(Debug, Default)]
-struct HeldEvents {
-    /// Every camera was announced (a start, a reconnect, Home Assistant's birth): events of all
-    /// cameras wait until then.
-    all_until: Option<Instant>,
-    /// Cameras announced on their own (a new one), and until when their events wait.
-    cameras: BTreeMap<Mac, Instant>,
-    /// In order of arrival, each with the time it may go.
-    held: VecDeque<(Instant, Publish)>,
-}
-
-impl HeldEvents {
-    fn release_at(&self, mac: Mac, now: Instant) -> Option<Instant> {
-        let until = [self.all_until, self.cameras.get(&mac).copied()]
-            .into_iter()
-            .flatten()
-            .max()?;
-        (until > now).then_some(until)
-    }
-
-    fn next(&self) -> Option<Instant> {
-        self.held.front().map(|(t, _)| *t)
-    }
-}
-
-/// At most one unlisted camera becomes a device per this long: a stranger flooding random MACs
-/// gets nowhere near `discover_max` in seconds, and a real new camera is added by its next message.
-pub const NEW_CAMERA_EVERY: Duration = Duration::from_secs(10);
-
-/// Refused unlisted cameras are logged at most once per this long (the sensor counts them all).
-pub const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(60);
-
-/// Home Assistant's birth message makes the bridge announce everything at most once per this long.
-pub const REANNOUNCE_EVERY: Duration = Duration::from_secs(5);
-
-/// How many dismissed cameras are remembered; the oldest is forgotten first.
-pub const MAX_DISMISSED: usize = 256;
 
 /// Home Assistant drops a text state longer than this (and logs an error): text states are cut
 /// to it, the whole text going to the entity's attributes.
@@ -363,15 +207,6 @@ pub const MAX_STATE_CHARS: usize = 255;
 /// A text kept as an attribute is cut to this: attributes are stored with every state change,
 /// and Home Assistant's recorder refuses (and warns about) attributes over 16 KiB.
 pub const MAX_ATTRIBUTE_CHARS: usize = 4096;
-
-/// After a camera's entities are announced, its alarm events wait this long before they go out.
-/// Home Assistant subscribes to a new entity's topic (and to a device trigger's, and an
-/// automation's after it starts) a moment after the discovery config arrives, debounced; an event
-/// is not retained, so one published before that is lost to the event entity and the triggers.
-pub const EVENT_SETTLE: Duration = Duration::from_secs(3);
-
-/// Events held during [`EVENT_SETTLE`], at most; past this (a flood) they go out at once.
-pub const MAX_HELD_EVENTS: usize = 64;
 
 fn topics_of(config: &Config) -> Topics {
     Topics {
@@ -388,7 +223,6 @@ impl Bridge {
             .map(|c| (c.mac, Camera::from_config(c)))
             .collect();
         Bridge {
-            announcing: None,
             topics: topics_of(&config),
             config,
             cameras,
@@ -396,17 +230,12 @@ impl Bridge {
             camera_connected: false,
             config_problem: None,
             actions: VecDeque::new(),
-            stats: Stats::default(),
-            diagnostics_due: None,
-            next_camera_timer: None,
-            diagnostics_dirty: false,
-            dismissed: VecDeque::new(),
-            last_discovery: None,
-            refusal_logged: None,
-            refusals_unlogged: 0,
-            last_birth_announce: None,
-            birth_announce_due: None,
+            announcing: None,
+            reannounce: Reannounce::default(),
             events: HeldEvents::default(),
+            admission: Admission::default(),
+            diagnostics: Diagnostics::default(),
+            next_camera_timer: None,
         }
     }
 
@@ -421,7 +250,7 @@ impl Bridge {
                     .or_insert_with(|| Camera::discovered(mac));
             }
         }
-        self.dismissed = saved
+        self.admission.dismissed = saved
             .dismissed
             .into_iter()
             .filter(|m| !self.cameras.get(m).is_some_and(|c| c.configured))
@@ -455,7 +284,7 @@ impl Bridge {
                 .filter(|(_, c)| !c.commands.pending.is_empty())
                 .map(|(m, c)| (*m, c.commands.pending.clone()))
                 .collect(),
-            dismissed: self.dismissed.iter().copied().collect(),
+            dismissed: self.admission.dismissed.iter().copied().collect(),
         }
     }
 
@@ -477,7 +306,7 @@ impl Bridge {
     }
 
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.diagnostics.stats
     }
 
     /// Configured and discovered cameras.
@@ -501,8 +330,8 @@ impl Bridge {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.next_camera_timer,
-            self.diagnostics_due,
-            self.birth_announce_due,
+            self.diagnostics.due,
+            self.reannounce.due,
             self.events.next(),
         ]
         .into_iter()
@@ -545,21 +374,17 @@ impl Bridge {
                 .flatten()
                 .min();
         }
-        if due(self.birth_announce_due) {
-            self.birth_announce_due = None;
-            self.last_birth_announce = Some(now);
+        if due(self.reannounce.due) {
+            self.reannounce.due = None;
+            self.reannounce.last = Some(now);
             info!("Home Assistant is online: publishing discovery and states again");
             self.publish_everything(now);
         }
         self.release_events(now);
-        if due(self.diagnostics_due) {
-            self.diagnostics_due = None;
-            self.diagnostics_dirty = false;
+        if self.diagnostics.take_due(now) {
             self.publish_diagnostics();
         }
-        if std::mem::take(&mut self.diagnostics_dirty) && self.diagnostics_due.is_none() {
-            self.diagnostics_due = Some(now + DIAGNOSTICS_EVERY);
-        }
+        self.diagnostics.schedule(now);
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) {
@@ -582,14 +407,14 @@ impl Bridge {
                 retain,
                 received,
             } => {
-                self.stats.received += 1;
+                self.diagnostics.stats.received += 1;
                 self.diagnostics_changed();
                 self.on_message(&topic, payload, retain, received, now);
             }
             Event::ConfigReloaded(config) => self.on_config(*config, now),
             Event::ArchiveFailed(why) => {
                 warn!("{why}");
-                self.stats.archive_failures += 1;
+                self.diagnostics.stats.archive_failures += 1;
                 self.note_error(why.to_string());
             }
             Event::ConfigRejected { file, errors } => {
@@ -610,7 +435,7 @@ impl Bridge {
         // With one broker both links are one connection: count it once.
         let same_connection = link == Link::Camera && self.config.camera_mqtt.is_none();
         if was && !same_connection {
-            self.stats.reconnects += 1;
+            self.diagnostics.stats.reconnects += 1;
         }
         if link == Link::Camera {
             self.publish_camera_broker();
@@ -664,241 +489,6 @@ impl Bridge {
     // -----------------------------------------------------------------------------------------
     // What Home Assistant is told.
 
-    /// Discovery for every device, then availability, then every known state: what Home Assistant
-    /// needs after it (or the bridge, or the broker) restarted.
-    ///
-    /// Cameras are announced one at a time as the shell asks for more ([`Bridge::poll_action`]):
-    /// with thousands of cameras the whole announcement never sits in memory at once.
-    fn publish_everything(&mut self, now: Instant) {
-        // Home Assistant may be (re)creating the entities: events wait for its subscriptions.
-        self.events.all_until = Some(now + EVENT_SETTLE);
-        for entity in self.bridge_entities() {
-            let config = discovery::bridge_entity(&self.topics, entity);
-            self.publish_json(self.topics.bridge_config(entity), &config);
-        }
-        let macs: VecDeque<Mac> = self.cameras.keys().copied().collect();
-        self.announcing = Some(Announcing {
-            configs: macs.clone(),
-            states: macs,
-            availability_sent: false,
-        });
-    }
-
-    /// The next step of an announcement: one camera's configs; then availability and the
-    /// bridge's states once every config is out; then one camera's states.
-    fn announce_more(&mut self) {
-        let Some(a) = self.announcing.as_mut() else {
-            return;
-        };
-        if let Some(mac) = a.configs.pop_front() {
-            // Awake was a binary sensor in earlier versions: its old config goes, once per announcement.
-            let legacy = self.topics.legacy_awake_config(mac);
-            self.publish(Link::Ha, legacy, Bytes::new(), true);
-            return self.publish_discovery(mac);
-        }
-        if !a.availability_sent {
-            a.availability_sent = true;
-            self.publish(
-                Link::Ha,
-                self.topics.availability(),
-                Bytes::from_static(b"online"),
-                true,
-            );
-            self.publish_config_problem();
-            self.publish_camera_broker();
-            return self.publish_diagnostics();
-        }
-        match a.states.pop_front() {
-            Some(mac) => self.publish_states(mac),
-            None => self.announcing = None,
-        }
-    }
-
-    fn publish_config_problem(&mut self) {
-        let (state, attributes): (&'static [u8], Bytes) = match &self.config_problem {
-            Some(attrs) => (b"ON", attrs.clone()),
-            None => (b"OFF", Bytes::from_static(b"{}")),
-        };
-        let topics = &self.topics;
-        let (attr_topic, state_topic) =
-            (topics.config_problem_attributes(), topics.config_problem());
-        self.publish(Link::Ha, attr_topic, attributes, true);
-        self.publish(Link::Ha, state_topic, Bytes::from_static(state), true);
-    }
-
-    /// The bridge's own entities: the camera broker's link only when there is a separate one.
-    fn bridge_entities(&self) -> impl Iterator<Item = BridgeEntity> {
-        let separate = self.config.camera_mqtt.is_some();
-        BridgeEntity::ALL
-            .into_iter()
-            .filter(move |e| separate || *e != BridgeEntity::CameraBroker)
-    }
-
-    /// `ON`/`OFF` for the link to a separate camera broker (nothing with one broker).
-    fn publish_camera_broker(&mut self) {
-        if self.config.camera_mqtt.is_none() || !self.ha_connected {
-            return;
-        }
-        let state: &'static [u8] = if self.camera_connected { b"ON" } else { b"OFF" };
-        self.publish(
-            Link::Ha,
-            self.topics.camera_broker(),
-            Bytes::from_static(state),
-            true,
-        );
-    }
-
-    /// Publishes an alarm event, or holds it while Home Assistant is still subscribing to what
-    /// was just announced (see [`EVENT_SETTLE`]).
-    fn publish_event(&mut self, mac: Mac, payload: Bytes, now: Instant) {
-        let publish = Publish {
-            link: Link::Ha,
-            topic: self.topics.state(mac, StateTopic::AlarmEvent),
-            payload,
-            qos: Link::Ha.qos(),
-            retain: false,
-        };
-        self.stats.published += 1;
-        match self.events.release_at(mac, now) {
-            Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
-                debug!("{mac}: alarm event held until Home Assistant has subscribed");
-                self.events.held.push_back((at, publish));
-            }
-            _ => self.actions.push_back(Action::Publish(publish)),
-        }
-    }
-
-    /// Sends the held events whose time has come, in order; forgets settle times that passed.
-    fn release_events(&mut self, now: Instant) {
-        while self.events.next().is_some_and(|t| t <= now) {
-            if let Some((_, publish)) = self.events.held.pop_front() {
-                self.actions.push_back(Action::Publish(publish));
-            }
-        }
-        if self.events.all_until.is_some_and(|t| t <= now) {
-            self.events.all_until = None;
-        }
-        self.events.cameras.retain(|_, t| *t > now);
-    }
-
-    /// Records a problem for the "last error" sensor (the caller logs it).
-    fn note_error(&mut self, message: String) {
-        self.stats.last_error = Some(message);
-        self.diagnostics_changed();
-    }
-
-    /// Something counted changed: publish the diagnostics, but not more often than
-    /// [`DIAGNOSTICS_EVERY`].
-    fn diagnostics_changed(&mut self) {
-        self.diagnostics_dirty = true;
-    }
-
-    fn publish_diagnostics(&mut self) {
-        let s = &self.stats;
-        let values = [
-            (Diagnostic::Received, s.received.to_string()),
-            // Counted before these publishes; they are the bridge's bookkeeping, not its work.
-            (Diagnostic::Published, s.published.to_string()),
-            (Diagnostic::Rejected, s.rejected.to_string()),
-            (Diagnostic::Unattributed, s.unattributed.to_string()),
-            (Diagnostic::RefusedCameras, s.refused_cameras.to_string()),
-            (Diagnostic::Reconnects, s.reconnects.to_string()),
-            (Diagnostic::ArchiveFailures, s.archive_failures.to_string()),
-            (
-                Diagnostic::LastError,
-                s.last_error
-                    .as_deref()
-                    .map_or_else(|| "none".into(), |e| cut(e, MAX_STATE_CHARS)),
-            ),
-        ];
-        let message = s.last_error.as_deref().map(|e| cut(e, MAX_ATTRIBUTE_CHARS));
-        let attributes = serde_json::json!({ "message": message });
-        let topic = self.topics.last_error_attributes();
-        self.push_publish(Link::Ha, topic, Bytes::from(attributes.to_string()), true);
-        for (d, value) in values {
-            let topic = self.topics.diagnostic(d);
-            self.push_publish(Link::Ha, topic, Bytes::from(value), true);
-        }
-    }
-
-    fn publish_discovery(&mut self, mac: Mac) {
-        let Some(cam) = self.cameras.get(&mac) else {
-            return;
-        };
-        let configs: Vec<(String, _)> = CameraEntity::ALL
-            .into_iter()
-            .filter(|e| cam.has(*e))
-            .map(|e| {
-                let topic = self.topics.camera_config(mac, e);
-                (
-                    topic,
-                    discovery::camera_entity(&self.topics, &cam.info(mac), e),
-                )
-            })
-            .collect();
-        let triggers: Vec<(String, _)> = ALARM_TRIGGERS
-            .into_iter()
-            .map(|kind| {
-                let topic = self.topics.trigger_config(mac, kind);
-                (
-                    topic,
-                    discovery::alarm_trigger(&self.topics, &cam.info(mac), kind),
-                )
-            })
-            .collect();
-        for (topic, config) in configs {
-            self.publish_json(topic, &config);
-        }
-        for (topic, trigger) in triggers {
-            self.publish_json(topic, &trigger);
-        }
-    }
-
-    /// One camera's configs and states, outside a whole announcement (a new camera, a rename):
-    /// its events wait while Home Assistant subscribes.
-    fn announce_camera(&mut self, mac: Mac, now: Instant) {
-        self.publish_discovery(mac);
-        self.publish_states(mac);
-        self.events.cameras.insert(mac, now + EVENT_SETTLE);
-    }
-
-    fn publish_states(&mut self, mac: Mac) {
-        let Some(cam) = self.cameras.get(&mac) else {
-            return;
-        };
-        let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
-        let mut states = vec![
-            (StateTopic::Alarm, on_off(cam.alarm_until.is_some())),
-            (
-                StateTopic::Awake,
-                awake_state(cam.presence.awake_until.is_some()),
-            ),
-        ];
-        let known = [
-            (StateTopic::AlarmAttributes, cam.alarm_attributes.clone()),
-            (StateTopic::Status, cam.status.clone()),
-            (StateTopic::Battery, cam.battery.map(number_payload)),
-            (
-                StateTopic::BatteryVoltage,
-                cam.battery_voltage.map(number_payload),
-            ),
-            (
-                StateTopic::Signal,
-                cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
-            ),
-            (
-                StateTopic::LastStatus,
-                cam.last_status.clone().map(Bytes::from),
-            ),
-            (StateTopic::LastSeen, cam.last_seen.clone().map(Bytes::from)),
-        ];
-        states.extend(known.into_iter().filter_map(|(s, v)| Some((s, v?))));
-        for (state, payload) in states {
-            self.publish_state(mac, state, payload);
-        }
-        self.publish_pending(mac);
-    }
-
     // -----------------------------------------------------------------------------------------
     // Output.
 
@@ -914,7 +504,7 @@ impl Bridge {
     }
 
     fn publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
-        self.stats.published += 1;
+        self.diagnostics.stats.published += 1;
         self.push_publish(link, topic, payload, retain);
     }
 

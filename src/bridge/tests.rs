@@ -2,8 +2,9 @@
 //! holds the harness they share; the scenarios are in `tests/`, by concern.
 
 use super::*;
-use crate::discovery::Diagnostic;
+use crate::discovery::{CameraEntity, CameraInfo, Diagnostic};
 use crate::test_support::jpeg;
+use std::time::Duration;
 
 const DRIVEWAY: &str = "5CC5638AE24C";
 const BARN: &str = "5CC5638AE24D";

@@ -36,6 +36,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::Secret;
+use crate::logging::Throttle;
 pub use topic::topic_matches;
 
 /// Largest packet taken from a logged-in client: room for a hex-dumped snapshot of several MB.
@@ -153,13 +154,7 @@ struct Shared {
     /// hashed and compared in constant time, so how long a refusal takes says nothing of them.
     login: Option<([u8; 32], [u8; 32])>,
     state: Mutex<session::State>,
-    failed_logins: Mutex<FailedLogins>,
-}
-
-#[derive(Default)]
-struct FailedLogins {
-    logged: Option<Instant>,
-    unlogged: u64,
+    failed_logins: Mutex<Throttle>,
 }
 
 fn sha256(s: &str) -> [u8; 32] {
@@ -181,7 +176,7 @@ impl Shared {
                 .as_ref()
                 .map(|(user, password)| (sha256(user), sha256(password.expose()))),
             state: Mutex::new(session::State::default()),
-            failed_logins: Mutex::new(FailedLogins::default()),
+            failed_logins: Mutex::new(Throttle::new(FAILED_LOGINS_LOGGED_EVERY)),
         }
     }
 
@@ -206,19 +201,15 @@ impl Shared {
             .map_or("(no username)".to_string(), |l| {
                 format!("{:?}", l.username.chars().take(64).collect::<String>())
             });
-        let mut log = self.failed_logins.lock().expect("failed logins");
-        let now = Instant::now();
-        if log
-            .logged
-            .is_some_and(|t| now.duration_since(t) < FAILED_LOGINS_LOGGED_EVERY)
-        {
-            log.unlogged += 1;
-        } else {
-            match std::mem::take(&mut log.unlogged) {
-                0 => warn!("embedded broker: {peer} refused: wrong username or password for {who}"),
-                n => warn!("embedded broker: {peer} refused: wrong username or password for {who} ({n} more refused since the last such line)"),
-            }
-            log.logged = Some(now);
+        let message =
+            format!("embedded broker: {peer} refused: wrong username or password for {who}");
+        let line = self
+            .failed_logins
+            .lock()
+            .expect("failed logins")
+            .line(&message, Instant::now());
+        if let Some(line) = line {
+            warn!("{line}");
         }
         false
     }

@@ -1,0 +1,285 @@
+//! Telling Home Assistant everything: discovery, availability and states, one camera at a time;
+//! Home Assistant's birth messages, debounced; alarm events held while it subscribes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing::{debug, info};
+
+use super::{awake_state, number_payload, Action, Bridge, Link, Publish};
+use crate::discovery::{self, BridgeEntity, CameraEntity, StateTopic, ALARM_TRIGGERS};
+use crate::mac::Mac;
+
+/// Home Assistant's birth message makes the bridge announce everything at most once per this long.
+pub const REANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+
+/// After a camera's entities are announced, its alarm events wait this long before they go out.
+/// Home Assistant subscribes to a new entity's topic (and to a device trigger's, and an
+/// automation's after it starts) a moment after the discovery config arrives, debounced; an event
+/// is not retained, so one published before that is lost to the event entity and the triggers.
+pub const EVENT_SETTLE: Duration = Duration::from_secs(3);
+
+/// Events held during [`EVENT_SETTLE`], at most; past this (a flood) they go out at once.
+pub const MAX_HELD_EVENTS: usize = 64;
+
+/// An announcement in progress: the cameras whose configs, then states, are still to go out.
+#[derive(Debug, Default)]
+pub(super) struct Announcing {
+    configs: VecDeque<Mac>,
+    states: VecDeque<Mac>,
+    availability_sent: bool,
+}
+
+/// Home Assistant's birth messages: when the last one made the bridge announce everything, and
+/// when the next one may (a flood of them announces once per [`REANNOUNCE_EVERY`]).
+#[derive(Debug, Default)]
+pub(super) struct Reannounce {
+    pub(super) last: Option<Instant>,
+    pub(super) due: Option<Instant>,
+}
+
+/// Alarm events held back while Home Assistant subscribes to what was just announced.
+#[derive(Debug, Default)]
+pub(super) struct HeldEvents {
+    /// Every camera was announced (a start, a reconnect, Home Assistant's birth): events of all
+    /// cameras wait until then.
+    pub(super) all_until: Option<Instant>,
+    /// Cameras announced on their own (a new one), and until when their events wait.
+    pub(super) cameras: BTreeMap<Mac, Instant>,
+    /// In order of arrival, each with the time it may go.
+    pub(super) held: VecDeque<(Instant, Publish)>,
+}
+
+impl HeldEvents {
+    pub(super) fn release_at(&self, mac: Mac, now: Instant) -> Option<Instant> {
+        let until = [self.all_until, self.cameras.get(&mac).copied()]
+            .into_iter()
+            .flatten()
+            .max()?;
+        (until > now).then_some(until)
+    }
+
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.held.front().map(|(t, _)| *t)
+    }
+}
+
+impl Bridge {
+    /// Home Assistant (re)started: it needs every config and state again. A flood of birth
+    /// messages (anyone who can publish on the broker can send them) costs one announcement per
+    /// [`REANNOUNCE_EVERY`]; one arriving sooner is folded into one at the end of that time.
+    pub(super) fn on_birth(&mut self, now: Instant) {
+        match self.reannounce.last {
+            Some(last) if now.saturating_duration_since(last) < REANNOUNCE_EVERY => {
+                if self.reannounce.due.is_none() {
+                    debug!(
+                        "Home Assistant is online again within {}s: announcing once more then",
+                        REANNOUNCE_EVERY.as_secs()
+                    );
+                    self.reannounce.due = Some(last + REANNOUNCE_EVERY);
+                }
+            }
+            _ => {
+                info!("Home Assistant is online: publishing discovery and states again");
+                self.reannounce.last = Some(now);
+                self.publish_everything(now);
+            }
+        }
+    }
+
+    /// Discovery for every device, then availability, then every known state: what Home Assistant
+    /// needs after it (or the bridge, or the broker) restarted.
+    ///
+    /// Cameras are announced one at a time as the shell asks for more ([`Bridge::poll_action`]):
+    /// with thousands of cameras the whole announcement never sits in memory at once.
+    pub(super) fn publish_everything(&mut self, now: Instant) {
+        // Home Assistant may be (re)creating the entities: events wait for its subscriptions.
+        self.events.all_until = Some(now + EVENT_SETTLE);
+        for entity in self.bridge_entities() {
+            let config = discovery::bridge_entity(&self.topics, entity);
+            self.publish_json(self.topics.bridge_config(entity), &config);
+        }
+        let macs: VecDeque<Mac> = self.cameras.keys().copied().collect();
+        self.announcing = Some(Announcing {
+            configs: macs.clone(),
+            states: macs,
+            availability_sent: false,
+        });
+    }
+
+    /// The next step of an announcement: one camera's configs; then availability and the
+    /// bridge's states once every config is out; then one camera's states.
+    pub(super) fn announce_more(&mut self) {
+        let Some(a) = self.announcing.as_mut() else {
+            return;
+        };
+        if let Some(mac) = a.configs.pop_front() {
+            // Awake was a binary sensor in earlier versions: its old config goes, once per announcement.
+            let legacy = self.topics.legacy_awake_config(mac);
+            self.publish(Link::Ha, legacy, Bytes::new(), true);
+            return self.publish_discovery(mac);
+        }
+        if !a.availability_sent {
+            a.availability_sent = true;
+            self.publish(
+                Link::Ha,
+                self.topics.availability(),
+                Bytes::from_static(b"online"),
+                true,
+            );
+            self.publish_config_problem();
+            self.publish_camera_broker();
+            return self.publish_diagnostics();
+        }
+        match a.states.pop_front() {
+            Some(mac) => self.publish_states(mac),
+            None => self.announcing = None,
+        }
+    }
+
+    pub(super) fn publish_config_problem(&mut self) {
+        let (state, attributes): (&'static [u8], Bytes) = match &self.config_problem {
+            Some(attrs) => (b"ON", attrs.clone()),
+            None => (b"OFF", Bytes::from_static(b"{}")),
+        };
+        let topics = &self.topics;
+        let (attr_topic, state_topic) =
+            (topics.config_problem_attributes(), topics.config_problem());
+        self.publish(Link::Ha, attr_topic, attributes, true);
+        self.publish(Link::Ha, state_topic, Bytes::from_static(state), true);
+    }
+
+    /// The bridge's own entities: the camera broker's link only when there is a separate one.
+    pub(super) fn bridge_entities(&self) -> impl Iterator<Item = BridgeEntity> {
+        let separate = self.config.camera_mqtt.is_some();
+        BridgeEntity::ALL
+            .into_iter()
+            .filter(move |e| separate || *e != BridgeEntity::CameraBroker)
+    }
+
+    /// `ON`/`OFF` for the link to a separate camera broker (nothing with one broker).
+    pub(super) fn publish_camera_broker(&mut self) {
+        if self.config.camera_mqtt.is_none() || !self.ha_connected {
+            return;
+        }
+        let state: &'static [u8] = if self.camera_connected { b"ON" } else { b"OFF" };
+        self.publish(
+            Link::Ha,
+            self.topics.camera_broker(),
+            Bytes::from_static(state),
+            true,
+        );
+    }
+
+    /// Publishes an alarm event, or holds it while Home Assistant is still subscribing to what
+    /// was just announced (see [`EVENT_SETTLE`]).
+    pub(super) fn publish_event(&mut self, mac: Mac, payload: Bytes, now: Instant) {
+        let publish = Publish {
+            link: Link::Ha,
+            topic: self.topics.state(mac, StateTopic::AlarmEvent),
+            payload,
+            qos: Link::Ha.qos(),
+            retain: false,
+        };
+        self.diagnostics.stats.published += 1;
+        match self.events.release_at(mac, now) {
+            Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
+                debug!("{mac}: alarm event held until Home Assistant has subscribed");
+                self.events.held.push_back((at, publish));
+            }
+            _ => self.actions.push_back(Action::Publish(publish)),
+        }
+    }
+
+    /// Sends the held events whose time has come, in order; forgets settle times that passed.
+    pub(super) fn release_events(&mut self, now: Instant) {
+        while self.events.next().is_some_and(|t| t <= now) {
+            if let Some((_, publish)) = self.events.held.pop_front() {
+                self.actions.push_back(Action::Publish(publish));
+            }
+        }
+        if self.events.all_until.is_some_and(|t| t <= now) {
+            self.events.all_until = None;
+        }
+        self.events.cameras.retain(|_, t| *t > now);
+    }
+
+    pub(super) fn publish_discovery(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        let configs: Vec<(String, _)> = CameraEntity::ALL
+            .into_iter()
+            .filter(|e| cam.has(*e))
+            .map(|e| {
+                let topic = self.topics.camera_config(mac, e);
+                (
+                    topic,
+                    discovery::camera_entity(&self.topics, &cam.info(mac), e),
+                )
+            })
+            .collect();
+        let triggers: Vec<(String, _)> = ALARM_TRIGGERS
+            .into_iter()
+            .map(|kind| {
+                let topic = self.topics.trigger_config(mac, kind);
+                (
+                    topic,
+                    discovery::alarm_trigger(&self.topics, &cam.info(mac), kind),
+                )
+            })
+            .collect();
+        for (topic, config) in configs {
+            self.publish_json(topic, &config);
+        }
+        for (topic, trigger) in triggers {
+            self.publish_json(topic, &trigger);
+        }
+    }
+
+    /// One camera's configs and states, outside a whole announcement (a new camera, a rename):
+    /// its events wait while Home Assistant subscribes.
+    pub(super) fn announce_camera(&mut self, mac: Mac, now: Instant) {
+        self.publish_discovery(mac);
+        self.publish_states(mac);
+        self.events.cameras.insert(mac, now + EVENT_SETTLE);
+    }
+
+    pub(super) fn publish_states(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
+        let mut states = vec![
+            (StateTopic::Alarm, on_off(cam.alarm_until.is_some())),
+            (
+                StateTopic::Awake,
+                awake_state(cam.presence.awake_until.is_some()),
+            ),
+        ];
+        let known = [
+            (StateTopic::AlarmAttributes, cam.alarm_attributes.clone()),
+            (StateTopic::Status, cam.status.clone()),
+            (StateTopic::Battery, cam.battery.map(number_payload)),
+            (
+                StateTopic::BatteryVoltage,
+                cam.battery_voltage.map(number_payload),
+            ),
+            (
+                StateTopic::Signal,
+                cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
+            ),
+            (
+                StateTopic::LastStatus,
+                cam.last_status.clone().map(Bytes::from),
+            ),
+            (StateTopic::LastSeen, cam.last_seen.clone().map(Bytes::from)),
+        ];
+        states.extend(known.into_iter().filter_map(|(s, v)| Some((s, v?))));
+        for (state, payload) in states {
+            self.publish_state(mac, state, payload);
+        }
+        self.publish_pending(mac);
+    }
+}

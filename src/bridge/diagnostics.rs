@@ -1,0 +1,102 @@
+//! The bridge's own counters, and when they are published.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{cut, Bridge, Link, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
+use crate::discovery::Diagnostic;
+
+/// Diagnostics are published at most this often.
+pub const DIAGNOSTICS_EVERY: Duration = Duration::from_secs(5);
+
+/// Counters for the log and the bridge's diagnostic sensors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    pub published: u64,
+    /// Payloads that could not be read or were refused (no JPEG, too large, not JSON…).
+    pub rejected: u64,
+    /// Payloads whose camera could not be told.
+    pub unattributed: u64,
+    /// Messages from unlisted cameras that were not made into devices.
+    pub refused_cameras: u64,
+    /// Connections lost (and then re-established by the shell).
+    pub reconnects: u64,
+    /// Snapshots the archive could not keep.
+    pub archive_failures: u64,
+    pub last_error: Option<String>,
+}
+
+/// The counters, and when they are next published: at most every [`DIAGNOSTICS_EVERY`], and only
+/// after something changed.
+#[derive(Debug, Default)]
+pub(super) struct Diagnostics {
+    pub(super) stats: Stats,
+    /// When they are next published; `None` while nothing changed.
+    pub(super) due: Option<Instant>,
+    /// A counter changed since they were last published or scheduled: they are scheduled when
+    /// the event's handling ends (time is an argument, never stored).
+    pub(super) dirty: bool,
+}
+
+impl Diagnostics {
+    /// Whether they are due at `now`; then they are no longer.
+    pub(super) fn take_due(&mut self, now: Instant) -> bool {
+        if self.due.is_some_and(|t| t <= now) {
+            self.due = None;
+            self.dirty = false;
+            return true;
+        }
+        false
+    }
+
+    /// After an event: a change schedules the next publication, unless one is scheduled.
+    pub(super) fn schedule(&mut self, now: Instant) {
+        if std::mem::take(&mut self.dirty) && self.due.is_none() {
+            self.due = Some(now + DIAGNOSTICS_EVERY);
+        }
+    }
+}
+
+impl Bridge {
+    /// Records a problem for the "last error" sensor (the caller logs it).
+    pub(super) fn note_error(&mut self, message: String) {
+        self.diagnostics.stats.last_error = Some(message);
+        self.diagnostics_changed();
+    }
+
+    /// Something counted changed: publish the diagnostics, but not more often than
+    /// [`DIAGNOSTICS_EVERY`].
+    pub(super) fn diagnostics_changed(&mut self) {
+        self.diagnostics.dirty = true;
+    }
+
+    pub(super) fn publish_diagnostics(&mut self) {
+        let s = &self.diagnostics.stats;
+        let values = [
+            (Diagnostic::Received, s.received.to_string()),
+            // Counted before these publishes; they are the bridge's bookkeeping, not its work.
+            (Diagnostic::Published, s.published.to_string()),
+            (Diagnostic::Rejected, s.rejected.to_string()),
+            (Diagnostic::Unattributed, s.unattributed.to_string()),
+            (Diagnostic::RefusedCameras, s.refused_cameras.to_string()),
+            (Diagnostic::Reconnects, s.reconnects.to_string()),
+            (Diagnostic::ArchiveFailures, s.archive_failures.to_string()),
+            (
+                Diagnostic::LastError,
+                s.last_error
+                    .as_deref()
+                    .map_or_else(|| "none".into(), |e| cut(e, MAX_STATE_CHARS)),
+            ),
+        ];
+        let message = s.last_error.as_deref().map(|e| cut(e, MAX_ATTRIBUTE_CHARS));
+        let attributes = serde_json::json!({ "message": message });
+        let topic = self.topics.last_error_attributes();
+        self.push_publish(Link::Ha, topic, Bytes::from(attributes.to_string()), true);
+        for (d, value) in values {
+            let topic = self.topics.diagnostic(d);
+            self.push_publish(Link::Ha, topic, Bytes::from(value), true);
+        }
+    }
+}
