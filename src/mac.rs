@@ -29,14 +29,6 @@ fn shown(s: &str) -> String {
 }
 
 impl Mac {
-    pub const fn from_bytes(bytes: [u8; 6]) -> Self {
-        Mac(bytes)
-    }
-
-    pub fn bytes(&self) -> [u8; 6] {
-        self.0
-    }
-
     /// `5c:c5:63:8a:e2:4c`, the form Home Assistant's device `connections` use.
     pub fn colon_lower(&self) -> String {
         let b = self.0;
@@ -236,7 +228,7 @@ mod tests {
     proptest! {
         #[test]
         fn display_round_trips(bytes in any::<[u8; 6]>()) {
-            let mac = Mac::from_bytes(bytes);
+            let mac = Mac(bytes);
             prop_assert_eq!(mac.to_string().parse::<Mac>().unwrap(), mac);
             prop_assert_eq!(mac.colon_lower().parse::<Mac>().unwrap(), mac);
         }

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::config::{BrokerUrl, Secret};
 use crate::mac::Mac;
+use crate::protocol::{CameraCommand, CameraTopic};
 
 /// The picture the virtual camera takes every time (160x120).
 pub const SAMPLE_JPEG: &[u8] = include_bytes!("../assets/sample-snapshot.jpg");
@@ -54,10 +55,6 @@ struct Camera {
 }
 
 impl Camera {
-    fn topic(&self, kind: &str) -> String {
-        format!("{}/{kind}", self.opts.prefix)
-    }
-
     fn awake(&self) -> bool {
         self.awake_until.is_some_and(|t| Instant::now() < t)
     }
@@ -69,13 +66,14 @@ impl Camera {
         self.awake_until = Some(Instant::now() + self.opts.awake_for);
     }
 
-    async fn publish(&self, kind: &str, payload: Vec<u8>) {
+    async fn publish(&self, what: CameraTopic, payload: Vec<u8>) {
+        let topic = what.topic(&self.opts.prefix);
         if let Err(e) = self
             .client
-            .publish(self.topic(kind), QoS::AtLeastOnce, false, payload)
+            .publish(&topic, QoS::AtLeastOnce, false, payload)
             .await
         {
-            warn!("camera {}: cannot publish {kind}: {e}", self.opts.mac);
+            warn!("camera {}: cannot publish on {topic}: {e}", self.opts.mac);
         }
     }
 
@@ -98,7 +96,7 @@ impl Camera {
             self.opts.mac,
             self.battery.round()
         );
-        self.publish("Status", status.to_string().into_bytes())
+        self.publish(CameraTopic::Status(None), status.to_string().into_bytes())
             .await;
     }
 
@@ -110,41 +108,57 @@ impl Camera {
             "time": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         });
         info!("camera {}: alarm, then snapshot", self.opts.mac);
-        self.publish("Alarm", alarm.to_string().into_bytes()).await;
-        self.publish("Snapshot", snapshot_payload(self.opts.mac, SAMPLE_JPEG))
+        self.publish(CameraTopic::Alarm(None), alarm.to_string().into_bytes())
             .await;
+        self.publish(
+            CameraTopic::Snapshot(None),
+            snapshot_payload(self.opts.mac, SAMPLE_JPEG),
+        )
+        .await;
     }
 
-    async fn command(&mut self, kind: &str, payload: &[u8]) {
+    /// What a message on one of its command topics asks: anything on its Wake topic wakes it;
+    /// elsewhere the payload names the command, which must have come on that command's topic.
+    fn command_of(&self, topic: &str, payload: &[u8]) -> Option<CameraCommand> {
+        let (prefix, mac) = (&self.opts.prefix, self.opts.mac);
+        if topic == CameraCommand::Wake.topic(prefix, mac) {
+            return Some(CameraCommand::Wake);
+        }
+        let command = String::from_utf8_lossy(payload)
+            .parse::<CameraCommand>()
+            .ok()?;
+        (command.topic(prefix, mac) == topic).then_some(command)
+    }
+
+    async fn command(&mut self, topic: &str, payload: &[u8]) {
         let mac = self.opts.mac;
-        let word = String::from_utf8_lossy(payload).trim().to_ascii_lowercase();
-        match kind {
-            "Wake" => {
+        let Some(command) = self.command_of(topic, payload) else {
+            let word = String::from_utf8_lossy(payload);
+            return info!("camera {mac}: {word:?} on {topic} is not a command; ignored");
+        };
+        match command {
+            CameraCommand::Wake => {
                 self.wake("wake command");
                 self.send_status().await;
             }
             _ if !self.awake() => {
-                info!("camera {mac}: asleep: {kind} {word:?} ignored (wake it first)")
+                info!("camera {mac}: asleep: {command} ignored (wake it first)")
             }
-            "Status" if word == "status" => self.send_status().await,
-            "Config" => match word.as_str() {
-                "reboot" => {
-                    info!("camera {mac}: rebooting");
-                    self.wake("reboot");
-                    self.send_status().await;
-                }
-                "shutdown" => {
-                    info!("camera {mac}: shutting down the application; asleep until woken");
-                    self.awake_until = None;
-                }
-                "upgrade" => {
-                    info!("camera {mac}: online upgrade");
-                    self.firmware = "V1.0.1-sim";
-                    self.send_status().await;
-                }
-                other => info!("camera {mac}: unknown config command {other:?} ignored"),
-            },
-            _ => {}
+            CameraCommand::Status => self.send_status().await,
+            CameraCommand::Reboot => {
+                info!("camera {mac}: rebooting");
+                self.wake("reboot");
+                self.send_status().await;
+            }
+            CameraCommand::Shutdown => {
+                info!("camera {mac}: shutting down the application; asleep until woken");
+                self.awake_until = None;
+            }
+            CameraCommand::Upgrade => {
+                info!("camera {mac}: online upgrade");
+                self.firmware = "V1.0.1-sim";
+                self.send_status().await;
+            }
         }
     }
 }
@@ -169,10 +183,11 @@ pub async fn run(opts: SimulatorOptions) {
         );
     }
     let (client, mut eventloop) = AsyncClient::new(mqtt, 16);
-    let filters: Vec<String> = ["Wake", "Status", "Config"]
+    let mut filters: Vec<String> = CameraCommand::ALL
         .iter()
-        .map(|k| format!("{}/{k}/{mac}", opts.prefix))
+        .map(|c| c.topic(&opts.prefix, mac))
         .collect();
+    filters.dedup();
     let mut camera = Camera {
         client,
         awake_until: None,
@@ -211,8 +226,7 @@ pub async fn run(opts: SimulatorOptions) {
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let kind = p.topic.strip_prefix(&camera.opts.prefix).and_then(|r| r.strip_prefix('/')).and_then(|r| r.split('/').next()).unwrap_or("").to_string();
-                    camera.command(&kind, &Bytes::clone(&p.payload)).await;
+                    camera.command(&p.topic, &Bytes::clone(&p.payload)).await;
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::MqttService;
-use crate::config::{Config, ConfigError, ConfigErrors, Secret};
+use crate::config::{bracketed, without_position, Config, ConfigError, ConfigErrors, Secret};
 
 /// The add-on's options, as the Supervisor writes them (see the add-on's `config.yaml` schema).
 #[derive(Debug, Default, Deserialize)]
@@ -81,12 +81,10 @@ pub fn parse(
         errors: vec![ConfigError { line, message }],
     };
     let options: Options = serde_json::from_str(text).map_err(|e| {
-        // serde_json ends its message with " at line L column C": the line goes in front.
-        let mut message = e.to_string();
-        if let Some(pos) = message.find(" at line ") {
-            message.truncate(pos);
-        }
-        fail((e.line() > 0).then_some(e.line()), message)
+        fail(
+            (e.line() > 0).then_some(e.line()),
+            without_position(e.to_string()),
+        )
     })?;
     let rendered = render(&options, mqtt, shares);
     let mut config = Config::parse(&rendered.text, file, None).map_err(|errors| ConfigErrors {
@@ -266,11 +264,7 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
         }
     }
     let scheme = if mqtt.ssl { "mqtts" } else { "mqtt" };
-    let host = if mqtt.host.contains(':') {
-        format!("[{}]", mqtt.host)
-    } else {
-        mqtt.host.clone()
-    };
+    let host = bracketed(&mqtt.host);
     r.line(Origin::None, "mqtt:".into());
     r.line(
         Origin::None,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::camera::Camera;
+use super::reload::Clear;
 use super::Bridge;
 use crate::logging::Throttle;
 use crate::mac::Mac;
@@ -61,7 +62,7 @@ impl Bridge {
         );
         self.cameras.remove(&mac);
         let topics = self.topics.clone();
-        self.clear_camera(&topics, mac, true, true);
+        self.clear_camera(&topics, mac, Clear::All);
         self.dismiss(mac);
         self.save_state();
     }

@@ -20,10 +20,7 @@ use crate::protocol::CameraCommand;
 impl Bridge {
     /// A command that names no camera, or no command: counted, and shown as the last error.
     fn refuse_command(&mut self, topic: &str, why: &dyn std::fmt::Display) {
-        let message = format!("{topic}: command refused: {why}");
-        warn!("{message}");
-        self.diagnostics.stats.rejected += 1;
-        self.note_error(message);
+        self.reject(format!("{topic}: command refused: {why}"));
     }
 
     pub(super) fn on_command(
@@ -42,13 +39,10 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             // Only cameras Home Assistant was told of have buttons: anything else is a stray or a
             // forged command, and the camera broker is no place to pass it on to.
-            let message = format!(
+            return self.reject(format!(
                 "{topic}: {command} refused: camera {mac} is not one of the bridge's cameras \
                  (not in the file, nor discovered)"
-            );
-            warn!("{message}");
-            self.diagnostics.stats.rejected += 1;
-            return self.note_error(message);
+            ));
         };
         let awake = cam.presence.awake_until.is_some_and(|t| t > now);
         if command == CameraCommand::Wake || awake {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::{cut, Bridge, Link, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
 use crate::discovery::Diagnostic;
+use tracing::warn;
 
 /// Diagnostics are published at most this often.
 pub const DIAGNOSTICS_EVERY: Duration = Duration::from_secs(5);
@@ -60,6 +61,13 @@ impl Diagnostics {
 }
 
 impl Bridge {
+    /// Logs a payload or command refused, counts it, and keeps it as the last error.
+    pub(super) fn reject(&mut self, message: String) {
+        warn!("{message}");
+        self.diagnostics.stats.rejected += 1;
+        self.note_error(message);
+    }
+
     /// Records a problem for the "last error" sensor (the caller logs it).
     pub(super) fn note_error(&mut self, message: String) {
         self.diagnostics.stats.last_error = Some(message);

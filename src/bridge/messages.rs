@@ -5,8 +5,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{cut, number_payload, timer_set, Action, ArchiveRequest, Bridge, Link};
-use crate::discovery::{StateTopic, ASLEEP, AWAKE};
+use super::{awake_state, cut, number_payload, timer_set, Action, ArchiveRequest, Bridge, Link};
+use crate::discovery::StateTopic;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
 use crate::protocol::{find_mac, parse_object, AlarmKind, BadMac, CameraTopic, StatusReport};
@@ -121,13 +121,6 @@ impl Bridge {
                 cut(topic, MAX_TOPIC_SHOWN)
             );
         }
-    }
-
-    /// Logs a payload refused, counts it, and keeps it as the last error.
-    fn reject(&mut self, message: String) {
-        warn!("{message}");
-        self.diagnostics.stats.rejected += 1;
-        self.note_error(message);
     }
 
     fn on_snapshot(
@@ -512,7 +505,7 @@ impl Bridge {
         }
         if !was_awake {
             debug!("{} ({mac}): awake", cam.name);
-            self.publish_state(mac, StateTopic::Awake, Bytes::from_static(AWAKE.as_bytes()));
+            self.publish_state(mac, StateTopic::Awake, awake_state(true));
         }
         if announce {
             self.publish_state(mac, StateTopic::LastSeen, Bytes::from(last_seen));
@@ -539,7 +532,7 @@ impl Bridge {
             self.publish(
                 Link::Ha,
                 self.topics.state(mac, StateTopic::Awake),
-                Bytes::from_static(ASLEEP.as_bytes()),
+                awake_state(false),
                 true,
             );
         }

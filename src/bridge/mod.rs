@@ -535,7 +535,7 @@ pub fn cut(text: &str, max: usize) -> String {
 
 /// The Awake sensor's state.
 fn awake_state(awake: bool) -> Bytes {
-    Bytes::from_static(if awake { b"awake" } else { b"asleep" })
+    Bytes::from_static(crate::discovery::awake_word(awake).as_bytes())
 }
 
 /// A camera timer was set for `at`: the earliest one moves up if need be.

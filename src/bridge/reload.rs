@@ -65,7 +65,7 @@ impl Bridge {
         if !self.cameras.contains_key(&mac) {
             info!("camera {mac} is no longer configured: removing the entities an earlier run created");
             let topics = self.topics.clone();
-            self.clear_camera(&topics, mac, true, true);
+            self.clear_camera(&topics, mac, Clear::All);
         }
     }
 
@@ -84,12 +84,12 @@ impl Bridge {
         }
 
         let topics = self.topics.clone();
-        self.clear_camera(&topics, mac, true, true);
+        self.clear_camera(&topics, mac, Clear::All);
     }
 
-    /// Empties a camera's retained discovery configs and/or states under `topics`.
-    pub(super) fn clear_camera(&mut self, topics: &Topics, mac: Mac, configs: bool, states: bool) {
-        if configs {
+    /// Empties a camera's retained discovery configs, states, or both, under `topics`.
+    pub(super) fn clear_camera(&mut self, topics: &Topics, mac: Mac, what: Clear) {
+        if matches!(what, Clear::All | Clear::Configs) {
             for e in CameraEntity::ALL {
                 self.publish(Link::Ha, topics.camera_config(mac, e), Bytes::new(), true);
             }
@@ -102,7 +102,7 @@ impl Bridge {
                 );
             }
         }
-        if states {
+        if matches!(what, Clear::All | Clear::States) {
             for s in StateTopic::ALL.into_iter().filter(|s| s.retained()) {
                 self.publish(Link::Ha, topics.state(mac, s), Bytes::new(), true);
             }
@@ -113,40 +113,8 @@ impl Bridge {
         let topics_changed = new.discovery_prefix != self.config.discovery_prefix
             || new.base_topic != self.config.base_topic;
         let prefix_changed = new.camera_topic_prefix != self.config.camera_topic_prefix;
-
         if topics_changed {
-            // Everything moves: clear what stands under the old names (configs only where their
-            // topics change: unique_ids do not, so Home Assistant updates those in place).
-            let old = std::mem::replace(&mut self.topics, topics_of(&new));
-            let configs_moved = old.discovery_prefix != self.topics.discovery_prefix;
-            let states_moved = old.base != self.topics.base;
-            let macs: Vec<Mac> = self.cameras.keys().copied().collect();
-            for mac in macs {
-                self.clear_camera(&old, mac, configs_moved, states_moved);
-            }
-            for entity in BridgeEntity::ALL {
-                if old.bridge_config(entity) != self.topics.bridge_config(entity) {
-                    self.publish(Link::Ha, old.bridge_config(entity), Bytes::new(), true);
-                }
-            }
-            if states_moved {
-                let bridge_states = [
-                    old.availability(),
-                    old.config_problem(),
-                    old.config_problem_attributes(),
-                    old.last_error_attributes(),
-                    old.camera_broker(),
-                ]
-                .into_iter()
-                .chain(Diagnostic::ALL.map(|d| old.diagnostic(d)));
-                for topic in bridge_states {
-                    self.publish(Link::Ha, topic, Bytes::new(), true);
-                }
-            }
-            self.actions.push_back(Action::Unsubscribe {
-                link: Link::Ha,
-                filters: Self::ha_filters(&old),
-            });
+            self.leave_old_topics(topics_of(&new));
         }
         if prefix_changed {
             let old = CameraTopic::filters(&self.config.camera_topic_prefix);
@@ -155,9 +123,71 @@ impl Bridge {
                 filters: old,
             });
         }
+        let changed = self.apply_cameras(&new);
+        self.config = new;
 
-        // Cameras: remove, update, add, so that Home Assistant sees only the difference.
-        // Proportional to the list, with constant work per camera; messages only for the difference.
+        if topics_changed {
+            if self.ha_connected {
+                self.subscribe_ha();
+                self.publish_everything(now);
+            }
+        } else if self.ha_connected {
+            for mac in changed {
+                self.announce_camera(mac, now);
+            }
+        }
+        if prefix_changed && self.camera_connected {
+            self.subscribe_cameras();
+        }
+    }
+
+    /// The discovery prefix or base topic changed: everything moves. What stands under the old
+    /// names is cleared (configs only where their topics change: unique_ids do not, so Home
+    /// Assistant updates those in place).
+    fn leave_old_topics(&mut self, new: Topics) {
+        let old = std::mem::replace(&mut self.topics, new);
+        let configs_moved = old.discovery_prefix != self.topics.discovery_prefix;
+        let states_moved = old.base != self.topics.base;
+        let clear = match (configs_moved, states_moved) {
+            (true, true) => Some(Clear::All),
+            (true, false) => Some(Clear::Configs),
+            (false, true) => Some(Clear::States),
+            (false, false) => None,
+        };
+        if let Some(clear) = clear {
+            let macs: Vec<Mac> = self.cameras.keys().copied().collect();
+            for mac in macs {
+                self.clear_camera(&old, mac, clear);
+            }
+        }
+        for entity in BridgeEntity::ALL {
+            if old.bridge_config(entity) != self.topics.bridge_config(entity) {
+                self.publish(Link::Ha, old.bridge_config(entity), Bytes::new(), true);
+            }
+        }
+        if states_moved {
+            let bridge_states = [
+                old.availability(),
+                old.config_problem(),
+                old.config_problem_attributes(),
+                old.last_error_attributes(),
+                old.camera_broker(),
+            ]
+            .into_iter()
+            .chain(Diagnostic::ALL.map(|d| old.diagnostic(d)));
+            for topic in bridge_states {
+                self.publish(Link::Ha, topic, Bytes::new(), true);
+            }
+        }
+        self.actions.push_back(Action::Unsubscribe {
+            link: Link::Ha,
+            filters: Self::ha_filters(&old),
+        });
+    }
+
+    /// Cameras: removed, updated, added, so that Home Assistant sees only the difference.
+    /// Proportional to the list, with constant work per camera. Returns the cameras to announce.
+    fn apply_cameras(&mut self, new: &Config) -> Vec<Mac> {
         let before = self.saved();
         let listed: std::collections::HashSet<Mac> = new.cameras.iter().map(|c| c.mac).collect();
         let gone: Vec<Mac> = self
@@ -195,25 +225,22 @@ impl Bridge {
                 }
             }
         }
-        self.config = new;
         if self.saved() != before {
             self.save_state();
         }
-
-        if topics_changed {
-            if self.ha_connected {
-                self.subscribe_ha();
-                self.publish_everything(now);
-            }
-        } else if self.ha_connected {
-            for mac in changed {
-                self.announce_camera(mac, now);
-            }
-        }
-        if prefix_changed && self.camera_connected {
-            self.subscribe_cameras();
-        }
+        changed
     }
+}
+
+/// What of a camera's retained topics to empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Clear {
+    /// Its discovery configs and its states: the camera is gone.
+    All,
+    /// Only the configs (the discovery prefix moved).
+    Configs,
+    /// Only the states (the base topic moved).
+    States,
 }
 
 /// Settings that can only change by reconnecting: the brokers, the availability topic (the last

@@ -1,5 +1,14 @@
 //! Finding the line of a key, for errors found after serde is done.
 
+/// A serde error's message without the " at line L column C" serde_json and serde_norway end it
+/// with: the line is shown in front instead (`file:L: message`).
+pub(crate) fn without_position(message: String) -> String {
+    match message.find(" at line ") {
+        Some(pos) => message[..pos].to_string(),
+        None => message,
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Seg {
     Key(&'static str),

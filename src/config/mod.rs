@@ -22,7 +22,9 @@ use std::time::Duration;
 use crate::mac::Mac;
 
 pub use defaults::*;
+pub(crate) use locate::without_position;
 pub use secret::Secret;
+pub(crate) use url::bracketed;
 pub use url::{is_loopback, redact_userinfo, BrokerUrl};
 pub use validate::{parse_duration, parse_size};
 
@@ -143,14 +145,6 @@ impl Mqtt {
         match self {
             Mqtt::Remote(b) => Some(b),
             Mqtt::Embedded(_) => None,
-        }
-    }
-
-    /// The embedded broker, when it is the one configured.
-    pub fn embedded(&self) -> Option<&EmbeddedBroker> {
-        match self {
-            Mqtt::Embedded(e) => Some(e),
-            Mqtt::Remote(_) => None,
         }
     }
 }

@@ -86,11 +86,7 @@ impl Scalar {
 }
 
 pub(super) fn serde_error(e: &serde_norway::Error) -> ConfigError {
-    let mut message = e.to_string();
-    // serde_norway appends " at line L column C"; the line moves to the front instead.
-    if let Some(pos) = message.find(" at line ") {
-        message.truncate(pos);
-    }
+    let mut message = super::without_position(e.to_string());
     if message.contains("unknown field") {
         message.push_str(" (check the spelling; config.example.yaml lists every key)");
     }

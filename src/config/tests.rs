@@ -3,6 +3,14 @@
 use super::locate::{locate, Seg};
 use super::*;
 
+/// The embedded broker, when it is the one configured.
+fn embedded_of(m: &Mqtt) -> Option<&EmbeddedBroker> {
+    match m {
+        Mqtt::Embedded(e) => Some(e),
+        Mqtt::Remote(_) => None,
+    }
+}
+
 fn parse(text: &str) -> Result<Config, ConfigErrors> {
     Config::parse(text, "config.yaml", None)
 }
@@ -33,7 +41,7 @@ fn the_example_file_is_valid() {
 #[test]
 fn an_empty_file_gives_every_default() {
     let c = parse("").unwrap();
-    let embedded = c.mqtt.embedded().expect("the embedded broker");
+    let embedded = embedded_of(&c.mqtt).expect("the embedded broker");
     assert_eq!(embedded.listen, "127.0.0.1:1883".parse().unwrap());
     // The bridge reaches it on loopback, at the port it actually listens on.
     let client = embedded.client("127.0.0.1:1883".parse().unwrap());
@@ -453,7 +461,7 @@ fn the_embedded_broker_open_to_the_network_needs_a_login_or_an_explicit_choice()
     );
     let c = parse("mqtt:\n  embedded: true\n  listen: 0.0.0.0:1883\n  allow_anonymous: true\n")
         .unwrap();
-    assert!(c.mqtt.embedded().unwrap().allow_anonymous);
+    assert!(embedded_of(&c.mqtt).unwrap().allow_anonymous);
     assert!(parse("mqtt:\n  embedded: true\n  listen: 127.0.0.1:1883\n").is_ok());
     // A username alone would let in anyone who guesses it.
     let e = errors("mqtt:\n  embedded: true\n  username: home\n");
@@ -476,7 +484,7 @@ fn the_embedded_broker_is_chosen_or_refused_clearly() {
     let c =
         parse("mqtt:\n  embedded: true\n  listen: 0.0.0.0:1884\n  username: cam\n  password: pw\n")
             .unwrap();
-    let embedded = c.mqtt.embedded().expect("the embedded broker");
+    let embedded = embedded_of(&c.mqtt).expect("the embedded broker");
     assert_eq!(embedded.listen, "0.0.0.0:1884".parse().unwrap());
     // Listening on every address, it is reached on loopback.
     let client = embedded.client("0.0.0.0:1884".parse().unwrap());
@@ -488,11 +496,7 @@ fn the_embedded_broker_is_chosen_or_refused_clearly() {
         c.summary()
     );
     // A broker of one's own, by url, is not embedded.
-    assert!(parse("mqtt:\n  url: mqtt://10.0.0.2\n")
-        .unwrap()
-        .mqtt
-        .embedded()
-        .is_none());
+    assert!(embedded_of(&parse("mqtt:\n  url: mqtt://10.0.0.2\n").unwrap().mqtt).is_none());
 
     let e = errors("mqtt:\n  embedded: true\n  url: mqtt://host\n");
     assert!(

@@ -24,6 +24,15 @@ impl BrokerUrl {
     }
 }
 
+/// A host as it goes before `:port` in a URL: an IPv6 address in brackets.
+pub fn bracketed(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.contains(':') {
+        format!("[{host}]").into()
+    } else {
+        host.into()
+    }
+}
+
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = match (&self.websocket, self.tls) {
@@ -33,11 +42,12 @@ impl fmt::Display for BrokerUrl {
             (Some(_), true) => "wss",
         };
         let path = self.websocket.as_deref().unwrap_or("");
-        if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}{path}", self.host, self.port)
-        } else {
-            write!(f, "{scheme}://{}:{}{path}", self.host, self.port)
-        }
+        write!(
+            f,
+            "{scheme}://{}:{}{path}",
+            bracketed(&self.host),
+            self.port
+        )
     }
 }
 

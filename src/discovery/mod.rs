@@ -225,6 +225,15 @@ impl BridgeEntity {
 pub const AWAKE: &str = "awake";
 pub const ASLEEP: &str = "asleep";
 
+/// The Awake sensor's state.
+pub fn awake_word(awake: bool) -> &'static str {
+    if awake {
+        AWAKE
+    } else {
+        ASLEEP
+    }
+}
+
 /// The per-camera state topics, each `<base>/<MAC>/<leaf>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateTopic {
@@ -241,7 +250,8 @@ pub enum StateTopic {
     LastStatus,
     /// The last status report's JSON, whole.
     Status,
-    /// `ON` while the camera is awake (heard from within its `awake_timeout`), `OFF` asleep.
+    /// [`AWAKE`] while the camera is awake (heard from within its `awake_timeout`), [`ASLEEP`]
+    /// after.
     Awake,
     /// RFC 3339 time of the last message from the camera.
     LastSeen,

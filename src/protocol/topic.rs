@@ -29,11 +29,32 @@ impl CameraTopic {
         }
     }
 
+    /// The topic a camera publishes this on: `<prefix>/<Kind>`, with `/<MAC>` when it has one.
+    pub fn topic(self, prefix: &str) -> String {
+        let (kind, mac) = match self {
+            CameraTopic::Snapshot(mac) => ("Snapshot", mac),
+            CameraTopic::Alarm(mac) => ("Alarm", mac),
+            CameraTopic::Status(mac) => ("Status", mac),
+        };
+        match mac {
+            Some(mac) => format!("{prefix}/{kind}/{mac}"),
+            None => format!("{prefix}/{kind}"),
+        }
+    }
+
     /// The topic filters that receive everything [`CameraTopic::parse`] reads.
     pub fn filters(prefix: &str) -> Vec<String> {
-        ["Snapshot", "Alarm", "Status"]
-            .iter()
-            .flat_map(|k| [format!("{prefix}/{k}"), format!("{prefix}/{k}/+")])
-            .collect()
+        [
+            CameraTopic::Snapshot(None),
+            CameraTopic::Alarm(None),
+            CameraTopic::Status(None),
+        ]
+        .iter()
+        .flat_map(|t| {
+            let topic = t.topic(prefix);
+            let with_mac = format!("{topic}/+");
+            [topic, with_mac]
+        })
+        .collect()
     }
 }

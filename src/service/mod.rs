@@ -4,6 +4,7 @@
 //! notification protocol in `systemd`.
 
 pub(crate) mod archive;
+mod atomic;
 pub mod health;
 mod links;
 pub(crate) mod mqtt;
@@ -361,15 +362,16 @@ impl Shell {
         }
     }
 
-    /// Re-reads the file. A bad one (or none) leaves the running configuration in place and
-    /// raises the problem sensor; a good one is applied as a difference, reconnecting only when
-    /// broker settings changed.
+    /// The file, as logs name it.
     fn path_shown(&self) -> String {
         self.path
             .as_ref()
             .map_or("(no file)".into(), |p| p.display().to_string())
     }
 
+    /// Re-reads the file. A bad one (or none) leaves the running configuration in place and
+    /// raises the problem sensor; a good one is applied as a difference, reconnecting only when
+    /// broker settings changed.
     async fn reload(&mut self) -> Result<(), SetupError> {
         let Some(path) = self.path.clone() else {
             return Ok(());

@@ -1,11 +1,11 @@
 //! The state directory: what the bridge remembers across restarts.
 //!
 //! One file, `state.json`: the cameras that appeared by themselves (so that their Home Assistant
-//! entities are kept, not swept away as ghosts, at the next start) and the commands still waiting
-//! for a sleeping camera. It is written atomically (a temporary file, synced, renamed over the old
+//! entities are kept, not swept away as ghosts, at the next start), the commands still waiting
+//! for a sleeping camera, and the unlisted cameras dismissed (deleted in Home Assistant or
+//! removed from the file, which their messages must not bring back). It is written atomically (a temporary file, synced, renamed over the old
 //! one): a power cut leaves the old version or the new one, never half of one.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::bridge::Saved;
@@ -60,22 +60,8 @@ impl StateDir {
     }
 
     fn write_atomically(&self, name: &str, contents: &[u8]) -> Result<(), StateError> {
-        let target = self.dir.join(name);
-        let fail = |source: std::io::Error| StateError::Write {
-            path: target.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&self.dir).map_err(fail)?;
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(contents).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        std::fs::rename(&tmp, &target).map_err(fail)?;
-        // The rename is durable once the directory is synced.
-        if let Ok(d) = std::fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        let path = self.dir.join(name);
+        super::atomic::write(&path, contents).map_err(|source| StateError::Write { path, source })
     }
 }
 
