@@ -22,3 +22,23 @@ start_dockerd() {
   tail -20 target/dockerd.log >&2
   return 1
 }
+
+# Registers qemu-user-static for arm64 and armhf with binfmt_misc, so that arm programs (a Debian
+# root, an arm image) run here; fails when the kernel cannot.
+enable_qemu_binfmt() {
+  local need=()
+  command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+  command -v update-binfmts >/dev/null || need+=(binfmt-support)
+  [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+  mountpoint -q /proc/sys/fs/binfmt_misc || as_root mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
+  local fmt
+  for fmt in qemu-aarch64 qemu-arm; do
+    # qemu-user-static registers its formats only if binfmt-support was there first: import them.
+    [ -e "/proc/sys/fs/binfmt_misc/$fmt" ] || as_root update-binfmts --import "$fmt" >/dev/null 2>&1 || true
+    as_root update-binfmts --enable "$fmt" >/dev/null 2>&1 || true
+    if [ ! -e "/proc/sys/fs/binfmt_misc/$fmt" ]; then
+      echo "binfmt_misc has no $fmt: arm programs cannot run here" >&2
+      return 1
+    fi
+  done
+}

@@ -16,6 +16,7 @@
 # Run by packaging/test.sh after packaging/build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. packaging/lib.sh
 [ "$(id -u)" -eq 0 ] || exec sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME,PI_ROOTS "$0" "$@"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -25,17 +26,9 @@ passed=0
 
 need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
-command -v update-binfmts >/dev/null || need+=(binfmt-support)
 command -v rpm >/dev/null || need+=(rpm)
 [ ${#need[@]} -eq 0 ] || { apt-get update -qq; apt-get install -y -qq "${need[@]}"; }
-mountpoint -q /proc/sys/fs/binfmt_misc || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
-for fmt in qemu-aarch64 qemu-arm; do
-  # qemu-user-static registers its formats only if binfmt-support was there first: import them.
-  [ -e "/proc/sys/fs/binfmt_misc/$fmt" ] || update-binfmts --import "$fmt" >/dev/null 2>&1 || true
-  update-binfmts --enable "$fmt" >/dev/null 2>&1 || true
-  [ -e "/proc/sys/fs/binfmt_misc/$fmt" ] || fail "binfmt_misc has no $fmt: arm programs cannot run here"
-done
+enable_qemu_binfmt || fail "arm programs cannot run here"
 
 version=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"name":"solarcam-bridge","version":"\([^"]*\)".*/\1/p')
 roots=${PI_ROOTS:-/var/tmp/solarcam-pi-roots}

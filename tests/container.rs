@@ -248,13 +248,13 @@ fn the_arm_images_are_for_arm_and_start_under_qemu() {
             String::from_utf8_lossy(&out.stdout).trim(),
             format!("linux/{arch}/{variant}")
         );
-        if !Path::new("/proc/sys/fs/binfmt_misc").join(qemu).exists() {
-            eprintln!(
-                "{qemu} is not registered with binfmt_misc: {} not started",
-                image(suffix)
-            );
-            continue;
-        }
+        // packaging/container/test.sh registers qemu: without it this check would pass having
+        // started nothing.
+        assert!(
+            Path::new("/proc/sys/fs/binfmt_misc").join(qemu).exists(),
+            "{qemu} is not registered with binfmt_misc: {} cannot be started",
+            image(suffix)
+        );
         let out = docker(&["run", "--rm", &image(suffix), "--version"]);
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
@@ -364,6 +364,32 @@ fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
     );
     assert!(logs.contains("stopped"), "{logs}");
     eprintln!("docker compose stop (both services): {took:?}");
+
+    // `down` takes away what `up` made: containers, network and volumes.
+    let down = compose(
+        dir.path(),
+        &project,
+        &env,
+        &["down", "--volumes", "--timeout", "5"],
+    );
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let label = format!("label=com.docker.compose.project={project}");
+    for kind in ["container", "network", "volume"] {
+        let listed = match kind {
+            "container" => docker(&["ps", "--all", "--quiet", "--filter", &label]),
+            other => docker(&[other, "ls", "--quiet", "--filter", &label]),
+        };
+        assert!(listed.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&listed.stdout).trim(),
+            "",
+            "{kind}s of {project} left after down"
+        );
+    }
 }
 
 /// The container's health as Docker sees it.

@@ -109,23 +109,77 @@ fn the_virtual_camera_sleeps_wakes_and_obeys_only_while_awake() {
     );
     let camera = Simulator::start(broker.port, DRIVEWAY, &["--awake-for", "1"]);
     let press = Peer::connect(broker.port, &[]);
-    let ignored = |l: &str| l.contains("asleep: Status \"status\" ignored");
-    press.publish("4GSolarCam/Status/5CC5638AE24C", "status", false);
-    camera.wait_line("the ignored request", ignored);
-    press.publish("4GSolarCam/Wake/5CC5638AE24C", "wake", false);
+    // Asleep, it ignores every command but wake, and says so.
+    for (kind, word) in [
+        ("Status", "status"),
+        ("Config", "reboot"),
+        ("Config", "upgrade"),
+        ("Config", "shutdown"),
+    ] {
+        press.publish(&format!("4GSolarCam/{kind}/{DRIVEWAY}"), word, false);
+        camera.wait_line(&format!("{word} ignored"), |l| {
+            l.contains(&format!("asleep: {word} ignored (wake it first)"))
+        });
+    }
+    press.publish(&format!("4GSolarCam/Wake/{DRIVEWAY}"), "wake", false);
     let status = cams.next_on("4GSolarCam/Status").json();
     assert_eq!(status["mac"], DRIVEWAY);
-    press.publish("4GSolarCam/Status/5CC5638AE24C", "status", false);
+    // Nothing came before the wake's status (a reboot would have sent one), and the upgrade
+    // sent while asleep was not done.
+    assert_eq!(cams.seen.len(), 1, "{:?}", cams.seen);
+    assert_eq!(status["firmware"], "V1.0.0-sim");
+    press.publish(&format!("4GSolarCam/Status/{DRIVEWAY}"), "status", false);
     cams.next_on("4GSolarCam/Status");
-    press.publish("4GSolarCam/Config/5CC5638AE24C", "upgrade", false);
+    press.publish(&format!("4GSolarCam/Config/{DRIVEWAY}"), "upgrade", false);
     assert_eq!(
         cams.next_on("4GSolarCam/Status").json()["firmware"],
         "V1.0.1-sim"
     );
+    // A command on another command's topic is not that command.
+    press.publish(&format!("4GSolarCam/Status/{DRIVEWAY}"), "reboot", false);
+    camera.wait_line("the misplaced command", |l| {
+        l.contains("\"reboot\" on 4GSolarCam/Status/5CC5638AE24C is not a command; ignored")
+    });
     camera.wait_line("falling asleep", |l| l.ends_with(": asleep"));
-    press.publish("4GSolarCam/Status/5CC5638AE24C", "status", false);
-    // Asleep again: it says it ignored the request (the path that answers logs nothing of it).
-    camera.wait_lines("the second ignored request", 2, ignored);
+    press.publish(&format!("4GSolarCam/Status/{DRIVEWAY}"), "status", false);
+    camera.wait_lines("the second ignored request", 2, |l| {
+        l.contains("asleep: status ignored")
+    });
+}
+
+#[test]
+fn the_virtual_camera_takes_its_prefix_its_alarm_period_and_a_password_from_the_environment() {
+    const PASSWORD: &str = "sim-pw-from-env";
+    let broker = Mosquitto::with_password("cam", PASSWORD);
+    let mut cams = Peer::connect_as(broker.port, &["Cams/#"], Some(("cam", PASSWORD)));
+    let camera = Simulator::start_with_env(
+        broker.port,
+        BARN,
+        &[
+            "--prefix",
+            "Cams",
+            "--alarm-every",
+            "1",
+            "--username",
+            "cam",
+        ],
+        &[("SOLARCAM_SIM_PASSWORD", PASSWORD)],
+    );
+    // An alarm then its snapshot, again and again, under the prefix given.
+    for _ in 0..3 {
+        assert_eq!(cams.next_on("Cams/Alarm").json()["mac"], BARN);
+        let snapshot = cams.next_on("Cams/Snapshot");
+        assert!(snapshot.payload.ends_with(&jpeg()));
+    }
+    // It listens under its prefix too.
+    let press = Peer::connect_as(broker.port, &[], Some(("cam", PASSWORD)));
+    press.publish(&format!("Cams/Config/{BARN}"), "upgrade", false);
+    let upgraded = cams.wait_for("the upgrade's status", |m| {
+        m.topic == "Cams/Status" && m.json()["firmware"] == "V1.0.1-sim"
+    });
+    assert_eq!(upgraded.json()["mac"], BARN);
+    let log = camera.log();
+    assert!(!log.contains(PASSWORD), "{log}");
 }
 
 fn decode(args: &[&str]) -> (i32, String, String) {
@@ -284,46 +338,56 @@ fn the_embedded_broker_refuses_wrong_credentials() {
 
 #[test]
 fn demo_shows_entities_and_states_and_saves_the_snapshot() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("latest.jpg");
-    let out = Command::new(bin())
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--alarm-every",
-            "1",
-            "--for",
-            "4",
-            "--snapshot-file",
-        ])
-        .arg(&snapshot)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for expected in [
-        "entity   camera.demo_camera ",
-        "entity   sensor.demo_camera_battery ",
-        "entity   button.demo_camera_reboot ",
-        "press    button.demo_camera_wake",
-        "state    Demo camera Battery: 88 %",
-        "state    Demo camera Alarm: ON",
-        &format!(
+    let expected = [
+        "entity   camera.demo_camera ".to_string(),
+        "entity   sensor.demo_camera_battery ".to_string(),
+        "entity   button.demo_camera_reboot ".to_string(),
+        "press    button.demo_camera_wake".to_string(),
+        "state    Demo camera Battery: 88 %".to_string(),
+        "state    Demo camera Alarm: ON".to_string(),
+        format!(
             "state    Demo camera: a 1946-byte JPEG, saved to {}",
             snapshot.display()
         ),
-        "Add integration > MQTT",
-    ] {
-        assert!(
-            stdout.contains(expected),
-            "{expected:?} missing from:\n{stdout}"
-        );
+        "Add integration > MQTT".to_string(),
+    ];
+    // No `--for`: the demo runs until every line has shown, however long the chain (alarm,
+    // snapshot, wake, status) takes on a loaded machine, and is then stopped as a user would.
+    let mut demo = Command::new(bin())
+        .args(["demo", "--listen", "127.0.0.1:0", "--alarm-every", "1"])
+        .arg("--snapshot-file")
+        .arg(&snapshot)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    let mut seen = String::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if expected.iter().all(|e| seen.contains(e.as_str())) {
+            break;
+        }
     }
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|e| !seen.contains(e.as_str()))
+        .collect();
+    let pid = demo.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let out = demo.wait_with_output().unwrap();
+    assert!(missing.is_empty(), "{missing:?} missing from:\n{seen}");
+    assert!(
+        out.status.success(),
+        "Ctrl-C ends the demo cleanly: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&snapshot).unwrap(), jpeg());
 }
 

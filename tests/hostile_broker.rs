@@ -45,31 +45,61 @@ fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
     let (bridge, _ha) = start_bridge(&ha_broker, &config);
     bridge.wait_log(&["camera broker: subscribed"]);
 
+    let started = Instant::now();
     flood_random_macs(cam_broker.port, 500);
-    // All 500 were read: the first became a device, the next 499 came within its 10 s.
-    wait_retained_value(
-        ha_broker.port,
-        "solarcam/bridge/unlisted_cameras_refused",
-        "499",
+    // Every one of the 500 is read: it either became a device or was refused. At most one
+    // becomes a device per 10 s, however long the flood takes to arrive (the bound is computed
+    // from the time it took, so a slow machine changes the figure, not the verdict).
+    let deadline = Instant::now() + WAIT;
+    let (devices, refused) = loop {
+        let devices: Vec<String> =
+            retained_under(ha_broker.port, "homeassistant/camera/+/snapshot/config")
+                .into_keys()
+                .filter(|t| !t.contains("5cc5638ae24c"))
+                .collect();
+        let refused: usize = retained(ha_broker.port, "solarcam/bridge/unlisted_cameras_refused")
+            .map_or(0, |m| m.text().parse().unwrap());
+        if devices.len() + refused == 500 {
+            break (devices, refused);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} devices + {refused} refused != 500",
+            devices.len()
+        );
+    };
+    let elapsed = started.elapsed();
+    let allowed = 1 + elapsed.as_secs() as usize / 10;
+    eprintln!(
+        "{} device(s), {refused} refused, in {elapsed:?}",
+        devices.len()
     );
-    let devices = retained_under(ha_broker.port, "homeassistant/camera/+/snapshot/config");
+    assert!(
+        !devices.is_empty() && devices.len() <= allowed,
+        "{} devices in {elapsed:?}: {devices:?}",
+        devices.len()
+    );
+    // The first of the flood is the first added.
     assert_eq!(
-        devices.keys().collect::<Vec<_>>(),
-        [
-            "homeassistant/camera/solarcam_020000000000/snapshot/config",
-            "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"
-        ]
+        devices[0],
+        "homeassistant/camera/solarcam_020000000000/snapshot/config"
     );
     let saved = std::fs::read_to_string(bridge.dir.path().join("state/state.json")).unwrap();
     let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
-    assert_eq!(saved["discovered"], serde_json::json!(["020000000000"]));
-    // Logged once, not 499 times: the sensor has the count.
+    assert_eq!(saved["discovered"].as_array().unwrap().len(), devices.len());
+    assert_eq!(saved["discovered"][0], "020000000000");
+    // Logged once a minute at most, not 499 times: the sensor has the count.
     let lines = bridge
         .log()
         .iter()
         .filter(|l| l.contains("WARN") && l.contains("which is not in the configuration"))
         .count();
-    assert_eq!(lines, 1, "{:#?}", bridge.log());
+    let allowed_lines = 1 + started.elapsed().as_secs() as usize / 60;
+    assert!(
+        (1..=allowed_lines).contains(&lines),
+        "{lines} lines: {:#?}",
+        bridge.log()
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 # Tests the container images as Docker and Home Assistant OS users meet them: builds the static
 # binaries and the three images (build.sh), then runs tests/container.rs against them: the amd64
 # image on a mounted config.yaml and as an add-on with a stand-in Supervisor, each against a real
-# Mosquitto; the arm images checked for their architecture and started under qemu when binfmt_misc
-# can. Also checks the Compose example and the add-on repository. Starts dockerd when it is
+# Mosquitto; the arm images checked for their architecture and started under qemu (registered
+# with binfmt_misc here). Also checks the Compose example and the add-on repository. Starts dockerd when it is
 # installed but not running (as root); installs Debian's docker.io when Docker is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,10 +11,8 @@ cd "$(dirname "$0")/../.."
 . packaging/lib.sh
 command -v docker >/dev/null || apt_install docker.io
 start_dockerd
-# The arm images start under qemu where binfmt_misc has it (packaging/pi-test.sh registers it).
-if [ -d /proc/sys/fs/binfmt_misc ] && ! mountpoint -q /proc/sys/fs/binfmt_misc; then
-  as_root mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc || true
-fi
+# The arm images are started under qemu: the test fails, rather than skips them, without it.
+enable_qemu_binfmt
 
 packaging/container/build.sh
 

@@ -245,7 +245,13 @@ impl Simulator {
     /// Starts it and waits until it is subscribed to its commands (a command sent before that is
     /// lost, as with a real camera).
     pub fn start(port: u16, mac: &str, extra: &[&str]) -> Simulator {
+        Self::start_with_env(port, mac, extra, &[])
+    }
+
+    /// [`Simulator::start`], with environment variables of its own.
+    pub fn start_with_env(port: u16, mac: &str, extra: &[&str], env: &[(&str, &str)]) -> Simulator {
         let mut child = Command::new(bin())
+            .envs(env.iter().copied())
             .args([
                 "simulate",
                 "--broker",
@@ -269,6 +275,11 @@ impl Simulator {
         let sim = Simulator { child, log };
         sim.wait_line("it to subscribe", |l| l.contains("listening for commands"));
         sim
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// Waits for the `n`-th log line (1-based) that `pred` accepts, and returns it.
