@@ -122,3 +122,45 @@ impl LogLevel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_warning_is_written_once_per_period_with_the_count_held_back() {
+        let every = Duration::from_secs(10);
+        let mut t = Throttle::new(every);
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        // Three bursts: the first line of each is written, with what the previous one held back.
+        let mut written = Vec::new();
+        for (second, n) in [(0, 5), (10, 3), (25, 1), (26, 2)] {
+            for i in 0..n {
+                if let Some(line) = t.line("refused", at(second) + Duration::from_millis(i)) {
+                    written.push((second, line));
+                }
+            }
+        }
+        assert_eq!(
+            written,
+            [
+                (0, "refused".to_string()),
+                (
+                    10,
+                    "refused (4 more refused since the last such line)".into()
+                ),
+                (
+                    25,
+                    "refused (2 more refused since the last such line)".into()
+                ),
+            ]
+        );
+        // 9.999 s after the last line is still inside its period.
+        assert_eq!(t.line("refused", at(34) + Duration::from_millis(999)), None);
+        assert_eq!(
+            t.line("refused", at(35)).as_deref(),
+            Some("refused (3 more refused since the last such line)")
+        );
+    }
+}

@@ -1,15 +1,17 @@
-//! Every other reader of outside input on arbitrary bytes: alarm and status JSON, MACs, topics,
-//! and the configuration file.
+//! Every other reader of outside input on arbitrary bytes: alarm JSON (its kind and its MAC),
+//! status JSON, MACs, topics, and the configuration file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use solarcam_bridge::config::Config;
 use solarcam_bridge::mac::Mac;
-use solarcam_bridge::protocol::{parse_object, CameraTopic, StatusReport};
+use solarcam_bridge::protocol::{find_mac, parse_object, AlarmKind, CameraTopic, StatusReport};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(obj) = parse_object(data) {
         let _ = StatusReport::read(&obj);
+        let _ = AlarmKind::of(&obj);
+        let _ = find_mac(&serde_json::Value::Object(obj));
     }
     let _ = Mac::find_in(data);
     if let Ok(text) = std::str::from_utf8(data) {

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 use super::session::{limits, min_qos, packet_size, Admission, Online, State};
-use super::{Shared, MAX_CONNECT, MAX_PACKET};
+use super::{Shared, MAX_CONNECT, MAX_FIXED_HEADER, MAX_PACKET};
 
 /// Serves one accepted connection until it ends.
 pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -260,7 +260,13 @@ async fn write(
     while let Some(packet) = rx.recv().await {
         let size = packet_size(&packet);
         out.clear();
-        let ok = packet.write(&mut out, MAX_PACKET).is_ok() && writer.write_all(&out).await.is_ok();
+        // MAX_PACKET bounds what follows the fixed header (as read); rumqttc's write counts the
+        // header too, so a packet taken at the limit must be allowed its header to go out
+        // (without it, a 32 MiB publish disconnected every subscriber).
+        let ok = packet
+            .write(&mut out, MAX_PACKET + MAX_FIXED_HEADER)
+            .is_ok()
+            && writer.write_all(&out).await.is_ok();
         pending.fetch_sub(size, Ordering::AcqRel);
         if !ok {
             break;

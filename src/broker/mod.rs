@@ -42,6 +42,9 @@ pub use topic::topic_matches;
 /// Largest packet taken from a logged-in client: room for a hex-dumped snapshot of several MB.
 pub const MAX_PACKET: usize = 32 << 20;
 
+/// A fixed header: the packet's type and flags, then up to 4 bytes of remaining length.
+pub const MAX_FIXED_HEADER: usize = 5;
+
 /// Largest CONNECT read: client id, will, username and password fit in far less.
 pub const MAX_CONNECT: usize = 4 << 10;
 

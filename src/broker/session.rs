@@ -594,4 +594,65 @@ mod tests {
         }
         assert_eq!(state.retained(), limits::RETAINED_BYTES / (32 << 20) - 1);
     }
+
+    #[test]
+    fn at_most_1024_sessions_are_kept_and_a_known_client_still_comes_back() {
+        let mut state = State::default();
+        let mut clients = Vec::new();
+        for i in 0..limits::SESSIONS {
+            clients.push(connect(&mut state, &format!("camera-{i}"), false));
+        }
+        let (o, mut c) = online(limits::CLIENT_QUEUE);
+        assert!(matches!(
+            state.connect("one-too-many", false, o),
+            Admission::Refused
+        ));
+        assert_eq!(
+            c.packets(),
+            [Packet::ConnAck(ConnAck::new(
+                ConnectReturnCode::ServiceUnavailable,
+                false
+            ))]
+        );
+        // A client whose session is kept is not a new session.
+        let (_, mut again) = connect(&mut state, "camera-7", false);
+        assert!(matches!(
+            again.packets().first(),
+            Some(Packet::ConnAck(ack)) if ack.code == ConnectReturnCode::Success && ack.session_present
+        ));
+    }
+
+    #[test]
+    fn a_client_is_told_to_go_past_10_000_packets_or_16_mb_waiting_for_it() {
+        // Packets: the 10,000th fits, the next does not.
+        let (o, c) = online(limits::CLIENT_QUEUE);
+        for i in 0..limits::CLIENT_QUEUE {
+            assert!(o.send(Packet::PingResp), "packet {i}");
+        }
+        assert!(!c.kicked());
+        assert!(!o.send(Packet::PingResp));
+        assert!(c.kicked());
+
+        // Bytes: publishes of 1 MB each (with their topic and overhead) up to 16 MB.
+        let (o, c) = online(limits::CLIENT_QUEUE);
+        let mb = "x".repeat((1 << 20) - 8 - "big".len());
+        let one = publish("big", QoS::AtMostOnce, &mb);
+        assert_eq!(packet_size(&Packet::Publish(one.clone())), 1 << 20);
+        for i in 0..16 {
+            assert!(o.send(Packet::Publish(one.clone())), "MB {i}");
+        }
+        assert!(!c.kicked());
+        assert!(!o.send(Packet::Publish(one)));
+        assert!(c.kicked());
+
+        // One packet larger than the whole budget still goes to a client that has nothing
+        // waiting: a snapshot over 16 MB is not a reason to disconnect anyone.
+        let (o, c) = online(limits::CLIENT_QUEUE);
+        assert!(o.send(Packet::Publish(publish(
+            "huge",
+            QoS::AtMostOnce,
+            &"x".repeat(20 << 20)
+        ))));
+        assert!(!c.kicked());
+    }
 }

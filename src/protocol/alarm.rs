@@ -109,4 +109,74 @@ mod tests {
         // A key that is not about the kind does not decide it.
         assert_eq!(kind(r#"{"devName":"pir camera"}"#), AlarmKind::Alarm);
     }
+
+    #[test]
+    fn every_word_the_readme_lists_gives_its_kind() {
+        // README, "Alarm kinds": each word, under the `trigger` key the README names too.
+        for (word, expected) in [
+            ("PIR", AlarmKind::Pir),
+            ("infrared", AlarmKind::Pir),
+            ("motion", AlarmKind::Motion),
+            ("VMD", AlarmKind::Motion),
+            ("md", AlarmKind::Motion),
+            ("person", AlarmKind::Person),
+            ("human", AlarmKind::Person),
+            ("people", AlarmKind::Person),
+            ("pedestrian", AlarmKind::Person),
+            ("vehicle", AlarmKind::Vehicle),
+            ("car", AlarmKind::Vehicle),
+            ("plate", AlarmKind::Vehicle),
+            ("ANPR", AlarmKind::Vehicle),
+            ("LPR", AlarmKind::Vehicle),
+            ("tamper", AlarmKind::Tamper),
+            ("shelter", AlarmKind::Tamper),
+            ("cover", AlarmKind::Tamper),
+            ("doorbell", AlarmKind::Alarm),
+        ] {
+            assert_eq!(
+                kind(&format!(r#"{{"trigger":"{word}"}}"#)),
+                expected,
+                "{word}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any object, with any words under the keys the reader looks at, at any depth: a kind
+        /// from the list (no panic, no other answer), and `alarm` when no key names one.
+        #[test]
+        fn any_alarm_object_gives_one_of_the_kinds(
+            fields in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("type"), proptest::strategy::Just("alarmType"),
+                        proptest::strategy::Just("event"), proptest::strategy::Just("Kind"),
+                        proptest::strategy::Just("trigger"), proptest::strategy::Just("other"),
+                    ],
+                    0usize..8,
+                    "\\PC{0,24}",
+                ),
+                0..8,
+            ),
+        ) {
+            let mut top = serde_json::Map::new();
+            let mut about_kind = false;
+            for (key, depth, word) in fields {
+                about_kind |= key != "other" && depth < 6;
+                // `{"values": {"values": {key: word}}}` for depth 2.
+                let mut value = serde_json::json!({ key: word });
+                for _ in 0..depth {
+                    value = serde_json::json!({ "values": value });
+                }
+                if let serde_json::Value::Object(m) = value {
+                    top.extend(m);
+                }
+            }
+            let kind = AlarmKind::of(&top);
+            proptest::prop_assert!(AlarmKind::ALL.contains(&kind));
+            if !about_kind {
+                proptest::prop_assert_eq!(kind, AlarmKind::Alarm);
+            }
+        }
+    }
 }

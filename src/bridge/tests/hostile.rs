@@ -390,3 +390,59 @@ fn reports_too_large_to_show_are_summarised_in_the_attributes_not_copied() {
         serde_json::json!({ "event_type": "pir", "alarm_on_for": 0.0, "since_previous_alarm": null })
     );
 }
+
+#[test]
+fn up_to_256_dismissed_cameras_are_remembered_and_the_oldest_is_forgotten_first() {
+    let macs: Vec<String> = (0..MAX_DISMISSED as u64 + 1)
+        .map(|i| format!("{:012X}", 0x0200_0000_0000u64 + i))
+        .collect();
+    let listed: String = macs.iter().map(|m| format!("  - mac: \"{m}\"\n")).collect();
+    let mut h = Harness::connected(config(&format!(
+        "discover_unknown: true\ncameras:\n{listed}"
+    )));
+    // All taken out of the file at once, in MAC order: the first is the oldest dismissed.
+    let actions = h.event(Event::ConfigReloaded(Box::new(config(
+        "discover_unknown: true\ncameras: []\n",
+    ))));
+    let saved = saves(&actions)[0].clone();
+    assert_eq!(saved.dismissed.len(), MAX_DISMISSED);
+    let expected: Vec<Mac> = macs[1..].iter().map(|m| m.parse().unwrap()).collect();
+    assert_eq!(saved.dismissed, expected);
+
+    // The forgotten one may appear by itself again; the others may not.
+    h.advance(NEW_CAMERA_EVERY);
+    on(
+        &h.message("4GSolarCam/Status", status(&macs[0])),
+        "solarcam/020000000000/status",
+    );
+    h.advance(NEW_CAMERA_EVERY);
+    assert!(h.message("4GSolarCam/Status", status(&macs[1])).is_empty());
+    assert!(h
+        .last_error()
+        .contains("deleted in Home Assistant or removed from the file"));
+}
+
+#[test]
+fn refused_cameras_are_logged_once_a_minute_and_all_counted() {
+    let mut h = Harness::connected(config("discover_unknown: false\n"));
+    let stranger = |i: u64| format!("{:012X}", 0x0200_0000_0000u64 + i);
+    // What was last logged is the "Last error" sensor's value: a refusal held back leaves it.
+    let logged = |h: &Harness| h.last_error().to_string();
+    let mut refusals = 0;
+    for minute in 0..3u64 {
+        let start = h.now;
+        h.message("4GSolarCam/Status", status(&stranger(minute * 100)));
+        refusals += 1;
+        let line = logged(&h);
+        assert!(line.contains(&stranger(minute * 100)), "{line}");
+        // The rest of the minute: counted, not logged.
+        for i in 1..12 {
+            h.now = start + Duration::from_secs(5 * i);
+            h.message("4GSolarCam/Status", status(&stranger(minute * 100 + i)));
+            refusals += 1;
+            assert_eq!(logged(&h), line, "minute {minute}, +{}s", 5 * i);
+        }
+        assert_eq!(h.bridge.stats().refused_cameras, refusals);
+        h.now = start + REFUSALS_LOGGED_EVERY;
+    }
+}
