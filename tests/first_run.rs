@@ -307,7 +307,7 @@ fn a_port_in_use_is_a_clear_error_that_suggests_using_that_broker() {
 #[test]
 fn the_embedded_broker_refuses_wrong_credentials() {
     let port = free_port();
-    let bridge = BridgeProcess::start(&format!(
+    let mut bridge = BridgeProcess::start(&format!(
         "mqtt:\n  embedded: true\n  listen: 127.0.0.1:{port}\n  username: home\n  password: s3cret-pw\ncameras:\n  - mac: {DRIVEWAY}\n"
     ));
     bridge.wait_log(&["Home Assistant broker: connected"]);
@@ -331,7 +331,7 @@ fn the_embedded_broker_refuses_wrong_credentials() {
     );
     bridge.wait_log(&["refused: wrong username or password for \"home\""]);
     assert!(bridge
-        .log()
+        .stop()
         .iter()
         .all(|l| !l.contains("s3cret-pw") && !l.contains("guess")));
 }

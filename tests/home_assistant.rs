@@ -649,7 +649,7 @@ fn credentials_work_and_the_password_is_never_logged() {
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, format!("mqtt:\n  url: {}\n  username: bridge\n  password_file: pw\ncameras:\n  - mac: {DRIVEWAY}\n", broker.url())).unwrap();
     let mut ha = Peer::connect_as(broker.port, &["solarcam/#"], Some(("bridge", "pa55-Word!")));
-    let bridge = BridgeProcess::start_at(dir, config.clone(), &[]);
+    let mut bridge = BridgeProcess::start_at(dir, config.clone(), &[]);
     ha.wait_for("online", |m| {
         m.topic == "solarcam/bridge/availability" && m.text() == "online"
     });
@@ -665,9 +665,9 @@ fn credentials_work_and_the_password_is_never_logged() {
         ),
     )
     .unwrap();
-    let refused = BridgeProcess::start_at(dir2, bad, &[]);
+    let mut refused = BridgeProcess::start_at(dir2, bad, &[]);
     refused.wait_log(&["refused the username or password"]);
-    for log in [bridge.log(), refused.log()] {
+    for log in [bridge.stop(), refused.stop()] {
         assert!(
             log.iter()
                 .all(|l| !l.contains("pa55-Word!") && !l.contains("n0t-the-one")),

@@ -42,7 +42,7 @@ fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
     let ha_broker = Mosquitto::start();
     let cam_broker = Mosquitto::start();
     let config = two_broker_config(&ha_broker, &cam_broker, "discover_unknown: true");
-    let (bridge, _ha) = start_bridge(&ha_broker, &config);
+    let (mut bridge, _ha) = start_bridge(&ha_broker, &config);
     bridge.wait_log(&["camera broker: subscribed"]);
 
     let started = Instant::now();
@@ -89,16 +89,15 @@ fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
     assert_eq!(saved["discovered"].as_array().unwrap().len(), devices.len());
     assert_eq!(saved["discovered"][0], "020000000000");
     // Logged once a minute at most, not 499 times: the sensor has the count.
-    let lines = bridge
-        .log()
+    let log = bridge.stop();
+    let lines = log
         .iter()
         .filter(|l| l.contains("WARN") && l.contains("which is not in the configuration"))
         .count();
     let allowed_lines = 1 + started.elapsed().as_secs() as usize / 60;
     assert!(
         (1..=allowed_lines).contains(&lines),
-        "{lines} lines: {:#?}",
-        bridge.log()
+        "{lines} lines: {log:#?}"
     );
 }
 
@@ -122,7 +121,7 @@ fn on_a_separate_camera_broker_unlisted_cameras_are_ignored_by_default() {
 #[test]
 fn a_20_mb_status_is_refused_unread_and_the_next_message_goes_through() {
     let broker = Mosquitto::start();
-    let (bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let (mut bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));
     let pid = bridge.child.id();
     let before = proc_kb(pid, "VmHWM:");
     let camera = Peer::connect(broker.port, &[]);
@@ -147,12 +146,12 @@ fn a_20_mb_status_is_refused_unread_and_the_next_message_goes_through() {
     let grew_kb = proc_kb(pid, "VmHWM:").saturating_sub(before);
     eprintln!("peak RSS grew by {grew_kb} kB for a 20 MB status");
     assert!(grew_kb < 4096, "peak RSS grew by {grew_kb} kB");
-    let refusals = bridge
-        .log()
+    let log = bridge.stop();
+    let refusals = log
         .iter()
         .filter(|l| l.contains("refused it unread"))
         .count();
-    assert_eq!(refusals, 1, "redelivered: {:#?}", bridge.log());
+    assert_eq!(refusals, 1, "redelivered: {log:#?}");
 }
 
 #[test]
@@ -241,7 +240,7 @@ fn a_device_deleted_in_home_assistant_is_not_brought_back_by_its_camera() {
 #[test]
 fn a_password_in_the_url_never_reaches_the_terminal_or_home_assistant() {
     let broker = Mosquitto::start();
-    let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
+    let (mut bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
     // check-config on a file with the password in a URL it cannot otherwise read.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yaml");
@@ -287,7 +286,7 @@ fn a_password_in_the_url_never_reaches_the_terminal_or_home_assistant() {
             "{topic}"
         );
     }
-    assert!(bridge.log().iter().all(|l| !l.contains(PASSWORD)));
+    assert!(bridge.stop().iter().all(|l| !l.contains(PASSWORD)));
 }
 
 #[test]
@@ -431,7 +430,8 @@ fn a_snapshot_larger_than_home_assistants_broker_takes_costs_one_reconnect_not_a
     // Home Assistant's broker takes packets up to 100 kB; snapshot_max_bytes (1.9 MB) is above it.
     let ha_broker = Mosquitto::with_settings("max_packet_size 100000\n");
     let cam_broker = Mosquitto::start();
-    let (bridge, _ha) = start_bridge(&ha_broker, &two_broker_config(&ha_broker, &cam_broker, ""));
+    let (mut bridge, _ha) =
+        start_bridge(&ha_broker, &two_broker_config(&ha_broker, &cam_broker, ""));
     bridge.wait_log(&["camera broker: subscribed"]);
     let camera = Peer::connect(cam_broker.port, &[]);
     camera.publish(
@@ -447,11 +447,11 @@ fn a_snapshot_larger_than_home_assistants_broker_takes_costs_one_reconnect_not_a
     camera.publish("4GSolarCam/Status", status(DRIVEWAY, 64), false);
     wait_retained_value(ha_broker.port, "solarcam/5CC5638AE24C/battery", "64");
     wait_retained_value(ha_broker.port, "solarcam/bridge/reconnects", "1");
-    let connects = bridge
-        .log()
+    let log = bridge.stop();
+    let connects = log
         .iter()
         .filter(|l| l.contains("Home Assistant broker: connected to"))
         .count();
-    assert_eq!(connects, 2, "{:#?}", bridge.log());
+    assert_eq!(connects, 2, "{log:#?}");
     assert!(retained(ha_broker.port, "solarcam/5CC5638AE24C/snapshot").is_none());
 }

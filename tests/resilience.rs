@@ -120,7 +120,7 @@ fn alarms_sent_during_a_broker_outage_reach_home_assistant_and_discovery_is_rest
     for mac in macs {
         config.push_str(&format!("  - mac: {mac}\n"));
     }
-    let (bridge, _ha) = start_bridge(&broker, &config);
+    let (mut bridge, _ha) = start_bridge(&broker, &config);
     let camera = persistent_camera(port);
 
     broker.terminate();
@@ -148,7 +148,7 @@ fn alarms_sent_during_a_broker_outage_reach_home_assistant_and_discovery_is_rest
     wait_retained_value(port, "solarcam/bridge/reconnects", "1");
     assert_eq!(
         bridge
-            .log()
+            .stop()
             .iter()
             .filter(|l| l.contains("Home Assistant broker: connected to"))
             .count(),

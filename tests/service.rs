@@ -104,6 +104,9 @@ fn log_level_follows_the_file_without_a_restart() {
     std::fs::write(&path, with_level("warn", &one_camera(&broker))).unwrap();
     let bridge = BridgeProcess::start_at(dir, path.clone(), &[("RUST_LOG", "")]);
     wait_retained(broker.port, DRIVEWAY_CAMERA);
+    // Everything up to here was logged before this warning (lines come in order).
+    Peer::connect(broker.port, &[]).publish("4GSolarCam/Status", "not json", false);
+    bridge.wait_log(&["WARN", "status rejected"]);
     assert!(
         !bridge.log().iter().any(|l| l.contains("INFO")),
         "info lines at log_level warn: {:#?}",
@@ -210,7 +213,7 @@ fn sighup_rereads_the_file_and_what_it_names() {
         password_file.display()
     );
     let mut ha = Peer::connect_as(broker.port, &["solarcam/#"], Some(("bridge", "first-pw")));
-    let bridge = BridgeProcess::start(&config);
+    let mut bridge = BridgeProcess::start(&config);
     ha.wait_for("availability online", |m| {
         m.topic == "solarcam/bridge/availability" && m.text() == "online"
     });
@@ -222,7 +225,7 @@ fn sighup_rereads_the_file_and_what_it_names() {
     // The broker still wants the first password: the new one was read, and is refused.
     bridge.wait_log(&["refused the username or password"]);
     assert!(bridge
-        .log()
+        .stop()
         .iter()
         .all(|l| !l.contains("first-pw") && !l.contains("second-pw")));
 }
@@ -473,9 +476,9 @@ fn the_password_can_come_from_an_environment_variable() {
         ),
     )
     .unwrap();
-    let bridge = BridgeProcess::start_at(dir, path, &[("SOLARCAM_TEST_PW", "from-the-env")]);
+    let mut bridge = BridgeProcess::start_at(dir, path, &[("SOLARCAM_TEST_PW", "from-the-env")]);
     bridge.wait_log(&["Home Assistant broker: connected to"]);
-    assert!(bridge.log().iter().all(|l| !l.contains("from-the-env")));
+    assert!(bridge.stop().iter().all(|l| !l.contains("from-the-env")));
 }
 
 #[test]

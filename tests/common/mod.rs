@@ -463,6 +463,14 @@ impl BridgeProcess {
         assert!(ok.success());
     }
 
+    /// Stops it (SIGTERM) and returns its whole log, to the last line: what a test says was
+    /// never logged, or logged so many times, is read from this.
+    pub fn stop(&mut self) -> Vec<String> {
+        self.signal("TERM");
+        self.wait_exit(WAIT).expect("stops on SIGTERM");
+        self.log()
+    }
+
     /// Waits for the process to end, and for its last lines to be in [`BridgeProcess::log`].
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
