@@ -9,7 +9,8 @@ use base64::Engine;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use solarcam_bridge::bridge::{Bridge, Event, Link};
-use solarcam_bridge::config::Config;
+use solarcam_bridge::broker::Credentials;
+use solarcam_bridge::config::{Config, Secret};
 use solarcam_bridge::protocol::snapshot::extract;
 
 use solarcam_bridge::test_support::jpeg_of;
@@ -137,5 +138,36 @@ fn control_work(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, snapshot_extraction, control_work);
+/// The embedded broker's login check, for attempts that are wrong in different places: a check
+/// that stopped at the first differing byte would take visibly less for an early difference.
+/// Each attempt costs two SHA-256 of its fields and a 32-byte comparison; only the fields'
+/// lengths (hashed) move the figure, never where they differ from the real ones.
+fn login(c: &mut Criterion) {
+    let credentials = Credentials::new("home", &Secret::new("correct-horse-battery"));
+    let long = "x".repeat(4096);
+    let mut group = c.benchmark_group("login");
+    for (name, user, password) in [
+        ("right", "home", "correct-horse-battery"),
+        ("wrong first byte", "home", "Xorrect-horse-battery"),
+        ("wrong last byte", "home", "correct-horse-batterX"),
+        (
+            "wrong user, right password",
+            "hom3",
+            "correct-horse-battery",
+        ),
+        ("empty", "", ""),
+        ("4 KiB password", "home", long.as_str()),
+    ] {
+        let expected = name == "right";
+        assert_eq!(credentials.accept(user, password), expected, "{name}");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                credentials.accept(std::hint::black_box(user), std::hint::black_box(password))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, snapshot_extraction, control_work, login);
 criterion_main!(benches);

@@ -374,6 +374,12 @@ fn no_packet_is_ever_printed_even_at_trace_level() {
     bridge.signal("TERM");
     bridge.wait_exit(WAIT).expect("stops on SIGTERM");
     let log = bridge.log();
+    // The password is inline in a file anyone may read (tempfile's 0644): said at the start.
+    assert!(
+        log.iter().any(|l| l.contains("WARN")
+            && l.contains("holds a password and any user on this machine can read it")),
+        "{log:#?}"
+    );
     // Each packet was spoken of (its kind, its sender), none shown.
     for said in [
         "bad packet",

@@ -371,3 +371,61 @@ fn what_cameras_send_while_the_bridge_is_stopped_reaches_home_assistant_when_it_
     let event = ha.next_on("solarcam/5CC5638AE24C/alarm/event");
     assert_eq!(event.json()["event_type"], "pir");
 }
+
+#[test]
+fn snapshots_superseded_while_home_assistants_broker_is_down_are_dropped_and_counted() {
+    let mut ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let config = format!(
+        "mqtt:\n  url: {}\n  reconnect_max: 1s\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
+        ha_broker.url(),
+        cam_broker.url()
+    );
+    let (bridge, _ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    ha_broker.terminate();
+    bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
+    // Three pictures while Home Assistant's broker is away: only the last is worth sending.
+    let camera = Peer::connect(cam_broker.port, &[]);
+    let pictures: Vec<Vec<u8>> = (1..=3u8)
+        .map(|n| {
+            let mut jpeg = jpeg();
+            // A different picture each time: bytes before the JPEG's end marker.
+            let end = jpeg.len() - 2;
+            jpeg.insert(end, n);
+            jpeg
+        })
+        .collect();
+    for picture in &pictures {
+        camera.publish(
+            &format!("4GSolarCam/Snapshot/{DRIVEWAY}"),
+            picture.clone(),
+            false,
+        );
+    }
+    camera.publish(
+        "4GSolarCam/Status",
+        format!(r#"{{"mac":"{DRIVEWAY}","battery":41}}"#),
+        false,
+    );
+    bridge.wait_log(&["snapshot, "]);
+    bridge.wait_log(&["status, battery 41%"]);
+    ha_broker.restart();
+    let line = bridge.wait_log(&[
+        "Home Assistant broker:",
+        "state message(s) superseded by newer ones while disconnected were not sent",
+    ]);
+    let dropped: u32 = line
+        .split("Home Assistant broker: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"));
+    assert!(dropped >= 2, "{line}");
+    wait_retained_value(ha_broker.port, "solarcam/5CC5638AE24C/battery", "41");
+    let kept = retained(ha_broker.port, "solarcam/5CC5638AE24C/snapshot").expect("a snapshot");
+    assert_eq!(
+        kept.payload, pictures[2],
+        "the newest picture is the one kept"
+    );
+}

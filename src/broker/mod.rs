@@ -152,10 +152,33 @@ impl Drop for Slot {
     }
 }
 
+/// The one login the broker accepts, kept as SHA-256 digests: an attempt is hashed and compared
+/// in constant time, both fields whatever the first gives, so how long a refusal takes says
+/// nothing of either (`cargo bench --bench core -- login` prints the figures).
+pub struct Credentials {
+    user: [u8; 32],
+    password: [u8; 32],
+}
+
+impl Credentials {
+    pub fn new(user: &str, password: &Secret) -> Credentials {
+        Credentials {
+            user: sha256(user),
+            password: sha256(password.expose()),
+        }
+    }
+
+    /// Whether this username and password are the ones.
+    pub fn accept(&self, user: &str, password: &str) -> bool {
+        let u = same(&sha256(user), &self.user);
+        let p = same(&sha256(password), &self.password);
+        u & p
+    }
+}
+
 struct Shared {
-    /// SHA-256 of the username and of the password, when a login is required: an attempt is
-    /// hashed and compared in constant time, so how long a refusal takes says nothing of them.
-    login: Option<([u8; 32], [u8; 32])>,
+    /// When a login is required.
+    login: Option<Credentials>,
     state: Mutex<session::State>,
     failed_logins: Mutex<Throttle>,
 }
@@ -177,7 +200,7 @@ impl Shared {
             login: settings
                 .credentials
                 .as_ref()
-                .map(|(user, password)| (sha256(user), sha256(password.expose()))),
+                .map(|(user, password)| Credentials::new(user, password)),
             state: Mutex::new(session::State::default()),
             failed_logins: Mutex::new(Throttle::new(FAILED_LOGINS_LOGGED_EVERY)),
         }
@@ -186,15 +209,13 @@ impl Shared {
     /// Whether `connect` may log in. A refusal is logged with the peer and the username tried,
     /// never the password, and at most once per [`FAILED_LOGINS_LOGGED_EVERY`].
     fn logs_in(&self, connect: &Connect, peer: SocketAddr) -> bool {
-        let Some((user, password)) = &self.login else {
+        let Some(credentials) = &self.login else {
             return true;
         };
-        let ok = connect.login.as_ref().is_some_and(|l| {
-            // Both compared, whatever the first gives.
-            let u = same(&sha256(&l.username), user);
-            let p = same(&sha256(&l.password), password);
-            u & p
-        });
+        let ok = connect
+            .login
+            .as_ref()
+            .is_some_and(|l| credentials.accept(&l.username, &l.password));
         if ok {
             return true;
         }
@@ -326,5 +347,19 @@ mod tests {
         assert!(same(&sha256("pw"), &sha256("pw")));
         assert!(!same(&sha256("pw"), &sha256("pW")));
         assert!(!same(&sha256(""), &sha256("pw")));
+    }
+
+    proptest! {
+        #[test]
+        fn only_the_one_login_is_accepted(user in "\\PC{0,12}", password in "\\PC{0,12}") {
+            let c = Credentials::new("home", &Secret::new("s3cret-pw"));
+            prop_assert_eq!(
+                c.accept(&user, &password),
+                user == "home" && password == "s3cret-pw"
+            );
+            prop_assert!(c.accept("home", "s3cret-pw"));
+            prop_assert!(!c.accept("home", &password) || password == "s3cret-pw");
+            prop_assert!(!c.accept(&user, "s3cret-pw") || user == "home");
+        }
     }
 }

@@ -519,3 +519,46 @@ fn the_embedded_broker_is_chosen_or_refused_clearly() {
     let e = errors("camera_mqtt:\n  embedded: true\n");
     assert!(e[0].contains("camera_mqtt cannot be embedded"), "{}", e[0]);
 }
+
+#[cfg(unix)]
+#[test]
+fn an_inline_password_in_a_file_others_can_read_is_warned_about_and_only_then() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let shown = path.display().to_string();
+    let warned = |text: &str, mode: u32| -> Vec<String> {
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        Config::load(&path)
+            .unwrap()
+            .warnings
+            .into_iter()
+            .filter(|w| w.contains("holds a password"))
+            .collect()
+    };
+    let inline = "mqtt:\n  url: mqtt://127.0.0.1\n  username: ha\n  password: s3cret-inline\n";
+    assert_eq!(
+        warned(inline, 0o644),
+        [format!(
+            "{shown} holds a password and any user on this machine can read it; run `chmod o-r {shown}` (or move the password to password_file)"
+        )]
+    );
+    // The same on the camera broker's side.
+    let camera =
+        "camera_mqtt:\n  url: mqtt://127.0.0.1\n  username: cams\n  password: s3cret-inline\n";
+    assert_eq!(warned(camera, 0o604).len(), 1);
+    // Not for a file others cannot read, nor for a password that is not in the file.
+    assert!(warned(inline, 0o640).is_empty());
+    assert!(warned(
+        "mqtt:\n  url: mqtt://127.0.0.1\n  username: ha\n  password_env: HOME\n",
+        0o644
+    )
+    .is_empty());
+    assert!(warned("cameras: []\n", 0o644).is_empty());
+    // The warning never holds the password itself.
+    std::fs::write(&path, inline).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let all = Config::load(&path).unwrap().warnings.join("\n");
+    assert!(!all.contains("s3cret-inline"), "{all}");
+}

@@ -308,11 +308,24 @@ pub struct ArchiveWriter {
 /// Snapshots waiting for the disk; past this the writer is behind and new ones are not archived.
 const WRITE_QUEUE: usize = 16;
 
+/// With no snapshot coming, the age limit is applied this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
 impl ArchiveWriter {
     /// Opens the archive on a thread of its own; failures go to `failed`.
     pub fn start(
         config: ArchiveConfig,
         failed: tokio::sync::mpsc::Sender<ArchiveError>,
+    ) -> ArchiveWriter {
+        Self::start_with(config, failed, SWEEP_EVERY, SystemTime::now)
+    }
+
+    /// [`ArchiveWriter::start`] with the sweep's period and clock given (tests).
+    fn start_with(
+        config: ArchiveConfig,
+        failed: tokio::sync::mpsc::Sender<ArchiveError>,
+        sweep_every: Duration,
+        now: fn() -> SystemTime,
     ) -> ArchiveWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ArchiveRequest>(WRITE_QUEUE);
         std::thread::Builder::new()
@@ -320,15 +333,13 @@ impl ArchiveWriter {
             .spawn(move || {
                 let mut archive = Archive::open(&config);
                 loop {
-                    match rx.recv_timeout(Duration::from_secs(3600)) {
+                    match rx.recv_timeout(sweep_every) {
                         Ok(snap) => {
                             if let Err(e) = archive.store(&snap) {
                                 let _ = failed.try_send(e);
                             }
                         }
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            archive.expire(SystemTime::now())
-                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => archive.expire(now()),
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     }
                 }
@@ -649,5 +660,46 @@ mod tests {
                 "2026-03-29/033000.jpg",
             ]
         );
+    }
+
+    #[test]
+    fn with_no_snapshot_coming_the_writer_still_deletes_what_grew_too_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ArchiveConfig {
+            dir: dir.path().to_path_buf(),
+            keep: Duration::from_secs(24 * 3600),
+            max_size: 1 << 20,
+        };
+        {
+            let mut a = Archive::open(&config);
+            a.store(&ArchiveRequest {
+                camera: "cam".into(),
+                jpeg: Bytes::from_static(b"today"),
+                received: SystemTime::now(),
+                alarm: false,
+            })
+            .unwrap();
+        }
+        assert_eq!(walk(dir.path()).len(), 1);
+        assert_eq!(
+            SWEEP_EVERY,
+            Duration::from_secs(3600),
+            "README: once an hour"
+        );
+        // The writer opens the archive (today's file is young) and then hears nothing: its sweep
+        // (every 10 ms here, every hour in use) reads a clock two days on.
+        let (failed, _) = tokio::sync::mpsc::channel(1);
+        let two_days_on = || SystemTime::now() + Duration::from_secs(2 * 24 * 3600);
+        let _writer =
+            ArchiveWriter::start_with(config, failed, Duration::from_millis(10), two_days_on);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !walk(dir.path()).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sweep never deleted {:?}",
+                listing(dir.path())
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
