@@ -5,23 +5,29 @@
 //! - [`mac`]: the camera's MAC address, parsed from any spelling.
 //! - [`config`]: the YAML file, validated whole, every error with its line (`config/`: the types,
 //!   `raw.rs` serde's view, `validate.rs`, `locate.rs` the line finder, `url.rs`, `secret.rs`).
-//! - [`protocol`]: the camera's topics and commands, and tolerant readers for its payloads
-//!   ([`protocol::snapshot`] finds the JPEG in whatever form it came).
+//! - [`protocol`]: the camera's topics (`topic.rs`) and commands (`command.rs`), and tolerant
+//!   readers for its payloads: JSON keys in any spelling (`json.rs`), the camera a payload claims
+//!   (`claim.rs`), alarm kinds (`alarm.rs`), status reports (`status.rs`), and the JPEG in
+//!   whatever form it came ([`protocol::snapshot`]).
 //! - [`discovery`]: Home Assistant's side: the topics ([`discovery::Topics`]) and the typed
 //!   discovery payloads ([`discovery::payloads`], one literal per entity).
 //! - [`bridge`]: the core. Plain synchronous logic: events in, MQTT actions out, time passed in.
-//!   No sockets, no clock, no tokio, so every behaviour is a fast unit test.
-//! - [`service`]: the shell's main loop: feeds the core from the connections, the watcher, signals
-//!   and timers, and carries out its actions (`service/`: `links.rs` the broker connections of one
-//!   configuration, `systemd.rs` the notification protocol, `health.rs` the socket `health` asks). Its parts, inside the crate:
-//!   `mqtt` (one broker connection: rumqttc, reconnects, TLS), `outbox` (what waits to go out,
-//!   bounded), `watcher` (the configuration file's edits, debounced), `archive` (every snapshot
-//!   on disk, within an age and a size), `state` (what the bridge remembers across restarts).
-//! - [`logging`]: the log's level, from the environment or the file, changed by edits.
+//!   No sockets, no clock, no tokio, so every behaviour is a fast unit test (`bridge/mod.rs` has
+//!   its map).
+//! - [`service`]: the shell. Its main loop feeds the core from the connections, the watcher,
+//!   signals and timers, and carries out its actions; everything in `service/` is I/O:
+//!   `links.rs` (the broker connections of one configuration), `mqtt.rs` (one connection:
+//!   rumqttc, reconnects, TLS), `outbox.rs` (what waits to go out, bounded), `watcher.rs` (the
+//!   file's edits, debounced), `archive.rs` (every snapshot on disk, within an age and a size),
+//!   `state.rs` (what the bridge remembers across restarts), `atomic.rs` (files written whole),
+//!   `systemd.rs` (the notification protocol), `health.rs` (the socket `health` asks).
+//! - [`logging`]: the log's level, from the environment or the file, changed by edits; and
+//!   [`logging::Throttle`], for warnings a stranger can repeat at will.
 //! - [`broker`]: the embedded MQTT broker, for a first run or a Pi without Mosquitto
 //!   (`broker/`: topics, sessions, one client's connection).
 //! - [`container`]: the container image's entry: add-on mode or `/config/config.yaml`, state in
-//!   `/data`, an unprivileged user; [`addon`]: the add-on's options and the Supervisor's broker.
+//!   `/data`, an unprivileged user; [`addon`]: the add-on's options (`addon/options.rs`) and the
+//!   Supervisor's broker (`addon/supervisor.rs`).
 //! - Tools around it: [`simulator`] (a virtual SC211), [`decode`] (a saved payload to a JPEG),
 //!   [`demo`] (broker, virtual camera and bridge in one process). `test_support` holds the
 //!   fixtures the tests and benches share.
