@@ -145,36 +145,52 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
         text: String::new(),
         origins: Vec::new(),
     };
-    if o.cameras.is_empty() {
-        r.line(Origin::Option("cameras"), "cameras: []".into());
-    } else {
-        r.line(Origin::Option("cameras"), "cameras:".into());
-        for (i, c) in o.cameras.iter().enumerate() {
-            r.line(
-                Origin::Camera(i, "mac"),
-                format!("  - mac: {}", quoted(&c.mac)),
-            );
-            if let Some(name) = &c.name {
+    render_cameras(&mut r, &o.cameras);
+    render_settings(&mut r, o);
+    if o.archive == Some(true) {
+        render_archive(&mut r, o, shares);
+    }
+    if let Some(url) = given(&o.camera_mqtt_url) {
+        render_camera_broker(&mut r, o, &url, shares);
+    }
+    render_supervisors_broker(&mut r, mqtt);
+    r
+}
+
+/// An option's text, quoted; an empty field in the add-on's form is the same as an absent one.
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref().filter(|s| !s.trim().is_empty()).map(quoted)
+}
+
+fn render_cameras(r: &mut Rendered, cameras: &[CameraOption]) {
+    if cameras.is_empty() {
+        return r.line(Origin::Option("cameras"), "cameras: []".into());
+    }
+    r.line(Origin::Option("cameras"), "cameras:".into());
+    for (i, c) in cameras.iter().enumerate() {
+        r.line(
+            Origin::Camera(i, "mac"),
+            format!("  - mac: {}", quoted(&c.mac)),
+        );
+        for (field, value) in [("name", &c.name), ("area", &c.area)] {
+            if let Some(v) = value {
                 r.line(
-                    Origin::Camera(i, "name"),
-                    format!("    name: {}", quoted(name)),
-                );
-            }
-            if let Some(area) = &c.area {
-                r.line(
-                    Origin::Camera(i, "area"),
-                    format!("    area: {}", quoted(area)),
+                    Origin::Camera(i, field),
+                    format!("    {field}: {}", quoted(v)),
                 );
             }
         }
     }
+}
+
+/// The top-level settings: a switch, numbers (durations in seconds), words and topics.
+fn render_settings(r: &mut Rendered, o: &Options) {
     if let Some(v) = o.discover_unknown {
         r.line(
             Origin::Option("discover_unknown"),
             format!("discover_unknown: {v}"),
         );
     }
-    // Numbers, written as the file takes them (durations in seconds).
     for (key, value) in [
         ("discover_max", o.discover_max.map(u64::from)),
         ("alarm_off_after", o.alarm_off_after),
@@ -192,8 +208,6 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
             format!("log_level: {}", quoted(v)),
         );
     }
-    // An empty field in the add-on's form is the same as an absent one.
-    let given = |v: &Option<String>| v.as_deref().filter(|s| !s.trim().is_empty()).map(quoted);
     for (key, value) in [
         ("camera_topic_prefix", &o.camera_topic_prefix),
         ("discovery_prefix", &o.discovery_prefix),
@@ -203,66 +217,70 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
             r.line(Origin::Option(key), format!("{key}: {v}"));
         }
     }
-    if o.archive == Some(true) {
-        let dir = shares.media.join(ARCHIVE_FOLDER);
-        r.line(Origin::Option("archive"), "archive:".into());
+}
+
+/// Into Home Assistant's media folder, for its Media browser.
+fn render_archive(r: &mut Rendered, o: &Options, shares: &Shares) {
+    let dir = shares.media.join(ARCHIVE_FOLDER);
+    r.line(Origin::Option("archive"), "archive:".into());
+    r.line(
+        Origin::Option("archive"),
+        format!("  dir: {}", quoted(&dir.display().to_string())),
+    );
+    if let Some(days) = o.archive_keep_days {
         r.line(
-            Origin::Option("archive"),
-            format!("  dir: {}", quoted(&dir.display().to_string())),
+            Origin::Option("archive_keep_days"),
+            format!("  keep: {days}d"),
         );
-        if let Some(days) = o.archive_keep_days {
+    }
+    if let Some(mb) = o.archive_max_size_mb {
+        r.line(
+            Origin::Option("archive_max_size_mb"),
+            format!("  max_size: {mb}MB"),
+        );
+    }
+}
+
+fn render_camera_broker(r: &mut Rendered, o: &Options, url: &str, shares: &Shares) {
+    r.line(Origin::Option("camera_mqtt_url"), "camera_mqtt:".into());
+    r.line(Origin::Option("camera_mqtt_url"), format!("  url: {url}"));
+    if let Some(user) = given(&o.camera_mqtt_username) {
+        r.line(
+            Origin::Option("camera_mqtt_username"),
+            format!("  username: {user}"),
+        );
+    }
+    if let Some(p) = o.camera_mqtt_password.as_ref().map(Secret::expose) {
+        if !p.is_empty() {
             r.line(
-                Origin::Option("archive_keep_days"),
-                format!("  keep: {days}d"),
-            );
-        }
-        if let Some(mb) = o.archive_max_size_mb {
-            r.line(
-                Origin::Option("archive_max_size_mb"),
-                format!("  max_size: {mb}MB"),
+                Origin::Option("camera_mqtt_password"),
+                format!("  password: {}", quoted(p)),
             );
         }
     }
     // A certificate named by its place in the /ssl share, as Home Assistant's own options do.
-    let in_ssl = |v: &Option<String>| {
-        let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
-        Some(quoted(&shares.ssl.join(v).display().to_string()))
-    };
-    if let Some(url) = given(&o.camera_mqtt_url) {
-        r.line(Origin::Option("camera_mqtt_url"), "camera_mqtt:".into());
-        r.line(Origin::Option("camera_mqtt_url"), format!("  url: {url}"));
-        if let Some(user) = given(&o.camera_mqtt_username) {
-            r.line(
-                Origin::Option("camera_mqtt_username"),
-                format!("  username: {user}"),
-            );
-        }
-        if let Some(p) = o.camera_mqtt_password.as_ref().map(Secret::expose) {
-            if !p.is_empty() {
-                r.line(
-                    Origin::Option("camera_mqtt_password"),
-                    format!("  password: {}", quoted(p)),
-                );
-            }
-        }
-        for (key, option, value) in [
-            ("ca_file", "camera_mqtt_ca_file", &o.camera_mqtt_ca_file),
-            (
-                "client_cert",
-                "camera_mqtt_client_cert",
-                &o.camera_mqtt_client_cert,
-            ),
-            (
-                "client_key",
-                "camera_mqtt_client_key",
-                &o.camera_mqtt_client_key,
-            ),
-        ] {
-            if let Some(path) = in_ssl(value) {
-                r.line(Origin::Option(option), format!("  {key}: {path}"));
-            }
+    for (key, option, value) in [
+        ("ca_file", "camera_mqtt_ca_file", &o.camera_mqtt_ca_file),
+        (
+            "client_cert",
+            "camera_mqtt_client_cert",
+            &o.camera_mqtt_client_cert,
+        ),
+        (
+            "client_key",
+            "camera_mqtt_client_key",
+            &o.camera_mqtt_client_key,
+        ),
+    ] {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let path = quoted(&shares.ssl.join(v).display().to_string());
+            r.line(Origin::Option(option), format!("  {key}: {path}"));
         }
     }
+}
+
+/// Home Assistant's broker, as the Supervisor described it: no option of the user's.
+fn render_supervisors_broker(r: &mut Rendered, mqtt: &MqttService) {
     let scheme = if mqtt.ssl { "mqtts" } else { "mqtt" };
     let host = bracketed(&mqtt.host);
     r.line(Origin::None, "mqtt:".into());
@@ -279,7 +297,6 @@ fn render(o: &Options, mqtt: &MqttService, shares: &Shares) -> Rendered {
     if let Some(p) = &mqtt.password {
         r.line(Origin::None, format!("  password: {}", quoted(p.expose())));
     }
-    r
 }
 
 /// The 1-based line of an option in `options.json` as the Supervisor writes it (indented, one
