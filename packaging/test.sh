@@ -80,6 +80,10 @@ dpkg -r solarcam-bridge >/dev/null
 [ ! -e "$unit" ] || fail "unit left after remove"
 grep -q "edited by the test" /etc/solarcam-bridge/config.yaml || fail "remove deleted the config"
 pass "remove: binary and unit gone, config kept"
+# The state directory as systemd's StateDirectory= leaves it after a run (no systemd runs here;
+# packaging/upgrade-test.sh purges after a real one).
+install -d -o solarcam-bridge -g solarcam-bridge -m 750 /var/lib/solarcam-bridge
+echo '{"discovered":["5CC5638AE24E"]}' > /var/lib/solarcam-bridge/state.json
 dpkg -P solarcam-bridge >/dev/null
 [ ! -e /etc/solarcam-bridge ] || fail "/etc/solarcam-bridge left after purge"
 [ ! -e /var/lib/solarcam-bridge ] || fail "/var/lib/solarcam-bridge left after purge"

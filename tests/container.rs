@@ -149,6 +149,127 @@ fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
 
 #[test]
 #[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn started_with_user_the_image_runs_as_that_user_changes_no_owner_and_logs_on_stdout() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&config_dir).unwrap();
+    std::fs::create_dir(&data_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(config_dir.join("config.yaml"), config_for(&broker, "")).unwrap();
+    // The user's own data folder, which the bridge must not take for UID 65532.
+    std::os::unix::fs::chown(&data_dir, Some(1000), Some(1000)).unwrap();
+    let mut ha = Peer::connect(broker.port, &["solarcam/#"]);
+    let mut container = Container::run(
+        &[
+            "--user".into(),
+            "1000:1000".into(),
+            "-v".into(),
+            format!("{}:/config", config_dir.display()),
+            "-v".into(),
+            format!("{}:/data", data_dir.display()),
+        ],
+        dir,
+    );
+    ha.wait_for("availability online", |m| {
+        m.topic == "solarcam/bridge/availability" && m.text() == "online"
+    });
+    let _camera = Simulator::start(broker.port, "5CC5638AE24E", &["--once"]);
+    let state = data_dir.join("state.json");
+    wait_for_file_containing(&state, "5CC5638AE24E");
+    assert_eq!((owner(&data_dir), owner(&state)), (1000, 1000));
+
+    // The log is the container's stdout (`docker logs` and the add-on's Log tab read it);
+    // nothing goes to its stderr.
+    let logs = docker(&["logs", &container.name]);
+    let stdout = String::from_utf8_lossy(&logs.stdout);
+    let stderr = String::from_utf8_lossy(&logs.stderr);
+    assert!(
+        stdout.contains("container mode, running as UID 1000, state in /data"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Home Assistant broker: connected to"),
+        "{stdout}"
+    );
+    assert_eq!(stderr, "", "on stderr");
+
+    let (_, status) = container.stop();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(owner(&data_dir), 1000);
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
+fn the_image_trusts_its_own_ca_bundle_for_mqtts() {
+    // What the image ships: the CA roots at the path rustls-native-certs reads.
+    let dir = tempfile::tempdir().unwrap();
+    let created = docker(&["create", &image("")]);
+    assert!(created.status.success());
+    let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let bundle = dir.path().join("shipped.crt");
+    let copied = docker(&[
+        "cp",
+        &format!("{id}:/etc/ssl/certs/ca-certificates.crt"),
+        bundle.to_str().unwrap(),
+    ]);
+    let _ = docker(&["rm", &id]);
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let roots = std::fs::read_to_string(&bundle)
+        .unwrap()
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count();
+    eprintln!("the image ships {roots} CA certificates");
+    assert!(roots > 100, "{roots} CA certificates in the image");
+
+    // And the bridge in it trusts that file without `ca_file`: with a bundle holding the test
+    // CA in its place, an mqtts:// broker signed by that CA is connected to.
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(certs.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        certs.path().join("ca.pem"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let broker = Mosquitto::tls(certs.path());
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir(&config_dir).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        config_dir.join("config.yaml"),
+        format!(
+            "mqtt:\n  url: mqtts://127.0.0.1:{}\ncameras:\n  - mac: {DRIVEWAY}\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let container = Container::run(
+        &[
+            "-v".into(),
+            format!("{}:/config", config_dir.display()),
+            "-v".into(),
+            format!(
+                "{}:/etc/ssl/certs/ca-certificates.crt:ro",
+                certs.path().join("ca.pem").display()
+            ),
+        ],
+        dir,
+    );
+    container
+        .process
+        .wait_log(&["Home Assistant broker: connected to mqtts://127.0.0.1"]);
+}
+
+#[test]
+#[ignore = "needs Docker and the images of packaging/container/build.sh (packaging/container/test.sh)"]
 fn the_image_as_an_addon_takes_the_broker_from_the_supervisor() {
     const TOKEN: &str = "addon-token-in-docker";
     const PASSWORD: &str = "addons-docker-password";
