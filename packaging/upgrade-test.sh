@@ -10,6 +10,7 @@
 # release's build are kept under $PI_ROOTS (default /var/tmp/solarcam-pi-roots) for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || exec sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME,PI_ROOTS "$0" "$@"
 . packaging/lib.sh
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -57,7 +58,7 @@ if [ ! -x "$root/lib/systemd/systemd" ]; then
   echo "== debootstrap amd64 with systemd into $root"
   mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
   rm -rf "$root"
-  as_root debootstrap --arch=amd64 --variant=minbase --include=adduser,systemd,systemd-sysv,dbus \
+  debootstrap --arch=amd64 --variant=minbase --include=adduser,systemd,systemd-sysv,dbus \
     bookworm "$root" "${mirror:-http://deb.debian.org/debian}" >"$cache/amd64-systemd.log" 2>&1 \
     || { tail -20 "$cache/amd64-systemd.log"; fail "debootstrap"; }
 fi
