@@ -53,6 +53,28 @@ impl Container {
         }
     }
 
+    /// `docker run` with `config_dir` and `data_dir` mounted on /config and /data, once the bridge
+    /// in it has said it is online on `broker`.
+    fn run_online(
+        broker: &Mosquitto,
+        args: &[String],
+        config_dir: &Path,
+        data_dir: &Path,
+        dir: tempfile::TempDir,
+    ) -> Container {
+        let mut ha = Peer::connect(broker.port, &["solarcam/bridge/availability"]);
+        let mut all: Vec<String> = args.to_vec();
+        all.extend([
+            "-v".into(),
+            format!("{}:/config", config_dir.display()),
+            "-v".into(),
+            format!("{}:/data", data_dir.display()),
+        ]);
+        let container = Container::run(&all, dir);
+        ha.wait_for("availability online", |m| m.text() == "online");
+        container
+    }
+
     /// `docker stop`: how long it took, and how the process ended.
     fn stop(&mut self) -> (Duration, std::process::ExitStatus) {
         let started = Instant::now();
@@ -74,6 +96,18 @@ impl Drop for Container {
     }
 }
 
+/// `config/` (its config.yaml for `broker`) and `data/` in `dir`, as a user lays them out for
+/// `-v ./config:/config -v ./data:/data`: readable by all, as folders under a home usually are.
+fn mounted_folders(dir: &Path, broker: &Mosquitto) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (config_dir, data_dir) = (dir.join("config"), dir.join("data"));
+    std::fs::create_dir(&config_dir).unwrap();
+    std::fs::create_dir(&data_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(config_dir.join("config.yaml"), config_for(broker, "")).unwrap();
+    (config_dir, data_dir)
+}
+
 fn owner(path: &Path) -> u32 {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap())
 }
@@ -83,30 +117,12 @@ fn owner(path: &Path) -> u32 {
 fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    // As a user would lay it out: a config folder readable by all, a data folder Docker created
-    // (owned by root, closed to others).
-    let config_dir = dir.path().join("config");
-    let data_dir = dir.path().join("data");
-    std::fs::create_dir(&config_dir).unwrap();
-    std::fs::create_dir(&data_dir).unwrap();
+    let (config_dir, data_dir) = mounted_folders(dir.path(), &broker);
+    // A data folder Docker created: owned by root, closed to others.
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(config_dir.join("config.yaml"), config_for(&broker, "")).unwrap();
 
-    let mut ha = Peer::connect(broker.port, &["solarcam/#"]);
-    let mut container = Container::run(
-        &[
-            "-v".into(),
-            format!("{}:/config", config_dir.display()),
-            "-v".into(),
-            format!("{}:/data", data_dir.display()),
-        ],
-        dir,
-    );
-    ha.wait_for("availability online", |m| {
-        m.topic == "solarcam/bridge/availability" && m.text() == "online"
-    });
+    let mut container = Container::run_online(&broker, &[], &config_dir, &data_dir, dir);
     // Both listed cameras appear, with the file's names.
     for (mac, name) in [(DRIVEWAY, "Driveway"), (BARN, "Barn")] {
         let topic = format!(
@@ -152,30 +168,16 @@ fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
 fn started_with_user_the_image_runs_as_that_user_changes_no_owner_and_logs_on_stdout() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let config_dir = dir.path().join("config");
-    let data_dir = dir.path().join("data");
-    std::fs::create_dir(&config_dir).unwrap();
-    std::fs::create_dir(&data_dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(config_dir.join("config.yaml"), config_for(&broker, "")).unwrap();
+    let (config_dir, data_dir) = mounted_folders(dir.path(), &broker);
     // The user's own data folder, which the bridge must not take for UID 65532.
     std::os::unix::fs::chown(&data_dir, Some(1000), Some(1000)).unwrap();
-    let mut ha = Peer::connect(broker.port, &["solarcam/#"]);
-    let mut container = Container::run(
-        &[
-            "--user".into(),
-            "1000:1000".into(),
-            "-v".into(),
-            format!("{}:/config", config_dir.display()),
-            "-v".into(),
-            format!("{}:/data", data_dir.display()),
-        ],
+    let mut container = Container::run_online(
+        &broker,
+        &["--user".into(), "1000:1000".into()],
+        &config_dir,
+        &data_dir,
         dir,
     );
-    ha.wait_for("availability online", |m| {
-        m.topic == "solarcam/bridge/availability" && m.text() == "online"
-    });
     let _camera = Simulator::start(broker.port, "5CC5638AE24E", &["--once"]);
     let state = data_dir.join("state.json");
     wait_for_file_containing(&state, "5CC5638AE24E");
@@ -604,21 +606,13 @@ fn the_image_names_archived_snapshots_in_the_local_time_of_its_tz() {
         config_for(&broker, "archive:\n  dir: /data/archive\n"),
     )
     .unwrap();
-    let mut ha = Peer::connect(broker.port, &["solarcam/#"]);
-    let _container = Container::run(
-        &[
-            "-e".into(),
-            "TZ=Europe/Berlin".into(),
-            "-v".into(),
-            format!("{}:/config", config_dir.display()),
-            "-v".into(),
-            format!("{}:/data", data_dir.display()),
-        ],
+    let _container = Container::run_online(
+        &broker,
+        &["-e".into(), "TZ=Europe/Berlin".into()],
+        &config_dir,
+        &data_dir,
         dir,
     );
-    ha.wait_for("availability online", |m| {
-        m.topic == "solarcam/bridge/availability" && m.text() == "online"
-    });
     let before = berlin_now();
     let camera = Peer::connect(broker.port, &[]);
     let img = jpeg();
