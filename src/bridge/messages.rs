@@ -521,7 +521,7 @@ impl Bridge {
     }
 
     /// The camera has been quiet for its `awake_timeout`: it sleeps. Its entities keep their
-    /// values and stay available; only "Awake" turns off.
+    /// values and stay available; only "Awake" turns to `asleep`.
     pub(super) fn expire_awake(&mut self, mac: Mac, now: Instant) {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
