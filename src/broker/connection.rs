@@ -274,25 +274,35 @@ async fn write(
     }
 }
 
+/// Why no packet was read from a client.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ReadError {
+    /// Not MQTT, or larger than allowed (the error names the kind, never the content).
+    #[error("bad packet: {0}")]
+    Bad(mqttbytes::Error),
+    #[error("connection closed")]
+    Closed,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Reads the next whole packet of at most `max` bytes, reading more from the socket as needed.
 pub(super) async fn read_packet(
     stream: &mut OwnedReadHalf,
     buf: &mut BytesMut,
     max: usize,
-) -> Result<Packet, String> {
+) -> Result<Packet, ReadError> {
     loop {
         let missing = match Packet::read(buf, max) {
             Ok(p) => return Ok(p),
             Err(mqttbytes::Error::InsufficientBytes(n)) => n,
-            Err(e) => return Err(format!("bad packet: {e}")),
+            Err(e) => return Err(ReadError::Bad(e)),
         };
         // Room for the rest of this packet, not a doubling: a payload keeps its buffer alive
         // for as long as it waits in clients' queues, and the queues count payload bytes.
         buf.reserve(missing.clamp(1024, 1 << 20));
-        match stream.read_buf(buf).await {
-            Ok(0) => return Err("connection closed".into()),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
+        if stream.read_buf(buf).await? == 0 {
+            return Err(ReadError::Closed);
         }
     }
 }
