@@ -385,9 +385,11 @@ fn snapshots_superseded_while_home_assistants_broker_is_down_are_dropped_and_cou
     bridge.wait_log(&["camera broker: subscribed"]);
     ha_broker.terminate();
     bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
-    // Three pictures while Home Assistant's broker is away: only the last is worth sending.
+    // Twenty pictures while Home Assistant's broker is away: only the last is worth sending.
+    // The first few may already be in rumqttc's own queue (4 places, then the socket), past
+    // the outbox; every one after that is replaced by the next.
     let camera = Peer::connect(cam_broker.port, &[]);
-    let pictures: Vec<Vec<u8>> = (1..=3u8)
+    let pictures: Vec<Vec<u8>> = (1..=20u8)
         .map(|n| {
             let mut jpeg = jpeg();
             // A different picture each time: bytes before the JPEG's end marker.
@@ -408,7 +410,6 @@ fn snapshots_superseded_while_home_assistants_broker_is_down_are_dropped_and_cou
         format!(r#"{{"mac":"{DRIVEWAY}","battery":41}}"#),
         false,
     );
-    bridge.wait_log(&["snapshot, "]);
     bridge.wait_log(&["status, battery 41%"]);
     ha_broker.restart();
     let line = bridge.wait_log(&[
@@ -421,11 +422,11 @@ fn snapshots_superseded_while_home_assistants_broker_is_down_are_dropped_and_cou
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count in {line:?}"));
-    assert!(dropped >= 2, "{line}");
+    assert!(dropped >= 10, "{line}");
     wait_retained_value(ha_broker.port, "solarcam/5CC5638AE24C/battery", "41");
     let kept = retained(ha_broker.port, "solarcam/5CC5638AE24C/snapshot").expect("a snapshot");
     assert_eq!(
-        kept.payload, pictures[2],
+        kept.payload, pictures[19],
         "the newest picture is the one kept"
     );
 }
