@@ -365,6 +365,18 @@ fn demo_shows_entities_and_states_and_saves_the_snapshot() {
         .spawn()
         .unwrap();
     let stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    // A demo that never shows them all is stopped after a minute, so the test fails saying what
+    // was missing instead of hanging.
+    let pid = demo.id().to_string();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let guard = {
+        let pid = pid.clone();
+        std::thread::spawn(move || {
+            if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        })
+    };
     let mut seen = String::new();
     for line in stdout.lines() {
         let line = line.unwrap();
@@ -378,7 +390,8 @@ fn demo_shows_entities_and_states_and_saves_the_snapshot() {
         .iter()
         .filter(|e| !seen.contains(e.as_str()))
         .collect();
-    let pid = demo.id().to_string();
+    let _ = done.send(());
+    guard.join().unwrap();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let out = demo.wait_with_output().unwrap();
     assert!(missing.is_empty(), "{missing:?} missing from:\n{seen}");
