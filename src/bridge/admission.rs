@@ -33,6 +33,18 @@ pub(super) struct Admission {
     pub(super) refusals: Throttle,
 }
 
+impl Admission {
+    /// Keeps `mac` from being discovered again (until it is listed).
+    pub(super) fn dismiss(&mut self, mac: Mac) {
+        if !self.dismissed.contains(&mac) {
+            if self.dismissed.len() >= MAX_DISMISSED {
+                self.dismissed.pop_front();
+            }
+            self.dismissed.push_back(mac);
+        }
+    }
+}
+
 impl Default for Admission {
     fn default() -> Admission {
         Admission {
@@ -63,18 +75,8 @@ impl Bridge {
         self.cameras.remove(&mac);
         let topics = self.topics.clone();
         self.clear_camera(&topics, mac, Clear::All);
-        self.dismiss(mac);
+        self.admission.dismiss(mac);
         self.save_state();
-    }
-
-    /// Keeps `mac` from being discovered again (until it is listed).
-    pub(super) fn dismiss(&mut self, mac: Mac) {
-        if !self.admission.dismissed.contains(&mac) {
-            if self.admission.dismissed.len() >= MAX_DISMISSED {
-                self.admission.dismissed.pop_front();
-            }
-            self.admission.dismissed.push_back(mac);
-        }
     }
 
     /// A camera not in the file spoke: it becomes a device, within bounds. On a broker anyone can
@@ -133,7 +135,7 @@ impl Bridge {
 
     /// Counts a refused unlisted camera; logs it, or folds it into the next line when one was
     /// logged less than [`REFUSALS_LOGGED_EVERY`] ago.
-    pub(super) fn refuse_camera(&mut self, message: String, now: Instant) {
+    fn refuse_camera(&mut self, message: String, now: Instant) {
         self.diagnostics.stats.refused_cameras += 1;
         self.diagnostics_changed();
         match self.admission.refusals.line(&message, now) {

@@ -35,7 +35,7 @@ pub(super) struct Announcing {
 /// when the next one may (a flood of them announces once per [`REANNOUNCE_EVERY`]).
 #[derive(Debug, Default)]
 pub(super) struct Reannounce {
-    pub(super) last: Option<Instant>,
+    last: Option<Instant>,
     pub(super) due: Option<Instant>,
 }
 
@@ -44,15 +44,15 @@ pub(super) struct Reannounce {
 pub(super) struct HeldEvents {
     /// Every camera was announced (a start, a reconnect, Home Assistant's birth): events of all
     /// cameras wait until then.
-    pub(super) all_until: Option<Instant>,
+    all_until: Option<Instant>,
     /// Cameras announced on their own (a new one), and until when their events wait.
-    pub(super) cameras: BTreeMap<Mac, Instant>,
+    cameras: BTreeMap<Mac, Instant>,
     /// In order of arrival, each with the time it may go.
-    pub(super) held: VecDeque<(Instant, Publish)>,
+    held: VecDeque<(Instant, Publish)>,
 }
 
 impl HeldEvents {
-    pub(super) fn release_at(&self, mac: Mac, now: Instant) -> Option<Instant> {
+    fn release_at(&self, mac: Mac, now: Instant) -> Option<Instant> {
         let until = [self.all_until, self.cameras.get(&mac).copied()]
             .into_iter()
             .flatten()
@@ -80,12 +80,29 @@ impl Bridge {
                     self.reannounce.due = Some(last + REANNOUNCE_EVERY);
                 }
             }
-            _ => {
-                info!("Home Assistant is online: publishing discovery and states again");
-                self.reannounce.last = Some(now);
-                self.publish_everything(now);
-            }
+            _ => self.reannounce(now),
         }
+    }
+
+    /// A birth message folded into a later announcement (see [`Bridge::on_birth`]): its time has
+    /// come.
+    pub(super) fn reannounce_if_due(&mut self, now: Instant) {
+        if self.reannounce.due.is_some_and(|t| t <= now) {
+            self.reannounce.due = None;
+            self.reannounce(now);
+        }
+    }
+
+    fn reannounce(&mut self, now: Instant) {
+        info!("Home Assistant is online: publishing discovery and states again");
+        self.reannounce.last = Some(now);
+        self.publish_everything(now);
+    }
+
+    /// Every held event, at once: the bridge is stopping, and late is better than never.
+    pub(super) fn release_all_events(&mut self) {
+        let held = self.events.held.drain(..).map(|(_, p)| Action::Publish(p));
+        self.actions.extend(held);
     }
 
     /// Discovery for every device, then availability, then every known state: what Home Assistant

@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::config::Config;
 use crate::discovery::{StateTopic, Topics};
@@ -374,12 +374,7 @@ impl Bridge {
                 .flatten()
                 .min();
         }
-        if due(self.reannounce.due) {
-            self.reannounce.due = None;
-            self.reannounce.last = Some(now);
-            info!("Home Assistant is online: publishing discovery and states again");
-            self.publish_everything(now);
-        }
+        self.reannounce_if_due(now);
         self.release_events(now);
         if self.diagnostics.take_due(now) {
             self.publish_diagnostics();
@@ -447,9 +442,7 @@ impl Bridge {
     fn shutdown(&mut self) {
         // An announcement in progress is abandoned: it starts again on the next connect.
         self.announcing = None;
-        // Held events go now, late rather than never.
-        let held: Vec<Publish> = self.events.held.drain(..).map(|(_, p)| p).collect();
-        self.actions.extend(held.into_iter().map(Action::Publish));
+        self.release_all_events();
         self.publish_diagnostics();
         self.publish(
             Link::Ha,

@@ -199,7 +199,7 @@ impl Bridge {
         for mac in gone {
             // A camera taken out of the file stays out: its own messages do not bring it back.
             if self.cameras.get(&mac).is_some_and(|c| c.configured) {
-                self.dismiss(mac);
+                self.admission.dismiss(mac);
             }
             self.remove_camera(mac);
         }
