@@ -220,11 +220,9 @@ fn failed_logins_are_logged_once_per_10_s_and_never_with_the_password() {
     let (_, code, _) = Raw::connect(port, "right", true, Some(("home", "s3cret-pw")));
     assert_eq!(code, ConnectReturnCode::Success);
     // The whole log, to its last line.
-    bridge.signal("TERM");
-    bridge.wait_exit(WAIT).expect("stops on SIGTERM");
-    let refusals: Vec<String> = bridge
-        .log()
-        .into_iter()
+    let log = bridge.stop();
+    let refusals: Vec<&String> = log
+        .iter()
         .filter(|l| l.contains("wrong username or password"))
         .collect();
     assert_eq!(refusals.len(), 2, "{refusals:#?}");
@@ -238,8 +236,7 @@ fn failed_logins_are_logged_once_per_10_s_and_never_with_the_password() {
         "{}",
         refusals[1]
     );
-    assert!(bridge
-        .log()
+    assert!(log
         .iter()
         .all(|l| !l.contains("s3cret-pw") && !l.contains("-pw")));
 }
@@ -371,9 +368,7 @@ fn no_packet_is_ever_printed_even_at_trace_level() {
     // A login with the mark as its password.
     let (_, code, _) = Raw::connect(port, "guess", true, Some(("home", MARK)));
     assert_eq!(code, ConnectReturnCode::BadUserNamePassword);
-    bridge.signal("TERM");
-    bridge.wait_exit(WAIT).expect("stops on SIGTERM");
-    let log = bridge.log();
+    let log = bridge.stop();
     // The password is inline in a file anyone may read (tempfile's 0644): said at the start.
     assert!(
         log.iter().any(|l| l.contains("WARN")
@@ -405,8 +400,7 @@ fn after_a_restart_the_empty_broker_gets_discovery_and_states_again() {
     let mut first = BridgeProcess::start(&config);
     first.wait_log(&["Home Assistant broker: subscribed"]);
     let before = retained_under(port, "#");
-    first.signal("TERM");
-    first.wait_exit(WAIT).expect("stops on SIGTERM");
+    first.stop();
     // Its broker went with it: nothing is kept across restarts.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 
