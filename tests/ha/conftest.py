@@ -80,6 +80,21 @@ class Stack:
         body.update(fields)
         self.broker.pub("4GSolarCam/Status", json.dumps(body))
 
+    def status_in_one_go(self, leaves: list[str], mac: str = DRIVEWAY, **fields):
+        """A status whose states Home Assistant reads all at once, as a busy machine reads them:
+        it is paused until the broker has passed on each of `leaves` (its topics under
+        solarcam/<MAC>/), so one turn of its loop changes the camera's entities together."""
+        sub = self.broker.subscriber(f"solarcam/{mac}/#")
+        try:
+            before = {leaf: len(sub.on(f"solarcam/{mac}/{leaf}")) for leaf in leaves}
+            with self.ha.paused():
+                self.status(mac, **fields)
+                for leaf in leaves:
+                    sub.wait_for(f"the bridge's {leaf}", f"solarcam/{mac}/{leaf}",
+                                 before[leaf] + 1)
+        finally:
+            sub.close()
+
     def alarm(self, mac: str = DRIVEWAY, kind: str = "PIR"):
         self.broker.pub("4GSolarCam/Alarm", json.dumps({"devMac": mac, "type": kind}))
 

@@ -13,6 +13,7 @@ it waits for, and fails with that name and what it saw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -311,6 +312,17 @@ logger:
     def restart(self):
         self.stop()
         self.start()
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Home Assistant frozen (SIGSTOP) for the block, as a busy Raspberry Pi stalls it: what
+        the broker sends meanwhile waits in its socket and is read in one go when it resumes,
+        every state written in one turn of its loop before any listener runs."""
+        self.proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.proc.send_signal(signal.SIGCONT)
 
     # -- first start: onboarding and the MQTT integration ------------------------------------
 
