@@ -168,6 +168,7 @@ def test_the_health_blueprint_tells_once_when_a_battery_runs_low_and_once_when_i
     assert (n["title"], n["message"]) == ("Driveway", "Battery at 15 % (below 20 %).")
     assert n["data"]["tag"].startswith("solarcam-battery-")
     stack.status(battery=14)  # still low: nothing new
+    stack.ha.wait_state("sensor.driveway_battery", lambda s: s["state"] == "14", "14 %")
 
     # Restarts: the battery comes back from "unavailable" still low. Not a new low.
     stack.bridge.stop()
