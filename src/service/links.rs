@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tracing::warn;
 
-use super::mqtt::{Connection, Options, SetupError};
+use super::mqtt::{Ack, Connection, Options, SetupError};
 use crate::bridge::{Action, Link};
 use crate::config::{BrokerConfig, Config};
 
@@ -83,6 +83,11 @@ impl Links {
             (Link::Camera, Some(c)) => c,
             _ => &self.ha,
         }
+    }
+
+    /// Acknowledges, on the connection it came from, a message the core has handled.
+    pub(super) fn ack(&self, from: Link, ack: Ack) {
+        self.get(from).ack(ack);
     }
 
     pub(super) fn carry_out(&self, action: Action) {

@@ -349,6 +349,7 @@ impl Shell {
                 payload,
                 retain,
                 received,
+                ack,
             }) => {
                 let event = Event::Message {
                     topic,
@@ -357,6 +358,9 @@ impl Shell {
                     received,
                 };
                 self.bridge.handle(event, now);
+                if let Some(ack) = ack {
+                    self.links.ack(from, ack);
+                }
             }
             Some(Incoming::Closed) | None => {}
         }

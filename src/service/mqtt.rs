@@ -38,10 +38,21 @@ pub enum Incoming {
         payload: Bytes,
         retain: bool,
         received: SystemTime,
+        /// To hand back to [`Connection::ack`] once the message is handled; `None` when the
+        /// broker needs no acknowledgement from us.
+        ack: Option<Ack>,
     },
     /// Our DISCONNECT went out: the connection is closed for good.
     Closed,
 }
+
+/// A QoS 1 message of a persistent session, read but not yet acknowledged. The broker keeps it
+/// until [`Connection::ack`] sends the acknowledgement, and sends it again on the next connection
+/// if the bridge stops first: a message read just before a shutdown is handled after the
+/// restart, not lost. (rumqttc's own acknowledgement goes out as the message is read.)
+#[derive(Debug)]
+#[must_use = "an unacknowledged message stays with the broker and takes one of its in-flight places"]
+pub struct Ack(u16);
 
 /// The outbox shared by the main loop (which fills it) and the sender task (which empties it
 /// into rumqttc as fast as the broker takes it).
@@ -91,7 +102,8 @@ pub struct Options {
     pub name: &'static str,
     /// Retained message the broker publishes if the bridge vanishes.
     pub last_will: Option<(String, Bytes)>,
-    /// Keep a persistent session (so QoS 1 messages wait for us during an outage).
+    /// Keep a persistent session (so QoS 1 messages wait for us during an outage), and
+    /// acknowledge each only once handled (so those read when the bridge stops wait too).
     pub persistent: bool,
     /// Larger packets are refused before they are read (see [`poll`] for what follows).
     pub max_incoming: usize,
@@ -123,6 +135,7 @@ impl Connection {
         let mut mqtt = MqttOptions::new(broker.client_id.clone(), address, broker.url.port);
         mqtt.set_keep_alive(Duration::from_secs(30));
         mqtt.set_clean_session(!opts.persistent);
+        mqtt.set_manual_acks(opts.persistent);
         mqtt.set_max_packet_size(opts.max_incoming, opts.max_outgoing);
         if let (Some(user), password) = (&broker.username, &broker.password) {
             mqtt.set_credentials(
@@ -198,6 +211,11 @@ impl Connection {
         self.push(Outgoing::Unsubscribe(filters));
     }
 
+    /// Acknowledges a message the core has handled, after what was queued before it.
+    pub fn ack(&self, ack: Ack) {
+        self.push(Outgoing::Ack(ack.0));
+    }
+
     /// Sends DISCONNECT after everything queued before it.
     pub fn disconnect(&self) {
         self.push(Outgoing::Disconnect);
@@ -258,6 +276,11 @@ async fn send(client: AsyncClient, shared: Arc<Shared>, name: &'static str) {
                     r = r.and(client.unsubscribe(f).await);
                 }
                 r
+            }
+            Outgoing::Ack(pkid) => {
+                let mut message = rumqttc::Publish::new("", QoS::AtLeastOnce, Vec::<u8>::new());
+                message.pkid = pkid;
+                client.ack(&message).await
             }
             Outgoing::Disconnect => {
                 let _ = client.disconnect().await;
@@ -344,11 +367,14 @@ async fn poll(
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 refused_packet = false;
+                // Subscriptions are QoS 1 at most, so a broker never sends QoS 2.
+                let ack = (persistent && p.qos != QoS::AtMostOnce).then_some(Ack(p.pkid));
                 Incoming::Message {
                     topic: p.topic,
                     payload: p.payload,
                     retain: p.retain,
                     received: SystemTime::now(),
+                    ack,
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => {
@@ -578,5 +604,162 @@ mod tests {
             Backoff::new(Duration::from_millis(200)).step(0),
             Duration::from_millis(200)
         );
+    }
+
+    /// A stock Mosquitto on a free loopback port, with a configuration file of its own; killed
+    /// when dropped.
+    struct Mosquitto {
+        child: std::process::Child,
+        port: u16,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Mosquitto {
+        fn start() -> Mosquitto {
+            let dir = tempfile::tempdir().unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let conf = dir.path().join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+            )
+            .unwrap();
+            let binary = ["/usr/sbin/mosquitto", "mosquitto"]
+                .into_iter()
+                .find(|b| std::path::Path::new(b).exists())
+                .unwrap_or("mosquitto");
+            let child = std::process::Command::new(binary)
+                .arg("-c")
+                .arg(&conf)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("mosquitto (apt-get install mosquitto)");
+            let up = (0..500).any(|_| {
+                std::thread::sleep(Duration::from_millis(10));
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            assert!(up, "mosquitto did not listen on {port}");
+            Mosquitto {
+                child,
+                port,
+                _dir: dir,
+            }
+        }
+    }
+
+    impl Drop for Mosquitto {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn open(port: u16, client_id: &str, persistent: bool) -> Connection {
+        let broker = BrokerConfig {
+            url: format!("mqtt://127.0.0.1:{port}").parse().unwrap(),
+            username: None,
+            password: None,
+            password_file: None,
+            client_id: client_id.into(),
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            reconnect_max: Duration::from_secs(1),
+        };
+        let opts = Options {
+            name: "camera broker",
+            last_will: None,
+            persistent,
+            max_incoming: 1 << 20,
+            max_outgoing: 1 << 20,
+            outbox_limit: 1 << 20,
+        };
+        Connection::open(&broker, opts).unwrap()
+    }
+
+    /// The next message, skipping connection events; within 10 s.
+    async fn next_message(c: &mut Connection) -> (String, Option<Ack>) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, c.incoming.recv()).await {
+                Ok(Some(Incoming::Message { topic, ack, .. })) => return (topic, ack),
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => panic!("no message within 10 s"),
+            }
+        }
+    }
+
+    fn qos1(topic: &str) -> Publish {
+        Publish {
+            link: crate::bridge::Link::Camera,
+            topic: topic.into(),
+            payload: Bytes::from_static(b"{}"),
+            qos: Qos::AtLeastOnce,
+            retain: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_after_it() {
+        let broker = Mosquitto::start();
+        let camera = open(broker.port, "test-camera", false);
+        let mut first = open(broker.port, "test-bridge", true);
+        first.subscribe(vec!["4GSolarCam/#".into()]);
+        // Subscribed once a message sent after the SUBSCRIBE comes back.
+        let mut tries = 0;
+        loop {
+            camera.publish(qos1("4GSolarCam/ready"));
+            let wait = tokio::time::timeout(Duration::from_millis(200), next_message(&mut first));
+            if let Ok((_, ack)) = wait.await {
+                first.ack(ack.expect("a QoS 1 message of a persistent session has an Ack"));
+                break;
+            }
+            tries += 1;
+            assert!(tries < 50, "never subscribed");
+        }
+        // Three camera messages, read but not yet handled.
+        for t in [
+            "4GSolarCam/Status",
+            "4GSolarCam/Alarm",
+            "4GSolarCam/Snapshot",
+        ] {
+            camera.publish(qos1(t));
+        }
+        let mut read = Vec::new();
+        while read.len() < 3 {
+            let (topic, ack) = next_message(&mut first).await;
+            // An earlier try's "ready", come back after the first.
+            if topic == "4GSolarCam/ready" {
+                first.ack(ack.unwrap());
+                continue;
+            }
+            read.push((topic, ack.unwrap()));
+        }
+        // The status is handled and acknowledged; the bridge stops before it handles the rest.
+        let mut read = read.into_iter();
+        let (status, ack) = read.next().unwrap();
+        assert_eq!(status, "4GSolarCam/Status");
+        first.ack(ack);
+        drop(read);
+        first.disconnect();
+        assert!(first.closed(Duration::from_secs(10)).await);
+
+        // The same session again: the broker sends the two it holds, not the status.
+        let mut second = open(broker.port, "test-bridge", true);
+        let mut again = Vec::new();
+        for _ in 0..2 {
+            let (topic, ack) = next_message(&mut second).await;
+            second.ack(ack.unwrap());
+            again.push(topic);
+        }
+        assert_eq!(again, ["4GSolarCam/Alarm", "4GSolarCam/Snapshot"]);
+        // And nothing else is waiting: the next message is a new one.
+        camera.publish(qos1("4GSolarCam/Status/5CC5638AE24C"));
+        let (next, _) = next_message(&mut second).await;
+        assert_eq!(next, "4GSolarCam/Status/5CC5638AE24C");
     }
 }

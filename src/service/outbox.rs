@@ -3,8 +3,9 @@
 //! During an outage the core keeps producing: states, snapshots, commands. The outbox keeps them
 //! in order for when the connection returns, within a byte budget. Only what a newer message makes
 //! pointless may be dropped: a retained state superseded by a newer one for the same topic (an
-//! older snapshot of the same camera, say). Commands for cameras and subscriptions are never
-//! dropped. Dropped messages are counted, so the shell can say how many.
+//! older snapshot of the same camera, say). Commands for cameras, subscriptions and
+//! acknowledgements are never dropped. Dropped messages are counted, so the shell can say how
+//! many.
 
 use std::collections::VecDeque;
 
@@ -18,6 +19,8 @@ pub enum Outgoing {
     Publish(Publish),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
+    /// The acknowledgement of a QoS 1 message the core has handled (its packet id).
+    Ack(u16),
     Disconnect,
 }
 
@@ -38,7 +41,7 @@ impl Outgoing {
         match self {
             Outgoing::Publish(p) => p.topic.len() + p.payload.len(),
             Outgoing::Subscribe(f) | Outgoing::Unsubscribe(f) => f.iter().map(String::len).sum(),
-            Outgoing::Disconnect => 0,
+            Outgoing::Ack(_) | Outgoing::Disconnect => 0,
         }
     }
 }
