@@ -49,6 +49,10 @@ impl Outgoing {
 #[derive(Debug)]
 pub struct Outbox {
     queue: VecDeque<Outgoing>,
+    /// Acknowledgements go out ahead of the queue, in their own order: the broker sends the
+    /// bridge at most so many unacknowledged messages (20 on a stock Mosquitto), so one waiting
+    /// behind the states its message produced holds the next camera messages back.
+    acks: VecDeque<u16>,
     bytes: usize,
     limit: usize,
     dropped: u64,
@@ -61,6 +65,7 @@ impl Outbox {
     pub fn new(limit: usize) -> Outbox {
         Outbox {
             queue: VecDeque::new(),
+            acks: VecDeque::new(),
             bytes: 0,
             limit,
             dropped: 0,
@@ -74,6 +79,10 @@ impl Outbox {
     }
 
     pub fn push(&mut self, o: Outgoing) {
+        if let Outgoing::Ack(pkid) = o {
+            self.acks.push_back(pkid);
+            return;
+        }
         if let Outgoing::Publish(p) = &o {
             if !self.connected && p.retain && !p.is_command() {
                 if let Some(i) = self.queue.iter().position(|q| q.superseded_by(p)) {
@@ -101,6 +110,9 @@ impl Outbox {
     }
 
     pub fn pop(&mut self) -> Option<Outgoing> {
+        if let Some(pkid) = self.acks.pop_front() {
+            return Some(Outgoing::Ack(pkid));
+        }
         let o = self.queue.pop_front()?;
         self.bytes -= o.size();
         Some(o)
@@ -113,7 +125,7 @@ impl Outbox {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.acks.len() + self.queue.len()
     }
 
     pub fn bytes(&self) -> usize {
@@ -178,6 +190,31 @@ mod tests {
                 state("a/battery", "50"),
                 command("cam/Config/A"),
                 state("a/snapshot", "new")
+            ]
+        );
+        assert_eq!(o.bytes(), 0);
+    }
+
+    #[test]
+    fn acknowledgements_go_out_first_in_their_own_order() {
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.set_connected(true);
+        o.push(state("a/status", "{}"));
+        o.push(Outgoing::Ack(7));
+        o.push(state("a/battery", "50"));
+        o.push(Outgoing::Ack(8));
+        o.push(Outgoing::Disconnect);
+        o.push(Outgoing::Ack(9));
+        assert_eq!(o.take_dropped(), 0);
+        assert_eq!(
+            drain(&mut o),
+            vec![
+                Outgoing::Ack(7),
+                Outgoing::Ack(8),
+                Outgoing::Ack(9),
+                state("a/status", "{}"),
+                state("a/battery", "50"),
+                Outgoing::Disconnect
             ]
         );
         assert_eq!(o.bytes(), 0);
