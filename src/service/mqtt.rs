@@ -211,7 +211,8 @@ impl Connection {
         self.push(Outgoing::Unsubscribe(filters));
     }
 
-    /// Acknowledges a message the core has handled, after what was queued before it.
+    /// Acknowledges a message the core has handled. Acknowledgements go out ahead of what is
+    /// queued (see [`Outbox`]), in the order they were given.
     pub fn ack(&self, ack: Ack) {
         self.push(Outgoing::Ack(ack.0));
     }
@@ -571,6 +572,11 @@ fn tls_config(
     }
 }
 
+// The integration tests' own Mosquitto: one way to run one.
+#[cfg(test)]
+#[path = "../../tests/common/mosquitto.rs"]
+mod test_mosquitto;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,57 +612,7 @@ mod tests {
         );
     }
 
-    /// A stock Mosquitto on a free loopback port, with a configuration file of its own; killed
-    /// when dropped.
-    struct Mosquitto {
-        child: std::process::Child,
-        port: u16,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Mosquitto {
-        fn start() -> Mosquitto {
-            let dir = tempfile::tempdir().unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let conf = dir.path().join("mosquitto.conf");
-            std::fs::write(
-                &conf,
-                format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
-            )
-            .unwrap();
-            let binary = ["/usr/sbin/mosquitto", "mosquitto"]
-                .into_iter()
-                .find(|b| std::path::Path::new(b).exists())
-                .unwrap_or("mosquitto");
-            let child = std::process::Command::new(binary)
-                .arg("-c")
-                .arg(&conf)
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("mosquitto (apt-get install mosquitto)");
-            let up = (0..500).any(|_| {
-                std::thread::sleep(Duration::from_millis(10));
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            });
-            assert!(up, "mosquitto did not listen on {port}");
-            Mosquitto {
-                child,
-                port,
-                _dir: dir,
-            }
-        }
-    }
-
-    impl Drop for Mosquitto {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    use super::test_mosquitto::Mosquitto;
 
     fn open(port: u16, client_id: &str, persistent: bool) -> Connection {
         let broker = BrokerConfig {
