@@ -156,7 +156,7 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                     Some(n) => format!("{device} {n}"),
                     None => device.to_string(),
                 };
-                let entity_id = format!("{component}.{}", slug(&label));
+                let entity_id = config["default_entity_id"].as_str().unwrap_or("?");
                 let enabled = if config["enabled_by_default"] == false {
                     " (disabled by default)"
                 } else {
@@ -232,17 +232,4 @@ async fn view(port: u16, snapshot_file: PathBuf) {
             _ => {}
         }
     }
-}
-
-/// As Home Assistant makes entity ids from names: lower case, `_` for anything else.
-fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out.trim_matches('_').to_string()
 }

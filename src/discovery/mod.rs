@@ -2,9 +2,11 @@
 //! payloads it sends ([`payloads`]).
 //!
 //! Every payload is a serde struct, so the JSON Home Assistant receives is visible field by field
-//! there and in one test. Ids come from the MAC (`solarcam_5cc5638ae24c_battery`), so they survive
-//! renames and restarts. Names never repeat the device name: Home Assistant prefixes it itself.
+//! there and in one test. Unique ids come from the MAC (`solarcam_5cc5638ae24c_battery`), so they
+//! survive renames and restarts; entity ids are set from the names ([`entity_id`]). Names never
+//! repeat the device name: Home Assistant prefixes it itself.
 
+pub mod entity_id;
 pub mod payloads;
 
 use crate::mac::{Mac, MacError};
@@ -455,6 +457,7 @@ mod tests {
             json!({
                 "name": null,
                 "unique_id": "solarcam_5cc5638ae24c_snapshot",
+                "default_entity_id": "camera.driveway",
                 "device": {
                     "identifiers": ["solarcam_5cc5638ae24c"],
                     "connections": [["mac", "5c:c5:63:8a:e2:4c"]],
@@ -513,6 +516,14 @@ mod tests {
         for entity in CameraEntity::ALL {
             let e = camera_entity(&t, &cam(), entity);
             assert!(ids.insert(e.unique_id.clone()), "duplicate {}", e.unique_id);
+            assert!(
+                ids.insert(e.default_entity_id.clone()),
+                "duplicate {}",
+                e.default_entity_id
+            );
+            let (domain, object_id) = e.default_entity_id.split_once('.').unwrap();
+            assert_eq!(domain, entity.component());
+            assert!(object_id.starts_with("driveway"), "{object_id}");
             let topic = t.camera_config(cam().mac, entity);
             let parts: Vec<&str> = topic.split('/').collect();
             assert_eq!(parts.len(), 5, "{topic}");

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::entity_id::default_entity_id;
 use super::{
     camera_node, BridgeEntity, CameraEntity, Diagnostic, StateTopic, Topics, ASLEEP, AWAKE,
 };
@@ -46,6 +47,8 @@ pub struct EntityConfig {
     /// `null` makes the entity the device's main feature, named as the device (the camera).
     pub name: Option<&'static str>,
     pub unique_id: String,
+    /// The id a new entity gets on every Home Assistant release ([`super::entity_id`]).
+    pub default_entity_id: String,
     pub device: Device,
     pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -360,6 +363,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
     };
     entity_config(
         s,
+        entity.component(),
         format!("{}_{}", camera_node(mac), entity.key()),
         camera_device(topics, cam),
         Some(topics.availability()),
@@ -442,11 +446,18 @@ pub fn bridge_entity(topics: &Topics, entity: BridgeEntity) -> EntityConfig {
             )
         }
     };
-    entity_config(s, format!("{node}_{}", entity.key()), device, availability)
+    entity_config(
+        s,
+        entity.component(),
+        format!("{node}_{}", entity.key()),
+        device,
+        availability,
+    )
 }
 
 fn entity_config(
     s: Spec,
+    component: &str,
     unique_id: String,
     device: Device,
     availability_topic: Option<String>,
@@ -454,6 +465,7 @@ fn entity_config(
     EntityConfig {
         name: s.name,
         unique_id,
+        default_entity_id: default_entity_id(component, &device.name, s.name),
         device,
         origin: ORIGIN,
         availability_topic,
