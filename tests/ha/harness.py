@@ -219,6 +219,10 @@ class HomeAssistant:
             shutil.copytree(template, self.dir)
             self.token = (self.dir / "token").read_text()
             self._point_mqtt_at(mqtt_port)
+            # 2026.x keeps the HTTP settings it read from configuration.yaml in .storage/http
+            # and listens where that says: the template's port, not this copy's. Without it,
+            # they are read from the file again.
+            (self.dir / ".storage" / "http").unlink(missing_ok=True)
         else:
             self.dir.mkdir(parents=True)
         self._write_configuration()
@@ -348,8 +352,17 @@ logger:
         """Settings > Devices & services > Add integration > MQTT, with discovery on (default)."""
         flow = self.post("/api/config/config_entries/flow", {"handler": "mqtt"})
         assert flow.get("step_id") == "broker", flow
-        result = self.post(f"/api/config/config_entries/flow/{flow['flow_id']}",
-                           {"broker": "127.0.0.1", "port": self.mqtt_port})
+        form = {"broker": "127.0.0.1", "port": self.mqtt_port}
+        # The form's folded sections (2026.x: "other_settings", where the certificate choices are
+        # required) go back as the browser sends them: each field at its default, and for a
+        # plain loopback broker no client certificate and no broker certificate check.
+        answers = {"set_client_cert": False, "set_ca_cert": "off"}
+        for field in flow.get("data_schema", []):
+            if field.get("type") == "expandable":
+                form[field["name"]] = {f["name"]: answers.get(f["name"], f.get("default"))
+                                       for f in field["schema"]
+                                       if f["name"] in answers or "default" in f}
+        result = self.post(f"/api/config/config_entries/flow/{flow['flow_id']}", form)
         assert result.get("type") == "create_entry", result
         return result
 
