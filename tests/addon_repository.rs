@@ -161,7 +161,9 @@ fn the_manifest_uses_only_keys_the_supervisor_reads() {
         .iter()
         .filter_map(|a| a.as_str())
         .collect();
-    assert_eq!(arch, ["aarch64", "amd64", "armv7"]);
+    // The Supervisor's CpuArch (supervisor/const.py) is aarch64 and amd64 since 2026.03; armv7,
+    // armhf and i386 are ARCH_DEPRECATED, warned about and no longer installed.
+    assert_eq!(arch, ["aarch64", "amd64"]);
     let services: Vec<&str> = m["services"]
         .as_sequence()
         .unwrap()
@@ -182,6 +184,15 @@ fn the_manifest_uses_only_keys_the_supervisor_reads() {
         build.contains(&format!("registry_name={prefix}")),
         "build.sh does not tag {image}"
     );
+    // ... and builds an image for each architecture the add-on lists (armv7 too, for Docker).
+    let built = build
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("[ ${#arches[@]} -gt 0 ] || arches=("))
+        .expect("build.sh's default architectures");
+    for a in &arch {
+        assert!(built.split([' ', ')']).any(|b| b == *a), "build.sh builds no {a} image");
+    }
+    assert!(built.contains("armv7"), "the Docker image keeps 32-bit Raspberry Pi OS");
     let timeout = m["timeout"].as_u64().unwrap();
     assert!((10..=300).contains(&timeout));
     // The shares it maps, in the Supervisor's RE_VOLUME syntax: the media folder writable (the

@@ -481,6 +481,8 @@ class EventRecorder:
         self.push_webhook = push_webhook
         self.events: list[dict] = []
         self.notifications: list[dict] = []
+        # When each notification reached the phone (time.monotonic()), for measurements.
+        self.arrivals: list[float] = []
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -512,6 +514,7 @@ class EventRecorder:
                 if msg.get("type") != "event":
                     continue
                 if msg["id"] == push:
+                    self.arrivals.append(time.monotonic())
                     self.notifications.append(msg["event"])
                 elif msg["id"] in subs:
                     self.events.append(msg["event"])

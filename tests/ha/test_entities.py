@@ -4,7 +4,7 @@ Assistant itself registered it, and the devices."""
 import asyncio
 
 from conftest import BARN, DRIVEWAY, bridge_config, bridge_lines
-from harness import WebSocket
+from harness import WebSocket, wait_until
 
 # unique_id suffix: (entity_id, device class, unit, entity category, enabled by default)
 CAMERA = {
@@ -112,4 +112,56 @@ def test_an_unlisted_camera_appears_by_itself_and_goes_when_deleted(stack):
     stack.wait_entity(f"camera.{name}")
     s = stack.ha.wait_state(f"sensor.{name}_battery", lambda s: s["state"] == "87", "87 %")
     assert s["attributes"]["device_class"] == "battery"
+    assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
+
+
+def test_entity_ids_are_the_readmes_with_or_without_an_area_and_survive_a_rename(stack):
+    """Home Assistant 2026.6 and later put a new entity's area in front of its id
+    (camera.garden_driveway); the bridge's default_entity_id keeps the README's ids on every
+    release. Renaming a camera in the file renames its device, not its entities' ids."""
+    cameras = """\
+  - mac: 5C:C5:63:8A:E2:4C
+    name: Driveway
+    area: Garden
+  - mac: 5C:C5:63:8A:E2:4D
+    name: Barn
+"""
+    stack.start(bridge_config(stack.broker.port, cameras=cameras))
+    stack.wait_entity("camera.driveway")
+    stack.wait_entity("camera.barn")
+    # Battery voltage and signal are created by the first status that reports them.
+    keys = [k for k in CAMERA if k not in ("battery_voltage", "signal")]
+
+    def registered():
+        entities, devices = stack.ha.registry()
+        mine = [e for e in entities if e["platform"] == "mqtt" and "bridge" not in e["unique_id"]]
+        return (entities, devices) if len(mine) == 2 * len(keys) else None
+
+    entities, devices = wait_until("both cameras' entities registered", registered)
+    ids = {e["unique_id"]: e["entity_id"] for e in entities if e["platform"] == "mqtt"}
+    for mac, name in ((DRIVEWAY, "driveway"), (BARN, "barn")):
+        node = f"solarcam_{mac.lower()}"
+        for key in keys:
+            entity_id = CAMERA[key][0]
+            assert ids.get(f"{node}_{key}") == entity_id.replace("driveway", name), (key, ids)
+    areas = {d["name"]: d["area_id"] for d in devices}
+    assert (areas["Driveway"], areas["Barn"]) == ("garden", None)
+
+    renamed = cameras.replace("name: Driveway", "name: Front drive").replace("name: Barn",
+                                                                             "name: Stable")
+    stack.bridge.write_config(bridge_config(stack.broker.port, cameras=renamed))
+    stack.bridge.wait_log("the rename applied", "configuration reloaded")
+
+    def renamed_devices():
+        _, devices = stack.ha.registry()
+        names = {d["name"] for d in devices}
+        return {"Front drive", "Stable"} <= names and devices
+
+    wait_until("both devices renamed", renamed_devices)
+    entities, _ = stack.ha.registry()
+    after = {e["unique_id"]: e["entity_id"] for e in entities if e["platform"] == "mqtt"}
+    assert after == ids
+    assert stack.ha.state("camera.front_drive") is None
+    stack.wait_entity("camera.driveway")
+    stack.wait_entity("sensor.barn_battery")
     assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
