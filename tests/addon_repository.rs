@@ -190,9 +190,15 @@ fn the_manifest_uses_only_keys_the_supervisor_reads() {
         .find_map(|l| l.trim().strip_prefix("[ ${#arches[@]} -gt 0 ] || arches=("))
         .expect("build.sh's default architectures");
     for a in &arch {
-        assert!(built.split([' ', ')']).any(|b| b == *a), "build.sh builds no {a} image");
+        assert!(
+            built.split([' ', ')']).any(|b| b == *a),
+            "build.sh builds no {a} image"
+        );
     }
-    assert!(built.contains("armv7"), "the Docker image keeps 32-bit Raspberry Pi OS");
+    assert!(
+        built.contains("armv7"),
+        "the Docker image keeps 32-bit Raspberry Pi OS"
+    );
     let timeout = m["timeout"].as_u64().unwrap();
     assert!((10..=300).contains(&timeout));
     // The shares it maps, in the Supervisor's RE_VOLUME syntax: the media folder writable (the
