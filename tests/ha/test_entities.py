@@ -3,7 +3,7 @@ Assistant itself registered it, and the devices."""
 
 import asyncio
 
-from conftest import BARN, DRIVEWAY, bridge_config, bridge_lines
+from conftest import BARN, DRIVEWAY, DRIVEWAY_IN_GARDEN_AND_BARN, bridge_config, bridge_lines
 from harness import WebSocket, wait_until
 
 # unique_id suffix: (entity_id, device class, unit, entity category, enabled by default)
@@ -119,13 +119,7 @@ def test_entity_ids_are_the_readmes_with_or_without_an_area_and_survive_a_rename
     """Home Assistant 2026.6 and later put a new entity's area in front of its id
     (camera.garden_driveway); the bridge's default_entity_id keeps the README's ids on every
     release. Renaming a camera in the file renames its device, not its entities' ids."""
-    cameras = """\
-  - mac: 5C:C5:63:8A:E2:4C
-    name: Driveway
-    area: Garden
-  - mac: 5C:C5:63:8A:E2:4D
-    name: Barn
-"""
+    cameras = DRIVEWAY_IN_GARDEN_AND_BARN
     stack.start(bridge_config(stack.broker.port, cameras=cameras))
     stack.wait_entity("camera.driveway")
     stack.wait_entity("camera.barn")

@@ -3,10 +3,8 @@
 the media folder Home Assistant serves, and the Media browser shows each camera's snapshots by
 day and hands out their bytes."""
 
-import asyncio
-
 from conftest import DRIVEWAY, bridge_config, jpeg
-from harness import WebSocket, wait_until
+from harness import wait_until
 
 ROOT_ID = "media-source://media_source/media/solarcam"
 

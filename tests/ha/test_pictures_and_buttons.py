@@ -5,7 +5,7 @@ import asyncio
 import base64
 import json
 
-from conftest import DRIVEWAY, bridge_config, jpeg
+from conftest import DRIVEWAY, jpeg
 from harness import WebSocket, wait_until
 
 

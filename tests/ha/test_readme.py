@@ -2,18 +2,11 @@
 
 import re
 
-from conftest import BARN, DRIVEWAY, ROOT, bridge_config, bridge_lines, jpeg, register_phone
+from conftest import (BARN, DRIVEWAY, DRIVEWAY_IN_GARDEN_AND_BARN, ROOT, bridge_config, bridge_lines,
+                      jpeg, register_phone)
 from harness import wait_until
 
-# The README's example camera (with its area: 2026.6 and later would put it in front of new
-# entity ids, were it not for the bridge's default_entity_id) and one without an area.
-BOTH = """\
-  - mac: 5C:C5:63:8A:E2:4C
-    name: Driveway
-    area: Garden
-  - mac: 5C:C5:63:8A:E2:4D
-    name: Barn
-"""
+BOTH = DRIVEWAY_IN_GARDEN_AND_BARN
 
 
 def readme_automations() -> str:
