@@ -48,7 +48,8 @@ pub(super) struct HeldEvents {
     /// Cameras announced on their own (a new one), and until when their events wait.
     cameras: BTreeMap<Mac, Instant>,
     /// In order of arrival, each with the time it may go.
-    held: VecDeque<(Instant, Publish)>,
+    /// Each alarm's event and its copy on the alarm feed, released together.
+    held: VecDeque<(Instant, [Publish; 2])>,
 }
 
 impl HeldEvents {
@@ -101,7 +102,11 @@ impl Bridge {
 
     /// Every held event, at once: the bridge is stopping, and late is better than never.
     pub(super) fn release_all_events(&mut self) {
-        let held = self.events.held.drain(..).map(|(_, p)| Action::Publish(p));
+        let held = self
+            .events
+            .held
+            .drain(..)
+            .flat_map(|(_, p)| p.map(Action::Publish));
         self.actions.extend(held);
     }
 
@@ -189,23 +194,33 @@ impl Bridge {
         );
     }
 
-    /// Publishes an alarm event, or holds it while Home Assistant is still subscribing to what
-    /// was just announced (see [`EVENT_SETTLE`]).
-    pub(super) fn publish_event(&mut self, mac: Mac, payload: Bytes, now: Instant) {
-        let publish = Publish {
-            link: Link::Ha,
-            topic: self.topics.state(mac, StateTopic::AlarmEvent),
-            payload,
-            qos: Link::Ha.qos(),
-            retain: false,
-        };
-        self.diagnostics.stats.published += 1;
+    /// Publishes an alarm event and its copy on the alarm feed, or holds both while Home
+    /// Assistant is still subscribing to what was just announced (see [`EVENT_SETTLE`]): after
+    /// its start, the automations listening on the feed may not have subscribed yet either.
+    pub(super) fn publish_event(&mut self, mac: Mac, payload: Bytes, feed: Bytes, now: Instant) {
+        let publish = [
+            Publish {
+                link: Link::Ha,
+                topic: self.topics.state(mac, StateTopic::AlarmEvent),
+                payload,
+                qos: Link::Ha.qos(),
+                retain: false,
+            },
+            Publish {
+                link: Link::Ha,
+                topic: self.topics.alarm_feed(),
+                payload: feed,
+                qos: Link::Ha.qos(),
+                retain: false,
+            },
+        ];
+        self.diagnostics.stats.published += 2;
         match self.events.release_at(mac, now) {
             Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
                 debug!("{mac}: alarm event held until Home Assistant has subscribed");
                 self.events.held.push_back((at, publish));
             }
-            _ => self.actions.push_back(Action::Publish(publish)),
+            _ => self.actions.extend(publish.map(Action::Publish)),
         }
     }
 
@@ -213,7 +228,7 @@ impl Bridge {
     pub(super) fn release_events(&mut self, now: Instant) {
         while self.events.next().is_some_and(|t| t <= now) {
             if let Some((_, publish)) = self.events.held.pop_front() {
-                self.actions.push_back(Action::Publish(publish));
+                self.actions.extend(publish.map(Action::Publish));
             }
         }
         if self.events.all_until.is_some_and(|t| t <= now) {

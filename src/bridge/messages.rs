@@ -281,9 +281,15 @@ impl Bridge {
         event.insert("event_type".into(), kind.as_str().into());
         event.insert(ALARM_ON_FOR.into(), on_for.into());
         event.insert(SINCE_PREVIOUS_ALARM.into(), since_previous.into());
-        match serde_json::to_vec(&event) {
-            Ok(json) => self.publish_event(mac, Bytes::from(json), now),
-            Err(e) => warn!("{topic}: alarm event not published: {e}"),
+        let json = serde_json::to_vec(&event);
+        // The feed's copy says which camera (its topic does not); the camera's own `mac` field,
+        // if any, is the same camera once attributed.
+        event.insert("mac".into(), mac.to_string().into());
+        match (json, serde_json::to_vec(&event)) {
+            (Ok(json), Ok(feed)) => {
+                self.publish_event(mac, Bytes::from(json), Bytes::from(feed), now)
+            }
+            (Err(e), _) | (_, Err(e)) => warn!("{topic}: alarm event not published: {e}"),
         }
     }
 

@@ -39,6 +39,15 @@ impl Topics {
         format!("{}/{}/{}", self.base, mac, state.leaf())
     }
 
+    /// Every camera's alarm events on one exact topic, each with its camera's `mac`: for
+    /// automations that watch several cameras. Nothing else in Home Assistant subscribes to it,
+    /// so no subscription overlaps it (a wildcard over the per-camera event topics does overlap
+    /// the event entities' own, and the broker then delivers each alarm twice, which some Home
+    /// Assistant releases, 2025.10 among them, run the automation for twice).
+    pub fn alarm_feed(&self) -> String {
+        format!("{}/alarms", self.base)
+    }
+
     /// Buttons publish the command's word here; automations may too.
     pub fn command(&self, mac: Mac) -> String {
         format!("{}/{}/command", self.base, mac)

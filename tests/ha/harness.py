@@ -407,6 +407,23 @@ logger:
         except AssertionError as e:
             raise AssertionError(f"{e}; its state: {seen}") from None
 
+    @contextlib.contextmanager
+    def subscribing_to(self, topic: str):
+        """For a block that makes Home Assistant subscribe to `topic` (saving an automation with
+        an MQTT trigger): returns once its MQTT client has sent the SUBSCRIBE, which it logs at
+        debug level, turned on for the block (the broker then has it before any later client's
+        message). Without this, a message sent at once may beat the subscription."""
+        logger = "homeassistant.components.mqtt.client"
+        line = f"('{topic}', "
+        seen = self.log_text().count(line)
+        self.post("/api/services/logger/set_level", {logger: "debug"})
+        try:
+            yield
+            wait_until(f"Home Assistant subscribed to {topic}",
+                       lambda: self.log_text().count(line) > seen)
+        finally:
+            self.post("/api/services/logger/set_level", {logger: "info"})
+
     def press(self, entity_id: str):
         self.post("/api/services/button/press", {"entity_id": entity_id})
 

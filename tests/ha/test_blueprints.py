@@ -27,7 +27,9 @@ def alarm_automation(stack, phone, cameras, **inputs):
     config = {"alias": "Camera alarms", "trace": {"stored_traces": 20},
               "use_blueprint": {"path": path, "input": {
                   "cameras": devices, "notify_device": phone, **inputs}}}
-    return save_automation(stack.ha, "solarcam_alarms", config)
+    # The alarms sent right after are not to race the automation's subscription to the feed.
+    with stack.ha.subscribing_to("solarcam/alarms"):
+        return save_automation(stack.ha, "solarcam_alarms", config)
 
 
 def messages(recorder):

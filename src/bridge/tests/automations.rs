@@ -30,6 +30,32 @@ fn snapshot_event(h: &Harness, mac: &str) -> Event {
 }
 
 #[test]
+fn the_alarm_feed_copy_is_held_and_released_with_the_cameras_event() {
+    // Right after an announcement the event waits (Home Assistant subscribes to a new entity a
+    // moment after its config, and after its start to the automations' topics); so does its copy
+    // on the feed, and both go out together, event first.
+    let mut h = Harness::just_connected(two_cameras());
+    let ps = alarm(&mut h, BARN);
+    assert!(ps
+        .iter()
+        .all(|p| !p.topic.ends_with("/alarm/event") && p.topic != "solarcam/alarms"));
+    let held = h.advance(EVENT_SETTLE);
+    let topics: Vec<&str> = held
+        .iter()
+        .filter(|p| p.topic.contains("alarm"))
+        .map(|p| p.topic.as_str())
+        .collect();
+    assert_eq!(
+        topics,
+        ["solarcam/5CC5638AE24D/alarm/event", "solarcam/alarms"]
+    );
+    assert_eq!(
+        json(held.iter().find(|p| p.topic == "solarcam/alarms").unwrap())["mac"],
+        BARN
+    );
+}
+
+#[test]
 fn each_alarm_is_one_event_of_its_kind_with_the_alarm_as_attributes_never_retained() {
     let mut h = Harness::connected(two_cameras());
     let ps = h.message(
@@ -48,6 +74,13 @@ fn each_alarm_is_one_event_of_its_kind_with_the_alarm_as_attributes_never_retain
             "alarm_on_for": 0.0, "since_previous_alarm": null
         })
     );
+    // The same event on the feed every camera shares, with the camera's MAC, not retained.
+    let feed: Vec<_> = ps.iter().filter(|p| p.topic == "solarcam/alarms").collect();
+    assert_eq!(feed.len(), 1);
+    assert!(!feed[0].retain);
+    let mut expected = json(e[0]);
+    expected["mac"] = DRIVEWAY.into();
+    assert_eq!(json(feed[0]), expected);
     // A second alarm while the first is on: another event (the binary sensor stays ON); it says
     // how long the alarm has been on and how long since the last one.
     h.advance(Duration::from_secs(12));
