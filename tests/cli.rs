@@ -145,6 +145,25 @@ fn the_blueprints_name_what_the_bridge_publishes() {
         (text, y)
     };
     let defaults = solarcam_bridge::config::Config::parse("", "test", None).unwrap();
+    // The supported releases are named once, in scripts/ha-test; the oldest is what the
+    // blueprints require, and the README states the range.
+    let ha_test =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ha-test")).unwrap();
+    let versions: Vec<&str> = ha_test
+        .lines()
+        .find_map(|l| l.strip_prefix("HA_VERSIONS=("))
+        .expect("scripts/ha-test names HA_VERSIONS")
+        .split('"')
+        .filter_map(|v| v.split(':').next().filter(|v| v.starts_with("20")))
+        .collect();
+    let minor = |v: &str| v.rsplit_once('.').unwrap().0.to_string();
+    let (oldest, newest) = (minor(versions[0]), minor(versions[versions.len() - 1]));
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("**{oldest} to {newest}**")),
+        "README.md does not state the tested range {oldest} to {newest}"
+    );
     for name in ["solarcam_alarm_notify.yaml", "solarcam_health_notify.yaml"] {
         let (_, y) = read(name);
         let bp = &y["blueprint"];
@@ -159,8 +178,20 @@ fn the_blueprints_name_what_the_bridge_publishes() {
         assert!(bp["author"].as_str().is_some(), "{name}");
         assert_eq!(
             bp["homeassistant"]["min_version"].as_str(),
-            Some("2024.3.0"),
+            Some(format!("{oldest}.0").as_str()),
             "{name}: the oldest version the README supports"
+        );
+        // Today's keys (2024.10 and later), not trigger:/condition:/action:/service:.
+        for key in ["triggers", "conditions", "actions"] {
+            assert!(y[key].is_sequence(), "{name}: no {key}:");
+        }
+        for old in ["trigger", "condition", "action"] {
+            assert!(y[old].is_null(), "{name}: {old}: is the old key");
+        }
+        let (text, _) = read(name);
+        assert!(
+            !text.contains("service:") && !text.contains("platform:"),
+            "{name}"
         );
     }
     let (text, y) = read("solarcam_alarm_notify.yaml");
@@ -181,12 +212,16 @@ fn the_blueprints_name_what_the_bridge_publishes() {
         input["base_topic"]["default"].as_str(),
         Some(defaults.base_topic.as_str())
     );
-    // It listens to the alarm events (never to a state that a restart brings back), and reads
-    // the two fields the bridge adds for its cooldown.
-    assert_eq!(y["trigger"][0]["platform"].as_str(), Some("mqtt"));
-    assert_eq!(
-        y["trigger"][0]["topic"].as_str(),
-        Some("{{ base_topic }}/+/alarm/event")
-    );
+    // It listens to the alarm feed (never to a state that a restart brings back, nor to a
+    // wildcard that overlaps the event entities' subscriptions), and reads the two fields the
+    // bridge adds for its cooldown.
+    let feed = solarcam_bridge::discovery::Topics {
+        discovery_prefix: "homeassistant".into(),
+        base: "{{ base_topic }}".into(),
+    }
+    .alarm_feed();
+    assert_eq!(y["triggers"][0]["trigger"].as_str(), Some("mqtt"));
+    assert_eq!(y["triggers"][0]["topic"].as_str(), Some(feed.as_str()));
+    assert!(text.contains("event.mac"));
     assert!(text.contains("event.alarm_on_for") && text.contains("event.since_previous_alarm"));
 }
