@@ -199,20 +199,13 @@ impl Bridge {
     /// its start, the automations listening on the feed may not have subscribed yet either.
     pub(super) fn publish_event(&mut self, mac: Mac, payload: Bytes, feed: Bytes, now: Instant) {
         let publish = [
-            Publish {
-                link: Link::Ha,
-                topic: self.topics.state(mac, StateTopic::AlarmEvent),
+            Publish::new(
+                Link::Ha,
+                self.topics.state(mac, StateTopic::AlarmEvent),
                 payload,
-                qos: Link::Ha.qos(),
-                retain: false,
-            },
-            Publish {
-                link: Link::Ha,
-                topic: self.topics.alarm_feed(),
-                payload: feed,
-                qos: Link::Ha.qos(),
-                retain: false,
-            },
+                false,
+            ),
+            Publish::new(Link::Ha, self.topics.alarm_feed(), feed, false),
         ];
         self.diagnostics.stats.published += 2;
         match self.events.release_at(mac, now) {

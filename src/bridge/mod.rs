@@ -122,6 +122,17 @@ pub struct Publish {
 }
 
 impl Publish {
+    /// A message on `link`, at that link's QoS.
+    pub fn new(link: Link, topic: String, payload: Bytes, retain: bool) -> Self {
+        Publish {
+            link,
+            topic,
+            payload,
+            qos: link.qos(),
+            retain,
+        }
+    }
+
     /// A command for a camera: never to be dropped, whatever else is.
     pub fn is_command(&self) -> bool {
         self.link == Link::Camera
@@ -502,13 +513,8 @@ impl Bridge {
     }
 
     fn push_publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
-        self.actions.push_back(Action::Publish(Publish {
-            link,
-            topic,
-            payload,
-            qos: link.qos(),
-            retain,
-        }));
+        self.actions
+            .push_back(Action::Publish(Publish::new(link, topic, payload, retain)));
     }
 }
 
