@@ -45,10 +45,11 @@ done
 for arch in arm64:aarch64:aarch64-unknown-linux-gnu armhf:armv7l:armv7-unknown-linux-gnueabihf; do
   IFS=: read -r debarch machine _target <<<"$arch"
   root="$roots/$debarch"
-  if [ ! -x "$root/usr/bin/dpkg" ] || [ ! -x "$root/usr/sbin/adduser" ]; then
+  # curl: packaging/repo-test.sh follows the README's apt steps in the arm64 root.
+  if [ ! -x "$root/usr/bin/dpkg" ] || [ ! -x "$root/usr/sbin/adduser" ] || [ ! -x "$root/usr/bin/curl" ]; then
     echo "== debootstrap $debarch (bookworm, minbase) into $root"
     rm -rf "$root"
-    debootstrap --arch="$debarch" --variant=minbase --include=adduser bookworm "$root" "$mirror" >"$roots/$debarch.log" 2>&1 \
+    debootstrap --arch="$debarch" --variant=minbase --include=adduser,curl bookworm "$root" "$mirror" >"$roots/$debarch.log" 2>&1 \
       || { tail -20 "$roots/$debarch.log"; fail "debootstrap $debarch"; }
   fi
   in_root() { chroot "$root" "$@"; }

@@ -81,7 +81,7 @@ dpkg -r solarcam-bridge >/dev/null
 grep -q "edited by the test" /etc/solarcam-bridge/config.yaml || fail "remove deleted the config"
 pass "remove: binary and unit gone, config kept"
 # The state directory as systemd's StateDirectory= leaves it after a run (no systemd runs here;
-# packaging/upgrade-test.sh purges after a real one).
+# packaging/repo-test.sh purges after a real one).
 install -d -o solarcam-bridge -g solarcam-bridge -m 750 /var/lib/solarcam-bridge
 echo '{"discovered":["5CC5638AE24E"]}' > /var/lib/solarcam-bridge/state.json
 dpkg -P solarcam-bridge >/dev/null
