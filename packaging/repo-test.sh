@@ -7,15 +7,14 @@
 #     loopback port, then published again with this tree's packages added, as a release does;
 #   - amd64, in a Debian bookworm root running systemd as PID 1 (a Docker container): the README's
 #     apt steps (key, .sources file, apt install) bring the previous release, which runs against a
-#     Mosquitto on this machine and queues a command for a sleeping camera; the README's update
-#     (apt update && apt upgrade) brings this tree's: the service was stopped and started again by
-#     a new process that reports the new version, with the edited config, the state directory and
-#     the queued command kept; apt's view of the repository carries the Origin and Label that
-#     unattended-upgrades matches; then purge;
+#     Mosquitto on this machine and queues a command for a sleeping camera; unattended-upgrades,
+#     told to follow the repository as the README says, brings this tree's: the service was
+#     stopped and started again by a new process that reports the new version, with the edited
+#     config, the state directory and the queued command kept; then purge;
 #   - the same repository signed with another key, with a tampered Packages file or a tampered
 #     .deb: refused by apt;
 #   - arm64, in a Debian root run by qemu: the README's steps install the previous release and
-#     apt upgrade brings this one;
+#     its update (apt update && apt upgrade) brings this one;
 #   - rpm: the README's .repo file and dnf install into an install root bring the previous
 #     release (repository metadata and package signatures checked), dnf upgrade this one; a
 #     tampered package, a package signed by another key and metadata signed by another key are
@@ -134,13 +133,13 @@ readme_steps() {
   awk -v m="<!-- $1 -->" '$0 == m {on = 1; next} on && /^```/ {if (in_block) exit; in_block = 1; next} in_block' README.md \
     | sed "s|https://solarcam-bridge.github.io/solarcam-bridge|$url|g"
 }
-for block in apt-repository apt-update dnf-repository; do
+for block in apt-repository apt-update unattended-upgrades dnf-repository; do
   [ -n "$(readme_steps "$block")" ] || fail "README.md has no steps after <!-- $block -->"
 done
 as_readme_says() { printf 'set -e\nsudo() { "$@"; }\n%s\n' "$(readme_steps "$1")"; }
 
 # --- a Debian root with systemd, curl and the CA certificates, as a Docker image
-includes=adduser,systemd,systemd-sysv,dbus,curl,ca-certificates
+includes=adduser,systemd,systemd-sysv,dbus,curl,ca-certificates,unattended-upgrades
 root="$cache/amd64-systemd"
 if [ "$(cat "$root/.includes" 2>/dev/null)" != "$includes" ]; then
   echo "== debootstrap amd64 with $includes into $root"
@@ -199,6 +198,8 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 case "$state" in running|degraded) ;; *) fail "systemd in the container: $state" ;; esac
+# apt's own timers would take apt's lock at a moment of their choosing: the test runs their work.
+in_box systemctl stop apt-daily.timer apt-daily-upgrade.timer
 pass "systemd is PID 1 in a bookworm container ($state)"
 
 # --- refused: another key, a tampered index, a tampered package
@@ -257,14 +258,18 @@ for _ in $(seq 50); do in_box grep -q '"reboot"' /var/lib/solarcam-bridge/state.
 in_box grep -q '"reboot"' /var/lib/solarcam-bridge/state.json || fail "the queued reboot is not in the state file"
 pass "a reboot for the sleeping camera: wake sent, the command queued in /var/lib/solarcam-bridge/state.json"
 
-# --- the next release published; the README's update
+# --- the next release published; unattended-upgrades follows the repository as the README says
 mosquitto_sub -p "$mqtt_port" -t solarcam/bridge/availability -v >"$work/availability.txt" &
 watcher=$!
 for _ in $(seq 100); do grep -q "availability online" "$work/availability.txt" 2>/dev/null && break; sleep 0.1; done
+as_readme_says unattended-upgrades | in_box_sh >/dev/null || fail "the README's unattended-upgrades step"
 publish key "${old_debs[@]}" "$old_rpm" "${new_debs[@]}" "${new_rpms[@]}"
-as_readme_says apt-update | in_box_sh >"$work/upgrade.txt" 2>&1 || { cat "$work/upgrade.txt"; fail "the README's update"; }
-[ "$(in_box dpkg-query -W -f '${Version}' solarcam-bridge)" = "${version}-1" ] || { cat "$work/upgrade.txt"; fail "not upgraded"; }
-grep -q "installed and enabled" "$work/upgrade.txt" && fail "the upgrade printed the first-install message"
+# What apt's daily timers run: the lists updated, then unattended-upgrade.
+in_box apt-get update -q >"$work/upgrade.txt" 2>&1 || { cat "$work/upgrade.txt"; fail "apt-get update"; }
+in_box unattended-upgrade -v >>"$work/upgrade.txt" 2>&1 || { cat "$work/upgrade.txt"; fail "unattended-upgrade"; }
+[ "$(in_box dpkg-query -W -f '${Version}' solarcam-bridge)" = "${version}-1" ] || { cat "$work/upgrade.txt"; fail "unattended-upgrade did not upgrade"; }
+grep -q "Allowed origins are:.*origin=solarcam-bridge,label=solarcam-bridge" "$work/upgrade.txt" || { cat "$work/upgrade.txt"; fail "unattended-upgrade did not follow the README's origin"; }
+in_box grep -q "installed and enabled" /var/log/unattended-upgrades/unattended-upgrades-dpkg.log && fail "the upgrade printed the first-install message"
 # Seen by Home Assistant: offline (the old process stopping), then online (the new one).
 for _ in $(seq 300); do
   sed -n '/availability offline/,$p' "$work/availability.txt" | grep -q "availability online" && break
@@ -272,7 +277,7 @@ for _ in $(seq 300); do
 done
 sed -n '/availability offline/,$p' "$work/availability.txt" | grep -q "availability online" \
   || { cat "$work/availability.txt"; in_box journalctl -u solarcam-bridge --no-pager | tail -20; fail "no offline then online across the upgrade"; }
-pass "the README's update (apt update && apt upgrade) brought ${version}-1; availability: $(cut -d' ' -f2 "$work/availability.txt" | tr '\n' ' ')"
+pass "unattended-upgrade, with the README's origin, brought ${version}-1; availability: $(cut -d' ' -f2 "$work/availability.txt" | tr '\n' ' ')"
 pid2=$(in_box systemctl show -p MainPID --value solarcam-bridge)
 [ "$pid2" != 0 ] && [ "$pid2" != "$pid1" ] || fail "the service was not restarted (PID $pid1, then $pid2)"
 [ "$(in_box sha256sum "/proc/$pid2/exe" | cut -d' ' -f1)" = "$new_hash" ] || fail "the restarted process does not run the new binary"
@@ -325,7 +330,7 @@ as_readme_says apt-update | sed "s|apt update|apt ${arm_apt[*]} update|; s|apt u
   | chroot "$arm_root" bash -s >"$work/arm-upgrade.txt" 2>&1 || { cat "$work/arm-upgrade.txt"; fail "arm64: the README's update"; }
 [ "$(in_arm dpkg-query -W -f '${Version}' solarcam-bridge)" = "${version}-1" ] || fail "arm64: not upgraded"
 [ "$(in_arm solarcam-bridge --version)" = "solarcam-bridge $version" ] || fail "arm64: after the upgrade the binary says $(in_arm solarcam-bridge --version)"
-pass "arm64 (qemu): the README's steps installed $old_version (it says $old_reports), apt upgrade brought ${version}-1 (it says $version)"
+pass "arm64 (qemu): the README's steps installed $old_version (it says $old_reports), the README's update (apt update && apt upgrade) brought ${version}-1 (it says $version)"
 
 # --- rpm: the README's .repo file, dnf install and upgrade, in an install root
 # The root is the amd64 Debian root (a shell, getent, useradd and systemctl for the package's
