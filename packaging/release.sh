@@ -18,8 +18,15 @@ files=(dist/*"$version"*.deb dist/*"$version"*.rpm dist/static/solarcam-bridge-"
   echo "run packaging/build.sh and packaging/container/build.sh first" >&2
   exit 1
 }
+# The sums are of the built files; checked against the copies, they catch a copy gone wrong.
+for f in "${files[@]}"; do
+  printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$(basename "$f")"
+done >"$out/SHA256SUMS.tmp"
 cp "${files[@]}" "$out/"
-(cd "$out" && sha256sum -- * >SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
+mv "$out/SHA256SUMS.tmp" "$out/SHA256SUMS"
+(cd "$out" && sha256sum --quiet --strict -c SHA256SUMS)
+[ "$(wc -l <"$out/SHA256SUMS")" -eq "$(find "$out" -maxdepth 1 -type f ! -name SHA256SUMS | wc -l)" ] \
+  || { echo "SHA256SUMS does not list every file in $out" >&2; exit 1; }
 echo "== $out"
 ls -l "$out"
 

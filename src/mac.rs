@@ -233,10 +233,39 @@ mod tests {
             prop_assert_eq!(mac.colon_lower().parse::<Mac>().unwrap(), mac);
         }
 
+        /// Text reads as a MAC only when its hex digits spell that MAC.
         #[test]
-        fn arbitrary_text_never_panics(s in ".*", bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = s.parse::<Mac>();
-            let _ = Mac::find_in(&bytes);
+        fn arbitrary_text_parses_only_to_the_mac_its_digits_spell(s in ".*") {
+            if let Ok(mac) = s.parse::<Mac>() {
+                let digits: String = s.chars().filter(char::is_ascii_hexdigit).collect();
+                prop_assert_eq!(digits.to_ascii_uppercase(), mac.to_string());
+            }
+        }
+
+        /// What the finder finds is written in the bytes, in a form it knows; and a MAC set
+        /// among bytes with no other hex digits is found wherever it sits.
+        #[test]
+        fn a_mac_found_in_bytes_is_written_there(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            mac in any::<[u8; 6]>(),
+            at in 0usize..64,
+        ) {
+            if let Some(found) = Mac::find_in(&bytes) {
+                let upper = bytes.to_ascii_uppercase();
+                let colons = found.colon_lower().to_ascii_uppercase();
+                let forms = [found.to_string(), colons.replace(':', "-"), colons];
+                prop_assert!(
+                    forms.iter().any(|f| upper.windows(f.len()).any(|w| w == f.as_bytes())),
+                    "{found} is not in {bytes:?}"
+                );
+            }
+            let mut framed: Vec<u8> = bytes
+                .iter()
+                .map(|b| if b.is_ascii_hexdigit() { b'_' } else { *b })
+                .collect();
+            let at = at.min(framed.len());
+            framed.splice(at..at, Mac(mac).to_string().bytes());
+            prop_assert_eq!(Mac::find_in(&framed), Some(Mac(mac)));
         }
     }
 }

@@ -135,9 +135,30 @@ fn a_wss_broker_whose_certificate_the_ca_did_not_sign_is_refused_naming_the_ca()
         cams.ws,
         other.display()
     ));
-    let line = bridge.wait_log(&["camera broker", &other.display().to_string()]);
+    let refused = format!(
+        "camera broker: cannot connect to wss://localhost:{}/mqtt: TLS: the broker's certificate is not signed by the CA in {}",
+        cams.ws,
+        other.display()
+    );
+    let line = bridge.wait_log(&[&refused]);
     assert!(
-        line.contains(&format!("wss://localhost:{}/mqtt", cams.ws)),
+        line.contains("set ca_file to the CA that signed it"),
         "{line}"
+    );
+    // Refused again at the next attempt, and never connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while bridge.log().iter().filter(|l| l.contains(&refused)).count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second attempt:\n{}",
+            bridge.log().join("\n")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let connected = format!("camera broker: connected to wss://localhost:{}", cams.ws);
+    assert!(
+        bridge.log().iter().all(|l| !l.contains(&connected)),
+        "{}",
+        bridge.log().join("\n")
     );
 }

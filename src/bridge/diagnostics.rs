@@ -37,7 +37,7 @@ pub(super) struct Diagnostics {
     /// When they are next published; `None` while nothing changed.
     pub(super) due: Option<Instant>,
     /// A counter changed since they were last published or scheduled: they are scheduled when
-    /// the event's handling ends (time is an argument, never stored).
+    /// the event's handling ends, from the `now` that event brought (the core reads no clock).
     pub(super) dirty: bool,
 }
 

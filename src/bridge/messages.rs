@@ -1,4 +1,6 @@
-//! What the cameras publish, and which camera published it.
+//! Every message the bridge receives, routed by topic: what the cameras publish (snapshots,
+//! alarms, statuses) and which camera published it, and from Home Assistant's side its birth
+//! messages, button presses and device deletions.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -9,7 +11,7 @@ use super::{awake_state, cut, number_payload, timer_set, Action, ArchiveRequest,
 use crate::discovery::StateTopic;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
-use crate::protocol::{find_mac, parse_object, AlarmKind, BadMac, CameraTopic, StatusReport};
+use crate::protocol::{find_mac_in, parse_object, AlarmKind, BadMac, CameraTopic, StatusReport};
 
 /// "Last seen" is published at most this often for a camera.
 pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
@@ -222,7 +224,7 @@ impl Bridge {
         // An alarm is an alarm even when its payload is not JSON; keep what it said.
         let (payload_mac, attributes, fields) = match parse_object(&payload) {
             Ok(obj) => {
-                let mac = find_mac(&serde_json::Value::Object(obj.clone()));
+                let mac = find_mac_in(&obj);
                 (mac, attributes("alarm", payload), obj)
             }
             Err(_) => {

@@ -491,10 +491,7 @@ impl Bridge {
     }
 
     // -----------------------------------------------------------------------------------------
-    // What Home Assistant is told.
-
-    // -----------------------------------------------------------------------------------------
-    // Output.
+    // Output: what Home Assistant and the cameras are sent.
 
     fn publish_state(&mut self, mac: Mac, state: StateTopic, payload: Bytes) {
         self.publish(Link::Ha, self.topics.state(mac, state), payload, true);

@@ -1,5 +1,5 @@
-//! One client's connection to the embedded broker: it logs in, then each packet it sends has a
-//! method of its own (mini-redis's `Handler` shape). A writer task of its own empties the
+//! One client's connection to the embedded broker: it logs in, then [`apply`] carries out each
+//! packet it sends on the broker's state (one match arm each, the state's methods doing the work). A writer task of its own empties the
 //! client's queue onto the socket, so a slow client never holds up the others.
 
 use std::net::SocketAddr;

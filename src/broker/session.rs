@@ -198,6 +198,59 @@ pub enum Admission {
 }
 
 impl State {
+    /// The counts kept beside the data agree with it, and every bound holds: checked after each
+    /// packet by the property tests and the fuzz target.
+    #[doc(hidden)]
+    pub fn check(&self) -> Result<(), String> {
+        let retained = &self.retained;
+        let bytes: usize = retained
+            .messages
+            .values()
+            .map(|p| p.topic.len() + p.payload.len())
+            .sum();
+        if bytes != retained.bytes {
+            return Err(format!(
+                "retained: {bytes} bytes kept, {} counted",
+                retained.bytes
+            ));
+        }
+        if retained.messages.len() > limits::RETAINED || bytes > limits::RETAINED_BYTES {
+            return Err(format!(
+                "retained: {} messages, {bytes} bytes",
+                retained.messages.len()
+            ));
+        }
+        if let Some(p) = retained.messages.values().find(|p| p.payload.is_empty()) {
+            return Err(format!("retained: an empty message kept on {}", p.topic));
+        }
+        if self.sessions.len() > limits::SESSIONS {
+            return Err(format!("{} sessions", self.sessions.len()));
+        }
+        for (id, s) in &self.sessions {
+            let queued: usize = s.queued.iter().map(|p| p.payload.len()).sum();
+            if queued != s.queued_bytes {
+                return Err(format!(
+                    "{id}: {queued} bytes queued, {} counted",
+                    s.queued_bytes
+                ));
+            }
+            if s.queued.len() > limits::QUEUED
+                || queued > limits::QUEUED_BYTES
+                || s.inflight.len() > limits::INFLIGHT
+                || s.subscriptions.len() > limits::SUBSCRIPTIONS
+            {
+                return Err(format!("{id}: over a limit"));
+            }
+            let mut filters: Vec<&str> = s.subscriptions.iter().map(|(f, _)| f.as_str()).collect();
+            filters.sort_unstable();
+            filters.dedup();
+            if filters.len() != s.subscriptions.len() {
+                return Err(format!("{id}: a filter subscribed twice"));
+            }
+        }
+        Ok(())
+    }
+
     /// Registers a logged-in client: takes over an existing connection with the same id (MQTT
     /// 3.1.1 §3.1.4-2: the old one is closed), resumes or starts its session, and queues the
     /// CONNACK followed by what the session owes it.

@@ -60,6 +60,13 @@ pub fn find_mac(value: &Value) -> Result<Option<Mac>, BadMac> {
     mac_among(&leaves)
 }
 
+/// [`find_mac`] for an object already parsed, without copying it into a [`Value`].
+pub fn find_mac_in(object: &serde_json::Map<String, Value>) -> Result<Option<Mac>, BadMac> {
+    let mut leaves = Vec::new();
+    super::json::flatten_map(object, "", 0, &mut leaves);
+    mac_among(&leaves)
+}
+
 pub(super) fn mac_among(leaves: &[Leaf]) -> Result<Option<Mac>, BadMac> {
     const ID_KEYS: [&str; 9] = [
         "sn",

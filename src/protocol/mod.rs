@@ -10,7 +10,7 @@ mod status;
 mod topic;
 
 pub use alarm::AlarmKind;
-pub use claim::{find_mac, BadMac};
+pub use claim::{find_mac, find_mac_in, BadMac};
 pub use command::{CameraCommand, UnknownCommand};
 pub use json::{parse_object, MessageError};
 pub use status::StatusReport;

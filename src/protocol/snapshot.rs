@@ -595,17 +595,15 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            let _ = extract(&Bytes::from(data));
+        fn arbitrary_bytes_give_a_whole_jpeg_no_bigger_than_the_payload(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            whole_and_bounded(&data)?;
         }
 
         #[test]
-        fn arbitrary_bytes_after_a_jpeg_start_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        fn arbitrary_bytes_after_a_jpeg_start_give_a_whole_jpeg_no_bigger_than_the_payload(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let mut p = SOI.to_vec();
             p.extend(data);
-            if let Ok(s) = extract(&Bytes::from(p)) {
-                prop_assert!(s.jpeg.starts_with(&[0xFF, 0xD8]) && s.jpeg.ends_with(&[0xFF, 0xD9]));
-            }
+            whole_and_bounded(&p)?;
         }
 
         #[test]
@@ -619,11 +617,34 @@ mod tests {
             prop_assert_eq!(&s.jpeg[..], &img[..]);
         }
 
+        /// Any text: what is read from it is whole and no bigger than the text; the decoders
+        /// never make more bytes than the text could hold.
         #[test]
-        fn arbitrary_text_never_panics(s in "\\PC{0,512}") {
-            let _ = extract(&Bytes::from(s.clone()));
-            let _ = decode_hex_dump(s.as_bytes());
-            let _ = decode_base64(s.as_bytes());
+        fn arbitrary_text_gives_a_whole_jpeg_and_decodes_to_less(s in "\\PC{0,512}") {
+            whole_and_bounded(s.as_bytes())?;
+            if let Some(d) = decode_hex_dump(s.as_bytes()) {
+                prop_assert!(d.len() <= s.len() / 2, "{} bytes from {} of hex", d.len(), s.len());
+            }
+            if let Some(d) = decode_base64(s.as_bytes()) {
+                prop_assert!(d.len() <= s.len() / 4 * 3 + 2, "{} bytes from {} of base64", d.len(), s.len());
+            }
         }
+    }
+
+    /// A picture read from `payload` runs from a JPEG start to its end, is no bigger than the
+    /// payload (no form of it multiplies what a stranger sent), and, carried raw, is a part of it.
+    fn whole_and_bounded(payload: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+        if let Ok(s) = extract(&Bytes::copy_from_slice(payload)) {
+            prop_assert!(s.jpeg.starts_with(&SOI) && s.jpeg.ends_with(&[0xFF, 0xD9]));
+            prop_assert!(s.jpeg.len() <= payload.len());
+            if let Form::Raw | Form::Header(_) = s.form {
+                let at = match s.form {
+                    Form::Header(n) => n,
+                    _ => 0,
+                };
+                prop_assert_eq!(&payload[at..at + s.jpeg.len()], &s.jpeg[..]);
+            }
+        }
+        Ok(())
     }
 }

@@ -49,7 +49,8 @@ pub enum Incoming {
 /// A QoS 1 message of a persistent session, read but not yet acknowledged. The broker keeps it
 /// until [`Connection::ack`] sends the acknowledgement, and sends it again on the next connection
 /// if the bridge stops first: a message read just before a shutdown is handled after the
-/// restart, not lost. (rumqttc's own acknowledgement goes out as the message is read.)
+/// restart, not lost. (rumqttc would acknowledge as it reads; the camera link turns that off
+/// with `set_manual_acks` when its session is persistent.)
 #[derive(Debug)]
 #[must_use = "an unacknowledged message stays with the broker and takes one of its in-flight places"]
 pub struct Ack(u16);

@@ -112,6 +112,25 @@ def test_an_unlisted_camera_appears_by_itself_and_goes_when_deleted(stack):
     stack.wait_entity(f"camera.{name}")
     s = stack.ha.wait_state(f"sensor.{name}_battery", lambda s: s["state"] == "87", "87 %")
     assert s["attributes"]["device_class"] == "battery"
+
+    # Deleted on its device page (Delete), it goes, and its next report does not bring it back.
+    _, devices = stack.ha.registry()
+    device = next(d for d in devices if d["name"] == f"SC211 {BARN}")
+    stack.ha.ws_call({"type": "config/device_registry/remove_config_entry",
+                      "device_id": device["id"], "config_entry_id": device["config_entries"][0]})
+    stack.bridge.wait_log("the deletion", "deleted in Home Assistant; forgotten")
+    wait_until("its entities gone", lambda: stack.ha.state(f"camera.{name}") is None
+               and stack.ha.state(f"sensor.{name}_battery") is None)
+    stack.status(BARN, battery=55)
+    stack.bridge.wait_log("its report refused",
+                          "ignored: it was deleted in Home Assistant or removed from the file")
+    assert stack.ha.state(f"camera.{name}") is None
+    assert stack.ha.state(f"sensor.{name}_battery") is None
+    entities, devices = stack.ha.registry()
+    assert all(d["name"] != f"SC211 {BARN}" for d in devices)
+    assert all(not e["entity_id"].endswith(f".{name}") for e in entities)
+    # The listed camera is untouched.
+    assert stack.ha.state("camera.driveway")["state"] != "unavailable"
     assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
 
 

@@ -173,12 +173,14 @@ fn a_lost_connection_counts_as_a_reconnect_and_is_the_last_error() {
         Some("connection refused")
     );
 
-    // With a camera broker of its own, its outages count too.
+    // With a camera broker of its own, two connections: each one's outage counts.
     let mut cfg = two_cameras();
     cfg.camera_mqtt = config("camera_mqtt:\n  url: mqtt://cams.example:1883\n").camera_mqtt;
     let mut h = Harness::connected(cfg);
     h.event(lost(Link::Camera, "camera broker: connection reset"));
     assert_eq!(h.bridge.stats().reconnects, 1);
+    h.event(lost(Link::Ha, "connection reset"));
+    assert_eq!(h.bridge.stats().reconnects, 2);
 }
 
 #[test]
