@@ -430,3 +430,81 @@ fn snapshots_superseded_while_home_assistants_broker_is_down_are_dropped_and_cou
         "the newest picture is the one kept"
     );
 }
+
+/// The reconnect loop as the README tells it, against a broker that takes the bridge once and
+/// then refuses it: after the lost connection it retries at once, then waits 0.5 s, 1 s, 2 s …
+/// (each up to a quarter longer, at random), never longer than `reconnect_max`.
+#[test]
+fn after_a_lost_connection_it_retries_at_once_then_backs_off_up_to_reconnect_max() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // When each connection came, and when the first one (the only one let in) was dropped.
+    let attempts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let dropped: Arc<Mutex<Option<Instant>>> = Arc::default();
+    {
+        let (attempts, dropped) = (attempts.clone(), dropped.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let n = {
+                    let mut a = attempts.lock().unwrap();
+                    a.push(Instant::now());
+                    a.len()
+                };
+                if n == 1 {
+                    // Read the CONNECT, accept it, keep the connection a moment, then drop it.
+                    let mut buf = [0u8; 512];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x00]);
+                    std::thread::sleep(Duration::from_millis(300));
+                    *dropped.lock().unwrap() = Some(Instant::now());
+                }
+                // Any later one is closed unread: refused.
+                drop(stream);
+            }
+        });
+    }
+    let bridge = BridgeProcess::start(&format!(
+        "mqtt:\n  url: mqtt://127.0.0.1:{port}\n  reconnect_max: 2s\n{}",
+        "cameras:\n  - mac: 5CC5638AE24C\n"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while attempts.lock().unwrap().len() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "attempts: {:?}\n{}",
+            attempts.lock().unwrap(),
+            bridge.log().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let a = attempts.lock().unwrap().clone();
+    let lost = dropped
+        .lock()
+        .unwrap()
+        .expect("the first connection was dropped");
+    let secs = |d: Duration| d.as_secs_f64();
+    let again = secs(a[1] - lost);
+    let gaps: Vec<f64> = a.windows(2).skip(1).map(|w| secs(w[1] - w[0])).collect();
+    // At once after the loss: well inside the first wait.
+    assert!(again < 0.45, "retried {again:.3}s after the loss");
+    // Then 0.5 s, 1 s, 2 s and 2 s (the cap), each at least its wait and at most a quarter more
+    // (plus a scheduling allowance); the last two show the cap (4 s uncapped).
+    for (gap, wait) in gaps.iter().zip([0.5, 1.0, 2.0, 2.0]) {
+        assert!(
+            *gap >= wait && *gap <= wait * 1.25 + 0.4,
+            "gaps {gaps:.3?}: one is not {wait}s"
+        );
+    }
+    bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
+    bridge.wait_log(&[
+        "Home Assistant broker: cannot connect to",
+        "retrying in 0.5s",
+    ]);
+    bridge.wait_log(&[
+        "Home Assistant broker: cannot connect to",
+        "retrying in 2.0s",
+    ]);
+}
