@@ -10,12 +10,15 @@
 //! - the time to publish discovery for 1,000 cameras, as Home Assistant receives it.
 //!
 //! `cargo bench --bench e2e` (needs mosquitto); BENCHMARKS.md records the figures.
+//! `cargo bench --bench e2e -- --quick` (run by scripts/test): latency and throughput on the
+//! stock broker only, a tenth of the messages, one run each: the ratios printed, and an exit
+//! status of 1 if the bridge lost any message (no timed assertion).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,6 +28,41 @@ use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 use solarcam_bridge::test_support::SAMPLE_JPEG as SAMPLE;
 const MAC: &str = "5CC5638AE24C";
+
+/// `--quick`: fewer messages and runs (see the module's comment).
+static QUICK: AtomicBool = AtomicBool::new(false);
+/// Messages the bridge did not pass on, by measurement: any makes the run fail.
+static LOST: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn quick() -> bool {
+    QUICK.load(Ordering::Relaxed)
+}
+
+/// `n`, or a tenth of it in a quick run.
+fn scaled(n: usize) -> usize {
+    if quick() {
+        (n / 10).max(1)
+    } else {
+        n
+    }
+}
+
+/// How many times each measurement is repeated (its median reported): once in a quick run.
+fn repeats() -> usize {
+    if quick() {
+        1
+    } else {
+        3
+    }
+}
+
+fn note_loss(what: String, got: usize, sent: usize) {
+    if got < sent {
+        LOST.lock()
+            .unwrap()
+            .push(format!("{what}: {got} of {sent} passed on"));
+    }
+}
 
 fn client(port: u16, id: &str) -> (Client, rumqttc::Connection) {
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
@@ -273,7 +311,9 @@ fn latency_run(port: u16, probe: &Probe, run: &str) -> Delays {
     }
     let (publisher, conn) = client(port, &format!("camera-{run}"));
     thread::spawn(move || drive(conn));
-    let payloads: Vec<Vec<u8>> = (0..probe.count).map(probe.payload).collect();
+    let payloads: Vec<Vec<u8>> = (0..scaled(probe.count as usize) as u32)
+        .map(probe.payload)
+        .collect();
     let mut sent = HashMap::new();
     for (i, p) in payloads.into_iter().enumerate() {
         sent.insert(i as u32, Instant::now());
@@ -295,16 +335,15 @@ fn latency_run(port: u16, probe: &Probe, run: &str) -> Delays {
     [collect(&direct), collect(&relayed), collect(&bridged)]
 }
 
-/// Each probe, `REPEATS` times on a fresh broker and bridge; the rows give the median of the
+/// Each probe, `repeats()` times on a fresh broker and bridge; the rows give the median of the
 /// runs' p50 and p99 for each path, and the bridge's p99 against the relay's and the one hop's.
 fn latency(broker: Broker, rows: &mut Vec<Row>) {
-    const REPEATS: usize = 3;
     let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
     for (n, probe) in PROBES.iter().enumerate() {
-        let runs: Vec<Delays> = (0..REPEATS)
+        let runs: Vec<Delays> = (0..repeats())
             .map(|rep| {
                 let mosquitto = broker.start();
                 let _bridge = start_bridge(&bridge_config(mosquitto.port, 1, ""));
@@ -326,8 +365,19 @@ fn latency(broker: Broker, rows: &mut Vec<Row>) {
             rows.push(Row(
                 format!("{title}: {name}"),
                 format!("p50 {} / p99 {}", ms(at(path, 0.5)), ms(at(path, 0.99))),
-                format!("{} of {} received", received.join(", "), probe.count),
+                format!(
+                    "{} of {} received",
+                    received.join(", "),
+                    scaled(probe.count as usize)
+                ),
             ));
+        }
+        for r in &runs {
+            note_loss(
+                format!("latency, {}, {}", broker.label(), probe.label),
+                r[2].len(),
+                scaled(probe.count as usize),
+            );
         }
         let bridge = at(2, 0.99).as_secs_f64();
         let verdict = |ratio: f64, target: f64| {
@@ -423,10 +473,9 @@ impl Tally {
 /// the same cores.
 fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut Vec<Row>) {
     const CAMERAS: u64 = 1000;
-    const MESSAGES: usize = 20_000;
+    let messages = scaled(20_000);
     const WINDOW: usize = 500;
-    // Figures are medians of this many runs: a shared machine's rates vary by a quarter.
-    const REPEATS: usize = 3;
+    // Figures are medians of `repeats()` runs: a shared machine's rates vary by a quarter.
     let (port, broker_pid) = (mosquitto.port, mosquitto.pid());
     let macs: Vec<String> = (0..CAMERAS)
         .map(|i| format!("{:012X}", 0x0011_0000_0000u64 + i))
@@ -448,7 +497,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
         let delivered = |p: usize| paths[p].got() - base[p];
         let slowest = || (0..paths.len()).map(delivered).min().unwrap_or(0);
         let start = Instant::now();
-        for i in 0..MESSAGES {
+        for i in 0..messages {
             while i >= slowest() + WINDOW {
                 thread::sleep(Duration::from_micros(100));
             }
@@ -464,7 +513,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
         }
         let mut seen = slowest();
         let mut quiet_since = Instant::now();
-        while slowest() < MESSAGES && quiet_since.elapsed() < Duration::from_secs(2) {
+        while slowest() < messages && quiet_since.elapsed() < Duration::from_secs(2) {
             thread::sleep(Duration::from_millis(10));
             if slowest() != seen {
                 seen = slowest();
@@ -481,7 +530,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
     };
     let cpus = || [cpu(broker_pid), cpu(bridge_pid), cpu(me)];
     let cpu_note = |before: [Duration; 3], after: [Duration; 3]| {
-        let per_k = |i: usize| (after[i] - before[i]).as_secs_f64() * 1e6 / MESSAGES as f64;
+        let per_k = |i: usize| (after[i] - before[i]).as_secs_f64() * 1e6 / messages as f64;
         format!(
             "; CPU per 1,000: broker {:.0} ms, bridge {:.0} ms, bench clients {:.0} ms",
             per_k(0),
@@ -522,9 +571,9 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
         ),
     ];
     // A stock broker may still drop: each path's fewest deliveries over the runs are reported.
-    let mut fewest = [[MESSAGES; 3]; 2];
+    let mut fewest = [[messages; 3]; 2];
     let mut separate: Vec<(Vec<f64>, String)> = vec![(Vec::new(), String::new()); 3];
-    for rep in 0..REPEATS {
+    for rep in 0..repeats() {
         for (p, (id, topic_of, tally)) in paths.iter().enumerate() {
             thread::sleep(Duration::from_millis(300));
             let before = cpus();
@@ -532,7 +581,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
             let (got, rate) = result[0];
             fewest[0][p] = fewest[0][p].min(got);
             separate[p].0.push(rate);
-            if rep == REPEATS - 1 {
+            if rep == repeats() - 1 {
                 separate[p].1 = cpu_note(before, cpus());
             }
         }
@@ -553,7 +602,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
         ),
     ];
     let mut same: Vec<Vec<f64>> = vec![Vec::new(); 3];
-    for rep in 0..REPEATS {
+    for rep in 0..repeats() {
         thread::sleep(Duration::from_millis(300));
         let watched: Vec<&Tally> = same_paths.iter().map(|t| t.as_ref()).collect();
         let result = flood(
@@ -598,9 +647,14 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
             rows.push(Row(
                 format!("throughput, {broker}, {title}: {label}"),
                 format!("{rate:.0} msg/s"),
-                format!("fewest delivered {got} of {MESSAGES}{note}"),
+                format!("fewest delivered {got} of {messages}{note}"),
             ));
         }
+        note_loss(
+            format!("throughput, {broker}, {title}"),
+            fewest[run][2],
+            messages,
+        );
         rows.push(Row(
             format!("throughput, {broker}, {title}: relay / broker"),
             format!("{:.0}%", share(rates[1], rates[0])),
@@ -771,14 +825,23 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    QUICK.store(std::env::args().any(|a| a == "--quick"), Ordering::Relaxed);
     // `cargo bench --bench e2e -- throughput` runs only the sections named.
-    let only: Vec<String> = std::env::args()
+    let mut only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    if quick() && only.is_empty() {
+        only = vec!["latency".into(), "throughput".into()];
+    }
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     let mut rows = Vec::new();
-    for broker in [Broker::Stock, Broker::Tuned] {
+    let brokers: &[Broker] = if quick() {
+        &[Broker::Stock]
+    } else {
+        &[Broker::Stock, Broker::Tuned]
+    };
+    for &broker in brokers {
         if wanted("latency") {
             latency(broker, &mut rows);
         }
@@ -804,4 +867,10 @@ fn main() {
     for Row(a, b, c) in &rows {
         println!("{a:w$}  {b:w2$}  {c}");
     }
+    let lost = LOST.lock().unwrap();
+    if !lost.is_empty() {
+        eprintln!("\nthe bridge lost messages:\n  {}", lost.join("\n  "));
+        std::process::exit(1);
+    }
+    println!("\nnothing lost: every message sent reached Home Assistant's topic");
 }
