@@ -14,14 +14,14 @@ use crate::protocol::snapshot;
 use crate::protocol::{find_mac_in, parse_object, AlarmKind, BadMac, CameraTopic, StatusReport};
 
 /// "Last seen" is published at most this often for a camera.
-pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
+pub(super) const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
 
 /// A payload without a MAC is given to the camera heard from within this long, if only one was.
 pub const ATTRIBUTION_WINDOW: Duration = Duration::from_secs(10);
 
 /// Alarms and status reports larger than this are refused unread: a camera's are a few hundred
 /// bytes, and JSON parsed from a stranger's megabytes costs many times their size in memory.
-pub const MAX_REPORT_BYTES: usize = 64 << 10;
+pub(super) const MAX_REPORT_BYTES: usize = 64 << 10;
 
 /// A JPEG sliced out of a payload that much larger is copied out, so the payload's buffer is
 /// freed rather than kept alive, uncounted, by the slice until it is sent.
@@ -32,14 +32,14 @@ const MAX_TOPIC_SHOWN: usize = 120;
 
 /// A report's JSON is shown as its entities' attributes up to this size; a larger one (no camera
 /// sends one) is summarised instead, so Home Assistant's recorder never meets a stranger's 60 KB.
-pub const MAX_ATTRIBUTES_BYTES: usize = 8 << 10;
+pub(super) const MAX_ATTRIBUTES_BYTES: usize = 8 << 10;
 
 /// An alarm event's seconds since the camera's Alarm turned on (0: this alarm turned it on), to
 /// the millisecond.
-pub const ALARM_ON_FOR: &str = "alarm_on_for";
+pub(super) const ALARM_ON_FOR: &str = "alarm_on_for";
 
 /// An alarm event's seconds since the camera's previous alarm (`null`: none since the start).
-pub const SINCE_PREVIOUS_ALARM: &str = "since_previous_alarm";
+pub(super) const SINCE_PREVIOUS_ALARM: &str = "since_previous_alarm";
 
 /// Seconds from `then` to `now`, to the millisecond: only the alarm that turned the Alarm on
 /// reads exactly 0.

@@ -314,7 +314,7 @@ async fn refuse(writer: &mut OwnedWriteHalf, code: ConnectReturnCode) {
 }
 
 /// A packet's kind, for logs that must not show its content.
-pub fn kind(p: &Packet) -> &'static str {
+pub(super) fn kind(p: &Packet) -> &'static str {
     match p {
         Packet::Connect(_) => "CONNECT",
         Packet::ConnAck(_) => "CONNACK",

@@ -25,7 +25,7 @@ impl BrokerUrl {
 }
 
 /// A host as it goes before `:port` in a URL: an IPv6 address in brackets.
-pub fn bracketed(host: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn bracketed(host: &str) -> std::borrow::Cow<'_, str> {
     if host.contains(':') {
         format!("[{host}]").into()
     } else {

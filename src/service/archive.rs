@@ -28,7 +28,7 @@ use crate::config::ArchiveConfig;
 
 /// Which files to delete to keep the archive within its age and size: a pure index, oldest first.
 #[derive(Debug, Clone)]
-pub struct Retention {
+struct Retention {
     files: BTreeMap<(SystemTime, PathBuf), u64>,
     total: u64,
     keep: Duration,
@@ -36,7 +36,7 @@ pub struct Retention {
 }
 
 impl Retention {
-    pub fn new(keep: Duration, max_size: u64) -> Retention {
+    pub(crate) fn new(keep: Duration, max_size: u64) -> Retention {
         Retention {
             files: BTreeMap::new(),
             total: 0,
@@ -45,7 +45,7 @@ impl Retention {
         }
     }
 
-    pub fn insert(&mut self, time: SystemTime, path: PathBuf, size: u64) {
+    pub(crate) fn insert(&mut self, time: SystemTime, path: PathBuf, size: u64) {
         if let Some(old) = self.files.insert((time, path), size) {
             self.total -= old;
         }
@@ -53,7 +53,7 @@ impl Retention {
     }
 
     /// The files to delete so that one of `size` bytes fits, oldest first; taken off the index.
-    pub fn make_room(&mut self, size: u64) -> Vec<PathBuf> {
+    fn make_room(&mut self, size: u64) -> Vec<PathBuf> {
         let mut out = Vec::new();
         while self.total + size > self.max_size {
             let Some(((_, path), s)) = self.files.pop_first() else {
@@ -66,7 +66,7 @@ impl Retention {
     }
 
     /// The files older than `keep` at `now`; taken off the index.
-    pub fn expire(&mut self, now: SystemTime) -> Vec<PathBuf> {
+    fn expire(&mut self, now: SystemTime) -> Vec<PathBuf> {
         let Some(cutoff) = now.checked_sub(self.keep) else {
             return Vec::new();
         };
@@ -82,23 +82,23 @@ impl Retention {
         out
     }
 
-    pub fn total(&self) -> u64 {
+    fn total(&self) -> u64 {
         self.total
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.files.len()
     }
 
     /// The files kept, oldest first.
     #[cfg(test)]
-    pub fn files(&self) -> impl Iterator<Item = (SystemTime, &Path, u64)> {
+    pub(crate) fn files(&self) -> impl Iterator<Item = (SystemTime, &Path, u64)> {
         self.files.iter().map(|((t, p), s)| (*t, p.as_path(), *s))
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
+pub(crate) enum ArchiveError {
     #[error("archive: {camera}'s snapshot of {size} bytes is larger than archive.max_size ({max} bytes); not archived")]
     TooLarge { camera: String, size: u64, max: u64 },
     #[error("archive: cannot write {path}: {source}; the snapshot is not archived (is the disk full or read-only? Under systemd, the folder must be writable by the service: see README, Archive)")]
@@ -111,14 +111,14 @@ pub enum ArchiveError {
 }
 
 /// The archive on disk.
-pub struct Archive {
+pub(crate) struct Archive {
     dir: PathBuf,
     index: Retention,
 }
 
 impl Archive {
     /// Reads what `config.dir` holds already (once) and applies retention to it.
-    pub fn open(config: &ArchiveConfig) -> Archive {
+    pub(crate) fn open(config: &ArchiveConfig) -> Archive {
         let mut index = Retention::new(config.keep, config.max_size);
         for (time, path, size) in scan(&config.dir) {
             index.insert(time, path, size);
@@ -140,7 +140,7 @@ impl Archive {
     }
 
     /// Writes one snapshot, deleting what retention asks for first. Returns its path.
-    pub fn store(&mut self, snap: &ArchiveRequest) -> Result<PathBuf, ArchiveError> {
+    pub(crate) fn store(&mut self, snap: &ArchiveRequest) -> Result<PathBuf, ArchiveError> {
         let size = snap.jpeg.len() as u64;
         if size > self.index.max_size {
             return Err(ArchiveError::TooLarge {
@@ -177,13 +177,13 @@ impl Archive {
     }
 
     /// Applies the age limit when no snapshot came for a while.
-    pub fn expire(&mut self, now: SystemTime) {
+    fn expire(&mut self, now: SystemTime) {
         let stale = self.index.expire(now);
         self.delete(stale.into_iter());
     }
 
     #[cfg(test)]
-    pub fn retention(&self) -> &Retention {
+    fn retention(&self) -> &Retention {
         &self.index
     }
 
@@ -204,7 +204,7 @@ impl Archive {
 
 /// The local date and time of `t`: `("2026-11-27", "224005")` for 2026-11-27T21:40:05Z in
 /// Berlin. UTC when the local time cannot be had.
-pub fn date_and_time(t: SystemTime) -> (String, String) {
+fn date_and_time(t: SystemTime) -> (String, String) {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -301,7 +301,7 @@ fn local_time(secs: libc::time_t) -> Option<libc::tm> {
 }
 
 /// The archive's thread: writes what the main loop hands it, reports what it could not write.
-pub struct ArchiveWriter {
+pub(crate) struct ArchiveWriter {
     tx: std::sync::mpsc::SyncSender<ArchiveRequest>,
 }
 
@@ -313,7 +313,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 impl ArchiveWriter {
     /// Opens the archive on a thread of its own; failures go to `failed`.
-    pub fn start(
+    pub(crate) fn start(
         config: ArchiveConfig,
         failed: tokio::sync::mpsc::Sender<ArchiveError>,
     ) -> ArchiveWriter {
@@ -349,7 +349,7 @@ impl ArchiveWriter {
     }
 
     /// Hands a snapshot to the writer; an error when it is too far behind to take it.
-    pub fn store(&self, snap: ArchiveRequest) -> Result<(), ArchiveError> {
+    pub(crate) fn store(&self, snap: ArchiveRequest) -> Result<(), ArchiveError> {
         let camera = snap.camera.clone();
         self.tx
             .try_send(snap)

@@ -29,7 +29,9 @@ use crate::logging::LogLevel;
 use archive::{ArchiveError, ArchiveWriter};
 use health::HealthSocket;
 use links::Links;
-use mqtt::{Incoming, SetupError};
+// Named in `ServiceError::Setup`, so part of what a caller may match on.
+use mqtt::Incoming;
+pub use mqtt::SetupError;
 use state::StateDir;
 use systemd::Systemd;
 use watcher::ConfigWatcher;

@@ -28,7 +28,7 @@ use crate::config::BrokerConfig;
 
 /// What a connection reports to the main loop.
 #[derive(Debug)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// The broker accepted the connection (first time, or after an outage).
     Connected,
     /// The connection dropped; the poller is already trying again.
@@ -53,7 +53,7 @@ pub enum Incoming {
 /// with `set_manual_acks` when its session is persistent.)
 #[derive(Debug)]
 #[must_use = "an unacknowledged message stays with the broker and takes one of its in-flight places"]
-pub struct Ack(u16);
+pub(crate) struct Ack(u16);
 
 /// The outbox shared by the main loop (which fills it) and the sender task (which empties it
 /// into rumqttc as fast as the broker takes it).
@@ -98,7 +98,7 @@ pub enum SetupError {
 }
 
 /// Settings of one connection beyond the broker's own.
-pub struct Options {
+pub(crate) struct Options {
     /// For logs: "Home Assistant broker", "camera broker".
     pub name: &'static str,
     /// Retained message the broker publishes if the bridge vanishes.
@@ -113,7 +113,7 @@ pub struct Options {
     pub outbox_limit: usize,
 }
 
-pub struct Connection {
+pub(crate) struct Connection {
     pub name: &'static str,
     pub url: String,
     shared: Arc<Shared>,
@@ -124,10 +124,10 @@ pub struct Connection {
 
 /// Messages read from a broker but not yet taken by the main loop. Small: each may be as large as
 /// the largest snapshot allowed, and past this the broker, not the bridge, keeps them.
-pub const INCOMING_QUEUE: usize = 8;
+const INCOMING_QUEUE: usize = 8;
 
 impl Connection {
-    pub fn open(broker: &BrokerConfig, opts: Options) -> Result<Connection, SetupError> {
+    pub(crate) fn open(broker: &BrokerConfig, opts: Options) -> Result<Connection, SetupError> {
         // Over WebSocket rumqttc takes the whole URL (scheme, host, port and path) as the address.
         let address = match &broker.url.websocket {
             Some(_) => broker.url.to_string(),
@@ -200,31 +200,31 @@ impl Connection {
         })
     }
 
-    pub fn publish(&self, p: Publish) {
+    pub(crate) fn publish(&self, p: Publish) {
         self.push(Outgoing::Publish(p));
     }
 
-    pub fn subscribe(&self, filters: Vec<String>) {
+    pub(crate) fn subscribe(&self, filters: Vec<String>) {
         self.push(Outgoing::Subscribe(filters));
     }
 
-    pub fn unsubscribe(&self, filters: Vec<String>) {
+    pub(crate) fn unsubscribe(&self, filters: Vec<String>) {
         self.push(Outgoing::Unsubscribe(filters));
     }
 
     /// Acknowledges a message the core has handled. Acknowledgements go out ahead of what is
     /// queued (see [`Outbox`]), in the order they were given.
-    pub fn ack(&self, ack: Ack) {
+    pub(crate) fn ack(&self, ack: Ack) {
         self.push(Outgoing::Ack(ack.0));
     }
 
     /// Sends DISCONNECT after everything queued before it.
-    pub fn disconnect(&self) {
+    pub(crate) fn disconnect(&self) {
         self.push(Outgoing::Disconnect);
     }
 
     /// Bytes waiting to go out: the shell stops taking work from the core while this is high.
-    pub fn backlog(&self) -> usize {
+    pub(crate) fn backlog(&self) -> usize {
         self.shared.outbox.lock().expect("outbox").bytes()
     }
 
@@ -234,7 +234,7 @@ impl Connection {
     }
 
     /// Waits (at most `timeout`) for the connection to close after [`Connection::disconnect`].
-    pub async fn closed(&mut self, timeout: Duration) -> bool {
+    pub(crate) async fn closed(&mut self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.incoming.recv()).await {
@@ -576,6 +576,7 @@ fn tls_config(
 // The integration tests' own Mosquitto: one way to run one.
 #[cfg(test)]
 #[path = "../../tests/common/mosquitto.rs"]
+#[allow(unreachable_pub)]
 mod test_mosquitto;
 
 #[cfg(test)]

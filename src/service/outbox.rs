@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 use crate::bridge::Publish;
 
 /// Room for a few snapshots of every camera and all their states.
-pub const DEFAULT_LIMIT: usize = 32 << 20;
+pub(crate) const DEFAULT_LIMIT: usize = 32 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outgoing {
+pub(crate) enum Outgoing {
     Publish(Publish),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
@@ -47,7 +47,7 @@ impl Outgoing {
 }
 
 #[derive(Debug)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     queue: VecDeque<Outgoing>,
     /// Acknowledgements go out ahead of the queue, in their own order: the broker sends the
     /// bridge at most so many unacknowledged messages (20 on a stock Mosquitto), so one waiting
@@ -62,7 +62,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(limit: usize) -> Outbox {
+    pub(crate) fn new(limit: usize) -> Outbox {
         Outbox {
             queue: VecDeque::new(),
             acks: VecDeque::new(),
@@ -74,11 +74,11 @@ impl Outbox {
     }
 
     /// The connection is up (`true`) or away (`false`).
-    pub fn set_connected(&mut self, connected: bool) {
+    pub(crate) fn set_connected(&mut self, connected: bool) {
         self.connected = connected;
     }
 
-    pub fn push(&mut self, o: Outgoing) {
+    pub(crate) fn push(&mut self, o: Outgoing) {
         if let Outgoing::Ack(pkid) = o {
             self.acks.push_back(pkid);
             return;
@@ -109,7 +109,7 @@ impl Outbox {
         }
     }
 
-    pub fn pop(&mut self) -> Option<Outgoing> {
+    pub(crate) fn pop(&mut self) -> Option<Outgoing> {
         if let Some(pkid) = self.acks.pop_front() {
             return Some(Outgoing::Ack(pkid));
         }
@@ -119,16 +119,16 @@ impl Outbox {
     }
 
     /// How many messages were dropped since the last call.
-    pub fn take_dropped(&mut self) -> u64 {
+    pub(crate) fn take_dropped(&mut self) -> u64 {
         std::mem::take(&mut self.dropped)
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.acks.len() + self.queue.len()
     }
 
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 }

@@ -12,7 +12,7 @@ use crate::bridge::Saved;
 
 /// Why the state could not be read or kept.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -30,20 +30,20 @@ pub enum StateError {
     },
 }
 
-pub struct StateDir {
+pub(crate) struct StateDir {
     dir: PathBuf,
 }
 
 const FILE: &str = "state.json";
 
 impl StateDir {
-    pub fn new(dir: impl Into<PathBuf>) -> StateDir {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> StateDir {
         StateDir { dir: dir.into() }
     }
 
     /// What [`StateDir::save`] wrote last; nothing if there is no file yet. A damaged file is
     /// reported, and treated as empty.
-    pub fn load(&self) -> Result<Saved, StateError> {
+    pub(crate) fn load(&self) -> Result<Saved, StateError> {
         let path = self.dir.join(FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -53,7 +53,7 @@ impl StateDir {
         serde_json::from_str(&text).map_err(|source| StateError::Damaged { path, source })
     }
 
-    pub fn save(&self, saved: &Saved) -> Result<(), StateError> {
+    pub(crate) fn save(&self, saved: &Saved) -> Result<(), StateError> {
         // Plain data (strings and lists): serialising it cannot fail.
         let json = serde_json::to_vec_pretty(saved).unwrap_or_default();
         self.write_atomically(FILE, &json)

@@ -14,9 +14,9 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
+const DEBOUNCE: Duration = Duration::from_millis(250);
 
-pub struct ConfigWatcher {
+pub(crate) struct ConfigWatcher {
     // Dropping it stops the watch.
     _watcher: RecommendedWatcher,
     events: mpsc::UnboundedReceiver<()>,
@@ -25,7 +25,7 @@ pub struct ConfigWatcher {
 }
 
 impl ConfigWatcher {
-    pub fn new(path: &Path) -> notify::Result<ConfigWatcher> {
+    pub(crate) fn new(path: &Path) -> notify::Result<ConfigWatcher> {
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -67,7 +67,7 @@ impl ConfigWatcher {
     ///
     /// Cancel-safe: the burst in progress is remembered in `self`, so this can sit in a
     /// `tokio::select!` beside other branches.
-    pub async fn changed(&mut self) {
+    pub(crate) async fn changed(&mut self) {
         loop {
             match self.settle_at {
                 None => {

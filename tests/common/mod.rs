@@ -1,3 +1,4 @@
+#![allow(unreachable_pub)] // shared by the test crates, which have no public API
 //! Test support: a real Mosquitto per test on a free loopback port, the bridge binary as a child
 //! process, and an MQTT client that records what it sees.
 
