@@ -23,7 +23,66 @@ use crate::config::{Config, ConfigErrors, Secret};
 use crate::service::not_started;
 
 /// The unprivileged user and group the image runs as (the "nonroot" of distroless images).
-pub const DEFAULT_USER: (u32, u32) = (65532, 65532);
+pub const DEFAULT_UID: u32 = 65532;
+pub const DEFAULT_USER: RunAs = RunAs::User {
+    uid: DEFAULT_UID,
+    gid: DEFAULT_UID,
+};
+
+/// Who the bridge becomes when started as root outside add-on mode (`--user`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAs {
+    /// Stays root (`root`, or user 0).
+    Root,
+    User {
+        uid: u32,
+        gid: u32,
+    },
+}
+
+impl std::str::FromStr for RunAs {
+    type Err = BadUser;
+
+    /// `UID:GID`, `UID` (the group the same number), or `root`.
+    fn from_str(s: &str) -> Result<RunAs, BadUser> {
+        if s == "root" {
+            return Ok(RunAs::Root);
+        }
+        let (u, g) = s.split_once(':').unwrap_or((s, s));
+        match (u.parse(), g.parse()) {
+            (Ok(0), _) => Ok(RunAs::Root),
+            (Ok(uid), Ok(gid)) => Ok(RunAs::User { uid, gid }),
+            _ => Err(BadUser(s.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for RunAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunAs::Root => f.write_str("root"),
+            RunAs::User { uid, gid } => write!(f, "{uid}:{gid}"),
+        }
+    }
+}
+
+/// Which way the container runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The Supervisor's token is there: options from the add-on's Configuration tab.
+    Addon,
+    /// A plain container on a mounted configuration file.
+    Container,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Addon => "Home Assistant add-on",
+            Mode::Container => "container",
+        })
+    }
+}
 
 /// Where the container keeps its things; all overridable for tests.
 #[derive(Debug, Clone)]
@@ -32,8 +91,8 @@ pub struct Paths {
     pub data: PathBuf,
     /// The configuration file of a plain container.
     pub config: PathBuf,
-    /// Who to become when started as root outside add-on mode; `None` stays root.
-    pub user: Option<(u32, u32)>,
+    /// Who to become when started as root outside add-on mode.
+    pub user: RunAs,
     /// Home Assistant's shares, in add-on mode.
     pub shares: addon::Shares,
 }
@@ -43,7 +102,7 @@ pub struct Paths {
 pub struct Start {
     pub config: Config,
     pub watch: Option<PathBuf>,
-    pub mode: &'static str,
+    pub mode: Mode,
 }
 
 /// Why the container did not start; each message ends with what to do.
@@ -67,7 +126,7 @@ pub enum ContainerError {
          readable by it (`chown {uid} config.yaml`), or start the container with `--user`\n{}",
         path.display(),
         not_started("fix the file and restart the container"),
-        uid = DEFAULT_USER.0
+        uid = DEFAULT_UID
     )]
     Unreadable {
         path: PathBuf,
@@ -130,11 +189,11 @@ pub fn prepare(paths: &Paths) -> Result<Start, ContainerError> {
             Start {
                 config,
                 watch: None,
-                mode: "Home Assistant add-on",
+                mode: Mode::Addon,
             }
         }
         None => {
-            if let Some((uid, gid)) = paths.user {
+            if let RunAs::User { uid, gid } = paths.user {
                 become_user(uid, gid, &paths.data)?;
             }
             let path = &paths.config;
@@ -153,7 +212,7 @@ pub fn prepare(paths: &Paths) -> Result<Start, ContainerError> {
             Start {
                 config: Config::load(path).map_err(ContainerError::Config)?,
                 watch: Some(path.clone()),
-                mode: "container",
+                mode: Mode::Container,
             }
         }
     };
@@ -245,19 +304,6 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Parses `UID:GID` (or `root`, to stay root).
-pub fn parse_user(s: &str) -> Result<Option<(u32, u32)>, BadUser> {
-    if s == "root" {
-        return Ok(None);
-    }
-    let (u, g) = s.split_once(':').unwrap_or((s, s));
-    match (u.parse(), g.parse()) {
-        (Ok(0), _) => Ok(None),
-        (Ok(u), Ok(g)) => Ok(Some((u, g))),
-        _ => Err(BadUser(s.to_string())),
-    }
-}
-
 /// Logged once the log is set up: what the container found.
 pub fn describe(start: &Start) {
     // SAFETY: getuid has no preconditions.
@@ -275,7 +321,7 @@ pub fn describe(start: &Start) {
             .unwrap_or(Path::new("?"))
             .display()
     );
-    if start.mode == "container" && uid == 0 {
+    if start.mode == Mode::Container && uid == 0 {
         warn!("running as root: started with --user root or user 0");
     }
 }
@@ -286,10 +332,14 @@ mod tests {
 
     #[test]
     fn users() {
-        assert_eq!(parse_user("65532:65532"), Ok(Some((65532, 65532))));
-        assert_eq!(parse_user("1000"), Ok(Some((1000, 1000))));
-        assert_eq!(parse_user("root"), Ok(None));
-        assert_eq!(parse_user("0:0"), Ok(None));
-        assert!(parse_user("bob").is_err());
+        let user = |uid, gid| Ok(RunAs::User { uid, gid });
+        assert_eq!("65532:65532".parse(), user(65532, 65532));
+        assert_eq!("1000".parse(), user(1000, 1000));
+        assert_eq!("root".parse(), Ok(RunAs::Root));
+        assert_eq!("0:0".parse(), Ok(RunAs::Root));
+        assert!("bob".parse::<RunAs>().is_err());
+        // The command line's default is the image's user, spelled as a user would.
+        assert_eq!(DEFAULT_USER.to_string(), "65532:65532");
+        assert_eq!(DEFAULT_USER.to_string().parse(), Ok(DEFAULT_USER));
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: parses it, sets up logging, and starts what was asked for.
+//! The command line: parses it, sets up logging, and starts what was asked for. Every command
+//! returns `Result<(), Failure>`; `main` alone prints a failure and picks the exit status.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,8 +8,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use solarcam_bridge::config::{BrokerUrl, Config, Level, Secret, DEFAULT_PATH};
+use solarcam_bridge::container::{self, RunAs};
+use solarcam_bridge::logging;
 use solarcam_bridge::mac::Mac;
-use solarcam_bridge::{container, logging};
 
 /// Bridges Milesight SC211 4G solar cameras to Home Assistant over MQTT, with discovery.
 #[derive(Parser)]
@@ -90,8 +92,8 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = "/config/config.yaml")]
         config: PathBuf,
         /// Who to run as when started as root outside add-on mode: UID:GID, or root.
-        #[arg(long, value_name = "UID:GID", default_value = "65532:65532")]
-        user: String,
+        #[arg(long, value_name = "UID:GID", default_value_t = container::DEFAULT_USER)]
+        user: RunAs,
         /// Home Assistant's media folder, in add-on mode (the archive goes to its solarcam/).
         #[arg(long, value_name = "DIR", default_value = "/media")]
         media: PathBuf,
@@ -120,24 +122,45 @@ enum Command {
     },
 }
 
-/// `health`: the bridge's answer on its socket; exit 0 only when it is healthy.
-fn health(state_dir: Option<PathBuf>, config: &Path) -> ExitCode {
-    use solarcam_bridge::service::{health, state_dir as default_state_dir};
-    let dir = state_dir.unwrap_or_else(|| default_state_dir(Config::load(config).ok().as_ref()));
-    match health::check(&dir) {
-        Ok(answer) => {
-            println!("{answer}");
-            ExitCode::SUCCESS
+/// Why a command failed, in words that say what to do; `main` prints it, once.
+enum Failure {
+    /// On standard error, exit status 1.
+    Error(String),
+    /// `health`'s answer when the bridge is not well: on standard output like a healthy answer
+    /// (a container's HEALTHCHECK log shows it), exit status 1.
+    Unhealthy(String),
+}
+
+impl Failure {
+    fn error(e: impl std::fmt::Display) -> Failure {
+        Failure::Error(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    match dispatch(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Error(message)) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
         }
-        Err(e) => {
-            println!("{e}");
+        Err(Failure::Unhealthy(answer)) => {
+            println!("{answer}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// `health`: the bridge's answer on its socket; success only when it is healthy.
+fn health(state_dir: Option<PathBuf>, config: &Path) -> Result<(), Failure> {
+    use solarcam_bridge::service::{health, state_dir as default_state_dir};
+    let dir = state_dir.unwrap_or_else(|| default_state_dir(Config::load(config).ok().as_ref()));
+    let answer = health::check(&dir).map_err(|e| Failure::Unhealthy(e.to_string()))?;
+    println!("{answer}");
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::CheckConfig(arg)) => check_config(&arg.config),
         Some(Command::Run(arg)) => run(arg.config),
@@ -147,25 +170,19 @@ fn main() -> ExitCode {
             user,
             media,
             ssl,
-        }) => container(
+        }) => container(container::Paths {
             data,
             config,
-            &user,
-            solarcam_bridge::addon::Shares { media, ssl },
-        ),
+            user,
+            shares: solarcam_bridge::addon::Shares { media, ssl },
+        }),
         None => run(cli.run.config),
         Some(Command::Health { state_dir, config }) => health(state_dir, &config),
         Some(Command::Decode { input, output }) => {
-            match solarcam_bridge::decode::decode(&input, output) {
-                Ok(d) => {
-                    println!("{}", d.summary);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::FAILURE
-                }
-            }
+            let decoded =
+                solarcam_bridge::decode::decode(&input, output).map_err(Failure::error)?;
+            println!("{}", decoded.summary);
+            Ok(())
         }
         Some(Command::Simulate {
             broker,
@@ -214,64 +231,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(path: &Path) -> ExitCode {
-    match Config::load(path) {
-        Ok(config) => {
-            println!("{}: OK: {}", path.display(), config.summary());
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            eprintln!("{errors}");
-            ExitCode::FAILURE
-        }
-    }
+fn check_config(path: &Path) -> Result<(), Failure> {
+    let config = Config::load(path).map_err(Failure::error)?;
+    println!("{}: OK: {}", path.display(), config.summary());
+    Ok(())
 }
 
-fn run(path: PathBuf) -> ExitCode {
-    let config = match Config::load(&path) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!(
-                "{}",
-                solarcam_bridge::service::not_started(&format!(
-                    "fix the file and check it with `solarcam-bridge check-config --config {}`",
-                    path.display()
-                ))
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+fn run(path: PathBuf) -> Result<(), Failure> {
+    let config = Config::load(&path).map_err(|errors| {
+        Failure::Error(format!(
+            "{errors}\n{}",
+            solarcam_bridge::service::not_started(&format!(
+                "fix the file and check it with `solarcam-bridge check-config --config {}`",
+                path.display()
+            ))
+        ))
+    })?;
     let log = logging::init(config.log_level.map(Level::as_str), "info");
     block_on(solarcam_bridge::service::run(path, config, log))
 }
 
-fn container(
-    data: PathBuf,
-    config: PathBuf,
-    user: &str,
-    shares: solarcam_bridge::addon::Shares,
-) -> ExitCode {
-    let user = match container::parse_user(user) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("solarcam-bridge: --user {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let paths = container::Paths {
-        data,
-        config,
-        user,
-        shares,
-    };
-    let start = match container::prepare(&paths) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+fn container(paths: container::Paths) -> Result<(), Failure> {
+    let start = container::prepare(&paths).map_err(Failure::error)?;
     let log = logging::init_to(
         logging::Output::Stdout,
         start.config.log_level.map(Level::as_str),
@@ -288,22 +269,12 @@ fn container(
 
 fn block_on<E: std::fmt::Display>(
     work: impl std::future::Future<Output = Result<(), E>>,
-) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("solarcam-bridge: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(work) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("solarcam-bridge: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        .map_err(|e| Failure::Error(format!("solarcam-bridge: cannot start the runtime: {e}")))?;
+    runtime
+        .block_on(work)
+        .map_err(|e| Failure::Error(format!("solarcam-bridge: {e}")))
 }

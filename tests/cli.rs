@@ -99,6 +99,31 @@ fn version_and_help() {
 }
 
 #[test]
+fn failures_go_to_stderr_once_with_their_exit_status() {
+    // A usage error, as clap reports its own: exit 2, the value and what it should be.
+    let (code, out, err) = run(&["container", "--user", "bob"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("'bob'") && err.contains("is not UID:GID (numbers) or root"),
+        "{err}"
+    );
+    // The container's default user is the image's, as its help says.
+    let (_, out, _) = run(&["container", "--help"]);
+    assert!(out.contains("[default: 65532:65532]"), "{out}");
+    // A bad file: each error once on stderr, nothing on stdout, exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "cameras:\n  - mac: 5CC5\n").unwrap();
+    let (code, out, err) = run(&["check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err.matches("is not a MAC address").count(), 1, "{err}");
+    // `health` answers on stdout, well or not.
+    let (code, out, err) = run(&["health", "--state-dir", dir.path().to_str().unwrap()]);
+    assert_eq!((code, err.as_str()), (1, ""));
+    assert!(!out.trim().is_empty());
+}
+
+#[test]
 fn sigterm_publishes_offline_and_exits_0() {
     let broker = Mosquitto::start();
     let (mut bridge, mut ha) = start_bridge(&broker, &config_for(&broker, ""));

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::MqttService;
-use crate::config::{bracketed, without_position, Config, ConfigError, ConfigErrors, Secret};
+use crate::config::{
+    bracketed, without_position, BrokerKey, Config, ConfigError, ConfigErrors, Secret,
+    SecurityWarning,
+};
 
 /// The add-on's options, as the Supervisor writes them (see the add-on's `config.yaml` schema).
 #[derive(Debug, Default, Deserialize)]
@@ -106,7 +109,16 @@ pub fn parse(
     config.warnings = config
         .security_warnings()
         .into_iter()
-        .filter(|w| !w.starts_with("mqtt:"))
+        .filter(|w| {
+            !matches!(
+                w,
+                SecurityWarning::Plaintext {
+                    key: BrokerKey::Mqtt,
+                    ..
+                }
+            )
+        })
+        .map(|w| w.to_string())
         .collect();
     Ok(config)
 }

@@ -337,7 +337,10 @@ fn a_password_in_plaintext_to_another_machine_is_warned_about() {
             "mqtt:\n  username: u\n  password: hunter2\n{mqtt}"
         ))
         .unwrap()
-        .security_warnings();
+        .security_warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>();
         assert!(w.iter().all(|w| !w.contains("hunter2")), "{w:?}");
         w.iter().any(|w| w.contains("without encryption"))
     };
@@ -372,6 +375,9 @@ fn password_and_key_files_others_can_read_are_warned_about() {
         Config::parse(text, "config.yaml", Some(dir.path()))
             .unwrap()
             .security_warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     };
     let w = warnings(0o644);
     assert_eq!(w.len(), 2, "{w:?}");
