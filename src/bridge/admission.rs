@@ -73,6 +73,7 @@ impl Bridge {
             cam.name
         );
         self.cameras.remove(&mac);
+        self.timers.stop_all(mac);
         let topics = self.topics.clone();
         self.clear_camera(&topics, mac, Clear::All);
         self.admission.dismiss(mac);

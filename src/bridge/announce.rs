@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, info};
 
-use super::{awake_state, number_payload, Action, Bridge, Link, Publish};
+use super::{awake_state, number_payload, Action, Bridge, CameraTimer, Link, Publish};
 use crate::discovery::{self, BridgeEntity, CameraEntity, StateTopic, ALARM_TRIGGERS};
 use crate::mac::Mac;
 
@@ -277,10 +277,13 @@ impl Bridge {
         };
         let on_off = |on: bool| Bytes::from_static(if on { b"ON" } else { b"OFF" });
         let mut states = vec![
-            (StateTopic::Alarm, on_off(cam.alarm_until.is_some())),
+            (
+                StateTopic::Alarm,
+                on_off(self.timers.get(mac, CameraTimer::AlarmOff).is_some()),
+            ),
             (
                 StateTopic::Awake,
-                awake_state(cam.presence.awake_until.is_some()),
+                awake_state(self.timers.get(mac, CameraTimer::Asleep).is_some()),
             ),
         ];
         let known = [

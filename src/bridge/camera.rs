@@ -22,8 +22,6 @@ pub(super) struct Camera {
     pub(super) model: Option<String>,
     pub(super) sw_version: Option<String>,
 
-    /// When the alarm turns itself off; `None` while it is off.
-    pub(super) alarm_until: Option<Instant>,
     /// When the alarm last turned on, and when the last alarm came: each event tells both, so an
     /// automation can keep a cooldown per camera without state of its own.
     pub(super) alarm_since: Option<Instant>,
@@ -42,26 +40,84 @@ pub(super) struct Camera {
     pub(super) commands: CommandQueue,
 }
 
-/// Whether a camera is awake, and when it was last heard from.
+/// When a camera was last heard from. (Whether it is awake is its `Asleep` timer: set while
+/// awake.)
 #[derive(Debug, Clone, Default)]
 pub(super) struct Presence {
-    /// Until when the camera counts as awake; `None` while it sleeps.
-    pub(super) awake_until: Option<Instant>,
     /// When its last message arrived, for attributing payloads that name no camera.
     pub(super) heard: Option<Instant>,
     /// When "last seen" was last published.
     pub(super) last_seen_sent: Option<Instant>,
 }
 
-/// Commands pressed while the camera slept, and the wakes sent for them.
+/// Commands pressed while the camera slept, and the wakes sent for them. (When the latest wake
+/// is given up on is its `WakeUnanswered` timer.)
 #[derive(Debug, Clone, Default)]
 pub(super) struct CommandQueue {
-    /// In order, waiting for it to wake.
-    pub(super) pending: Vec<CameraCommand>,
-    /// Wakes sent for the pending commands, and when the latest one is given up on.
-    pub(super) wakes_sent: u32,
-    pub(super) wake_deadline: Option<Instant>,
-    pub(super) last_command_error: Option<String>,
+    /// In order, waiting for it to wake; each command once.
+    pending: Vec<CameraCommand>,
+    /// Wakes sent for the pending commands.
+    wakes_sent: u32,
+    /// Why the last commands were given up, until new ones go out.
+    last_error: Option<String>,
+}
+
+impl CommandQueue {
+    /// Commands an earlier run saved.
+    pub(super) fn restored(pending: Vec<CameraCommand>) -> CommandQueue {
+        CommandQueue {
+            pending,
+            ..CommandQueue::default()
+        }
+    }
+
+    pub(super) fn pending(&self) -> &[CameraCommand] {
+        &self.pending
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    pub(super) fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    pub(super) fn wakes_sent(&self) -> u32 {
+        self.wakes_sent
+    }
+
+    /// Queues `command` unless it waits already.
+    pub(super) fn push(&mut self, command: CameraCommand) {
+        if !self.pending.contains(&command) {
+            self.pending.push(command);
+        }
+    }
+
+    /// One more wake sent.
+    pub(super) fn wake_sent(&mut self) {
+        self.wakes_sent += 1;
+    }
+
+    /// The wakes count again from none (after a restart, or the camera broker's return).
+    pub(super) fn restart_wakes(&mut self) {
+        self.wakes_sent = 0;
+    }
+
+    /// The camera spoke: every command goes out, in order, and the queue starts over.
+    pub(super) fn take_all(&mut self) -> Vec<CameraCommand> {
+        let commands = std::mem::take(&mut self.pending);
+        *self = CommandQueue::default();
+        commands
+    }
+
+    /// No answer to the last wake allowed: the commands are dropped, and `why` kept.
+    pub(super) fn give_up(&mut self, why: String) {
+        *self = CommandQueue {
+            last_error: Some(why),
+            ..CommandQueue::default()
+        };
+    }
 }
 
 impl Camera {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::{timer_set, Bridge, Link};
+use super::{Bridge, CameraTimer, Link};
 use crate::discovery::StateTopic;
 use crate::mac::{Mac, MacError};
 use crate::protocol::CameraCommand;
@@ -44,20 +44,21 @@ impl Bridge {
                  (not in the file, nor discovered)"
             ));
         };
-        let awake = cam.presence.awake_until.is_some_and(|t| t > now);
+        let awake = self
+            .timers
+            .get(mac, CameraTimer::Asleep)
+            .is_some_and(|t| t > now);
         if command == CameraCommand::Wake || awake {
             info!("{} ({mac}): sending {command}", cam.name);
             return self.send_command(mac, command);
         }
-        if !cam.commands.pending.contains(&command) {
-            cam.commands.pending.push(command);
-        }
+        cam.commands.push(command);
         info!(
             "{} ({mac}): asleep; {command} queued until it wakes ({} waiting)",
             cam.name,
-            cam.commands.pending.len()
+            cam.commands.pending().len()
         );
-        if cam.commands.wake_deadline.is_none() {
+        if self.timers.get(mac, CameraTimer::WakeUnanswered).is_none() {
             self.send_wake(mac, now);
         }
         self.publish_pending(mac);
@@ -81,14 +82,14 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        cam.commands.wakes_sent += 1;
-        cam.commands.wake_deadline = Some(now + timeout);
-        timer_set(&mut self.next_camera_timer, now + timeout);
+        cam.commands.wake_sent();
+        self.timers
+            .set(mac, CameraTimer::WakeUnanswered, now + timeout);
         info!(
             "{} ({mac}): waking it for {} queued command(s) (wake {} of {})",
             cam.name,
-            cam.commands.pending.len(),
-            cam.commands.wakes_sent,
+            cam.commands.pending().len(),
+            cam.commands.wakes_sent(),
             self.config.wake_retries
         );
         self.send_command(mac, CameraCommand::Wake);
@@ -99,13 +100,11 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.commands.pending.is_empty() {
+        if cam.commands.is_empty() {
             return;
         }
-        let commands = std::mem::take(&mut cam.commands.pending);
-        cam.commands.wakes_sent = 0;
-        cam.commands.wake_deadline = None;
-        cam.commands.last_command_error = None;
+        let commands = cam.commands.take_all();
+        self.timers.stop(mac, CameraTimer::WakeUnanswered);
         let list: Vec<&str> = commands.iter().map(|c| c.payload()).collect();
         info!("{} ({mac}): awake; sending {}", cam.name, list.join(", "));
         for command in commands {
@@ -120,43 +119,38 @@ impl Bridge {
         let waiting: Vec<Mac> = self
             .cameras
             .iter()
-            .filter(|(_, c)| !c.commands.pending.is_empty())
+            .filter(|(_, c)| !c.commands.is_empty())
             .map(|(m, _)| *m)
             .collect();
         for mac in waiting {
             if let Some(cam) = self.cameras.get_mut(&mac) {
-                cam.commands.wakes_sent = 0;
+                cam.commands.restart_wakes();
             }
             self.send_wake(mac, now);
         }
     }
 
-    /// No word from the camera since the last wake: wake it again, or give up.
-    pub(super) fn retry_wake(&mut self, mac: Mac, now: Instant) {
+    /// No word from the camera since the last wake (its timer ran out): wake it again, or give
+    /// up.
+    pub(super) fn wake_unanswered(&mut self, mac: Mac, now: Instant) {
         let retries = self.config.wake_retries;
         let timeout = self.config.command_timeout;
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.commands.wake_deadline.is_none_or(|t| t > now) {
-            return;
-        }
-        if cam.commands.wakes_sent < retries {
+        if cam.commands.wakes_sent() < retries {
             return self.send_wake(mac, now);
         }
-        let list: Vec<&str> = cam.commands.pending.iter().map(|c| c.payload()).collect();
+        let list: Vec<&str> = cam.commands.pending().iter().map(|c| c.payload()).collect();
+        let wakes = cam.commands.wakes_sent();
         let message = format!(
-            "{} ({mac}): {} not sent: the camera did not answer {} wakes over {}s",
+            "{} ({mac}): {} not sent: the camera did not answer {wakes} wakes over {}s",
             cam.name,
             list.join(", "),
-            cam.commands.wakes_sent,
-            timeout.as_secs() * u64::from(cam.commands.wakes_sent)
+            timeout.as_secs() * u64::from(wakes)
         );
         warn!("{message}");
-        cam.commands.pending.clear();
-        cam.commands.wakes_sent = 0;
-        cam.commands.wake_deadline = None;
-        cam.commands.last_command_error = Some(message.clone());
+        cam.commands.give_up(message.clone());
         self.note_error(message);
         self.publish_pending(mac);
         self.save_state();
@@ -168,10 +162,10 @@ impl Bridge {
             return;
         };
         let attributes = serde_json::json!({
-            "commands": cam.commands.pending.iter().map(|c| c.payload()).collect::<Vec<_>>(),
-            "last_error": cam.commands.last_command_error,
+            "commands": cam.commands.pending().iter().map(|c| c.payload()).collect::<Vec<_>>(),
+            "last_error": cam.commands.last_error(),
         });
-        let count = Bytes::from(cam.commands.pending.len().to_string());
+        let count = Bytes::from(cam.commands.pending().len().to_string());
         self.publish_state(
             mac,
             StateTopic::PendingAttributes,

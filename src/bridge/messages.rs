@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{awake_state, cut, number_payload, timer_set, Action, ArchiveRequest, Bridge, Link};
+use super::{awake_state, cut, number_payload, Action, ArchiveRequest, Bridge, CameraTimer, Link};
 use crate::discovery::StateTopic;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
@@ -259,13 +259,13 @@ impl Bridge {
         };
         info!("{} ({mac}): alarm ({})", cam.name, kind.as_str());
         // A new alarm while on only pushes the end back; ON is retained already.
-        let was_on = cam.alarm_until.replace(until).is_some();
+        let was_on = self.timers.get(mac, CameraTimer::AlarmOff).is_some();
+        self.timers.set(mac, CameraTimer::AlarmOff, until);
         if !was_on {
             cam.alarm_since = Some(now);
         }
         let on_for = cam.alarm_since.map_or(0.0, |t| seconds(now, t));
         let since_previous = cam.last_alarm.replace(now).map(|t| seconds(now, t));
-        timer_set(&mut self.next_camera_timer, until);
         // The next snapshot within the window is this alarm's picture.
         cam.alarm_snapshot_until = Some(now + self.config.alarm_snapshot_window);
         cam.alarm_attributes = Some(attributes.clone());
@@ -498,9 +498,8 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        let was_awake = cam.presence.awake_until.is_some();
-        cam.presence.awake_until = Some(now + timeout);
-        timer_set(&mut self.next_camera_timer, now + timeout);
+        let was_awake = self.timers.get(mac, CameraTimer::Asleep).is_some();
+        self.timers.set(mac, CameraTimer::Asleep, now + timeout);
         let last_seen = humantime::format_rfc3339_seconds(received).to_string();
         cam.last_seen = Some(last_seen.clone());
         // "Last seen" to the minute is enough: a camera sending a burst is not re-announced each time.
@@ -528,22 +527,19 @@ impl Bridge {
             .unwrap_or(self.config.awake_timeout)
     }
 
-    /// The camera has been quiet for its `awake_timeout`: it sleeps. Its entities keep their
-    /// values and stay available; only "Awake" turns to `asleep`.
-    pub(super) fn expire_awake(&mut self, mac: Mac, now: Instant) {
-        let Some(cam) = self.cameras.get_mut(&mac) else {
+    /// The camera has been quiet for its `awake_timeout` (its timer ran out): it sleeps. Its
+    /// entities keep their values and stay available; only "Awake" turns to `asleep`.
+    pub(super) fn fall_asleep(&mut self, mac: Mac) {
+        let Some(cam) = self.cameras.get(&mac) else {
             return;
         };
-        if cam.presence.awake_until.is_some_and(|t| t <= now) {
-            cam.presence.awake_until = None;
-            debug!("{} ({mac}): asleep", cam.name);
-            self.publish(
-                Link::Ha,
-                self.topics.state(mac, StateTopic::Awake),
-                awake_state(false),
-                true,
-            );
-        }
+        debug!("{} ({mac}): asleep", cam.name);
+        self.publish(
+            Link::Ha,
+            self.topics.state(mac, StateTopic::Awake),
+            awake_state(false),
+            true,
+        );
     }
 }
 

@@ -23,6 +23,7 @@ mod commands;
 mod diagnostics;
 mod messages;
 mod reload;
+mod timers;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use admission::Admission;
 use announce::{Announcing, HeldEvents, Reannounce};
 use camera::Camera;
 use diagnostics::Diagnostics;
+use timers::{CameraTimer, TimerTable};
 
 /// Which broker connection an action goes to. With one broker both are the same connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,9 +208,9 @@ pub struct Bridge {
     admission: Admission,
     /// The counters, and when they are next published.
     diagnostics: Diagnostics,
-    /// No camera timer (alarm, awake, wake retry) falls before this: timers are not scanned
-    /// until then, so a message costs the same with 10 cameras or 10,000.
-    next_camera_timer: Option<Instant>,
+    /// Every camera's timers (alarm off, asleep, wake unanswered), in deadline order: a
+    /// timeout visits only the cameras whose time has come.
+    timers: TimerTable,
 }
 
 /// Home Assistant drops a text state longer than this (and logs an error): text states are cut
@@ -246,7 +248,7 @@ impl Bridge {
             events: HeldEvents::default(),
             admission: Admission::default(),
             diagnostics: Diagnostics::default(),
-            next_camera_timer: None,
+            timers: TimerTable::default(),
         }
     }
 
@@ -268,7 +270,7 @@ impl Bridge {
             .collect();
         for (mac, commands) in saved.pending {
             match self.cameras.get_mut(&mac) {
-                Some(cam) => cam.commands.pending = commands,
+                Some(cam) => cam.commands = camera::CommandQueue::restored(commands),
                 None => warn!(
                     "{} command(s) saved for camera {mac}, which is no longer configured; dropped",
                     commands.len()
@@ -292,8 +294,8 @@ impl Bridge {
             pending: self
                 .cameras
                 .iter()
-                .filter(|(_, c)| !c.commands.pending.is_empty())
-                .map(|(m, c)| (*m, c.commands.pending.clone()))
+                .filter(|(_, c)| !c.commands.is_empty())
+                .map(|(m, c)| (*m, c.commands.pending().to_vec()))
                 .collect(),
             dismissed: self.admission.dismissed.iter().copied().collect(),
         }
@@ -340,7 +342,7 @@ impl Bridge {
     /// The next time [`Bridge::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.next_camera_timer,
+            self.timers.next(),
             self.diagnostics.due,
             self.reannounce.due,
             self.events.next(),
@@ -353,37 +355,18 @@ impl Bridge {
     /// Does what has come due: alarms off, cameras asleep, wakes retried or given up,
     /// diagnostics published.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let macs: Vec<Mac> = if due(self.next_camera_timer) {
-            self.cameras.keys().copied().collect()
-        } else {
-            Vec::new()
-        };
-        for &mac in &macs {
-            let Some(cam) = self.cameras.get_mut(&mac) else {
+        while let Some((mac, timer)) = self.timers.pop_due(now) {
+            let Some(cam) = self.cameras.get(&mac) else {
                 continue;
             };
-            if due(cam.alarm_until) {
-                cam.alarm_until = None;
-                debug!("{} ({mac}): alarm off", cam.name);
-                self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"OFF"));
+            match timer {
+                CameraTimer::AlarmOff => {
+                    debug!("{} ({mac}): alarm off", cam.name);
+                    self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"OFF"));
+                }
+                CameraTimer::Asleep => self.fall_asleep(mac),
+                CameraTimer::WakeUnanswered => self.wake_unanswered(mac, now),
             }
-            self.expire_awake(mac, now);
-            self.retry_wake(mac, now);
-        }
-        if !macs.is_empty() {
-            self.next_camera_timer = self
-                .cameras
-                .values()
-                .flat_map(|c| {
-                    [
-                        c.alarm_until,
-                        c.presence.awake_until,
-                        c.commands.wake_deadline,
-                    ]
-                })
-                .flatten()
-                .min();
         }
         self.reannounce_if_due(now);
         self.release_events(now);
@@ -535,10 +518,6 @@ fn awake_state(awake: bool) -> Bytes {
 }
 
 /// A camera timer was set for `at`: the earliest one moves up if need be.
-fn timer_set(next: &mut Option<Instant>, at: Instant) {
-    *next = Some(next.map_or(at, |t| t.min(at)));
-}
-
 /// `87` rather than `87.0`; `3.95` as it came.
 fn number_payload(v: f64) -> Bytes {
     Bytes::from(if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -75,11 +75,12 @@ impl Bridge {
             return;
         };
         info!("{} ({mac}): removed from Home Assistant", cam.name);
-        if !cam.commands.pending.is_empty() {
+        self.timers.stop_all(mac);
+        if !cam.commands.is_empty() {
             info!(
                 "{} ({mac}): its {} queued command(s) are dropped with it",
                 cam.name,
-                cam.commands.pending.len()
+                cam.commands.pending().len()
             );
         }
 

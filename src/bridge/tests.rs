@@ -153,3 +153,4 @@ mod connections;
 mod hostile;
 mod messages;
 mod reload;
+mod timers;

@@ -205,7 +205,9 @@ fn log_level(c: &mut Check, level: Option<String>) -> Option<Level> {
 /// The cameras listed: each MAC read (whatever its spelling) and listed once.
 fn cameras(c: &mut Check, raw: Vec<RawCamera>) -> Vec<CameraConfig> {
     let mut cameras = Vec::with_capacity(raw.len());
-    let mut seen: HashMap<Mac, (usize, Option<usize>)> = HashMap::new();
+    // Each MAC's first camera, by index: its line is looked up only for a duplicate's message
+    // (looking up every camera's would read the file once per camera).
+    let mut seen: HashMap<Mac, usize> = HashMap::new();
     for (i, cam) in raw.into_iter().enumerate() {
         let mac_path = [Seg::Key("cameras"), Seg::Index(i), Seg::Key("mac")];
         let label = match &cam.name {
@@ -246,9 +248,9 @@ fn cameras(c: &mut Check, raw: Vec<RawCamera>) -> Vec<CameraConfig> {
             },
         };
         let Some(mac) = mac else { continue };
-        let line = locate(c.text, &mac_path);
-        if let Some((first, first_line)) = seen.get(&mac) {
-            let at = match first_line {
+        if let Some(&first) = seen.get(&mac) {
+            let first_path = [Seg::Key("cameras"), Seg::Index(first), Seg::Key("mac")];
+            let at = match locate(c.text, &first_path) {
                 Some(l) => format!("line {l}"),
                 None => format!("camera #{}", first + 1),
             };
@@ -258,7 +260,7 @@ fn cameras(c: &mut Check, raw: Vec<RawCamera>) -> Vec<CameraConfig> {
             );
             continue;
         }
-        seen.insert(mac, (i, line));
+        seen.insert(mac, i);
         let area = cam
             .area
             .map(|a| a.trim().to_string())
