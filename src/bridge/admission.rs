@@ -8,7 +8,7 @@ use tracing::{debug, info, warn};
 
 use super::camera::Camera;
 use super::reload::Clear;
-use super::Bridge;
+use super::{Bridge, Counter};
 use crate::logging::Throttle;
 use crate::mac::Mac;
 
@@ -137,8 +137,7 @@ impl Bridge {
     /// Counts a refused unlisted camera; logs it, or folds it into the next line when one was
     /// logged less than [`REFUSALS_LOGGED_EVERY`] ago.
     fn refuse_camera(&mut self, message: String, now: Instant) {
-        self.diagnostics.stats.refused_cameras += 1;
-        self.diagnostics_changed();
+        self.diagnostics.count(Counter::RefusedCameras, 1);
         match self.admission.refusals.line(&message, now) {
             Some(line) => {
                 warn!("{line}");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, info};
 
-use super::{awake_state, number_payload, Action, Bridge, CameraTimer, Link, Publish};
+use super::{awake_state, number_payload, Action, Bridge, CameraTimer, Counter, Link, Publish};
 use crate::discovery::{self, BridgeEntity, CameraEntity, StateTopic, ALARM_TRIGGERS};
 use crate::mac::Mac;
 
@@ -207,7 +207,7 @@ impl Bridge {
             ),
             Publish::new(Link::Ha, self.topics.alarm_feed(), feed, false),
         ];
-        self.diagnostics.stats.published += 2;
+        self.diagnostics.count(Counter::Published, 2);
         match self.events.release_at(mac, now) {
             Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
                 debug!("{mac}: alarm event held until Home Assistant has subscribed");

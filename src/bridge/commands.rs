@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::{Bridge, CameraTimer, Link};
+use super::{Bridge, CameraTimer, Counter, Link};
 use crate::discovery::StateTopic;
 use crate::mac::{Mac, MacError};
 use crate::protocol::CameraCommand;
@@ -67,7 +67,7 @@ impl Bridge {
 
     fn send_command(&mut self, mac: Mac, command: CameraCommand) {
         let topic = command.topic(&self.config.camera_topic_prefix, mac);
-        self.diagnostics.stats.published += 1;
+        self.diagnostics.count(Counter::Published, 1);
         self.push_publish(
             Link::Camera,
             topic,

@@ -33,15 +33,61 @@ pub struct Stats {
 /// after something changed.
 #[derive(Debug, Default)]
 pub(super) struct Diagnostics {
-    pub(super) stats: Stats,
+    stats: Stats,
     /// When they are next published; `None` while nothing changed.
-    pub(super) due: Option<Instant>,
+    due: Option<Instant>,
     /// A counter changed since they were last published or scheduled: they are scheduled when
     /// the event's handling ends, from the `now` that event brought (the core reads no clock).
-    pub(super) dirty: bool,
+    dirty: bool,
+}
+
+/// What the counters count (each one of [`Stats`]'s numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counter {
+    Received,
+    Published,
+    Rejected,
+    Unattributed,
+    RefusedCameras,
+    Reconnects,
+    ArchiveFailures,
 }
 
 impl Diagnostics {
+    pub(super) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// When they are next to be published.
+    pub(super) fn due(&self) -> Option<Instant> {
+        self.due
+    }
+
+    /// Counts `n` more of `counter`. Each counter but `Published` makes the diagnostics due: their
+    /// own publication counts as published, which would make them due again, for ever.
+    pub(super) fn count(&mut self, counter: Counter, n: u64) {
+        let s = &mut self.stats;
+        let value = match counter {
+            Counter::Received => &mut s.received,
+            Counter::Published => &mut s.published,
+            Counter::Rejected => &mut s.rejected,
+            Counter::Unattributed => &mut s.unattributed,
+            Counter::RefusedCameras => &mut s.refused_cameras,
+            Counter::Reconnects => &mut s.reconnects,
+            Counter::ArchiveFailures => &mut s.archive_failures,
+        };
+        *value += n;
+        if counter != Counter::Published {
+            self.dirty = true;
+        }
+    }
+
+    /// The problem the "Last error" sensor shows.
+    pub(super) fn note_error(&mut self, message: String) {
+        self.stats.last_error = Some(message);
+        self.dirty = true;
+    }
+
     /// Whether they are due at `now`; then they are no longer.
     pub(super) fn take_due(&mut self, now: Instant) -> bool {
         if self.due.is_some_and(|t| t <= now) {
@@ -64,24 +110,17 @@ impl Bridge {
     /// Logs a payload or command refused, counts it, and keeps it as the last error.
     pub(super) fn reject(&mut self, message: String) {
         warn!("{message}");
-        self.diagnostics.stats.rejected += 1;
+        self.diagnostics.count(Counter::Rejected, 1);
         self.note_error(message);
     }
 
     /// Records a problem for the "last error" sensor (the caller logs it).
     pub(super) fn note_error(&mut self, message: String) {
-        self.diagnostics.stats.last_error = Some(message);
-        self.diagnostics_changed();
-    }
-
-    /// Something counted changed: publish the diagnostics, but not more often than
-    /// [`DIAGNOSTICS_EVERY`].
-    pub(super) fn diagnostics_changed(&mut self) {
-        self.diagnostics.dirty = true;
+        self.diagnostics.note_error(message);
     }
 
     pub(super) fn publish_diagnostics(&mut self) {
-        let s = &self.diagnostics.stats;
+        let s = self.diagnostics.stats();
         let values = [
             (Diagnostic::Received, s.received.to_string()),
             // Counted before these publishes; they are the bridge's bookkeeping, not its work.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{awake_state, cut, number_payload, Action, ArchiveRequest, Bridge, CameraTimer, Link};
+use super::{
+    awake_state, cut, number_payload, Action, ArchiveRequest, Bridge, CameraTimer, Counter, Link,
+};
 use crate::discovery::StateTopic;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
@@ -463,7 +465,7 @@ impl Bridge {
                 };
                 if let Some(why) = why {
                     warn!("{why}");
-                    self.diagnostics.stats.unattributed += 1;
+                    self.diagnostics.count(Counter::Unattributed, 1);
                     self.note_error(why);
                     return None;
                 }

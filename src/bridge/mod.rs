@@ -46,7 +46,7 @@ pub use messages::ATTRIBUTION_WINDOW;
 use admission::Admission;
 use announce::{Announcing, HeldEvents, Reannounce};
 use camera::Camera;
-use diagnostics::Diagnostics;
+use diagnostics::{Counter, Diagnostics};
 use timers::{CameraTimer, TimerTable};
 
 /// Which broker connection an action goes to. With one broker both are the same connection.
@@ -319,7 +319,7 @@ impl Bridge {
     }
 
     pub fn stats(&self) -> &Stats {
-        &self.diagnostics.stats
+        self.diagnostics.stats()
     }
 
     /// Configured and discovered cameras.
@@ -343,7 +343,7 @@ impl Bridge {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.timers.next(),
-            self.diagnostics.due,
+            self.diagnostics.due(),
             self.reannounce.due,
             self.events.next(),
         ]
@@ -396,14 +396,13 @@ impl Bridge {
                 retain,
                 received,
             } => {
-                self.diagnostics.stats.received += 1;
-                self.diagnostics_changed();
+                self.diagnostics.count(Counter::Received, 1);
                 self.on_message(&topic, payload, retain, received, now);
             }
             Event::ConfigReloaded(config) => self.on_config(*config, now),
             Event::ArchiveFailed(why) => {
                 warn!("{why}");
-                self.diagnostics.stats.archive_failures += 1;
+                self.diagnostics.count(Counter::ArchiveFailures, 1);
                 self.note_error(why.to_string());
             }
             Event::ConfigRejected { file, errors } => {
@@ -424,7 +423,7 @@ impl Bridge {
         // With one broker both links are one connection: count it once.
         let same_connection = link == Link::Camera && self.config.camera_mqtt.is_none();
         if was && !same_connection {
-            self.diagnostics.stats.reconnects += 1;
+            self.diagnostics.count(Counter::Reconnects, 1);
         }
         if link == Link::Camera {
             self.publish_camera_broker();
@@ -488,7 +487,7 @@ impl Bridge {
     }
 
     fn publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
-        self.diagnostics.stats.published += 1;
+        self.diagnostics.count(Counter::Published, 1);
         self.push_publish(link, topic, payload, retain);
     }
 
