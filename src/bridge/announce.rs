@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, info};
 
-use super::{awake_state, number_payload, Action, Bridge, CameraTimer, Counter, Link, Publish};
+use super::{awake_state, Action, Bridge, CameraTimer, Counter, Link, Publish};
 use crate::discovery::{self, BridgeEntity, CameraEntity, StateTopic, ALARM_TRIGGERS};
 use crate::mac::Mac;
 
@@ -286,25 +286,7 @@ impl Bridge {
                 awake_state(self.timers.get(mac, CameraTimer::Asleep).is_some()),
             ),
         ];
-        let known = [
-            (StateTopic::AlarmAttributes, cam.alarm_attributes.clone()),
-            (StateTopic::Status, cam.status.clone()),
-            (StateTopic::Battery, cam.battery.map(number_payload)),
-            (
-                StateTopic::BatteryVoltage,
-                cam.battery_voltage.map(number_payload),
-            ),
-            (
-                StateTopic::Signal,
-                cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
-            ),
-            (
-                StateTopic::LastStatus,
-                cam.last_status.clone().map(Bytes::from),
-            ),
-            (StateTopic::LastSeen, cam.last_seen.clone().map(Bytes::from)),
-        ];
-        states.extend(known.into_iter().filter_map(|(s, v)| Some((s, v?))));
+        states.extend(cam.retained_states());
         for (state, payload) in states {
             self.publish_state(mac, state, payload);
         }

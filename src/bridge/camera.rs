@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::number_payload;
 use crate::config::{default_camera_name, CameraConfig};
-use crate::discovery::{CameraEntity, CameraInfo};
+use crate::discovery::{CameraEntity, CameraInfo, StateTopic};
 use crate::mac::Mac;
-use crate::protocol::CameraCommand;
+use crate::protocol::{CameraCommand, StatusReport};
 
 /// What the bridge knows about one camera.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +39,15 @@ pub(super) struct Camera {
 
     pub(super) presence: Presence,
     pub(super) commands: CommandQueue,
+}
+
+/// What a status changed besides values: Home Assistant is told of the device again when it
+/// did.
+pub(super) struct StatusTaken {
+    /// A value only some firmware reports came for the first time: its entity is announced.
+    pub(super) new_entities: bool,
+    /// The firmware or model changed: the device's card shows them.
+    pub(super) device_changed: bool,
 }
 
 /// When a camera was last heard from. (Whether it is awake is its `Asleep` timer: set while
@@ -146,6 +156,57 @@ impl Camera {
             model: self.model.as_deref(),
             sw_version: self.sw_version.as_deref(),
         }
+    }
+
+    /// The retained states its values make, each encoded here only: what an announcement
+    /// publishes, and what a status compares before and after (a value that did not change is
+    /// not sent again). The alarm and awake states are its timers', and the pending commands
+    /// have their own publisher.
+    pub(super) fn retained_states(&self) -> Vec<(StateTopic, Bytes)> {
+        let text = |s: &Option<String>| s.clone().map(Bytes::from);
+        [
+            (StateTopic::AlarmAttributes, self.alarm_attributes.clone()),
+            (StateTopic::Status, self.status.clone()),
+            (StateTopic::LastStatus, text(&self.last_status)),
+            (StateTopic::Battery, self.battery.map(number_payload)),
+            (
+                StateTopic::BatteryVoltage,
+                self.battery_voltage.map(number_payload),
+            ),
+            (
+                StateTopic::Signal,
+                self.signal_dbm.map(|d| Bytes::from(d.to_string())),
+            ),
+            (StateTopic::LastSeen, text(&self.last_seen)),
+        ]
+        .into_iter()
+        .filter_map(|(state, value)| Some((state, value?)))
+        .collect()
+    }
+
+    /// Takes in a status report (`attributes`: the payload as the Status sensor's attributes,
+    /// `received`: when it came, RFC 3339). A value the report lacks keeps the last one.
+    pub(super) fn take_status(
+        &mut self,
+        report: &StatusReport,
+        attributes: Bytes,
+        received: String,
+    ) -> StatusTaken {
+        let taken = StatusTaken {
+            new_entities: (report.battery_voltage.is_some() && self.battery_voltage.is_none())
+                || (report.signal_dbm.is_some() && self.signal_dbm.is_none()),
+            device_changed: (report.firmware.is_some() && report.firmware != self.sw_version)
+                || (report.model.is_some() && report.model != self.model),
+        };
+        self.battery = report.battery_percent.or(self.battery);
+        self.battery_voltage = report.battery_voltage.or(self.battery_voltage);
+        self.signal_dbm = report.signal_dbm.or(self.signal_dbm);
+        self.sw_version = report.firmware.clone().or(self.sw_version.take());
+        self.model = report.model.clone().or(self.model.take());
+        // Several reports in one second (a burst) share one time.
+        self.last_status = Some(received);
+        self.status = Some(attributes);
+        taken
     }
 
     /// Entities whose value only some firmware reports are announced once a value is seen.

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::{
-    awake_state, cut, number_payload, Action, ArchiveRequest, Bridge, CameraTimer, Counter, Link,
-};
+use super::{awake_state, cut, Action, ArchiveRequest, Bridge, CameraTimer, Counter, Link};
 use crate::discovery::StateTopic;
 use crate::mac::Mac;
 use crate::protocol::snapshot;
@@ -323,7 +321,7 @@ impl Bridge {
             topic,
             "status",
             size,
-            claimed(topic_mac, report.mac),
+            claimed(topic_mac, report.mac.clone()),
             received,
             now,
         ) else {
@@ -332,65 +330,24 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        let new_entities = (report.battery_voltage.is_some() && cam.battery_voltage.is_none())
-            || (report.signal_dbm.is_some() && cam.signal_dbm.is_none());
-        let device_changed = (report.firmware.is_some() && report.firmware != cam.sw_version)
-            || (report.model.is_some() && report.model != cam.model);
-        let before = (cam.battery, cam.battery_voltage, cam.signal_dbm);
-        cam.battery = report.battery_percent.or(cam.battery);
-        cam.battery_voltage = report.battery_voltage.or(cam.battery_voltage);
-        cam.signal_dbm = report.signal_dbm.or(cam.signal_dbm);
-        cam.sw_version = report.firmware.or(cam.sw_version.take());
-        cam.model = report.model.or(cam.model.take());
-        let last_status = humantime::format_rfc3339_seconds(received).to_string();
-        // Several reports in one second (a burst) share one time: it is retained already.
-        let new_time = (cam.last_status.as_ref() != Some(&last_status)).then(|| {
-            cam.last_status = Some(last_status.clone());
-            Bytes::from(last_status)
-        });
-        let payload = attributes("status", payload);
-        cam.status = Some(payload.clone());
-        info!(
-            "{} ({mac}): status{}",
-            cam.name,
-            cam.battery
-                .map_or(String::new(), |b| format!(", battery {b}%"))
-        );
-        // Values are retained: one that did not change is not sent again.
-        let changed =
-            |new: Option<Bytes>, old: Option<Bytes>| new.filter(|n| Some(n) != old.as_ref());
-        let values = [
-            (StateTopic::Status, Some(payload)),
-            (StateTopic::LastStatus, new_time),
-            (
-                StateTopic::Battery,
-                changed(
-                    cam.battery.map(number_payload),
-                    before.0.map(number_payload),
-                ),
-            ),
-            (
-                StateTopic::BatteryVoltage,
-                changed(
-                    cam.battery_voltage.map(number_payload),
-                    before.1.map(number_payload),
-                ),
-            ),
-            (
-                StateTopic::Signal,
-                changed(
-                    cam.signal_dbm.map(|d| Bytes::from(d.to_string())),
-                    before.2.map(|d| Bytes::from(d.to_string())),
-                ),
-            ),
-        ];
-        if new_entities || device_changed {
+        let before = cam.retained_states();
+        let received = humantime::format_rfc3339_seconds(received).to_string();
+        let taken = cam.take_status(&report, attributes("status", payload), received);
+        let battery = cam
+            .battery
+            .map_or(String::new(), |b| format!(", battery {b}%"));
+        info!("{} ({mac}): status{battery}", cam.name);
+        // Values are retained: one that did not change is not sent again (the status is).
+        let changed: Vec<(StateTopic, Bytes)> = cam
+            .retained_states()
+            .into_iter()
+            .filter(|now| now.0 == StateTopic::Status || !before.contains(now))
+            .collect();
+        if taken.new_entities || taken.device_changed {
             self.publish_discovery(mac);
         }
-        for (state, value) in values {
-            if let Some(v) = value {
-                self.publish_state(mac, state, v);
-            }
+        for (state, value) in changed {
+            self.publish_state(mac, state, value);
         }
     }
 
