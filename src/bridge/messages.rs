@@ -303,28 +303,12 @@ impl Bridge {
         received: SystemTime,
         now: Instant,
     ) {
-        let size = payload.len();
-        if size > MAX_REPORT_BYTES {
-            return self.reject(too_large(topic, "status", size));
-        }
-        let obj = match parse_object(&payload) {
-            Ok(obj) => obj,
-            // `<prefix>/Status/<MAC>` also carries status requests (ours, or another client's).
-            Err(_) if topic_mac.is_some() => {
-                debug!("{topic}: a status request, not a report");
-                return;
-            }
-            Err(e) => return self.reject(format!("{topic}: {size}-byte status rejected: {e}")),
+        let Some(report) = self.read_status(topic, topic_mac, &payload) else {
+            return;
         };
-        let report = StatusReport::read(&obj);
-        let Some(mac) = self.attribute(
-            topic,
-            "status",
-            size,
-            claimed(topic_mac, report.mac.clone()),
-            received,
-            now,
-        ) else {
+        let claim = claimed(topic_mac, report.mac.clone());
+        let size = payload.len();
+        let Some(mac) = self.attribute(topic, "status", size, claim, received, now) else {
             return;
         };
         let Some(cam) = self.cameras.get_mut(&mac) else {
@@ -348,6 +332,32 @@ impl Bridge {
         }
         for (state, value) in changed {
             self.publish_state(mac, state, value);
+        }
+    }
+
+    /// A status payload read, within its size; `None` when it is a status request or refused.
+    fn read_status(
+        &mut self,
+        topic: &str,
+        topic_mac: Option<Mac>,
+        payload: &[u8],
+    ) -> Option<StatusReport> {
+        let size = payload.len();
+        if size > MAX_REPORT_BYTES {
+            self.reject(too_large(topic, "status", size));
+            return None;
+        }
+        match parse_object(payload) {
+            Ok(obj) => Some(StatusReport::read(&obj)),
+            // `<prefix>/Status/<MAC>` also carries status requests (ours, or another client's).
+            Err(_) if topic_mac.is_some() => {
+                debug!("{topic}: a status request, not a report");
+                None
+            }
+            Err(e) => {
+                self.reject(format!("{topic}: {size}-byte status rejected: {e}"));
+                None
+            }
         }
     }
 
