@@ -7,6 +7,7 @@ pub(crate) mod archive;
 mod atomic;
 pub mod health;
 mod links;
+mod localtime;
 pub(crate) mod mqtt;
 pub(crate) mod outbox;
 pub(crate) mod state;

@@ -1,0 +1,112 @@
+// The integration tests' own Mosquitto: one way to run one.
+#[path = "../../../tests/common/mosquitto.rs"]
+#[allow(unreachable_pub)]
+mod test_mosquitto;
+
+use super::*;
+use test_mosquitto::Mosquitto;
+
+fn open(port: u16, client_id: &str, persistent: bool) -> Connection {
+    let broker = BrokerConfig {
+        url: format!("mqtt://127.0.0.1:{port}").parse().unwrap(),
+        username: None,
+        password: None,
+        password_file: None,
+        client_id: client_id.into(),
+        ca_file: None,
+        client_cert: None,
+        client_key: None,
+        reconnect_max: Duration::from_secs(1),
+    };
+    let opts = Options {
+        name: "camera broker",
+        last_will: None,
+        persistent,
+        max_incoming: 1 << 20,
+        max_outgoing: 1 << 20,
+        outbox_limit: 1 << 20,
+    };
+    Connection::open(&broker, opts).unwrap()
+}
+
+/// The next message, skipping connection events; within 10 s.
+async fn next_message(c: &mut Connection) -> (String, Option<Ack>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, c.incoming.recv()).await {
+            Ok(Some(Incoming::Message { topic, ack, .. })) => return (topic, ack),
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => panic!("no message within 10 s"),
+        }
+    }
+}
+
+fn qos1(topic: &str) -> Publish {
+    Publish {
+        link: crate::bridge::Link::Camera,
+        topic: topic.into(),
+        payload: Bytes::from_static(b"{}"),
+        qos: Qos::AtLeastOnce,
+        retain: false,
+    }
+}
+
+#[tokio::test]
+async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_after_it() {
+    let broker = Mosquitto::start();
+    let camera = open(broker.port, "test-camera", false);
+    let mut first = open(broker.port, "test-bridge", true);
+    first.subscribe(vec!["4GSolarCam/#".into()]);
+    // Subscribed once a message sent after the SUBSCRIBE comes back.
+    let mut tries = 0;
+    loop {
+        camera.publish(qos1("4GSolarCam/ready"));
+        let wait = tokio::time::timeout(Duration::from_millis(200), next_message(&mut first));
+        if let Ok((_, ack)) = wait.await {
+            first.ack(ack.expect("a QoS 1 message of a persistent session has an Ack"));
+            break;
+        }
+        tries += 1;
+        assert!(tries < 50, "never subscribed");
+    }
+    // Three camera messages, read but not yet handled.
+    for t in [
+        "4GSolarCam/Status",
+        "4GSolarCam/Alarm",
+        "4GSolarCam/Snapshot",
+    ] {
+        camera.publish(qos1(t));
+    }
+    let mut read = Vec::new();
+    while read.len() < 3 {
+        let (topic, ack) = next_message(&mut first).await;
+        // An earlier try's "ready", come back after the first.
+        if topic == "4GSolarCam/ready" {
+            first.ack(ack.unwrap());
+            continue;
+        }
+        read.push((topic, ack.unwrap()));
+    }
+    // The status is handled and acknowledged; the bridge stops before it handles the rest.
+    let mut read = read.into_iter();
+    let (status, ack) = read.next().unwrap();
+    assert_eq!(status, "4GSolarCam/Status");
+    first.ack(ack);
+    drop(read);
+    first.disconnect();
+    assert!(first.closed(Duration::from_secs(10)).await);
+
+    // The same session again: the broker sends the two it holds, not the status.
+    let mut second = open(broker.port, "test-bridge", true);
+    let mut again = Vec::new();
+    for _ in 0..2 {
+        let (topic, ack) = next_message(&mut second).await;
+        second.ack(ack.unwrap());
+        again.push(topic);
+    }
+    assert_eq!(again, ["4GSolarCam/Alarm", "4GSolarCam/Snapshot"]);
+    // And nothing else is waiting: the next message is a new one.
+    camera.publish(qos1("4GSolarCam/Status/5CC5638AE24C"));
+    let (next, _) = next_message(&mut second).await;
+    assert_eq!(next, "4GSolarCam/Status/5CC5638AE24C");
+}
