@@ -7,6 +7,9 @@
 //! one): a power cut leaves the old version or the new one, never half of one.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+
+use tracing::warn;
 
 use crate::bridge::Saved;
 
@@ -65,10 +68,99 @@ impl StateDir {
     }
 }
 
+/// The state file's own thread: the main loop hands it the newest state and goes on, never
+/// waiting for a disk (two fsyncs a save). One place holds what waits: a state superseded before
+/// it was written is skipped, since only the newest matters. Finishing (or dropping) it writes
+/// what waits, then returns.
+pub(crate) struct StateWriter {
+    slot: Arc<(Mutex<Slot>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    next: Option<Saved>,
+    closed: bool,
+}
+
+impl StateWriter {
+    pub(crate) fn start(dir: StateDir) -> StateWriter {
+        let slot: Arc<(Mutex<Slot>, Condvar)> = Arc::default();
+        let shared = slot.clone();
+        let thread = std::thread::Builder::new()
+            .name("state".into())
+            .spawn(move || {
+                while let Some(saved) = next_to_write(&shared) {
+                    if let Err(e) = dir.save(&saved) {
+                        warn!("{e}; queued commands and discovered cameras will not survive a restart");
+                    }
+                }
+            })
+            .map_err(|e| warn!("no thread for the state file ({e}); it is not saved"))
+            .ok();
+        StateWriter { slot, thread }
+    }
+
+    /// Hands `saved` over, in place of any older state still waiting.
+    pub(crate) fn save(&self, saved: Saved) {
+        let (lock, wake) = &*self.slot;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).next = Some(saved);
+        wake.notify_one();
+    }
+
+    /// Waits until what was handed over is written (at a stop).
+    pub(crate) fn finish(&mut self) {
+        let (lock, wake) = &*self.slot;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for StateWriter {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The next state to write; `None` once the writer is finished and nothing waits.
+fn next_to_write(slot: &(Mutex<Slot>, Condvar)) -> Option<Saved> {
+    let (lock, wake) = slot;
+    let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(saved) = s.next.take() {
+            return Some(saved);
+        }
+        if s.closed {
+            return None;
+        }
+        s = wake.wait(s).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::CameraCommand;
+
+    #[test]
+    fn the_writer_writes_the_newest_state_and_all_of_it_before_it_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = StateWriter::start(StateDir::new(dir.path()));
+        let mac = |i: u64| format!("{:012X}", 0x0011_0000_0000u64 + i).parse().unwrap();
+        for i in 0..200 {
+            writer.save(Saved {
+                discovered: (0..=i).map(mac).collect(),
+                ..Saved::default()
+            });
+        }
+        writer.finish();
+        let last = StateDir::new(dir.path()).load().unwrap();
+        assert_eq!(last.discovered.len(), 200);
+        assert_eq!(last.discovered.last(), Some(&mac(199)));
+    }
 
     #[test]
     fn state_round_trips_and_a_damaged_file_is_reported() {

@@ -8,13 +8,12 @@ use sd_notify::NotifyState;
 use tracing::warn;
 
 use super::links::Links;
+use super::standing::Standing;
 use crate::bridge::Bridge;
 
 /// systemd's notification protocol; every call is a no-op outside systemd.
 pub(super) struct Systemd {
     ready: bool,
-    pub(super) connected: bool,
-    pub(super) last_error: Option<String>,
     last_status: String,
     watchdog: Option<Duration>,
     last_ping: tokio::time::Instant,
@@ -31,8 +30,6 @@ impl Systemd {
             .map(|usec| Duration::from_micros(usec) / 2);
         Systemd {
             ready: false,
-            connected: false,
-            last_error: None,
             last_status: String::new(),
             watchdog,
             last_ping: tokio::time::Instant::now(),
@@ -62,12 +59,12 @@ impl Systemd {
 
     /// Called once per loop turn: READY once connected and discovery is queued, STATUS when it
     /// changes, WATCHDOG when due (a hung loop stops these, and systemd restarts the service).
-    pub(super) fn tick(&mut self, bridge: &Bridge, links: &Links) {
+    pub(super) fn tick(&mut self, standing: &Standing, bridge: &Bridge, links: &Links) {
         let mut states = Vec::new();
         let n = bridge.camera_count();
         let mut status = format!(
             "{} {}, {n} camera{}",
-            if self.connected {
+            if standing.connected() {
                 "connected to"
             } else {
                 "connecting to"
@@ -78,7 +75,7 @@ impl Systemd {
         if let Some(c) = &links.cameras {
             status.push_str(&format!(", cameras on {}", c.url));
         }
-        if let Some(e) = &self.last_error {
+        if let Some(e) = standing.last_error() {
             status.push_str(&format!(", last error: {e}"));
         }
         let status_changed = status != self.last_status;
@@ -87,7 +84,7 @@ impl Systemd {
             states.push(NotifyState::Status(&self.last_status));
         }
         // After STATUS, so that a reader sees how things stand when READY arrives.
-        if self.connected && !self.ready && !bridge.has_more() {
+        if standing.connected() && !self.ready && !bridge.has_more() {
             self.ready = true;
             states.push(NotifyState::Ready);
         }
