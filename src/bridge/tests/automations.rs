@@ -295,3 +295,21 @@ fn events_still_held_when_the_bridge_stops_go_out_before_offline() {
         .position(|p| p.topic == "solarcam/bridge/availability");
     assert!(event.is_some() && event < offline, "{ps:#?}");
 }
+
+/// The README's default, by its number: `alarm_snapshot_window` 30 s.
+#[test]
+fn by_default_a_snapshot_up_to_30_s_after_an_alarm_is_its_picture() {
+    for (after, is_its_picture) in [(29, true), (31, false)] {
+        let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
+        h.message("4GSolarCam/Alarm", format!(r#"{{"mac":"{DRIVEWAY}"}}"#));
+        h.advance(Duration::from_secs(after));
+        let ps = publishes(h.event(snapshot_event(&h, DRIVEWAY)));
+        let picture = ps
+            .iter()
+            .any(|p| p.topic == "solarcam/5CC5638AE24C/alarm/snapshot");
+        assert_eq!(
+            picture, is_its_picture,
+            "a snapshot {after} s after the alarm"
+        );
+    }
+}

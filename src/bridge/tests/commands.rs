@@ -148,3 +148,29 @@ fn queued_commands_are_saved_and_resumed_after_a_restart() {
         vec![cmd("4GSolarCam/Config/5CC5638AE24D", "reboot")]
     );
 }
+
+/// The README's defaults, by their numbers: `command_timeout` 60 s, `wake_retries` 3.
+#[test]
+fn by_default_a_wake_waits_60_s_and_three_are_sent() {
+    let mut h = Harness::connected(config(&format!("cameras:\n  - mac: {DRIVEWAY}\n")));
+    let wake = || vec![cmd("4GSolarCam/Wake/5CC5638AE24C", "wake")];
+    assert_eq!(
+        commands_sent(&h.message("solarcam/5CC5638AE24C/command", "reboot")),
+        wake()
+    );
+    for _ in 0..2 {
+        assert!(commands_sent(&h.advance(Duration::from_secs(59))).is_empty());
+        assert_eq!(commands_sent(&h.advance(Duration::from_secs(1))), wake());
+    }
+    assert!(commands_sent(&h.advance(Duration::from_secs(59))).is_empty());
+    let ps = h.advance(Duration::from_secs(1));
+    assert!(commands_sent(&ps).is_empty());
+    let attrs = json(on(&ps, "solarcam/5CC5638AE24C/pending_commands/attributes"));
+    assert!(
+        attrs["last_error"]
+            .as_str()
+            .unwrap()
+            .ends_with("reboot not sent: the camera did not answer 3 wakes over 180s"),
+        "{attrs}"
+    );
+}
