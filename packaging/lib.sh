@@ -42,3 +42,8 @@ enable_qemu_binfmt() {
     fi
   done
 }
+
+# A test script's verdicts: `pass` counts a check that held, `fail` stops the script saying why.
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; passed=$((passed + 1)); }
+passed=0

@@ -20,10 +20,6 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || exec sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME,PI_ROOTS "$0" "$@"
 export DEBIAN_FRONTEND=noninteractive
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; passed=$((passed + 1)); }
-passed=0
-
 need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v rpm >/dev/null || need+=(rpm)

@@ -29,10 +29,6 @@ cd "$(dirname "$0")/.."
 . packaging/lib.sh
 export DEBIAN_FRONTEND=noninteractive
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; passed=$((passed + 1)); }
-passed=0
-
 need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v mosquitto_sub >/dev/null || need+=(mosquitto mosquitto-clients)

@@ -11,9 +11,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME "$0" "$@"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; passed=$((passed + 1)); }
-passed=0
+. packaging/lib.sh
 
 need=()
 command -v lintian >/dev/null || need+=(lintian)
