@@ -84,9 +84,9 @@ fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
         devices[0],
         "homeassistant/camera/solarcam_020000000000/snapshot/config"
     );
-    let saved = std::fs::read_to_string(bridge.dir.path().join("state/state.json")).unwrap();
-    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
-    assert_eq!(saved["discovered"].as_array().unwrap().len(), devices.len());
+    let saved = wait_for_state(bridge.dir.path(), |s| {
+        s["discovered"].as_array().map(Vec::len) == Some(devices.len())
+    });
     assert_eq!(saved["discovered"][0], "020000000000");
     // Logged once a minute at most, not 499 times: the sensor has the count.
     let log = bridge.stop();
@@ -231,10 +231,10 @@ fn a_device_deleted_in_home_assistant_is_not_brought_back_by_its_camera() {
     camera.publish("4GSolarCam/Status", status("0011AABBCCDD", 61), false);
     bridge.wait_log(&["0011AABBCCDD", "list it to bring it back"]);
     assert!(retained(broker.port, config).is_none());
-    let saved = std::fs::read_to_string(bridge.dir.path().join("state/state.json")).unwrap();
-    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
-    assert_eq!(saved["dismissed"], serde_json::json!(["0011AABBCCDD"]));
-    assert_eq!(saved["discovered"], serde_json::json!([]));
+    wait_for_state(bridge.dir.path(), |saved| {
+        saved["dismissed"] == serde_json::json!(["0011AABBCCDD"])
+            && saved["discovered"] == serde_json::json!([])
+    });
 }
 
 #[test]

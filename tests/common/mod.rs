@@ -516,6 +516,27 @@ pub fn wait_for_file_containing(path: &Path, text: &str) -> String {
     }
 }
 
+/// The bridge's saved state once `holds` is true of it: the state file is written by a
+/// thread of its own, so it lags the log and the broker by a moment.
+pub fn wait_for_state(dir: &Path, holds: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let path = dir.join("state/state.json");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let saved = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok());
+        match saved {
+            Some(saved) if holds(&saved) => return saved,
+            saved => assert!(
+                Instant::now() < deadline,
+                "{} never held what was expected; last read: {saved:?}",
+                path.display()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits until `topic` holds `value` retained.
 pub fn wait_retained_value(port: u16, topic: &str, value: &str) {
     let deadline = Instant::now() + WAIT;
