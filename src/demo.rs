@@ -82,6 +82,8 @@ pub async fn run(opts: DemoOptions) -> Result<(), ServiceError> {
         password: None,
         mac,
         prefix: config.camera_topic_prefix.clone(),
+        topics: config.camera_topics.clone(),
+        envelope: false,
         alarm_every: Some(opts.alarm_every),
         once: false,
         awake_for: Duration::from_secs(40),

@@ -11,6 +11,8 @@ use solarcam_bridge::config::{BrokerUrl, Config, Level, Secret, DEFAULT_PATH};
 use solarcam_bridge::container::{self, RunAs};
 use solarcam_bridge::logging;
 use solarcam_bridge::mac::Mac;
+use solarcam_bridge::protocol::CameraTopics;
+use solarcam_bridge::simulator::TopicSetting;
 
 /// Bridges Milesight SC211 4G solar cameras to Home Assistant over MQTT, with discovery.
 #[derive(Parser)]
@@ -72,6 +74,13 @@ enum Command {
         /// The cameras' topic root.
         #[arg(long, default_value = solarcam_bridge::config::DEFAULT_CAMERA_TOPIC_PREFIX)]
         prefix: String,
+        /// A topic as set in the camera's web page, KIND=TOPIC (snapshot, status, alarm,
+        /// config_request, config_respond); the others stay under the prefix.
+        #[arg(long, value_name = "KIND=TOPIC")]
+        topic: Vec<TopicSetting>,
+        /// Send snapshots in the newer firmware's JSON envelope.
+        #[arg(long)]
+        envelope: bool,
         /// Send an alarm and a snapshot every this many seconds.
         #[arg(long, value_name = "SECONDS")]
         alarm_every: Option<u64>,
@@ -190,10 +199,17 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             password,
             mac,
             prefix,
+            topic,
+            envelope,
             alarm_every,
             once,
             awake_for,
         }) => {
+            let topics = topic
+                .into_iter()
+                .fold(CameraTopics::under(&prefix), |t, TopicSetting(kind, topic)| {
+                    t.with(kind, topic)
+                });
             logging::init(None, "info");
             let opts = solarcam_bridge::simulator::SimulatorOptions {
                 broker,
@@ -201,6 +217,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 password: password.map(Secret::new),
                 mac,
                 prefix,
+                topics,
+                envelope,
                 alarm_every: alarm_every.map(Duration::from_secs),
                 once,
                 awake_for: Duration::from_secs(awake_for),

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::config::{BrokerUrl, Secret};
 use crate::mac::Mac;
-use crate::protocol::{CameraCommand, CameraTopic};
+use crate::protocol::{CameraCommand, CameraTopics, TopicKind};
 
 /// The picture the virtual camera takes every time (160x120).
 pub const SAMPLE_JPEG: &[u8] = include_bytes!("../assets/sample-snapshot.jpg");
@@ -27,7 +27,13 @@ pub struct SimulatorOptions {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub mac: Mac,
+    /// Where its commands come (`<prefix>/Wake/<MAC>` and the like).
     pub prefix: String,
+    /// Where it publishes (and takes configuration requests), as set in its web page.
+    pub topics: CameraTopics,
+    /// Snapshots in the newer firmware's JSON envelope (`ts`, `values.devName`, `time`,
+    /// `imageSize`, the image as a base64 data URL) instead of a binary header.
+    pub envelope: bool,
     /// Alarm (then snapshot) this often; `None` for never (or once, with `once`).
     pub alarm_every: Option<Duration>,
     /// One alarm and snapshot right after connecting, then only commands.
@@ -44,6 +50,51 @@ pub fn snapshot_payload(mac: Mac, jpeg: &[u8]) -> Vec<u8> {
     p.extend_from_slice(&(jpeg.len() as u32).to_be_bytes());
     p.extend_from_slice(jpeg);
     p
+}
+
+/// The snapshot payload as newer firmware sends it (the vendor's MQTT application article).
+pub fn snapshot_envelope(mac: Mac, jpeg: &[u8], taken: SystemTime) -> Vec<u8> {
+    use base64::Engine;
+    let secs = taken
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let image = base64::engine::general_purpose::STANDARD.encode(jpeg);
+    serde_json::json!({
+        "ts": secs * 1000,
+        "values": {
+            "devName": "4G Solar-powered Camera",
+            "devMac": mac.to_string(),
+            "file": format!("snapshot_{secs}"),
+            "time": secs,
+            "imageSize": jpeg.len(),
+            "image": format!("data:image/jpeg;base64,{image}"),
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A `KIND=TOPIC` setting of the simulator's command line: one of its topics as its web page
+/// would set it.
+#[derive(Debug, Clone)]
+pub struct TopicSetting(pub TopicKind, pub String);
+
+impl std::str::FromStr for TopicSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (key, topic) = s
+            .split_once('=')
+            .ok_or_else(|| format!("{s:?}: write KIND=TOPIC, e.g. snapshot=home/gate/snapshot"))?;
+        let kind = TopicKind::ALL
+            .into_iter()
+            .find(|k| k.key() == key)
+            .ok_or_else(|| {
+                let keys: Vec<&str> = TopicKind::ALL.iter().map(|k| k.key()).collect();
+                format!("{key:?} is not a kind of topic; use one of {}", keys.join(", "))
+            })?;
+        Ok(TopicSetting(kind, topic.to_string()))
+    }
 }
 
 struct Camera {
@@ -66,8 +117,8 @@ impl Camera {
         self.awake_until = Some(Instant::now() + self.opts.awake_for);
     }
 
-    async fn publish(&self, what: CameraTopic, payload: Vec<u8>) {
-        let topic = what.topic(&self.opts.prefix);
+    async fn publish(&self, kind: TopicKind, payload: Vec<u8>) {
+        let topic = self.opts.topics.topic_for(kind, self.opts.mac);
         if let Err(e) = self
             .client
             .publish(&topic, QoS::AtLeastOnce, false, payload)
@@ -96,7 +147,7 @@ impl Camera {
             self.opts.mac,
             self.battery.round()
         );
-        self.publish(CameraTopic::Status(None), status.to_string().into_bytes())
+        self.publish(TopicKind::Status, status.to_string().into_bytes())
             .await;
     }
 
@@ -108,13 +159,14 @@ impl Camera {
             "time": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         });
         info!("camera {}: alarm, then snapshot", self.opts.mac);
-        self.publish(CameraTopic::Alarm(None), alarm.to_string().into_bytes())
+        self.publish(TopicKind::Alarm, alarm.to_string().into_bytes())
             .await;
-        self.publish(
-            CameraTopic::Snapshot(None),
-            snapshot_payload(self.opts.mac, SAMPLE_JPEG),
-        )
-        .await;
+        let snapshot = if self.opts.envelope {
+            snapshot_envelope(self.opts.mac, SAMPLE_JPEG, SystemTime::now())
+        } else {
+            snapshot_payload(self.opts.mac, SAMPLE_JPEG)
+        };
+        self.publish(TopicKind::Snapshot, snapshot).await;
     }
 
     /// What a message on one of its command topics asks: anything on its Wake topic wakes it;
@@ -132,6 +184,9 @@ impl Camera {
 
     async fn command(&mut self, topic: &str, payload: &[u8]) {
         let mac = self.opts.mac;
+        if topic == self.opts.topics.topic_for(TopicKind::ConfigRequest, mac) {
+            return self.configure(payload).await;
+        }
         let Some(command) = self.command_of(topic, payload) else {
             let word = String::from_utf8_lossy(payload);
             return info!("camera {mac}: {word:?} on {topic} is not a command; ignored");
@@ -163,6 +218,26 @@ impl Camera {
     }
 }
 
+impl Camera {
+    /// A remote configuration request: answered on the respond topic while awake. (What the real
+    /// camera takes and answers is not published; this answer only says what it was asked.)
+    async fn configure(&mut self, payload: &[u8]) {
+        let mac = self.opts.mac;
+        if !self.awake() {
+            return info!("camera {mac}: asleep: configuration request ignored");
+        }
+        let asked: String = String::from_utf8_lossy(payload).chars().take(256).collect();
+        info!("camera {mac}: configuration request, answered");
+        let answer = serde_json::json!({
+            "devMac": mac.to_string(),
+            "result": "ok",
+            "request": asked,
+        });
+        self.publish(TopicKind::ConfigRespond, answer.to_string().into_bytes())
+            .await;
+    }
+}
+
 /// Runs the virtual camera until the process is stopped.
 pub async fn run(opts: SimulatorOptions) {
     let mac = opts.mac;
@@ -188,6 +263,7 @@ pub async fn run(opts: SimulatorOptions) {
         .map(|c| c.topic(&opts.prefix, mac))
         .collect();
     filters.dedup();
+    filters.push(opts.topics.topic_for(TopicKind::ConfigRequest, mac));
     let mut camera = Camera {
         client,
         awake_until: None,

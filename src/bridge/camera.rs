@@ -1,7 +1,7 @@
 //! What the bridge knows about one camera: its names, its last values, whether it is awake, and
 //! the commands waiting for it.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
@@ -22,23 +22,53 @@ pub(super) struct Camera {
     pub(super) awake_timeout: Option<Duration>,
     pub(super) model: Option<String>,
     pub(super) sw_version: Option<String>,
+    /// What its snapshots call it (`devName`): its device's model when its status names none,
+    /// and an unlisted camera's name.
+    pub(super) dev_name: Option<String>,
 
     /// When the alarm last turned on, and when the last alarm came: each event tells both, so an
     /// automation can keep a cooldown per camera without state of its own.
     pub(super) alarm_since: Option<Instant>,
     pub(super) last_alarm: Option<Instant>,
     pub(super) alarm_attributes: Option<Bytes>,
-    /// Until when the next snapshot counts as the alarm's own picture; `None` when none is due.
-    pub(super) alarm_snapshot_until: Option<Instant>,
+    /// The last alarm's picture, while none has come yet.
+    pub(super) picture_due: Option<PictureDue>,
+    /// When the picture shown was taken, by the camera's clock (when it tells it): an older one
+    /// delivered late does not replace it.
+    pub(super) shown_taken: Option<SystemTime>,
+    /// Its snapshots' times were found implausible (and said so, once).
+    pub(super) clock_warned: bool,
     pub(super) status: Option<Bytes>,
     pub(super) battery: Option<f64>,
     pub(super) battery_voltage: Option<f64>,
     pub(super) signal_dbm: Option<i32>,
     pub(super) last_status: Option<String>,
     pub(super) last_seen: Option<String>,
+    /// The last answer on the configuration-respond topic: when (RFC 3339), and what, as
+    /// attributes.
+    pub(super) config_answer: Option<(String, Bytes)>,
 
     pub(super) presence: Presence,
     pub(super) commands: CommandQueue,
+}
+
+/// An alarm waiting for its picture: the next snapshot is the alarm's when it arrives by `until`,
+/// or was taken (by the camera's clock) within the window of the alarm's arrival `at`: over 4G a
+/// picture may come minutes after it was taken.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PictureDue {
+    pub(super) until: Instant,
+    pub(super) at: SystemTime,
+}
+
+impl PictureDue {
+    pub(super) fn met_by(&self, now: Instant, taken: Option<SystemTime>, window: Duration) -> bool {
+        let taken_within = taken.is_some_and(|t| match t.duration_since(self.at) {
+            Ok(after) => after <= window,
+            Err(before) => before.duration() <= window,
+        });
+        now <= self.until || taken_within
+    }
 }
 
 /// What a status changed besides values: Home Assistant is told of the device again when it
@@ -148,12 +178,25 @@ impl Camera {
         }
     }
 
+    /// Takes the name its snapshots give (`devName`): its model, and an unlisted camera's name
+    /// (the MAC keeps two of one product apart). Whether it changed.
+    pub(super) fn take_dev_name(&mut self, mac: Mac, dev_name: String) -> bool {
+        if self.dev_name.as_ref() == Some(&dev_name) {
+            return false;
+        }
+        if !self.configured {
+            self.name = format!("{dev_name} {mac}");
+        }
+        self.dev_name = Some(dev_name);
+        true
+    }
+
     pub(super) fn info(&self, mac: Mac) -> CameraInfo<'_> {
         CameraInfo {
             mac,
             name: &self.name,
             area: self.area.as_deref(),
-            model: self.model.as_deref(),
+            model: self.model.as_deref().or(self.dev_name.as_deref()),
             sw_version: self.sw_version.as_deref(),
         }
     }
@@ -178,6 +221,14 @@ impl Camera {
                 self.signal_dbm.map(|d| Bytes::from(d.to_string())),
             ),
             (StateTopic::LastSeen, text(&self.last_seen)),
+            (
+                StateTopic::ConfigAnswer,
+                self.config_answer.as_ref().map(|(t, _)| Bytes::from(t.clone())),
+            ),
+            (
+                StateTopic::ConfigAnswerAttributes,
+                self.config_answer.as_ref().map(|(_, a)| a.clone()),
+            ),
         ]
         .into_iter()
         .filter_map(|(state, value)| Some((state, value?)))
@@ -214,6 +265,7 @@ impl Camera {
         match entity {
             CameraEntity::BatteryVoltage => self.battery_voltage.is_some(),
             CameraEntity::Signal => self.signal_dbm.is_some(),
+            CameraEntity::ConfigAnswer => self.config_answer.is_some(),
             _ => true,
         }
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
+use super::camera::PictureDue;
 use super::{awake_state, cut, Action, ArchiveRequest, Bridge, CameraTimer, Counter, Link};
 use crate::discovery::StateTopic;
 use crate::mac::Mac;
@@ -26,6 +27,13 @@ pub(super) const MAX_REPORT_BYTES: usize = 64 << 10;
 /// A JPEG sliced out of a payload that much larger is copied out, so the payload's buffer is
 /// freed rather than kept alive, uncounted, by the slice until it is sent.
 const MAX_PINNED_SURPLUS: usize = 64 << 10;
+
+/// A snapshot's time further ahead of this machine's clock than this is a clock not set.
+const MAX_CLOCK_AHEAD: Duration = Duration::from_secs(5 * 60);
+
+/// A snapshot's time further back than this is a clock not set (a camera's 4G link may hold a
+/// picture for minutes, an outage for days, not longer).
+const MAX_PICTURE_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A topic is quoted in logs and errors up to this many characters (a stranger's may be 64 KB).
 const MAX_TOPIC_SHOWN: usize = 120;
@@ -81,11 +89,14 @@ impl Bridge {
         received: SystemTime,
         now: Instant,
     ) {
-        if let Some(kind) = CameraTopic::parse(&self.config.camera_topic_prefix, topic) {
+        if let Some(kind) = self.config.camera_topics.parse(topic) {
             match kind {
                 CameraTopic::Snapshot(mac) => self.on_snapshot(topic, mac, payload, received, now),
                 CameraTopic::Alarm(mac) => self.on_alarm(topic, mac, payload, received, now),
                 CameraTopic::Status(mac) => self.on_status(topic, mac, payload, received, now),
+                CameraTopic::ConfigRespond(mac) => {
+                    self.on_config_answer(topic, mac, payload, received, now)
+                }
             }
         } else if topic == self.topics.ha_status() {
             if payload.as_ref() == b"online" {
@@ -182,22 +193,41 @@ impl Bridge {
                 self.config.snapshot_max_bytes
             ));
         }
+        if let Some(dev_name) = found.facts.dev_name.take() {
+            self.take_dev_name(mac, dev_name);
+        }
+        let taken = found.facts.taken.and_then(|t| self.plausible(mac, t, received));
+        let window = self.config.alarm_snapshot_window;
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        let after_alarm = cam.alarm_snapshot_until.take().is_some_and(|t| now <= t);
+        let after_alarm = cam
+            .picture_due
+            .take()
+            .is_some_and(|due| due.met_by(now, taken, window));
+        // By the camera's clock, older than the picture shown: delivered late, it is kept (in
+        // the archive, and as the alarm's picture if it is that) but does not replace it.
+        let late = taken.is_some_and(|t| cam.shown_taken.is_some_and(|shown| t < shown));
         info!(
-            "{} ({mac}): snapshot, {jpeg_len} bytes ({}){}",
+            "{} ({mac}): snapshot, {jpeg_len} bytes ({}){}{}",
             cam.name,
             found.form,
-            if after_alarm { ", the alarm's" } else { "" }
+            if after_alarm { ", the alarm's" } else { "" },
+            if late {
+                ", taken before the one shown: not shown"
+            } else {
+                ""
+            }
         );
+        if !late {
+            cam.shown_taken = taken;
+        }
         let folder = crate::discovery::sanitize_id(&cam.name);
         if self.config.archive.is_some() {
             self.actions.push_back(Action::Archive(ArchiveRequest {
                 camera: folder,
                 jpeg: found.jpeg.clone(),
-                received,
+                taken: taken.unwrap_or(received),
                 alarm: after_alarm,
             }));
         }
@@ -206,7 +236,50 @@ impl Bridge {
         }
         // Not kept: the broker retains it for Home Assistant, and a Pi's memory is better spent
         // elsewhere than on a copy of every camera's last picture.
-        self.publish_state(mac, StateTopic::Snapshot, found.jpeg);
+        if !late {
+            self.publish_state(mac, StateTopic::Snapshot, found.jpeg);
+        }
+    }
+
+    /// The name a snapshot gives its camera: Home Assistant is told when it is new.
+    fn take_dev_name(&mut self, mac: Mac, dev_name: String) {
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        if cam.take_dev_name(mac, dev_name) {
+            info!("{} ({mac}): its snapshots name it {:?}", cam.name, cam.dev_name);
+            self.publish_discovery(mac);
+            self.save_state();
+        }
+    }
+
+    /// A snapshot's `time` as a time, unless it is further from `received` than a clock that was
+    /// set can be: a camera whose clock was never set sends 1970 or 2000 (said once a camera).
+    fn plausible(&mut self, mac: Mac, secs: u64, received: SystemTime) -> Option<SystemTime> {
+        let taken = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs));
+        let off = taken.map(|t| match t.duration_since(received) {
+            Ok(ahead) => (ahead > MAX_CLOCK_AHEAD).then_some((ahead, "ahead of")),
+            Err(behind) => (behind.duration() > MAX_PICTURE_AGE).then_some((behind.duration(), "behind")),
+        });
+        let cam = self.cameras.get_mut(&mac)?;
+        match off {
+            Some(None) => taken,
+            off => {
+                if !cam.clock_warned {
+                    cam.clock_warned = true;
+                    let by = off.flatten().map_or("far off".to_string(), |(d, way)| {
+                        format!("{} {way}", humantime::format_duration(Duration::from_secs(d.as_secs())))
+                    });
+                    warn!(
+                        "{} ({mac}): its snapshots' time ({secs}) is {by} this machine's clock; \
+                         ignored: pictures are filed and ordered by when they arrive. Is the \
+                         camera's clock set (NTP, time zone)?",
+                        cam.name
+                    );
+                }
+                None
+            }
+        }
     }
 
     fn on_alarm(
@@ -267,7 +340,10 @@ impl Bridge {
         let on_for = cam.alarm_since.map_or(0.0, |t| seconds(now, t));
         let since_previous = cam.last_alarm.replace(now).map(|t| seconds(now, t));
         // The next snapshot within the window is this alarm's picture.
-        cam.alarm_snapshot_until = Some(now + self.config.alarm_snapshot_window);
+        cam.picture_due = Some(PictureDue {
+            until: now + self.config.alarm_snapshot_window,
+            at: received,
+        });
         cam.alarm_attributes = Some(attributes.clone());
         self.publish_state(mac, StateTopic::AlarmAttributes, attributes);
         if !was_on {
@@ -333,6 +409,48 @@ impl Bridge {
         for (state, value) in changed {
             self.publish_state(mac, state, value);
         }
+    }
+
+    /// An answer on the configuration-respond topic: kept and shown as the "Configuration
+    /// answer" entity's attributes, bounded as a status is, and never acted on.
+    fn on_config_answer(
+        &mut self,
+        topic: &str,
+        topic_mac: Option<Mac>,
+        payload: Bytes,
+        received: SystemTime,
+        now: Instant,
+    ) {
+        let size = payload.len();
+        if size > MAX_REPORT_BYTES {
+            return self.reject(too_large(topic, "configuration answer", size));
+        }
+        let (payload_mac, shown) = match parse_object(&payload) {
+            Ok(obj) => (find_mac_in(&obj), attributes("configuration answer", payload)),
+            // Not JSON: its text, so the user still sees what the camera said.
+            Err(_) => {
+                let raw: String = String::from_utf8_lossy(&payload).chars().take(1024).collect();
+                let shown = serde_json::json!({ "raw": raw }).to_string();
+                (Ok(Mac::find_in(&payload)), Bytes::from(shown))
+            }
+        };
+        let claim = claimed(topic_mac, payload_mac);
+        let Some(mac) = self.attribute(topic, "configuration answer", size, claim, received, now)
+        else {
+            return;
+        };
+        let Some(cam) = self.cameras.get_mut(&mac) else {
+            return;
+        };
+        info!("{} ({mac}): configuration answer, {size} bytes", cam.name);
+        let first = cam.config_answer.is_none();
+        let received = humantime::format_rfc3339_seconds(received).to_string();
+        cam.config_answer = Some((received.clone(), shown.clone()));
+        if first {
+            self.publish_discovery(mac);
+        }
+        self.publish_state(mac, StateTopic::ConfigAnswerAttributes, shown);
+        self.publish_state(mac, StateTopic::ConfigAnswer, Bytes::from(received));
     }
 
     /// A status payload read, within its size; `None` when it is a status request or refused.

@@ -36,7 +36,7 @@ use tracing::{debug, warn};
 use crate::config::Config;
 use crate::discovery::{StateTopic, Topics};
 use crate::mac::Mac;
-use crate::protocol::{CameraCommand, CameraTopic};
+use crate::protocol::CameraCommand;
 
 pub use admission::{MAX_DISMISSED, NEW_CAMERA_EVERY, REFUSALS_LOGGED_EVERY};
 pub use announce::{EVENT_SETTLE, MAX_HELD_EVENTS, REANNOUNCE_EVERY};
@@ -167,8 +167,8 @@ pub struct ArchiveRequest {
     /// The camera's folder in the archive: its name, as an id (`Driveway` → `driveway`).
     pub camera: String,
     pub jpeg: Bytes,
-    /// When it arrived.
-    pub received: SystemTime,
+    /// When it was taken: the time the camera gives (newer firmware), else when it arrived.
+    pub taken: SystemTime,
     /// The first snapshot after an alarm.
     pub alarm: bool,
 }
@@ -186,6 +186,9 @@ pub struct Saved {
     /// messages no longer make them devices (see [`MAX_DISMISSED`]).
     #[serde(default)]
     pub dismissed: Vec<Mac>,
+    /// What cameras' snapshots call them (`devName`): their model, an unlisted camera's name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dev_names: BTreeMap<Mac, String>,
 }
 
 pub struct Bridge {
@@ -268,6 +271,11 @@ impl Bridge {
             .into_iter()
             .filter(|m| !self.cameras.get(m).is_some_and(|c| c.configured))
             .collect();
+        for (mac, dev_name) in saved.dev_names {
+            if let Some(cam) = self.cameras.get_mut(&mac) {
+                cam.take_dev_name(mac, dev_name);
+            }
+        }
         for (mac, commands) in saved.pending {
             match self.cameras.get_mut(&mac) {
                 Some(cam) => cam.commands = camera::CommandQueue::restored(commands),
@@ -298,6 +306,11 @@ impl Bridge {
                 .map(|(m, c)| (*m, c.commands.pending().to_vec()))
                 .collect(),
             dismissed: self.admission.dismissed.iter().copied().collect(),
+            dev_names: self
+                .cameras
+                .iter()
+                .filter_map(|(m, c)| Some((*m, c.dev_name.clone()?)))
+                .collect(),
         }
     }
 
@@ -465,7 +478,7 @@ impl Bridge {
     }
 
     fn subscribe_cameras(&mut self) {
-        let filters = CameraTopic::filters(&self.config.camera_topic_prefix);
+        let filters = self.config.camera_topics.filters();
         self.actions.push_back(Action::Subscribe {
             link: Link::Camera,
             filters,

@@ -15,7 +15,6 @@ use crate::discovery::{
     BridgeEntity, CameraEntity, Diagnostic, StateTopic, Topics, ALARM_TRIGGERS,
 };
 use crate::mac::Mac;
-use crate::protocol::CameraTopic;
 
 impl Bridge {
     pub(super) fn on_config(&mut self, mut new: Config, now: Instant) {
@@ -113,12 +112,12 @@ impl Bridge {
     fn reload(&mut self, new: Config, now: Instant) {
         let topics_changed = new.discovery_prefix != self.config.discovery_prefix
             || new.base_topic != self.config.base_topic;
-        let prefix_changed = new.camera_topic_prefix != self.config.camera_topic_prefix;
+        let camera_topics_changed = new.camera_topics != self.config.camera_topics;
         if topics_changed {
             self.leave_old_topics(topics_of(&new));
         }
-        if prefix_changed {
-            let old = CameraTopic::filters(&self.config.camera_topic_prefix);
+        if camera_topics_changed {
+            let old = self.config.camera_topics.filters();
             self.actions.push_back(Action::Unsubscribe {
                 link: Link::Camera,
                 filters: old,
@@ -137,7 +136,7 @@ impl Bridge {
                 self.announce_camera(mac, now);
             }
         }
-        if prefix_changed && self.camera_connected {
+        if camera_topics_changed && self.camera_connected {
             self.subscribe_cameras();
         }
     }

@@ -30,6 +30,18 @@ pub fn valid_filter(filter: &str) -> bool {
         })
 }
 
+/// Whether some topic matches both filters.
+pub fn filters_overlap(a: &str, b: &str) -> bool {
+    let (mut x, mut y) = (a.split('/'), b.split('/'));
+    loop {
+        match (x.next(), y.next()) {
+            (Some("#"), _) | (_, Some("#")) | (None, None) => return true,
+            (Some(p), Some(q)) if p == "+" || q == "+" || p == q => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +70,23 @@ mod tests {
         }
         for f in ["#", "+", "a/+/c", "a/#"] {
             assert!(valid_filter(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn filters_overlap_when_one_topic_matches_both() {
+        for (a, b) in [
+            ("a/b", "a/b"),
+            ("a/+", "a/b"),
+            ("a/#", "a"),
+            ("a/#", "a/b/c"),
+            ("+/b", "a/+"),
+            ("#", "x/y"),
+        ] {
+            assert!(filters_overlap(a, b) && filters_overlap(b, a), "{a} {b}");
+        }
+        for (a, b) in [("a/b", "a/c"), ("a/+", "a"), ("a/+", "a/b/c"), ("a/b/#", "a/c")] {
+            assert!(!filters_overlap(a, b) && !filters_overlap(b, a), "{a} {b}");
         }
     }
 }

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::mac::Mac;
+use crate::protocol::CameraTopics;
 
 pub use defaults::*;
 pub(crate) use locate::without_position;
@@ -61,7 +62,11 @@ pub struct Config {
     pub mqtt: Mqtt,
     /// The broker the cameras publish to, when it is not the same one.
     pub camera_mqtt: Option<BrokerConfig>,
+    /// Where the cameras' commands go (`<prefix>/Wake/<MAC>` and the like), and under which their
+    /// topics default.
     pub camera_topic_prefix: String,
+    /// Where the cameras publish each kind of message, as set in their web page.
+    pub camera_topics: CameraTopics,
     pub discovery_prefix: String,
     pub base_topic: String,
     pub alarm_off_after: Duration,
@@ -353,9 +358,17 @@ impl Config {
         } else {
             "unlisted cameras ignored".to_string()
         };
+        let topics = if self.camera_topics.are_defaults_under(&self.camera_topic_prefix) {
+            format!("topics {}/…", self.camera_topic_prefix)
+        } else {
+            format!(
+                "commands under {}/, camera topics: {}",
+                self.camera_topic_prefix, self.camera_topics
+            )
+        };
         format!(
-            "{cams}, {broker}, {cam_broker}, {unlisted}, topics {}/…, discovery under {}/",
-            self.camera_topic_prefix, self.discovery_prefix
+            "{cams}, {broker}, {cam_broker}, {unlisted}, {topics}, discovery under {}/",
+            self.discovery_prefix
         )
     }
 }

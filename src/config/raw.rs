@@ -12,6 +12,7 @@ pub(super) struct RawConfig {
     pub(super) mqtt: Option<RawBroker>,
     pub(super) camera_mqtt: Option<RawBroker>,
     pub(super) camera_topic_prefix: Option<String>,
+    pub(super) camera_topics: Option<RawCameraTopics>,
     pub(super) discovery_prefix: Option<String>,
     pub(super) base_topic: Option<String>,
     pub(super) alarm_off_after: Option<Scalar>,
@@ -27,6 +28,17 @@ pub(super) struct RawConfig {
     pub(super) state_dir: Option<PathBuf>,
     #[serde(default)]
     pub(super) cameras: Vec<RawCamera>,
+}
+
+/// `camera_topics`: each as set in the camera's web page; absent ones default under the prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCameraTopics {
+    pub(super) snapshot: Option<String>,
+    pub(super) status: Option<String>,
+    pub(super) alarm: Option<String>,
+    pub(super) config_request: Option<String>,
+    pub(super) config_respond: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

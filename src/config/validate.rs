@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use super::defaults::*;
 use super::locate::{locate, Seg};
-use super::raw::{RawArchive, RawBroker, RawCamera, RawConfig, Scalar};
+use super::raw::{RawArchive, RawBroker, RawCamera, RawCameraTopics, RawConfig, Scalar};
 use super::{
     default_camera_name, ArchiveConfig, BrokerConfig, BrokerUrl, CameraConfig, Config, ConfigError,
     EmbeddedBroker, Level, Mqtt, Secret,
 };
+use crate::broker::topic::{filters_overlap, valid_filter};
 use crate::mac::Mac;
+use crate::protocol::{CameraTopics, TopicKind};
 
 struct Check<'a> {
     text: &'a str,
@@ -49,6 +51,12 @@ pub(super) fn validate(
         DEFAULT_DISCOVERY_PREFIX,
     );
     let base_topic = topic_prefix(&mut c, "base_topic", raw.base_topic, DEFAULT_BASE_TOPIC);
+    // On one broker with Home Assistant, the camera topics must stay clear of the bridge's own.
+    let own = match &camera_mqtt {
+        None => vec![format!("{base_topic}/#"), format!("{discovery_prefix}/#")],
+        Some(_) => Vec::new(),
+    };
+    let camera_topics = camera_topics(&mut c, raw.camera_topics, &camera_topic_prefix, &own);
     let mut secs = |key, value, default| duration(&mut c, &[Seg::Key(key)], value, default);
     let alarm_off_after = secs(
         "alarm_off_after",
@@ -110,6 +118,7 @@ pub(super) fn validate(
         mqtt,
         camera_mqtt,
         camera_topic_prefix,
+        camera_topics,
         discovery_prefix,
         base_topic,
         alarm_off_after,
@@ -562,6 +571,130 @@ fn topic_prefix(c: &mut Check, key: &'static str, value: Option<String>, default
         return default.to_string();
     }
     v
+}
+
+/// The longest camera topic taken: the camera's web page takes far less.
+const MAX_CAMERA_TOPIC: usize = 256;
+
+/// `camera_topics`: each a topic (or filter) as the camera's web page sets it, the rest under the
+/// prefix. No two kinds may share a topic, and none may take in the commands the bridge sends the
+/// cameras or (on one broker) the bridge's own topics (`own`): a message there would be read as
+/// the wrong thing.
+fn camera_topics(
+    c: &mut Check,
+    raw: Option<RawCameraTopics>,
+    prefix: &str,
+    own: &[String],
+) -> CameraTopics {
+    let mut topics = CameraTopics::under(prefix);
+    let Some(raw) = raw else {
+        return topics;
+    };
+    let given = [
+        (TopicKind::Snapshot, raw.snapshot),
+        (TopicKind::Status, raw.status),
+        (TopicKind::Alarm, raw.alarm),
+        (TopicKind::ConfigRequest, raw.config_request),
+        (TopicKind::ConfigRespond, raw.config_respond),
+    ];
+    let mut set = Vec::new();
+    for (kind, value) in given {
+        let Some(v) = value else { continue };
+        let path = [Seg::Key("camera_topics"), Seg::Key(kind.key())];
+        match camera_topic_problem(&v) {
+            Some(p) => c.error(
+                &path,
+                format!(
+                    "camera_topics.{} {v:?} {p}; copy the topic from the camera's web page,                      e.g. {:?}",
+                    kind.key(),
+                    CameraTopics::under(prefix).get(kind)
+                ),
+            ),
+            None => {
+                topics = topics.with(kind, v);
+                set.push(kind);
+            }
+        }
+    }
+    let overlap = |a: &[String], b: &[String]| {
+        a.iter()
+            .any(|x| b.iter().any(|y| filters_overlap(x, y)))
+    };
+    for (i, &a) in TopicKind::ALL.iter().enumerate() {
+        for &b in &TopicKind::ALL[i + 1..] {
+            if overlap(&topics.extended(a), &topics.extended(b)) {
+                // Only a topic that was set can overlap: the defaults never do.
+                let (at, other) = if set.contains(&b) { (b, a) } else { (a, b) };
+                c.error(
+                    &[Seg::Key("camera_topics"), Seg::Key(at.key())],
+                    format!(
+                        "camera_topics.{} {:?} overlaps {} {:?}: a message on both could not be                          told apart; give each kind its own topic",
+                        at.key(),
+                        topics.get(at),
+                        other.key(),
+                        topics.get(other)
+                    ),
+                );
+            }
+        }
+    }
+    let commands = [
+        ("Wake", "the wake commands"),
+        ("Config", "the reboot, shutdown and upgrade commands"),
+        ("Status", "the status requests"),
+    ];
+    for &kind in &set {
+        let path = [Seg::Key("camera_topics"), Seg::Key(kind.key())];
+        let mine = topics.extended(kind);
+        for (level, what) in commands {
+            // Status reports share `<prefix>/Status/<MAC>` with requests by the vendor's design.
+            if kind == TopicKind::Status && level == "Status" {
+                continue;
+            }
+            let theirs = format!("{prefix}/{level}/+");
+            if overlap(&mine, std::slice::from_ref(&theirs)) {
+                c.error(
+                    &path,
+                    format!(
+                        "camera_topics.{} {:?} takes in {what} the bridge sends ({theirs}): it                          would read its own commands back; use the camera's own topic for it",
+                        kind.key(),
+                        topics.get(kind)
+                    ),
+                );
+            }
+        }
+        if let Some(theirs) = own.iter().find(|o| overlap(&mine, std::slice::from_ref(o))) {
+            c.error(
+                &path,
+                format!(
+                    "camera_topics.{} {:?} takes in the bridge's own topics ({theirs}) on the \
+                     same broker; use the camera's own topic for it",
+                    kind.key(),
+                    topics.get(kind)
+                ),
+            );
+        }
+    }
+    topics
+}
+
+/// What is wrong with a camera topic, if anything.
+fn camera_topic_problem(v: &str) -> Option<&'static str> {
+    if v.is_empty() {
+        Some("is empty")
+    } else if v.len() > MAX_CAMERA_TOPIC {
+        Some("is longer than 256 bytes")
+    } else if v.contains('\0') {
+        Some("holds a NUL character")
+    } else if v.starts_with('$') {
+        Some("starts with '$', which brokers keep for their own topics")
+    } else if v.split('/').any(str::is_empty) {
+        Some("has an empty level ('//', or '/' at either end)")
+    } else if !valid_filter(v) {
+        Some("has a wildcard that is not a whole level (+ and # stand alone between slashes, # only last)")
+    } else {
+        None
+    }
 }
 
 /// `30s`, `2m`, `1h 30m`, `500ms`, or a bare number of seconds.

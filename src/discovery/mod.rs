@@ -274,10 +274,14 @@ pub enum StateTopic {
     AlarmEvent,
     /// The first snapshot after an alarm, raw JPEG bytes, retained.
     AlarmSnapshot,
+    /// RFC 3339 time of the camera's last answer on its configuration-respond topic.
+    ConfigAnswer,
+    /// That answer, as JSON attributes.
+    ConfigAnswerAttributes,
 }
 
 impl StateTopic {
-    pub const ALL: [StateTopic; 14] = [
+    pub const ALL: [StateTopic; 16] = [
         StateTopic::Snapshot,
         StateTopic::Alarm,
         StateTopic::AlarmAttributes,
@@ -292,6 +296,8 @@ impl StateTopic {
         StateTopic::PendingAttributes,
         StateTopic::AlarmEvent,
         StateTopic::AlarmSnapshot,
+        StateTopic::ConfigAnswer,
+        StateTopic::ConfigAnswerAttributes,
     ];
 
     /// Kept by the broker (so emptied when a camera is removed). Events are not: an event
@@ -316,6 +322,8 @@ impl StateTopic {
             StateTopic::PendingAttributes => "pending_commands/attributes",
             StateTopic::AlarmEvent => "alarm/event",
             StateTopic::AlarmSnapshot => "alarm/snapshot",
+            StateTopic::ConfigAnswer => "config_answer",
+            StateTopic::ConfigAnswerAttributes => "config_answer/attributes",
         }
     }
 }
@@ -334,11 +342,13 @@ pub enum CameraEntity {
     Awake,
     LastSeen,
     PendingCommands,
+    /// The camera's last answer on its configuration-respond topic; announced once one came.
+    ConfigAnswer,
     Button(CameraCommand),
 }
 
 impl CameraEntity {
-    pub const ALL: [CameraEntity; 16] = [
+    pub const ALL: [CameraEntity; 17] = [
         CameraEntity::Snapshot,
         CameraEntity::Alarm,
         CameraEntity::AlarmEvent,
@@ -350,6 +360,7 @@ impl CameraEntity {
         CameraEntity::Awake,
         CameraEntity::LastSeen,
         CameraEntity::PendingCommands,
+        CameraEntity::ConfigAnswer,
         CameraEntity::Button(CameraCommand::Wake),
         CameraEntity::Button(CameraCommand::Status),
         CameraEntity::Button(CameraCommand::Reboot),
@@ -369,7 +380,8 @@ impl CameraEntity {
             | CameraEntity::Signal
             | CameraEntity::LastStatus
             | CameraEntity::LastSeen
-            | CameraEntity::PendingCommands => "sensor",
+            | CameraEntity::PendingCommands
+            | CameraEntity::ConfigAnswer => "sensor",
             CameraEntity::Button(_) => "button",
         }
     }
@@ -388,6 +400,7 @@ impl CameraEntity {
             CameraEntity::Awake => "awake",
             CameraEntity::LastSeen => "last_seen",
             CameraEntity::PendingCommands => "pending_commands",
+            CameraEntity::ConfigAnswer => "config_answer",
             CameraEntity::Button(CameraCommand::Wake) => "wake",
             CameraEntity::Button(CameraCommand::Status) => "request_status",
             CameraEntity::Button(CameraCommand::Reboot) => "reboot",

@@ -292,6 +292,18 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
                 sensor(state(StateTopic::LastStatus), None, None),
             )
         },
+        // What the camera answered on its configuration-respond topic, whole, as attributes:
+        // its payloads are not published, so they are shown, never interpreted.
+        CameraEntity::ConfigAnswer => Spec {
+            device_class: Some("timestamp"),
+            entity_category: DIAGNOSTIC,
+            icon: Some("mdi:cog-transfer"),
+            json_attributes_topic: Some(state(StateTopic::ConfigAnswerAttributes)),
+            ..spec(
+                Some("Configuration answer"),
+                sensor(state(StateTopic::ConfigAnswer), None, None),
+            )
+        },
         // Reads "awake" / "asleep"; a binary sensor would say "Connected" or "On".
         CameraEntity::Awake => Spec {
             device_class: Some("enum"),

@@ -14,7 +14,7 @@ pub use claim::{find_mac, find_mac_in, BadMac};
 pub use command::{CameraCommand, UnknownCommand};
 pub use json::{parse_object, MessageError};
 pub use status::StatusReport;
-pub use topic::CameraTopic;
+pub use topic::{CameraTopic, CameraTopics, TopicKind};
 
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,23 @@ pub struct Extracted {
     /// The MAC the payload names; a JSON key naming a MAC that holds none is an error.
     pub mac: Result<Option<Mac>, super::BadMac>,
     pub form: Form,
+    /// What a JSON envelope said of the picture (newer firmware); empty otherwise.
+    pub facts: Facts,
 }
+
+/// What newer firmware's snapshot envelope tells of itself (`{"ts": …, "values": {"devName": …,
+/// "time": …, "imageSize": …}}`). Each is anyone's claim: bounded here, checked by the bridge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// `devName`: the product ("4G Solar-powered ANPR Camera"), printable, at most
+    /// [`MAX_DEV_NAME`] characters.
+    pub dev_name: Option<String>,
+    /// `time`: when the picture was taken, Unix seconds (a value in milliseconds is read as such).
+    pub taken: Option<u64>,
+}
+
+/// The longest `devName` kept: it becomes a device's model and an unlisted camera's name.
+pub const MAX_DEV_NAME: usize = 64;
 
 /// How the image was carried, for logs and the `decode` command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +74,8 @@ pub enum SnapshotError {
     NoJpeg,
     #[error("the JPEG starting at byte {start} has no end (FF D9): it was cut short")]
     Truncated { start: usize },
+    #[error("the image is {got} bytes but the camera's imageSize says {said}: not whole")]
+    SizeMismatch { said: u64, got: usize },
 }
 
 /// A JPEG starts with SOI (`FF D8`) and a marker (`FF xx`).
@@ -142,6 +160,7 @@ fn from_binary(data: &Bytes) -> Result<Option<Extracted>, SnapshotError> {
         jpeg: data.slice(start..end),
         mac,
         form,
+        facts: Facts::default(),
     }))
 }
 
@@ -211,6 +230,7 @@ fn from_json(text: &[u8]) -> Result<Option<Extracted>, SnapshotError> {
         return Ok(None);
     };
     let mac = super::find_mac(&value);
+    let (facts, image_size) = facts_of(&value);
     let mut strings = Vec::new();
     collect_strings(&value, "", 0, &mut strings);
     // Keys that name an image first; then any long string.
@@ -224,8 +244,13 @@ fn from_json(text: &[u8]) -> Result<Option<Extracted>, SnapshotError> {
         };
         let decoded = decode_hex_dump(s.as_bytes()).or_else(|| decode_base64(s.as_bytes()));
         if let Some(bytes) = decoded {
+            let got = bytes.len();
             match from_binary(&Bytes::from(bytes)) {
                 Ok(Some(found)) => {
+                    // The image's own byte count, when told: fewer bytes came than were sent.
+                    if let Some(said) = image_size.filter(|&n| n != got as u64) {
+                        return Err(SnapshotError::SizeMismatch { said, got });
+                    }
                     return Ok(Some(Extracted {
                         form: Form::Json,
                         mac: match mac {
@@ -233,7 +258,8 @@ fn from_json(text: &[u8]) -> Result<Option<Extracted>, SnapshotError> {
                             told => told,
                         },
                         jpeg: found.jpeg,
-                    }))
+                        facts,
+                    }));
                 }
                 Ok(None) => {}
                 Err(e) => truncated = Some(e),
@@ -241,6 +267,45 @@ fn from_json(text: &[u8]) -> Result<Option<Extracted>, SnapshotError> {
         }
     }
     truncated.map_or(Ok(None), Err)
+}
+
+/// The envelope's facts (under `values`, or at the top), and its `imageSize`.
+fn facts_of(value: &Value) -> (Facts, Option<u64>) {
+    let fields = match value.get("values") {
+        Some(Value::Object(values)) => values,
+        _ => match value {
+            Value::Object(top) => top,
+            _ => return (Facts::default(), None),
+        },
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let number = |v: &Value| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let dev_name = field("devName")
+        .and_then(Value::as_str)
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_DEV_NAME)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .filter(|n| !n.is_empty());
+    // Seconds until the year 5138; a larger value is milliseconds.
+    let taken = field("time")
+        .and_then(number)
+        .map(|t| if t >= 100_000_000_000 { t / 1000 } else { t });
+    let facts = Facts { dev_name, taken };
+    (facts, field("imageSize").and_then(number))
 }
 
 fn is_image_key(key: &str) -> bool {

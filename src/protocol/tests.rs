@@ -16,27 +16,74 @@ const MAC: &str = "5CC5638AE24C";
 #[test]
 fn topics_are_classified_with_and_without_a_mac() {
     let mac: Mac = MAC.parse().unwrap();
-    let p = "4GSolarCam";
+    let t = CameraTopics::under("4GSolarCam");
+    let cases = [
+        ("4GSolarCam/Snapshot", Some(CameraTopic::Snapshot(None))),
+        ("4GSolarCam/Alarm", Some(CameraTopic::Alarm(None))),
+        ("4GSolarCam/Status", Some(CameraTopic::Status(None))),
+        ("4GSolarCam/ConfigRespond", Some(CameraTopic::ConfigRespond(None))),
+        (
+            "4GSolarCam/Snapshot/5CC5638AE24C",
+            Some(CameraTopic::Snapshot(Some(mac))),
+        ),
+        // The camera's to read: never a message for the bridge.
+        ("4GSolarCam/ConfigRequest", None),
+        ("4GSolarCam/Wake/5CC5638AE24C", None),
+        ("4GSolarCam/Snapshot/garage", None),
+        ("4GSolarCamX/Snapshot", None),
+        ("other/Snapshot", None),
+    ];
+    for (topic, expected) in cases {
+        assert_eq!(t.parse(topic), expected, "{topic}");
+    }
+}
+
+#[test]
+fn topics_set_in_the_cameras_web_page_are_read_as_their_kind() {
+    let mac: Mac = MAC.parse().unwrap();
+    let t = CameraTopics::under("4GSolarCam")
+        .with(TopicKind::Snapshot, "home/gate/snapshot".into())
+        .with(TopicKind::Status, "home/+/status".into())
+        .with(TopicKind::Alarm, "alarms/#".into())
+        .with(TopicKind::ConfigRespond, "cfg/answer".into());
+    let cases = [
+        ("home/gate/snapshot", Some(CameraTopic::Snapshot(None))),
+        (
+            "home/gate/snapshot/5CC5638AE24C",
+            Some(CameraTopic::Snapshot(Some(mac))),
+        ),
+        // A wildcard level that is not a MAC names no camera; one that is, does.
+        ("home/gate/status", Some(CameraTopic::Status(None))),
+        (
+            "home/5CC5638AE24C/status",
+            Some(CameraTopic::Status(Some(mac))),
+        ),
+        ("alarms", Some(CameraTopic::Alarm(None))),
+        ("alarms/x/5CC5638AE24C", Some(CameraTopic::Alarm(Some(mac)))),
+        ("cfg/answer", Some(CameraTopic::ConfigRespond(None))),
+        // The defaults are no longer read.
+        ("4GSolarCam/Snapshot", None),
+        ("home/barn/snapshot", None),
+    ];
+    for (topic, expected) in cases {
+        assert_eq!(t.parse(topic), expected, "{topic}");
+    }
     assert_eq!(
-        CameraTopic::parse(p, "4GSolarCam/Snapshot"),
-        Some(CameraTopic::Snapshot(None))
+        t.filters(),
+        [
+            "home/gate/snapshot",
+            "home/gate/snapshot/+",
+            "home/+/status",
+            "home/+/status/+",
+            "alarms/#",
+            "cfg/answer",
+            "cfg/answer/+"
+        ]
     );
     assert_eq!(
-        CameraTopic::parse(p, "4GSolarCam/Alarm"),
-        Some(CameraTopic::Alarm(None))
+        t.topic_for(TopicKind::Status, mac),
+        "home/5CC5638AE24C/status"
     );
-    assert_eq!(
-        CameraTopic::parse(p, "4GSolarCam/Status"),
-        Some(CameraTopic::Status(None))
-    );
-    assert_eq!(
-        CameraTopic::parse(p, "4GSolarCam/Snapshot/5CC5638AE24C"),
-        Some(CameraTopic::Snapshot(Some(mac)))
-    );
-    assert_eq!(CameraTopic::parse(p, "4GSolarCam/Wake/5CC5638AE24C"), None);
-    assert_eq!(CameraTopic::parse(p, "4GSolarCam/Snapshot/garage"), None);
-    assert_eq!(CameraTopic::parse(p, "4GSolarCamX/Snapshot"), None);
-    assert_eq!(CameraTopic::parse(p, "other/Snapshot"), None);
 }
 
 #[test]
@@ -218,26 +265,28 @@ proptest! {
     /// A topic is a camera topic only under the prefix, of a known kind, and with the MAC it
     /// names; and every camera topic reads back.
     #[test]
-    fn topics_read_as_camera_topics_only_when_they_are_one(t in "\\PC{0,80}", kind in 0usize..3, mac in any::<Option<[u8; 6]>>()) {
-        if let Some(parsed) = CameraTopic::parse("4GSolarCam", &t) {
+    fn topics_read_as_camera_topics_only_when_they_are_one(t in "\\PC{0,80}", kind in 0usize..4, mac in any::<Option<[u8; 6]>>()) {
+        let topics = CameraTopics::under("4GSolarCam");
+        if let Some(parsed) = topics.parse(&t) {
             let rest = t.strip_prefix("4GSolarCam/").unwrap_or_default();
             let (word, tail) = rest.split_once('/').map_or((rest, None), |(w, m)| (w, Some(m)));
             let found = tail.map(|m| m.parse::<Mac>().unwrap());
             let expected = match word {
                 "Snapshot" => CameraTopic::Snapshot(found),
                 "Alarm" => CameraTopic::Alarm(found),
+                "ConfigRespond" => CameraTopic::ConfigRespond(found),
                 _ => CameraTopic::Status(found),
             };
             prop_assert_eq!(parsed, expected);
         }
-        let word = ["Snapshot", "Alarm", "Status"][kind];
+        let word = ["Snapshot", "Alarm", "Status", "ConfigRespond"][kind];
         let mac = mac.map(|b| b.iter().map(|x| format!("{x:02X}")).collect::<String>().parse::<Mac>().unwrap());
         let topic = match mac {
             Some(m) => format!("4GSolarCam/{word}/{m}"),
             None => format!("4GSolarCam/{word}"),
         };
-        let parsed = CameraTopic::parse("4GSolarCam", &topic);
-        let expected = [CameraTopic::Snapshot(mac), CameraTopic::Alarm(mac), CameraTopic::Status(mac)][kind];
+        let parsed = topics.parse(&topic);
+        let expected = [CameraTopic::Snapshot(mac), CameraTopic::Alarm(mac), CameraTopic::Status(mac), CameraTopic::ConfigRespond(mac)][kind];
         prop_assert_eq!(parsed, Some(expected));
     }
 }

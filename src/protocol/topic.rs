@@ -1,8 +1,70 @@
-//! The camera's topics: what a message on one of them is.
+//! The camera's topics: where each kind of message is published, and what a message on one of
+//! them is.
+//!
+//! Newer firmware lets the installer set each topic in the camera's web page (Snapshot, Status,
+//! Alarm, and a configuration request/respond pair); only Wake is fixed. Each defaults to
+//! `<prefix>/<Kind>` as the oldest firmware uses. A topic may be any MQTT filter (`home/+/snapshot`
+//! for cameras set to `home/gate/snapshot` and `home/barn/snapshot`): the payload's MAC says
+//! which camera, and a level matched by a wildcard is taken as the MAC when it is one.
 
+use crate::broker::topic::topic_matches;
 use crate::mac::Mac;
 
-/// What a message on one of the camera topics is.
+/// A kind of topic the camera's web page sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TopicKind {
+    Snapshot,
+    Status,
+    Alarm,
+    /// Where the camera listens for remote configuration. The bridge never publishes there: it is
+    /// known so that no other kind is read from it.
+    ConfigRequest,
+    /// Where the camera answers a configuration request.
+    ConfigRespond,
+}
+
+impl TopicKind {
+    pub const ALL: [TopicKind; 5] = [
+        TopicKind::Snapshot,
+        TopicKind::Status,
+        TopicKind::Alarm,
+        TopicKind::ConfigRequest,
+        TopicKind::ConfigRespond,
+    ];
+
+    /// Its key under `camera_topics` in the file.
+    pub fn key(self) -> &'static str {
+        match self {
+            TopicKind::Snapshot => "snapshot",
+            TopicKind::Status => "status",
+            TopicKind::Alarm => "alarm",
+            TopicKind::ConfigRequest => "config_request",
+            TopicKind::ConfigRespond => "config_respond",
+        }
+    }
+
+    /// The last level of its default topic, `<prefix>/<level>`.
+    fn default_level(self) -> &'static str {
+        match self {
+            TopicKind::Snapshot => "Snapshot",
+            TopicKind::Status => "Status",
+            TopicKind::Alarm => "Alarm",
+            TopicKind::ConfigRequest => "ConfigRequest",
+            TopicKind::ConfigRespond => "ConfigRespond",
+        }
+    }
+
+    /// The bridge reads it (the configuration request is the camera's to read).
+    fn read(self) -> bool {
+        self != TopicKind::ConfigRequest
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a message on one of the camera topics is, and the MAC its topic names, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CameraTopic {
     Snapshot(Option<Mac>),
@@ -10,51 +72,139 @@ pub enum CameraTopic {
     /// A status report. `Status/<MAC>` is also where clients send `status` requests, so the
     /// payload tells the two apart.
     Status(Option<Mac>),
+    /// The camera's answer to a configuration request: shown, never acted on.
+    ConfigRespond(Option<Mac>),
 }
 
 impl CameraTopic {
-    /// Reads `<prefix>/Snapshot`, `<prefix>/Alarm`, `<prefix>/Status`, each optionally followed by
-    /// `/<MAC>` as some firmware sends.
-    pub fn parse(prefix: &str, topic: &str) -> Option<CameraTopic> {
-        let rest = topic.strip_prefix(prefix)?.strip_prefix('/')?;
-        let (kind, mac) = match rest.split_once('/') {
-            Some((kind, mac)) => (kind, Some(mac.parse::<Mac>().ok()?)),
-            None => (rest, None),
-        };
+    fn of(kind: TopicKind, mac: Option<Mac>) -> Option<CameraTopic> {
         match kind {
-            "Snapshot" => Some(CameraTopic::Snapshot(mac)),
-            "Alarm" => Some(CameraTopic::Alarm(mac)),
-            "Status" => Some(CameraTopic::Status(mac)),
-            _ => None,
+            TopicKind::Snapshot => Some(CameraTopic::Snapshot(mac)),
+            TopicKind::Status => Some(CameraTopic::Status(mac)),
+            TopicKind::Alarm => Some(CameraTopic::Alarm(mac)),
+            TopicKind::ConfigRespond => Some(CameraTopic::ConfigRespond(mac)),
+            TopicKind::ConfigRequest => None,
+        }
+    }
+}
+
+/// Where the cameras publish each kind: a topic or filter per [`TopicKind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraTopics {
+    filters: [String; 5],
+}
+
+impl CameraTopics {
+    /// The defaults: `<prefix>/Snapshot` and so on.
+    pub fn under(prefix: &str) -> CameraTopics {
+        CameraTopics {
+            filters: TopicKind::ALL.map(|k| format!("{prefix}/{}", k.default_level())),
         }
     }
 
-    /// The topic a camera publishes this on: `<prefix>/<Kind>`, with `/<MAC>` when it has one.
-    pub fn topic(self, prefix: &str) -> String {
-        let (kind, mac) = match self {
-            CameraTopic::Snapshot(mac) => ("Snapshot", mac),
-            CameraTopic::Alarm(mac) => ("Alarm", mac),
-            CameraTopic::Status(mac) => ("Status", mac),
-        };
-        match mac {
-            Some(mac) => format!("{prefix}/{kind}/{mac}"),
-            None => format!("{prefix}/{kind}"),
-        }
+    /// These topics with `kind`'s set to `filter` (checked by the configuration's validation).
+    pub fn with(mut self, kind: TopicKind, filter: String) -> CameraTopics {
+        self.filters[kind.index()] = filter;
+        self
     }
 
-    /// The topic filters that receive everything [`CameraTopic::parse`] reads.
-    pub fn filters(prefix: &str) -> Vec<String> {
-        [
-            CameraTopic::Snapshot(None),
-            CameraTopic::Alarm(None),
-            CameraTopic::Status(None),
-        ]
-        .iter()
-        .flat_map(|t| {
-            let topic = t.topic(prefix);
-            let with_mac = format!("{topic}/+");
-            [topic, with_mac]
-        })
-        .collect()
+    pub fn get(&self, kind: TopicKind) -> &str {
+        &self.filters[kind.index()]
     }
+
+    /// Every topic left at its default under `prefix`.
+    pub fn are_defaults_under(&self, prefix: &str) -> bool {
+        *self == CameraTopics::under(prefix)
+    }
+
+    /// What a message on `topic` is: one of the kinds the bridge reads, its MAC from the topic
+    /// when a wildcard level or a last level after the kind's topic (`<topic>/<MAC>`, as some
+    /// firmware sends) holds one.
+    pub fn parse(&self, topic: &str) -> Option<CameraTopic> {
+        TopicKind::ALL
+            .into_iter()
+            .filter(|k| k.read())
+            .find_map(|kind| {
+                let mac = matched(self.get(kind), topic)?;
+                CameraTopic::of(kind, mac)
+            })
+    }
+
+    /// The topic filters that receive everything [`CameraTopics::parse`] reads.
+    pub fn filters(&self) -> Vec<String> {
+        TopicKind::ALL
+            .into_iter()
+            .filter(|k| k.read())
+            .flat_map(|k| extended(self.get(k)))
+            .collect()
+    }
+
+    /// Every topic a kind's messages may come on: its filter, and its filter with a MAC level.
+    /// (Also what is checked for overlaps between kinds.)
+    pub fn extended(&self, kind: TopicKind) -> Vec<String> {
+        extended(self.get(kind))
+    }
+
+    /// The topic a camera publishes `kind` on, its wildcards filled with its MAC (for the
+    /// simulator and the demo).
+    pub fn topic_for(&self, kind: TopicKind, mac: Mac) -> String {
+        self.get(kind)
+            .split('/')
+            .map(|level| match level {
+                "+" | "#" => mac.to_string(),
+                l => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+impl std::fmt::Display for CameraTopics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all: Vec<String> = TopicKind::ALL
+            .into_iter()
+            .map(|k| format!("{} {}", k.key(), self.get(k)))
+            .collect();
+        f.write_str(&all.join(", "))
+    }
+}
+
+/// `filter`, and `filter/+` unless the filter takes every level below it already.
+fn extended(filter: &str) -> Vec<String> {
+    if filter == "#" || filter.ends_with("/#") {
+        vec![filter.to_string()]
+    } else {
+        vec![filter.to_string(), format!("{filter}/+")]
+    }
+}
+
+/// `Some(mac)` when `topic` is one of `filter`'s: the MAC its wildcard levels hold, if any.
+/// `filter/<MAC>` matches too; `filter/<anything else>` does not.
+fn matched(filter: &str, topic: &str) -> Option<Option<Mac>> {
+    if topic_matches(filter, topic) {
+        return Some(wildcard_mac(filter, topic));
+    }
+    let (parent, last) = topic.rsplit_once('/')?;
+    if filter.ends_with('#') || !topic_matches(filter, parent) {
+        return None;
+    }
+    let mac = last.parse::<Mac>().ok()?;
+    Some(Some(mac))
+}
+
+/// The first level a `+` (or the last level a `#`) matched that is a MAC.
+fn wildcard_mac(filter: &str, topic: &str) -> Option<Mac> {
+    let levels: Vec<&str> = topic.split('/').collect();
+    for (i, f) in filter.split('/').enumerate() {
+        match f {
+            "+" => {
+                if let Some(mac) = levels.get(i).and_then(|l| l.parse::<Mac>().ok()) {
+                    return Some(mac);
+                }
+            }
+            "#" => return levels.last().and_then(|l| l.parse::<Mac>().ok()),
+            _ => {}
+        }
+    }
+    None
 }

@@ -150,11 +150,11 @@ impl Archive {
                 max: self.index.max_size,
             });
         }
-        let stale = self.index.expire(snap.received);
+        let stale = self.index.expire(snap.taken);
         let over = self.index.make_room(size);
         self.delete(stale.into_iter().chain(over));
 
-        let (date, time) = date_and_time(snap.received);
+        let (date, time) = date_and_time(snap.taken);
         let folder = self.dir.join(&snap.camera).join(date);
         let suffix = if snap.alarm { "_alarm" } else { "" };
         let path = (1..)
@@ -172,7 +172,7 @@ impl Archive {
             path: path.clone(),
             source,
         })?;
-        self.index.insert(snap.received, path.clone(), size);
+        self.index.insert(snap.taken, path.clone(), size);
         debug!("archive: {} ({size} bytes)", path.display());
         Ok(path)
     }

@@ -162,7 +162,7 @@ fn snapshots_go_to_the_archive_only_when_it_is_configured_marked_after_an_alarm(
         vec![&ArchiveRequest {
             camera: "front_drive".into(),
             jpeg: Bytes::from(jpeg(20)),
-            received: h.wall,
+            taken: h.wall,
             alarm: false,
         }]
     );

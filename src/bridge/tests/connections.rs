@@ -46,10 +46,12 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
             filters: [
                 "4GSolarCam/Snapshot",
                 "4GSolarCam/Snapshot/+",
-                "4GSolarCam/Alarm",
-                "4GSolarCam/Alarm/+",
                 "4GSolarCam/Status",
                 "4GSolarCam/Status/+",
+                "4GSolarCam/Alarm",
+                "4GSolarCam/Alarm/+",
+                "4GSolarCam/ConfigRespond",
+                "4GSolarCam/ConfigRespond/+",
             ]
             .map(String::from)
             .to_vec()

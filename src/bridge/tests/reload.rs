@@ -115,6 +115,7 @@ fn reload_with_new_topics_moves_everything() {
     let mut new = two_cameras();
     new.base_topic = "cams".into();
     new.camera_topic_prefix = "Solar".into();
+    new.camera_topics = crate::protocol::CameraTopics::under("Solar");
     let actions = h.event(Event::ConfigReloaded(Box::new(new)));
     let ha_filters = |base: &str| {
         vec![

@@ -46,7 +46,7 @@ fn snapshot(camera: &str, secs: u64, alarm: bool, len: usize) -> ArchiveRequest 
     ArchiveRequest {
         camera: camera.into(),
         jpeg: Bytes::from(vec![(secs % 251) as u8; len]),
-        received: at(secs),
+        taken: at(secs),
         alarm,
     }
 }
@@ -196,7 +196,7 @@ fn store_at(dir: &Path, utc: &[u64]) -> Vec<(String, Vec<u8>)> {
         a.store(&ArchiveRequest {
             camera: "cam".into(),
             jpeg: Bytes::from(format!("snapshot {i}")),
-            received: SystemTime::UNIX_EPOCH + Duration::from_secs(*t),
+            taken: SystemTime::UNIX_EPOCH + Duration::from_secs(*t),
             alarm: false,
         })
         .unwrap();
@@ -314,7 +314,7 @@ fn with_no_snapshot_coming_the_writer_still_deletes_what_grew_too_old() {
         a.store(&ArchiveRequest {
             camera: "cam".into(),
             jpeg: Bytes::from_static(b"today"),
-            received: SystemTime::now(),
+            taken: SystemTime::now(),
             alarm: false,
         })
         .unwrap();
