@@ -205,11 +205,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             once,
             awake_for,
         }) => {
-            let topics = topic
-                .into_iter()
-                .fold(CameraTopics::under(&prefix), |t, TopicSetting(kind, topic)| {
-                    t.with(kind, topic)
-                });
+            let topics = topic.into_iter().fold(
+                CameraTopics::under(&prefix),
+                |t, TopicSetting(kind, topic)| t.with(kind, topic),
+            );
             logging::init(None, "info");
             let opts = solarcam_bridge::simulator::SimulatorOptions {
                 broker,

@@ -91,7 +91,10 @@ impl std::str::FromStr for TopicSetting {
             .find(|k| k.key() == key)
             .ok_or_else(|| {
                 let keys: Vec<&str> = TopicKind::ALL.iter().map(|k| k.key()).collect();
-                format!("{key:?} is not a kind of topic; use one of {}", keys.join(", "))
+                format!(
+                    "{key:?} is not a kind of topic; use one of {}",
+                    keys.join(", ")
+                )
             })?;
         Ok(TopicSetting(kind, topic.to_string()))
     }

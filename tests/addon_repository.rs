@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_norway::Value;
 use solarcam_bridge::addon::{self, MqttService, Shares};
+use solarcam_bridge::protocol::{CameraTopics, TopicKind};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/home-assistant");
 
@@ -321,6 +322,11 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
         "camera_mqtt_client_key": "cams/client.key",
         "log_level": "debug",
         "camera_topic_prefix": "Cams",
+        "snapshot_topic": "home/+/snapshot",
+        "status_topic": "home/+/status",
+        "alarm_topic": "home/+/alarm",
+        "config_request_topic": "home/+/config/request",
+        "config_respond_topic": "home/+/config/respond",
         "discovery_prefix": "ha",
         "base_topic": "sc",
         "alarm_snapshot_window": 20,
@@ -347,6 +353,15 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
     .expect("every option is read");
     assert_eq!(config.discover_max, 3);
     assert_eq!(config.camera_topic_prefix, "Cams");
+    assert_eq!(
+        config.camera_topics,
+        CameraTopics::under("Cams")
+            .with(TopicKind::Snapshot, "home/+/snapshot".into())
+            .with(TopicKind::Status, "home/+/status".into())
+            .with(TopicKind::Alarm, "home/+/alarm".into())
+            .with(TopicKind::ConfigRequest, "home/+/config/request".into())
+            .with(TopicKind::ConfigRespond, "home/+/config/respond".into())
+    );
     assert_eq!(config.discovery_prefix, "ha");
     assert_eq!(config.base_topic, "sc");
     assert_eq!(config.alarm_snapshot_window, Duration::from_secs(20));

@@ -32,6 +32,12 @@ pub struct Options {
     pub camera_mqtt_client_key: Option<String>,
     pub log_level: Option<String>,
     pub camera_topic_prefix: Option<String>,
+    /// The topics set in the cameras' web page, one by one (`camera_topics` in the file).
+    pub snapshot_topic: Option<String>,
+    pub status_topic: Option<String>,
+    pub alarm_topic: Option<String>,
+    pub config_request_topic: Option<String>,
+    pub config_respond_topic: Option<String>,
     pub discovery_prefix: Option<String>,
     pub base_topic: Option<String>,
     /// Seconds.
@@ -227,6 +233,31 @@ fn render_settings(r: &mut Rendered, o: &Options) {
     ] {
         if let Some(v) = given(value) {
             r.line(Origin::Option(key), format!("{key}: {v}"));
+        }
+    }
+    let topics = [
+        ("snapshot", "snapshot_topic", &o.snapshot_topic),
+        ("status", "status_topic", &o.status_topic),
+        ("alarm", "alarm_topic", &o.alarm_topic),
+        (
+            "config_request",
+            "config_request_topic",
+            &o.config_request_topic,
+        ),
+        (
+            "config_respond",
+            "config_respond_topic",
+            &o.config_respond_topic,
+        ),
+    ];
+    let topics: Vec<_> = topics
+        .into_iter()
+        .filter_map(|(key, option, value)| Some((key, option, given(value)?)))
+        .collect();
+    if !topics.is_empty() {
+        r.line(Origin::None, "camera_topics:".into());
+        for (key, option, v) in topics {
+            r.line(Origin::Option(option), format!("  {key}: {v}"));
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::camera::Camera;
+use super::messages::Named;
 use super::reload::Clear;
 use super::{Bridge, Counter};
 use crate::logging::Throttle;
@@ -87,10 +88,11 @@ impl Bridge {
     pub(super) fn admit_unlisted(
         &mut self,
         topic: &str,
-        what: &str,
+        named: Named,
         mac: Mac,
         now: Instant,
     ) -> bool {
+        let what = named.what;
         let unlisted = || self.cameras.values().filter(|c| !c.configured).count();
         let why = if !self.config.discover_unknown {
             Some("discover_unknown is off".to_string())
@@ -120,7 +122,10 @@ impl Bridge {
             );
             return false;
         }
-        let cam = Camera::discovered(mac);
+        let mut cam = Camera::discovered(mac);
+        if let Some(dev_name) = named.dev_name {
+            cam.take_dev_name(mac, dev_name.to_string());
+        }
         info!(
             "{}: new camera, not in the configuration; adding it to Home Assistant",
             cam.name

@@ -223,7 +223,9 @@ impl Camera {
             (StateTopic::LastSeen, text(&self.last_seen)),
             (
                 StateTopic::ConfigAnswer,
-                self.config_answer.as_ref().map(|(t, _)| Bytes::from(t.clone())),
+                self.config_answer
+                    .as_ref()
+                    .map(|(t, _)| Bytes::from(t.clone())),
             ),
             (
                 StateTopic::ConfigAnswerAttributes,

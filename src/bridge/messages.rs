@@ -55,6 +55,23 @@ fn seconds(now: Instant, then: Instant) -> f64 {
     now.saturating_duration_since(then).as_millis() as f64 / 1000.0
 }
 
+/// What a message is, for logs, and the name it gives its camera (a snapshot's `devName`): an
+/// unlisted camera is added under it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Named<'a> {
+    pub(super) what: &'static str,
+    pub(super) dev_name: Option<&'a str>,
+}
+
+impl From<&'static str> for Named<'_> {
+    fn from(what: &'static str) -> Self {
+        Named {
+            what,
+            dev_name: None,
+        }
+    }
+}
+
 /// The camera a message is for: the topic's MAC wins; else what the payload names.
 fn claimed(
     topic_mac: Option<Mac>,
@@ -170,14 +187,13 @@ impl Bridge {
             found.jpeg = Bytes::copy_from_slice(&found.jpeg);
         }
         drop(payload);
-        let Some(mac) = self.attribute(
-            topic,
-            "snapshot",
-            size,
-            claimed(topic_mac, found.mac),
-            received,
-            now,
-        ) else {
+        // An unlisted camera is added under the name its picture gives, if any.
+        let claim = claimed(topic_mac, found.mac);
+        let named = Named {
+            what: "snapshot",
+            dev_name: found.facts.dev_name.as_deref(),
+        };
+        let Some(mac) = self.attribute(topic, named, size, claim, received, now) else {
             return;
         };
         let jpeg_len = found.jpeg.len();
@@ -196,7 +212,10 @@ impl Bridge {
         if let Some(dev_name) = found.facts.dev_name.take() {
             self.take_dev_name(mac, dev_name);
         }
-        let taken = found.facts.taken.and_then(|t| self.plausible(mac, t, received));
+        let taken = found
+            .facts
+            .taken
+            .and_then(|t| self.plausible(mac, t, received));
         let window = self.config.alarm_snapshot_window;
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
@@ -247,7 +266,10 @@ impl Bridge {
             return;
         };
         if cam.take_dev_name(mac, dev_name) {
-            info!("{} ({mac}): its snapshots name it {:?}", cam.name, cam.dev_name);
+            info!(
+                "{} ({mac}): its snapshots name it {:?}",
+                cam.name, cam.dev_name
+            );
             self.publish_discovery(mac);
             self.save_state();
         }
@@ -259,7 +281,9 @@ impl Bridge {
         let taken = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs));
         let off = taken.map(|t| match t.duration_since(received) {
             Ok(ahead) => (ahead > MAX_CLOCK_AHEAD).then_some((ahead, "ahead of")),
-            Err(behind) => (behind.duration() > MAX_PICTURE_AGE).then_some((behind.duration(), "behind")),
+            Err(behind) => {
+                (behind.duration() > MAX_PICTURE_AGE).then_some((behind.duration(), "behind"))
+            }
         });
         let cam = self.cameras.get_mut(&mac)?;
         match off {
@@ -268,7 +292,10 @@ impl Bridge {
                 if !cam.clock_warned {
                     cam.clock_warned = true;
                     let by = off.flatten().map_or("far off".to_string(), |(d, way)| {
-                        format!("{} {way}", humantime::format_duration(Duration::from_secs(d.as_secs())))
+                        format!(
+                            "{} {way}",
+                            humantime::format_duration(Duration::from_secs(d.as_secs()))
+                        )
                     });
                     warn!(
                         "{} ({mac}): its snapshots' time ({secs}) is {by} this machine's clock; \
@@ -316,14 +343,8 @@ impl Bridge {
             }
         };
         let kind = AlarmKind::of(&fields);
-        let Some(mac) = self.attribute(
-            topic,
-            "alarm",
-            size,
-            claimed(topic_mac, payload_mac),
-            received,
-            now,
-        ) else {
+        let claim = claimed(topic_mac, payload_mac);
+        let Some(mac) = self.attribute(topic, "alarm".into(), size, claim, received, now) else {
             return;
         };
         let until = now + self.config.alarm_off_after;
@@ -384,7 +405,7 @@ impl Bridge {
         };
         let claim = claimed(topic_mac, report.mac.clone());
         let size = payload.len();
-        let Some(mac) = self.attribute(topic, "status", size, claim, received, now) else {
+        let Some(mac) = self.attribute(topic, "status".into(), size, claim, received, now) else {
             return;
         };
         let Some(cam) = self.cameras.get_mut(&mac) else {
@@ -426,17 +447,23 @@ impl Bridge {
             return self.reject(too_large(topic, "configuration answer", size));
         }
         let (payload_mac, shown) = match parse_object(&payload) {
-            Ok(obj) => (find_mac_in(&obj), attributes("configuration answer", payload)),
+            Ok(obj) => (
+                find_mac_in(&obj),
+                attributes("configuration answer", payload),
+            ),
             // Not JSON: its text, so the user still sees what the camera said.
             Err(_) => {
-                let raw: String = String::from_utf8_lossy(&payload).chars().take(1024).collect();
+                let raw: String = String::from_utf8_lossy(&payload)
+                    .chars()
+                    .take(1024)
+                    .collect();
                 let shown = serde_json::json!({ "raw": raw }).to_string();
                 (Ok(Mac::find_in(&payload)), Bytes::from(shown))
             }
         };
         let claim = claimed(topic_mac, payload_mac);
-        let Some(mac) = self.attribute(topic, "configuration answer", size, claim, received, now)
-        else {
+        let what = "configuration answer".into();
+        let Some(mac) = self.attribute(topic, what, size, claim, received, now) else {
             return;
         };
         let Some(cam) = self.cameras.get_mut(&mac) else {
@@ -486,12 +513,13 @@ impl Bridge {
     fn attribute(
         &mut self,
         topic: &str,
-        what: &str,
+        named: Named,
         size: usize,
         mac: Result<Option<Mac>, BadMac>,
         received: SystemTime,
         now: Instant,
     ) -> Option<Mac> {
+        let what = named.what;
         let mac = match mac {
             Err(bad) => {
                 // A false claim is not a missing one: it is given to no camera, not even the
@@ -503,21 +531,22 @@ impl Bridge {
             }
             Ok(Some(mac)) => mac,
             Ok(None) => {
-                return self.attribute_unnamed(topic, what, size, received, now);
+                return self.attribute_unnamed(topic, named, size, received, now);
             }
         };
-        self.attribute_named(topic, what, mac, received, now)
+        self.attribute_named(topic, named, mac, received, now)
     }
 
     /// A payload that names no camera: the only configured one, or the one heard from lately.
     fn attribute_unnamed(
         &mut self,
         topic: &str,
-        what: &str,
+        named: Named,
         size: usize,
         received: SystemTime,
         now: Instant,
     ) -> Option<Mac> {
+        let what = named.what;
         let mac = match () {
             () if self.config.cameras.len() == 1 => self.config.cameras[0].mac,
             () => {
@@ -557,18 +586,18 @@ impl Bridge {
                 heard[0]
             }
         };
-        self.attribute_named(topic, what, mac, received, now)
+        self.attribute_named(topic, named, mac, received, now)
     }
 
     fn attribute_named(
         &mut self,
         topic: &str,
-        what: &str,
+        named: Named,
         mac: Mac,
         received: SystemTime,
         now: Instant,
     ) -> Option<Mac> {
-        if !self.cameras.contains_key(&mac) && !self.admit_unlisted(topic, what, mac, now) {
+        if !self.cameras.contains_key(&mac) && !self.admit_unlisted(topic, named, mac, now) {
             return None;
         }
         if let Some(cam) = self.cameras.get_mut(&mac) {

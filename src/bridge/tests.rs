@@ -150,6 +150,7 @@ fn json(p: &Publish) -> serde_json::Value {
 mod automations;
 mod commands;
 mod connections;
+mod firmware;
 mod hostile;
 mod messages;
 mod reload;

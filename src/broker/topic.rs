@@ -85,7 +85,12 @@ mod tests {
         ] {
             assert!(filters_overlap(a, b) && filters_overlap(b, a), "{a} {b}");
         }
-        for (a, b) in [("a/b", "a/c"), ("a/+", "a"), ("a/+", "a/b/c"), ("a/b/#", "a/c")] {
+        for (a, b) in [
+            ("a/b", "a/c"),
+            ("a/+", "a"),
+            ("a/+", "a/b/c"),
+            ("a/b/#", "a/c"),
+        ] {
             assert!(!filters_overlap(a, b) && !filters_overlap(b, a), "{a} {b}");
         }
     }

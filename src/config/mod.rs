@@ -358,7 +358,10 @@ impl Config {
         } else {
             "unlisted cameras ignored".to_string()
         };
-        let topics = if self.camera_topics.are_defaults_under(&self.camera_topic_prefix) {
+        let topics = if self
+            .camera_topics
+            .are_defaults_under(&self.camera_topic_prefix)
+        {
             format!("topics {}/…", self.camera_topic_prefix)
         } else {
             format!(

@@ -2,6 +2,7 @@
 
 use super::locate::{locate, Seg};
 use super::*;
+use crate::protocol::TopicKind;
 
 /// The embedded broker, when it is the one configured.
 fn embedded_of(m: &Mqtt) -> Option<&EmbeddedBroker> {
@@ -110,6 +111,111 @@ fn an_unknown_key_is_named_with_its_line() {
     assert!(e[0].contains("`name`"), "{}", e[0]);
 }
 
+#[test]
+fn camera_topics_default_under_the_prefix_and_take_the_web_pages_topics() {
+    let c = parse("camera_topic_prefix: Solar\n").unwrap();
+    assert_eq!(c.camera_topics, CameraTopics::under("Solar"));
+    let c = parse(
+        "camera_topics:\n  snapshot: home/gate/snapshot\n  status: home/+/status\n  alarm: alarms/#\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.camera_topics.get(TopicKind::Snapshot),
+        "home/gate/snapshot"
+    );
+    assert_eq!(c.camera_topics.get(TopicKind::Status), "home/+/status");
+    assert_eq!(c.camera_topics.get(TopicKind::Alarm), "alarms/#");
+    assert_eq!(
+        c.camera_topics.get(TopicKind::ConfigRespond),
+        "4GSolarCam/ConfigRespond"
+    );
+    assert!(
+        c.summary()
+            .contains("camera topics: snapshot home/gate/snapshot"),
+        "{}",
+        c.summary()
+    );
+}
+
+#[test]
+fn a_bad_camera_topic_is_an_error_on_its_line() {
+    let cases = [
+        ("snapshot: \"\"", "is empty"),
+        ("snapshot: a//b", "has an empty level"),
+        ("snapshot: /a", "has an empty level"),
+        ("alarm: a/#/b", "wildcard that is not a whole level"),
+        ("alarm: a/b+", "wildcard that is not a whole level"),
+        ("status: $SYS/x", "starts with '$'"),
+        ("config_respond: \"a\\0b\"", "NUL"),
+    ];
+    for (line, problem) in cases {
+        let e = errors(&format!("log_level: info\ncamera_topics:\n  {line}\n"));
+        assert_eq!(e.len(), 1, "{line}: {e:?}");
+        assert!(
+            e[0].starts_with("config.yaml:3: camera_topics."),
+            "{}",
+            e[0]
+        );
+        assert!(e[0].contains(problem), "{line}: {}", e[0]);
+        assert!(
+            e[0].contains("copy the topic from the camera's web page"),
+            "{}",
+            e[0]
+        );
+    }
+    let long = "a/".repeat(200) + "b";
+    let e = errors(&format!("camera_topics:\n  snapshot: {long}\n"));
+    assert!(e[0].contains("longer than 256 bytes"), "{}", e[0]);
+}
+
+#[test]
+fn camera_topics_that_overlap_are_refused_naming_both() {
+    let e = errors("camera_topics:\n  snapshot: cams/+\n  alarm: cams/alarm\n");
+    assert_eq!(
+        e,
+        ["config.yaml:3: camera_topics.alarm \"cams/alarm\" overlaps snapshot \"cams/+\": a message on both could not be told apart; give each kind its own topic"]
+    );
+    // `<topic>/<MAC>` is read too: a kind under another's topic overlaps it.
+    let e = errors("camera_topics:\n  status: 4GSolarCam/Snapshot/x\n");
+    assert!(
+        e[0].starts_with("config.yaml:2: camera_topics.status"),
+        "{e:?}"
+    );
+    // The camera's own request topic counts: it is not read, but nothing else may be read there.
+    let e = errors("camera_topics:\n  config_request: 4GSolarCam/Alarm\n");
+    assert!(e[0].contains("overlaps alarm"), "{e:?}");
+}
+
+#[test]
+fn a_camera_topic_taking_in_the_bridges_commands_or_own_topics_is_refused() {
+    let e = errors("camera_topics:\n  alarm: 4GSolarCam/Wake/+\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("takes in the wake commands the bridge sends (4GSolarCam/Wake/+)"),
+        "{}",
+        e[0]
+    );
+    let e = errors("camera_topics:\n  snapshot: \"#\"\n");
+    assert!(
+        e.iter()
+            .any(|e| e.contains("the reboot, shutdown and upgrade commands")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("the bridge's own topics (solarcam/#)")),
+        "{e:?}"
+    );
+    // On a camera broker of its own, the bridge's topics are not there to take in.
+    let separate =
+        "camera_mqtt:\n  url: mqtt://cams.example.com\ncamera_topics:\n  snapshot: homeassistant/x\n";
+    assert!(parse(separate).is_ok());
+    let e = errors("camera_topics:\n  snapshot: homeassistant/x\n");
+    assert!(e[0].contains("(homeassistant/#)"), "{e:?}");
+    // Status reports share the status request topic by the vendor's design.
+    assert!(parse("camera_topics:\n  status: 4GSolarCam/Status\n").is_ok());
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -153,7 +259,57 @@ mod properties {
         ])
     }
 
+    /// A camera topic: levels from a small alphabet (so that collisions are likely), wildcards,
+    /// and the bad forms.
+    fn camera_topic() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("+"),
+                Just("#"),
+                Just(""),
+                Just("4GSolarCam"),
+                Just("Wake"),
+                Just("Status"),
+                Just("solarcam"),
+                Just("x+"),
+            ],
+            1..4,
+        )
+        .prop_map(|levels| levels.join("/"))
+    }
+
     proptest! {
+        /// Whatever camera topics are given, the accepted ones read every topic as at most one
+        /// kind, never as one of the bridge's commands (other than the vendor's shared status
+        /// topic) nor as the bridge's own topics.
+        #[test]
+        fn accepted_camera_topics_never_overlap(topics in proptest::collection::vec(camera_topic(), 5)) {
+            let keys = ["snapshot", "status", "alarm", "config_request", "config_respond"];
+            let mut text = "camera_topics:\n".to_string();
+            for (k, t) in keys.iter().zip(&topics) {
+                text.push_str(&format!("  {k}: \"{t}\"\n"));
+            }
+            if let Ok(c) = Config::parse(&text, "config.yaml", None) {
+                let t = &c.camera_topics;
+                for (i, a) in TopicKind::ALL.iter().enumerate() {
+                    for b in &TopicKind::ALL[i + 1..] {
+                        for x in t.extended(*a) {
+                            for y in t.extended(*b) {
+                                prop_assert!(!crate::broker::topic::filters_overlap(&x, &y), "{x} {y}");
+                            }
+                        }
+                    }
+                    for theirs in ["4GSolarCam/Wake/+", "4GSolarCam/Config/+", "solarcam/#", "homeassistant/#"] {
+                        for x in t.extended(*a) {
+                            prop_assert!(!crate::broker::topic::filters_overlap(&x, theirs), "{x} {theirs}");
+                        }
+                    }
+                }
+            }
+        }
+
         /// Any text: a configuration or a list of errors, never a panic; every error names
         /// the file.
         #[test]

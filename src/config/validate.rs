@@ -605,7 +605,8 @@ fn camera_topics(
             Some(p) => c.error(
                 &path,
                 format!(
-                    "camera_topics.{} {v:?} {p}; copy the topic from the camera's web page,                      e.g. {:?}",
+                    "camera_topics.{} {v:?} {p}; copy the topic from the camera's web page, \
+                     e.g. {:?}",
                     kind.key(),
                     CameraTopics::under(prefix).get(kind)
                 ),
@@ -616,10 +617,8 @@ fn camera_topics(
             }
         }
     }
-    let overlap = |a: &[String], b: &[String]| {
-        a.iter()
-            .any(|x| b.iter().any(|y| filters_overlap(x, y)))
-    };
+    let overlap =
+        |a: &[String], b: &[String]| a.iter().any(|x| b.iter().any(|y| filters_overlap(x, y)));
     for (i, &a) in TopicKind::ALL.iter().enumerate() {
         for &b in &TopicKind::ALL[i + 1..] {
             if overlap(&topics.extended(a), &topics.extended(b)) {
@@ -628,7 +627,8 @@ fn camera_topics(
                 c.error(
                     &[Seg::Key("camera_topics"), Seg::Key(at.key())],
                     format!(
-                        "camera_topics.{} {:?} overlaps {} {:?}: a message on both could not be                          told apart; give each kind its own topic",
+                        "camera_topics.{} {:?} overlaps {} {:?}: a message on both could not be \
+                         told apart; give each kind its own topic",
                         at.key(),
                         topics.get(at),
                         other.key(),
@@ -656,7 +656,8 @@ fn camera_topics(
                 c.error(
                     &path,
                     format!(
-                        "camera_topics.{} {:?} takes in {what} the bridge sends ({theirs}): it                          would read its own commands back; use the camera's own topic for it",
+                        "camera_topics.{} {:?} takes in {what} the bridge sends ({theirs}): it \
+                         would read its own commands back; use the camera's own topic for it",
                         kind.key(),
                         topics.get(kind)
                     ),

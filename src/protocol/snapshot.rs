@@ -482,6 +482,60 @@ mod tests {
     }
 
     #[test]
+    fn the_vendors_envelope_gives_its_facts_and_its_image_byte_exact() {
+        let img = jpeg(700);
+        let payload = format!(
+            r#"{{"ts": 1682336818966, "values": {{"devName": "4G Solar-powered ANPR Camera",
+               "devMac": "5CC5638AE729", "file": "debug_202304240745431198T",
+               "time": 1682336743, "imageSize": {}, "image": "data:image/jpeg;base64,{}"}}}}"#,
+            img.len(),
+            b64(&img)
+        );
+        let s = ok(payload);
+        assert_eq!(&s.jpeg[..], &img[..]);
+        assert_eq!(s.form, Form::Json);
+        assert_eq!(s.mac.unwrap().unwrap().to_string(), "5CC5638AE729");
+        assert_eq!(
+            s.facts,
+            Facts {
+                dev_name: Some("4G Solar-powered ANPR Camera".into()),
+                taken: Some(1682336743),
+            }
+        );
+        // Milliseconds, a number as text, a name with control characters and of any length.
+        let payload = format!(
+            r#"{{"values": {{"devname": "a\u0007b{}", "TIME": "1682336743123", "image": "{}"}}}}"#,
+            "x".repeat(500),
+            b64(&img)
+        );
+        let facts = ok(payload).facts;
+        assert_eq!(facts.taken, Some(1682336743));
+        let name = facts.dev_name.unwrap();
+        assert!(
+            name.starts_with("abx") && name.chars().count() == MAX_DEV_NAME,
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn an_image_that_is_not_its_image_size_is_an_error() {
+        let img = jpeg(300);
+        for said in [img.len() - 1, img.len() + 1] {
+            let payload = format!(
+                r#"{{"values": {{"imageSize": {said}, "image": "{}"}}}}"#,
+                b64(&img)
+            );
+            assert_eq!(
+                extract(&Bytes::from(payload)),
+                Err(SnapshotError::SizeMismatch {
+                    said: said as u64,
+                    got: img.len()
+                })
+            );
+        }
+    }
+
+    #[test]
     fn snapshot_after_binary_header_is_byte_exact_and_names_the_mac() {
         let img = jpeg(500);
         let mut payload = b"\x01\x00\x02SC211\x005CC5638AE24C\x00\x00\x10\x20".to_vec();

@@ -21,7 +21,10 @@ fn topics_are_classified_with_and_without_a_mac() {
         ("4GSolarCam/Snapshot", Some(CameraTopic::Snapshot(None))),
         ("4GSolarCam/Alarm", Some(CameraTopic::Alarm(None))),
         ("4GSolarCam/Status", Some(CameraTopic::Status(None))),
-        ("4GSolarCam/ConfigRespond", Some(CameraTopic::ConfigRespond(None))),
+        (
+            "4GSolarCam/ConfigRespond",
+            Some(CameraTopic::ConfigRespond(None)),
+        ),
         (
             "4GSolarCam/Snapshot/5CC5638AE24C",
             Some(CameraTopic::Snapshot(Some(mac))),
