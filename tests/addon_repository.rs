@@ -314,12 +314,13 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
         "discover_max": 3,
         "alarm_off_after": 60,
         "awake_timeout": 300,
-        "camera_mqtt_url": "wss://cams.example.net:8884/mqtt",
+        "camera_mqtt_url": "mqtts://cams.example.net:443",
         "camera_mqtt_username": "cams",
         "camera_mqtt_password": "pw",
         "camera_mqtt_ca_file": "cams/ca.pem",
         "camera_mqtt_client_cert": "cams/client.pem",
         "camera_mqtt_client_key": "cams/client.key",
+        "camera_mqtt_alpn": "x-amzn-mqtt-ca",
         "log_level": "debug",
         "camera_topic_prefix": "Cams",
         "snapshot_topic": "home/+/snapshot",
@@ -371,7 +372,8 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
     assert_eq!(archive.keep, Duration::from_secs(7 * 86400));
     assert_eq!(archive.max_size, 500_000_000);
     let cams = config.camera_mqtt.unwrap();
-    assert_eq!(cams.url.to_string(), "wss://cams.example.net:8884/mqtt");
+    assert_eq!(cams.url.to_string(), "mqtts://cams.example.net:443");
+    assert_eq!(cams.alpn, ["x-amzn-mqtt-ca"]);
     assert_eq!(cams.ca_file.as_deref(), Some(Path::new("/ssl/cams/ca.pem")));
     assert_eq!(
         cams.client_cert.as_deref(),

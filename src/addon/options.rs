@@ -30,6 +30,8 @@ pub struct Options {
     pub camera_mqtt_ca_file: Option<String>,
     pub camera_mqtt_client_cert: Option<String>,
     pub camera_mqtt_client_key: Option<String>,
+    /// A protocol name for the TLS handshake (AWS IoT Core on 443: `x-amzn-mqtt-ca`).
+    pub camera_mqtt_alpn: Option<String>,
     pub log_level: Option<String>,
     pub camera_topic_prefix: Option<String>,
     /// The topics set in the cameras' web page, one by one (`camera_topics` in the file).
@@ -319,6 +321,12 @@ fn render_camera_broker(r: &mut Rendered, o: &Options, url: &str, shares: &Share
             let path = quoted(&shares.ssl.join(v).display().to_string());
             r.line(Origin::Option(option), format!("  {key}: {path}"));
         }
+    }
+    if let Some(alpn) = given(&o.camera_mqtt_alpn) {
+        r.line(
+            Origin::Option("camera_mqtt_alpn"),
+            format!("  alpn: {alpn}"),
+        );
     }
 }
 

@@ -187,6 +187,7 @@ impl EmbeddedBroker {
             ca_file: None,
             client_cert: None,
             client_key: None,
+            alpn: Vec::new(),
             reconnect_max: self.reconnect_max,
         }
     }
@@ -206,6 +207,9 @@ pub struct BrokerConfig {
     /// A client certificate (PEM) and its key, for brokers that ask for one.
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
+    /// Protocol names offered in the TLS handshake (ALPN): AWS IoT Core takes MQTT on port 443
+    /// only with `x-amzn-mqtt-ca`. Empty: none offered.
+    pub alpn: Vec<String>,
     /// The longest wait between two connection attempts (the wait doubles from 0.5 s up to it).
     pub reconnect_max: Duration,
 }

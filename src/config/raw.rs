@@ -66,6 +66,24 @@ pub(super) struct RawBroker {
     /// The name of an environment variable holding the password.
     pub(super) password_env: Option<String>,
     pub(super) reconnect_max: Option<Scalar>,
+    pub(super) alpn: Option<OneOrMany>,
+}
+
+/// A list, or one item written without brackets (`alpn: x-amzn-mqtt-ca`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub(super) fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

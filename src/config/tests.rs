@@ -216,6 +216,32 @@ fn a_camera_topic_taking_in_the_bridges_commands_or_own_topics_is_refused() {
     assert!(parse("camera_topics:\n  status: 4GSolarCam/Status\n").is_ok());
 }
 
+#[test]
+fn alpn_is_a_list_or_one_name_and_only_for_mqtts() {
+    let c = parse("camera_mqtt:\n  url: mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com:443\n  alpn: x-amzn-mqtt-ca\n")
+        .unwrap();
+    assert_eq!(c.camera_mqtt.unwrap().alpn, ["x-amzn-mqtt-ca"]);
+    let c = parse("mqtt:\n  url: mqtts://broker:8883\n  alpn: [mqtt, x-amzn-mqtt-ca]\n").unwrap();
+    let Mqtt::Remote(b) = c.mqtt else {
+        panic!("not remote")
+    };
+    assert_eq!(b.alpn, ["mqtt", "x-amzn-mqtt-ca"]);
+    for url in ["mqtt://broker", "wss://broker/mqtt"] {
+        let e = errors(&format!(
+            "camera_mqtt:\n  url: {url}\n  alpn: x-amzn-mqtt-ca\n"
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("config.yaml:3: camera_mqtt.alpn is for mqtts:// URLs"),
+            "{}",
+            e[0]
+        );
+    }
+    let e = errors("camera_mqtt:\n  url: mqtts://broker\n  alpn: [\"\", \"a b\"]\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[1].contains("\"a b\" is not a protocol name"), "{}", e[1]);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::defaults::*;
 use super::locate::{locate, Seg};
-use super::raw::{RawArchive, RawBroker, RawCamera, RawCameraTopics, RawConfig, Scalar};
+use super::raw::{OneOrMany, RawArchive, RawBroker, RawCamera, RawCameraTopics, RawConfig, Scalar};
 use super::{
     default_camera_name, ArchiveConfig, BrokerConfig, BrokerUrl, CameraConfig, Config, ConfigError,
     EmbeddedBroker, Level, Mqtt, Secret,
@@ -443,6 +443,7 @@ fn remote(
         );
     }
     let (client_id, reconnect_max) = session(c, key, &raw, default_client_id);
+    let alpn = alpn(c, key, raw.alpn.map(OneOrMany::into_vec), url.as_ref());
     if c.errors.len() > errors_before {
         return None;
     }
@@ -455,8 +456,44 @@ fn remote(
         ca_file: raw.ca_file.map(|p| resolve(dir, &p)),
         client_cert: raw.client_cert.map(|p| resolve(dir, &p)),
         client_key: raw.client_key.map(|p| resolve(dir, &p)),
+        alpn,
         reconnect_max,
     })
+}
+
+/// `alpn`: the protocol names the TLS handshake offers (AWS IoT Core on port 443 takes MQTT only
+/// with `x-amzn-mqtt-ca`). For `mqtts://` alone: over WebSocket the handshake speaks HTTP.
+fn alpn(
+    c: &mut Check,
+    key: &'static str,
+    list: Option<Vec<String>>,
+    url: Option<&BrokerUrl>,
+) -> Vec<String> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    let path = [Seg::Key(key), Seg::Key("alpn")];
+    if url.is_some_and(|u| !u.tls || u.websocket.is_some()) {
+        c.error(
+            &path,
+            format!(
+                "{key}.alpn is for mqtts:// URLs (MQTT over TLS); remove it, or use mqtts:// \
+                 (AWS IoT Core: mqtts://<endpoint>:443 with alpn: x-amzn-mqtt-ca)"
+            ),
+        );
+    }
+    for p in &list {
+        if p.is_empty() || p.len() > 255 || !p.bytes().all(|b| b.is_ascii_graphic()) {
+            c.error(
+                &path,
+                format!(
+                    "{key}.alpn: {p:?} is not a protocol name (1 to 255 printable ASCII \
+                     characters without spaces, e.g. x-amzn-mqtt-ca)"
+                ),
+            );
+        }
+    }
+    list
 }
 
 /// The password, from exactly one of `password`, `password_file` and `password_env`, and the

@@ -152,6 +152,10 @@ impl Connection {
             name: opts.name,
             url: url.clone(),
             trust,
+            hint_alpn: broker.url.tls
+                && broker.url.websocket.is_none()
+                && broker.url.port == 443
+                && broker.alpn.is_empty(),
             max_retry: broker.reconnect_max,
             persistent: opts.persistent,
             max_incoming: opts.max_incoming,

@@ -19,6 +19,9 @@ pub(super) struct PollContext {
     pub(super) url: String,
     /// What TLS trusts, for an error that says where to look.
     pub(super) trust: String,
+    /// TLS on port 443 without ALPN: a broker closing the connection there is likely AWS IoT
+    /// Core, which takes MQTT on 443 only with `x-amzn-mqtt-ca`.
+    pub(super) hint_alpn: bool,
     pub(super) max_retry: Duration,
     pub(super) persistent: bool,
     pub(super) max_incoming: usize,
@@ -153,7 +156,7 @@ impl Poller {
             max_incoming,
             ..
         } = &self.ctx;
-        let why = describe(e, &self.ctx.trust);
+        let why = describe(e, &self.ctx.trust, self.ctx.hint_alpn);
         let next = self.backoff.next.as_secs_f32();
         if let Some(size) = oversized(e) {
             let clean = if *persistent {
@@ -183,7 +186,22 @@ impl Poller {
 }
 
 /// Errors in words a user can act on; never the credentials.
-fn describe(e: &ConnectionError, trust: &str) -> String {
+pub(super) fn describe(e: &ConnectionError, trust: &str, hint_alpn: bool) -> String {
+    let why = describe_only(e, trust);
+    let closed = ["reset", "closed", "eof", "broken pipe"]
+        .iter()
+        .any(|w| why.to_ascii_lowercase().contains(w));
+    if hint_alpn && closed {
+        format!(
+            "{why} (the broker closed the connection: if it is AWS IoT Core, port 443 takes MQTT \
+             only with `alpn: x-amzn-mqtt-ca`)"
+        )
+    } else {
+        why
+    }
+}
+
+fn describe_only(e: &ConnectionError, trust: &str) -> String {
     use rumqttc::ConnectReturnCode as C;
     match e {
         ConnectionError::ConnectionRefused(C::BadUserNamePassword)

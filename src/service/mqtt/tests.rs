@@ -16,6 +16,7 @@ fn open(port: u16, client_id: &str, persistent: bool) -> Connection {
         ca_file: None,
         client_cert: None,
         client_key: None,
+        alpn: Vec::new(),
         reconnect_max: Duration::from_secs(1),
     };
     let opts = Options {
@@ -109,4 +110,26 @@ async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_af
     camera.publish(qos1("4GSolarCam/Status/5CC5638AE24C"));
     let (next, _) = next_message(&mut second).await;
     assert_eq!(next, "4GSolarCam/Status/5CC5638AE24C");
+}
+
+#[test]
+fn a_connection_closed_on_port_443_without_alpn_points_at_aws_iot_cores_alpn() {
+    let reset = || {
+        rumqttc::ConnectionError::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "Connection reset by peer",
+        ))
+    };
+    let why = poll::describe(&reset(), "the system's CA certificates", true);
+    assert!(
+        why.ends_with(
+            "if it is AWS IoT Core, port 443 takes MQTT only with `alpn: x-amzn-mqtt-ca`)"
+        ),
+        "{why}"
+    );
+    // Elsewhere, or with ALPN set, a reset is only a reset.
+    assert_eq!(
+        poll::describe(&reset(), "the system's CA certificates", false),
+        "Connection reset by peer"
+    );
 }

@@ -14,15 +14,27 @@ pub(super) fn tls_config(
         .with_safe_default_protocol_versions()
         .map_err(|source| SetupError::Tls { name, source })?
         .with_root_certificates(roots(broker, name)?);
-    match (&broker.client_cert, &broker.client_key) {
+    let mut config = match (&broker.client_cert, &broker.client_key) {
         (Some(cert), Some(key)) => {
             let (certs, key) = client_identity(cert, key, name)?;
             builder
                 .with_client_auth_cert(certs, key)
-                .map_err(|source| SetupError::Tls { name, source })
+                .map_err(|source| SetupError::Tls { name, source })?
         }
-        _ => Ok(builder.with_no_client_auth()),
-    }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = broker.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok(config)
+}
+
+/// The certificates in a PEM file (none when it holds none).
+fn read_certs(
+    path: &std::path::Path,
+) -> std::io::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    let pem = std::fs::read(path)?;
+    Ok(rustls_pemfile::certs(&mut pem.as_slice())
+        .filter_map(Result::ok)
+        .collect())
 }
 
 /// The CAs the connection trusts: `ca_file`'s, else the system's.
@@ -31,14 +43,11 @@ fn roots(broker: &BrokerConfig, name: &'static str) -> Result<rustls::RootCertSt
     match &broker.ca_file {
         Some(path) => {
             let shown = path.display().to_string();
-            let pem = std::fs::read(path).map_err(|source| SetupError::CaFile {
+            let certs = read_certs(path).map_err(|source| SetupError::CaFile {
                 name,
                 path: shown.clone(),
                 source,
             })?;
-            let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
-                .filter_map(Result::ok)
-                .collect();
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(SetupError::CaFileEmpty { name, path: shown });
@@ -67,14 +76,11 @@ fn client_identity(
     name: &'static str,
 ) -> Result<Identity, SetupError> {
     let path = cert.display().to_string();
-    let pem = std::fs::read(cert).map_err(|source| SetupError::ClientCert {
+    let certs = read_certs(cert).map_err(|source| SetupError::ClientCert {
         name,
         path: path.clone(),
         source,
     })?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
-        .filter_map(Result::ok)
-        .collect();
     if certs.is_empty() {
         return Err(SetupError::ClientCertEmpty { name, path });
     }
