@@ -442,6 +442,20 @@ impl Peer {
         }
     }
 
+    /// The next message matching `pred` within `timeout`, or `None` (for tests that measure
+    /// rather than require).
+    pub fn next_within(&mut self, timeout: Duration, pred: impl Fn(&Msg) -> bool) -> Option<Msg> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = self.rx.recv_timeout(left).ok()?;
+            self.seen.push(msg.clone());
+            if pred(&msg) {
+                return Some(msg);
+            }
+        }
+    }
+
     /// The next message on `topic`.
     pub fn next_on(&mut self, topic: &str) -> Msg {
         self.wait_for(topic, |m| m.topic == topic)
