@@ -191,6 +191,30 @@ fn a_connect_larger_than_a_few_kib_is_not_read() {
     bridge.wait_log(&["did not connect properly", "bad packet"]);
 }
 
+/// README: "A CONNECT is read only up to 4 KiB before the password is checked", by its number.
+#[test]
+fn a_connect_of_4_kib_is_read_and_one_byte_more_is_not() {
+    let (bridge, port) = bridge_with_embedded_broker("  username: home\n  password: s3cret-pw\n");
+    // A CONNECT whose body is `size` bytes: the client id fills what the rest leaves.
+    let connect = |size: usize| {
+        let fixed = 2 + 4 + 1 + 1 + 2; // protocol name, level, flags, keep-alive
+        let login = 2 + "home".len() + 2 + "s3cret-pw".len();
+        let mut c = Connect::new("x".repeat(size - fixed - login - 2));
+        c.login = Some(Login::new("home", "s3cret-pw"));
+        c
+    };
+    let mut raw = Raw::open(port);
+    raw.send(Packet::Connect(connect(4096)));
+    assert!(
+        matches!(raw.next(), Some(Packet::ConnAck(_))),
+        "a 4 KiB CONNECT is answered"
+    );
+    let mut raw = Raw::open(port);
+    raw.send(Packet::Connect(connect(4097)));
+    assert_eq!(raw.next(), None, "the broker answered a CONNECT over 4 KiB");
+    bridge.wait_log(&["did not connect properly", "bad packet"]);
+}
+
 #[test]
 fn failed_logins_are_logged_once_per_10_s_and_never_with_the_password() {
     let (mut bridge, port) =

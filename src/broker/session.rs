@@ -585,6 +585,61 @@ mod tests {
         assert_eq!(got[0].payload.as_ref(), b"500");
     }
 
+    /// README (The embedded broker): "1,000 unacknowledged and 1,000 queued messages per client
+    /// (32 MB; the oldest go first)", by its numbers.
+    #[test]
+    fn a_client_has_at_most_1000_unacknowledged_messages_then_is_told_to_go() {
+        let mut state = State::default();
+        let (_, mut cam) = connect(&mut state, "cam", false);
+        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
+        cam.packets();
+        for i in 0..1000 {
+            state.route(publish("t", QoS::AtLeastOnce, &i.to_string()));
+        }
+        assert_eq!(publishes(&cam.packets()).len(), 1000);
+        assert!(!cam.kicked(), "1,000 unacknowledged are allowed");
+        state.route(publish("t", QoS::AtLeastOnce, "1000"));
+        assert!(
+            publishes(&cam.packets()).is_empty(),
+            "the 1,001st is kept, not sent"
+        );
+        assert!(cam.kicked());
+    }
+
+    #[test]
+    fn an_absent_clients_queue_holds_1000_messages_or_32_mb_the_newest_kept() {
+        let mut state = State::default();
+        let (conn, _cam) = connect(&mut state, "cam", false);
+        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
+        state.disconnect("cam", conn);
+        // By count: 1,200 small messages, the newest 1,000 kept.
+        for i in 0..1200 {
+            state.route(publish("t", QoS::AtLeastOnce, &i.to_string()));
+        }
+        let (conn, mut cam) = connect(&mut state, "cam", false);
+        let got = cam.packets();
+        let got = publishes(&got);
+        assert_eq!(got.len(), 1000);
+        assert_eq!(got[0].payload.as_ref(), b"200");
+        for p in &got {
+            state.acknowledged("cam", p.pkid);
+        }
+        state.disconnect("cam", conn);
+        // By bytes: 40 messages of 1 MiB, the newest 32 kept (32 MiB).
+        let mb = "x".repeat(1 << 20);
+        for i in 0..40 {
+            state.route(publish(
+                "t",
+                QoS::AtLeastOnce,
+                &format!("{i:02}{mb}")[..1 << 20],
+            ));
+        }
+        let queued = &state.sessions["cam"].queued;
+        assert_eq!(queued.len(), 32);
+        assert_eq!(state.sessions["cam"].queued_bytes, 32 << 20);
+        assert_eq!(&queued[0].payload[..2], b"08");
+    }
+
     #[test]
     fn a_client_that_does_not_read_is_told_to_go() {
         let mut state = State::default();

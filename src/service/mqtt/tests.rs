@@ -133,3 +133,51 @@ fn a_connection_closed_on_port_443_without_alpn_points_at_aws_iot_cores_alpn() {
         "Connection reset by peer"
     );
 }
+
+/// README (Security): "Camera messages are left unread (8 at most wait in the bridge) until Home
+/// Assistant's broker takes more".
+#[tokio::test]
+async fn while_the_main_loop_does_not_read_at_most_8_messages_wait_in_the_bridge() {
+    let broker = Mosquitto::start();
+    let camera = open(broker.port, "test-camera", false);
+    let mut bridge = open(broker.port, "test-bridge", false);
+    bridge.subscribe(vec!["4GSolarCam/#".into()]);
+    let mut tries = 0;
+    loop {
+        camera.publish(qos1("4GSolarCam/ready"));
+        let wait = tokio::time::timeout(Duration::from_millis(200), next_message(&mut bridge));
+        if wait.await.is_ok() {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 50, "never subscribed");
+    }
+    // Drain what the subscription's tries brought.
+    while tokio::time::timeout(Duration::from_millis(300), bridge.incoming.recv())
+        .await
+        .is_ok()
+    {}
+    // 30 messages while the main loop reads nothing: 8 wait in the queue (one more is in the
+    // poller's hand, waiting for room); the rest stay with the broker, unread.
+    for _ in 0..30 {
+        camera.publish(qos1("4GSolarCam/Status"));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut waiting = 0;
+    while let Ok(Incoming::Message { .. }) = bridge.incoming.try_recv() {
+        waiting += 1;
+    }
+    assert_eq!(waiting, 8);
+    // And the rest come once it reads again.
+    let mut rest = 0;
+    while tokio::time::timeout(Duration::from_secs(2), next_message(&mut bridge))
+        .await
+        .is_ok()
+    {
+        rest += 1;
+        if waiting + rest == 30 {
+            break;
+        }
+    }
+    assert_eq!(waiting + rest, 30);
+}
