@@ -47,3 +47,22 @@ enable_qemu_binfmt() {
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; passed=$((passed + 1)); }
 passed=0
+
+# A size the README states, in MB, from the first row holding $1 (fixed text), cell $2 (counting
+# from 1 across the row's |-separated cells).
+readme_mb() {
+  grep -F -- "$1" README.md | head -1 | awk -F'|' -v c="$2" '{ v = $(c + 1); gsub(/[^0-9.]/, "", v); print v }'
+}
+
+# Fails when $2 bytes are more than 10 % off the README's $3 MB for $1 (over, or under: a figure
+# users read must not drift from what is built either way); prints both.
+within_readme_size() {
+  local what=$1 bytes=$2 mb=$3
+  [ -n "$mb" ] || fail "$what: no size for it in README.md"
+  local low high
+  low=$(awk -v mb="$mb" 'BEGIN { printf "%d", mb * 1000000 * 0.9 }')
+  high=$(awk -v mb="$mb" 'BEGIN { printf "%d", mb * 1000000 * 1.1 }')
+  [ "$bytes" -le "$high" ] && [ "$bytes" -ge "$low" ] \
+    || fail "$what: $bytes bytes, more than 10 % off the README's $mb MB; update README.md"
+  echo "$what: $bytes bytes (README: $mb MB)"
+}

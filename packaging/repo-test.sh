@@ -226,6 +226,10 @@ in_box sh -c 'rm -rf /var/lib/apt/lists/*'
 as_readme_says apt-repository | in_box_sh >"$work/install.txt" 2>&1 || { cat "$work/install.txt"; fail "the README's apt steps"; }
 [ "$(in_box dpkg-query -W -f '${Version}' solarcam-bridge)" = "${old_version}-1" ] || fail "the README's apt steps did not install $old_version"
 grep -q "installed and enabled, but not started" "$work/install.txt" || fail "no first-install message"
+# As the message says, under a real systemd: enabled for the next boot, not running yet.
+[ "$(in_box systemctl is-enabled solarcam-bridge)" = enabled ] || fail "not enabled after install"
+[ "$(in_box systemctl is-active solarcam-bridge || true)" = inactive ] || fail "started by the install, before the file was edited"
+pass "after install: enabled, and not started until the file is edited (systemctl is-enabled, is-active)"
 policy=$(in_box apt-cache policy)
 grep -q "o=solarcam-bridge,a=stable,n=stable,l=solarcam-bridge,c=main" <<<"$policy" || { echo "$policy"; fail "apt sees no Origin and Label"; }
 pass "the README's apt steps installed $old_version from the signed repository (apt sees origin=solarcam-bridge, label=solarcam-bridge, as unattended-upgrades matches)"

@@ -26,6 +26,23 @@ version=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"name":"sola
 deb=$(ls dist/solarcam-bridge_"${version}"*_amd64.deb)
 rpm_x86=$(ls dist/solarcam-bridge-"${version}"*.x86_64.rpm)
 
+# --- the sizes the README's download table states: each file, and the binary in it
+for debarch in amd64 arm64 armhf; do
+  f=$(ls dist/solarcam-bridge_"${version}"*_"$debarch".deb)
+  row="_${debarch}.deb\`"
+  within_readme_size "$(basename "$f")" "$(stat -c %s "$f")" "$(readme_mb "$row" 3)"
+  bin=$(dpkg-deb -c "$f" | awk '$6 == "./usr/bin/solarcam-bridge" { print $3 }')
+  within_readme_size "$(basename "$f"): its binary" "$bin" "$(readme_mb "$row" 4)"
+done
+for rpmarch in aarch64 x86_64; do
+  f=$(ls dist/solarcam-bridge-"${version}"*."$rpmarch".rpm)
+  row=".${rpmarch}.rpm\`"
+  within_readme_size "$(basename "$f")" "$(stat -c %s "$f")" "$(readme_mb "$row" 3)"
+  bin=$(rpm -qlvp "$f" 2>/dev/null | awk '$9 == "/usr/bin/solarcam-bridge" { print $5 }')
+  within_readme_size "$(basename "$f"): its binary" "$bin" "$(readme_mb "$row" 4)"
+done
+pass "the packages and their binaries are within 10 % of the sizes the README states"
+
 # --- .deb: lint
 lintian --fail-on error --suppress-tags no-manual-page "$deb" | tee /tmp/lintian.txt || fail "lintian reports errors"
 pass "lintian: no errors ($(grep -c '^W:' /tmp/lintian.txt || true) warnings)"

@@ -171,4 +171,10 @@ for a in "${arches[@]}"; do
       "$(docker image inspect -f '{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}' "$tag")")
   fi
   echo "$line"
+  # The README's image table, row by tag: the image (cell 3) and its binary (cell 4).
+  row="\`solarcam-bridge:$version$(suffix_of "$a")\`"
+  within_readme_size "$a binary" "$(stat -c %s "$bin")" "$(readme_mb "$row" 4)"
+  if [ -z "${NO_IMAGES:-}" ]; then
+    within_readme_size "$a image" "$(docker image inspect -f '{{.Size}}' "$tag")" "$(readme_mb "$row" 3)"
+  fi
 done

@@ -292,3 +292,82 @@ def test_the_health_blueprint_tells_once_when_a_camera_goes_silent_and_when_it_i
     assert phone_rx.notifications[1]["message"] == "The camera is reporting again."
     assert phone_rx.notifications[1]["data"]["tag"] == n["data"]["tag"], "it replaces the first"
     assert len(phone_rx.notifications) == 2
+
+
+def test_the_blueprints_defaults_are_the_readmes_as_home_assistant_reads_them(stack):
+    """README: a cooldown per camera of 2 minutes and a picture waited for up to 30 s by default;
+    the health blueprint's 12 hours and 20 %."""
+    stack.start()
+    stack.wait_entity("camera.driveway")
+    install_blueprint(stack.ha, "solarcam_alarm_notify.yaml")
+    install_blueprint(stack.ha, "solarcam_health_notify.yaml")
+    listed = stack.ha.ws_call({"type": "blueprint/list", "domain": "automation"})
+    inputs = {path.rsplit("/", 1)[-1]: bp["metadata"]["input"] for path, bp in listed.items()
+              if "metadata" in bp}
+    alarm, health = inputs["solarcam_alarm_notify.yaml"], inputs["solarcam_health_notify.yaml"]
+    assert alarm["cooldown"]["default"] == 2 * 60
+    assert alarm["cooldown"]["selector"]["number"]["unit_of_measurement"] == "s"
+    assert alarm["wait_for_picture"]["default"] == 30
+    assert health["silent_for"]["default"] == {"hours": 12}
+    assert health["battery_below"]["default"] == 20
+
+
+def test_the_alarm_blueprint_by_default_adds_a_picture_within_30_s_and_always_tells_the_first_alarm_after_the_sensor_went_off(stack):
+    # The bridge's own window made longer than the blueprint's wait, so that what is measured is
+    # the blueprint's 30 s; the Alarm sensor off 5 s after an alarm.
+    stack.start(bridge_config(stack.broker.port,
+                              "alarm_off_after: 5s\nalarm_snapshot_window: 90s"))
+    stack.wait_entity("camera.driveway")
+    phone, webhook = register_phone(stack.ha)
+    # Defaults for the cooldown (2 minutes) and the picture's wait; other actions: an event with
+    # the blueprint's variables.
+    alarm_automation(stack, phone, [DRIVEWAY], notify_actions=[{
+        "event": "solarcam_test_other_action",
+        "event_data": {"camera": "{{ camera_name }}", "image": "{{ image }}"}}])
+    rx = stack.record("solarcam_test_other_action", push_webhook=webhook)
+
+    stack.alarm(kind="PIR")
+    expect(rx, ["Pir"])
+    # Within the cooldown while the Alarm sensor is still on: nothing.
+    stack.alarm(kind="motion")
+    stack.ha.wait_state("binary_sensor.driveway_alarm", lambda s: s["state"] == "off",
+                        "the Alarm sensor off")
+    # The first alarm after it went off notifies, well within the 2-minute cooldown.
+    stack.alarm(kind="person")
+    alarm_at = time.monotonic()
+    expect(rx, ["Pir", "Person"])
+    # Its picture 28 s later is added to the same notification, silently.
+    time.sleep(max(0.0, alarm_at + 28 - time.monotonic()))
+    picture = jpeg(51)
+    stack.snapshot(picture)
+    wait_until("the picture added", lambda: len(rx.notifications) >= 3, timeout=10)
+    added = rx.notifications[2]
+    assert added["data"]["alert_once"] is True and added["data"]["tag"] == rx.notifications[1]["data"]["tag"]
+    assert added["data"]["image"].startswith("/api/image_proxy/image.driveway_last_alarm_snapshot")
+
+    # The next alarm (the sensor went off meanwhile): its picture 32 s later is past the wait.
+    stack.ha.wait_state("binary_sensor.driveway_alarm", lambda s: s["state"] == "off",
+                        "the Alarm sensor off")
+    time.sleep(2)  # so that this alarm's run does not take the last picture as its own burst's
+    stack.alarm(kind="vehicle")
+    alarm_at = time.monotonic()
+    wait_until("the vehicle alarm", lambda: len(rx.notifications) >= 4)
+    time.sleep(max(0.0, alarm_at + 32 - time.monotonic()))
+    stack.snapshot(jpeg(52))
+    stack.ha.wait_state("image.driveway_last_alarm_snapshot",
+                        lambda s: s["state"] not in ("unknown", "unavailable"), "the picture")
+    time.sleep(2)  # so that the marker's run does not take this picture as its own burst's
+    # A marker: one more alarm after the sensor went off; nothing came between.
+    stack.ha.wait_state("binary_sensor.driveway_alarm", lambda s: s["state"] == "off",
+                        "the Alarm sensor off")
+    stack.alarm(kind="tamper")
+    wait_until("the marker", lambda: len(rx.notifications) >= 5)
+    got = [(m["message"].split(" alarm at ")[0], "image" in m["data"]) for m in rx.notifications]
+    assert got == [("Pir", False), ("Person", False), ("Person", True), ("Vehicle", False),
+                   ("Tamper", False)], got
+    # The other actions ran once per run that notified, with the run's picture when it had one.
+    wait_until("the other actions", lambda: len(rx.events) >= 4, timeout=45)
+    ran = [(e["data"]["camera"], e["data"]["image"] != "") for e in rx.events]
+    assert ran == [("Driveway", False), ("Driveway", True), ("Driveway", False),
+                   ("Driveway", False)], ran
+    assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())

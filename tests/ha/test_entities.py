@@ -177,4 +177,23 @@ def test_entity_ids_are_the_readmes_with_or_without_an_area_and_survive_a_rename
     assert stack.ha.state("camera.front_drive") is None
     stack.wait_entity("camera.driveway")
     stack.wait_entity("sensor.barn_battery")
+
+    # Removed from the file: its device and every entity go from Home Assistant, the other
+    # camera's stay.
+    only_driveway = "\n".join(renamed.splitlines()[:3]) + "\n"
+    assert "Stable" not in only_driveway and "Front drive" in only_driveway
+    stack.bridge.write_config(bridge_config(stack.broker.port, cameras=only_driveway))
+
+    def barn_gone():
+        entities, devices = stack.ha.registry()
+        node = f"solarcam_{BARN.lower()}"
+        return (all(["mqtt", node] not in d["identifiers"] for d in devices)
+                and all(not e["unique_id"].startswith(node) for e in entities)
+                and stack.ha.state("sensor.barn_battery") is None)
+
+    wait_until("the removed camera's device and entities gone", barn_gone)
+    entities, _ = stack.ha.registry()
+    left = {e["unique_id"]: e["entity_id"] for e in entities if e["platform"] == "mqtt"}
+    assert {k: v for k, v in ids.items() if DRIVEWAY.lower() in k} == {
+        k: v for k, v in left.items() if "bridge" not in k}
     assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
