@@ -322,26 +322,7 @@ impl Bridge {
             return self.reject(too_large(topic, "alarm", size));
         }
         // An alarm is an alarm even when its payload is not JSON; keep what it said.
-        let (payload_mac, attributes, fields) = match parse_object(&payload) {
-            Ok(obj) => {
-                let mac = find_mac_in(&obj);
-                (mac, attributes("alarm", payload), obj)
-            }
-            Err(_) => {
-                let raw = String::from_utf8_lossy(&payload);
-                let attrs =
-                    serde_json::json!({ "raw": raw.chars().take(1024).collect::<String>() });
-                let fields = match &attrs {
-                    serde_json::Value::Object(o) => o.clone(),
-                    _ => serde_json::Map::new(),
-                };
-                (
-                    Ok(Mac::find_in(&payload)),
-                    Bytes::from(attrs.to_string()),
-                    fields,
-                )
-            }
-        };
+        let (payload_mac, attributes, fields) = read_report("alarm", payload);
         let kind = AlarmKind::of(&fields);
         let claim = claimed(topic_mac, payload_mac);
         let Some(mac) = self.attribute(topic, "alarm".into(), size, claim, received, now) else {
@@ -446,21 +427,7 @@ impl Bridge {
         if size > MAX_REPORT_BYTES {
             return self.reject(too_large(topic, "configuration answer", size));
         }
-        let (payload_mac, shown) = match parse_object(&payload) {
-            Ok(obj) => (
-                find_mac_in(&obj),
-                attributes("configuration answer", payload),
-            ),
-            // Not JSON: its text, so the user still sees what the camera said.
-            Err(_) => {
-                let raw: String = String::from_utf8_lossy(&payload)
-                    .chars()
-                    .take(1024)
-                    .collect();
-                let shown = serde_json::json!({ "raw": raw }).to_string();
-                (Ok(Mac::find_in(&payload)), Bytes::from(shown))
-            }
-        };
+        let (payload_mac, shown, _) = read_report("configuration answer", payload);
         let claim = claimed(topic_mac, payload_mac);
         let what = "configuration answer".into();
         let Some(mac) = self.attribute(topic, what, size, claim, received, now) else {
@@ -656,6 +623,32 @@ impl Bridge {
             awake_state(false),
             true,
         );
+    }
+}
+
+/// A report (an alarm, a configuration answer) as the camera sent it: the MAC it names, its
+/// attributes for Home Assistant, and its fields. One that is not JSON is kept as its text,
+/// `{"raw": …}` (up to 1,024 characters), so that what the camera said is not lost.
+fn read_report(
+    what: &str,
+    payload: Bytes,
+) -> (
+    Result<Option<Mac>, BadMac>,
+    Bytes,
+    serde_json::Map<String, serde_json::Value>,
+) {
+    match parse_object(&payload) {
+        Ok(obj) => (find_mac_in(&obj), attributes(what, payload), obj),
+        Err(_) => {
+            let raw: String = String::from_utf8_lossy(&payload)
+                .chars()
+                .take(1024)
+                .collect();
+            let mut fields = serde_json::Map::new();
+            fields.insert("raw".into(), raw.into());
+            let shown = serde_json::Value::Object(fields.clone()).to_string();
+            (Ok(Mac::find_in(&payload)), Bytes::from(shown), fields)
+        }
     }
 }
 

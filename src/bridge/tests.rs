@@ -110,6 +110,17 @@ fn publishes(actions: Vec<Action>) -> Vec<Publish> {
         .collect()
 }
 
+/// The snapshots among `actions` sent to the archive.
+fn archived(actions: &[Action]) -> Vec<&ArchiveRequest> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Archive(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
 fn all_publishes(actions: Vec<Action>) -> Vec<Publish> {
     actions
         .into_iter()

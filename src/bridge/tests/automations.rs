@@ -8,16 +8,6 @@ fn events(ps: &[Publish]) -> Vec<&Publish> {
         .collect()
 }
 
-fn archived(actions: &[Action]) -> Vec<&ArchiveRequest> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Archive(s) => Some(s),
-            _ => None,
-        })
-        .collect()
-}
-
 fn snapshot_event(h: &Harness, mac: &str) -> Event {
     let mut p = mac.as_bytes().to_vec();
     p.extend(jpeg(20));

@@ -31,16 +31,6 @@ fn at_sample_time(config: Config) -> Harness {
     h
 }
 
-fn archived(actions: &[Action]) -> Vec<&ArchiveRequest> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Archive(s) => Some(s),
-            _ => None,
-        })
-        .collect()
-}
-
 fn message_actions(h: &mut Harness, topic: &str, payload: impl Into<Bytes>) -> Vec<Action> {
     let e = Event::Message {
         topic: topic.to_string(),
