@@ -118,7 +118,7 @@ impl Scalar {
 pub(super) fn serde_error(e: &serde_norway::Error) -> ConfigError {
     let mut message = super::without_position(e.to_string());
     if message.contains("unknown field") {
-        message.push_str(" (check the spelling; README.md's Configure section lists every key)");
+        message.push_str(" (check the spelling; config.example.yaml and README.md list the keys)");
     }
     ConfigError {
         line: e.location().map(|l| l.line()),
