@@ -42,6 +42,19 @@ async fn next_message(c: &mut Connection) -> (String, Option<Ack>) {
     }
 }
 
+/// Once `bridge`'s subscription is in place: a message `camera` sends after the SUBSCRIBE comes
+/// back (tried every 200 ms). Its Ack, if it has one.
+async fn until_subscribed(camera: &Connection, bridge: &mut Connection) -> Option<Ack> {
+    for _ in 0..50 {
+        camera.publish(qos1("4GSolarCam/ready"));
+        let wait = tokio::time::timeout(Duration::from_millis(200), next_message(bridge));
+        if let Ok((_, ack)) = wait.await {
+            return ack;
+        }
+    }
+    panic!("never subscribed");
+}
+
 fn qos1(topic: &str) -> Publish {
     Publish {
         link: crate::bridge::Link::Camera,
@@ -58,18 +71,8 @@ async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_af
     let camera = open(broker.port, "test-camera", false);
     let mut first = open(broker.port, "test-bridge", true);
     first.subscribe(vec!["4GSolarCam/#".into()]);
-    // Subscribed once a message sent after the SUBSCRIBE comes back.
-    let mut tries = 0;
-    loop {
-        camera.publish(qos1("4GSolarCam/ready"));
-        let wait = tokio::time::timeout(Duration::from_millis(200), next_message(&mut first));
-        if let Ok((_, ack)) = wait.await {
-            first.ack(ack.expect("a QoS 1 message of a persistent session has an Ack"));
-            break;
-        }
-        tries += 1;
-        assert!(tries < 50, "never subscribed");
-    }
+    let ack = until_subscribed(&camera, &mut first).await;
+    first.ack(ack.expect("a QoS 1 message of a persistent session has an Ack"));
     // Three camera messages, read but not yet handled.
     for t in [
         "4GSolarCam/Status",
@@ -142,16 +145,7 @@ async fn while_the_main_loop_does_not_read_at_most_8_messages_wait_in_the_bridge
     let camera = open(broker.port, "test-camera", false);
     let mut bridge = open(broker.port, "test-bridge", false);
     bridge.subscribe(vec!["4GSolarCam/#".into()]);
-    let mut tries = 0;
-    loop {
-        camera.publish(qos1("4GSolarCam/ready"));
-        let wait = tokio::time::timeout(Duration::from_millis(200), next_message(&mut bridge));
-        if wait.await.is_ok() {
-            break;
-        }
-        tries += 1;
-        assert!(tries < 50, "never subscribed");
-    }
+    until_subscribed(&camera, &mut bridge).await;
     // Drain what the subscription's tries brought.
     while tokio::time::timeout(Duration::from_millis(300), bridge.incoming.recv())
         .await
