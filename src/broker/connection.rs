@@ -1,27 +1,29 @@
-//! One client's connection to the embedded broker: it logs in, then [`apply`] carries out each
-//! packet it sends on the broker's state (one match arm each, the state's methods doing the work). A writer task of its own empties the
-//! client's queue onto the socket, so a slow client never holds up the others.
+//! One client's connection to the embedded broker: it logs in, in either protocol version, then
+//! [`apply`] carries out each packet it sends on the broker's state (one match arm each, the
+//! state's methods doing the work). A writer task of its own empties the client's queue onto
+//! the socket in the client's version, so a slow client never holds up the others.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rumqttc::mqttbytes::{self, QoS};
-use rumqttc::{
-    ConnAck, Connect, ConnectReturnCode, LastWill, Packet, PubAck, PubComp, PubRec, Publish,
-    UnsubAck,
-};
+use rumqttc::mqttbytes::QoS;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
-use super::session::{limits, min_qos, packet_size, Admission, Online, State};
-use super::{Shared, MAX_CONNECT, MAX_FIXED_HEADER, MAX_PACKET};
+use super::codec::{
+    self, ConnectCode, Inbound, Outbound, OutgoingAliases, ReadError, Reason, Version, Will,
+};
+use super::message::Message;
+use super::session::{limits, packet_size, Admission, Kick, Online, State};
+use super::{Shared, MAX_CONNECT, MAX_PACKET};
 
 /// Serves one accepted connection until it ends.
 pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -29,21 +31,59 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     let Some(mut handler) = Handler::log_in(shared, reader, writer, peer).await else {
         return;
     };
-    handler.run().await;
-    handler.close();
+    let reason = handler.run().await;
+    handler.close(reason).await;
+}
+
+/// What a connection knows of its client beyond the shared state: who it is, which version it
+/// speaks, and the topic aliases it set.
+pub(super) struct Client {
+    pub(super) id: String,
+    pub(super) version: Version,
+    aliases: HashMap<u16, String>,
+}
+
+impl Client {
+    pub(super) fn new(id: impl Into<String>, version: Version) -> Client {
+        Client {
+            id: id.into(),
+            version,
+            aliases: HashMap::new(),
+        }
+    }
+
+    /// The topic a PUBLISH names, through its topic alias if it has one (MQTT 5.0 §3.3.2.3.4):
+    /// an alias with a topic sets it, one without uses it.
+    fn topic(&mut self, topic: String, alias: Option<u16>) -> Result<String, Reason> {
+        let Some(alias) = alias else {
+            return Ok(topic);
+        };
+        if alias == 0 || alias > limits::TOPIC_ALIASES {
+            return Err(Reason::TopicAliasInvalid);
+        }
+        if topic.is_empty() {
+            return self
+                .aliases
+                .get(&alias)
+                .cloned()
+                .ok_or(Reason::ProtocolError);
+        }
+        self.aliases.insert(alias, topic.clone());
+        Ok(topic)
+    }
 }
 
 struct Handler {
     shared: Arc<Shared>,
-    client_id: String,
+    client: Client,
     /// Tells this connection apart from one that took over its client id.
     connection: u64,
     reader: OwnedReadHalf,
     buf: BytesMut,
     keep_alive: Duration,
-    will: Option<LastWill>,
-    kick: Arc<Notify>,
-    writer: JoinHandle<()>,
+    will: Option<Will>,
+    kick: Arc<Kick>,
+    writer: JoinHandle<Option<OwnedWriteHalf>>,
 }
 
 impl Handler {
@@ -58,19 +98,12 @@ impl Handler {
         let mut buf = BytesMut::with_capacity(1024);
         let first = tokio::time::timeout(
             Duration::from_secs(10),
-            read_packet(&mut reader, &mut buf, MAX_CONNECT),
+            read_with(&mut reader, &mut buf, MAX_CONNECT, codec::read_connect),
         )
         .await;
-        let connect: Connect = match first {
-            Ok(Ok(Packet::Connect(c))) => c,
-            // Never the packet itself in a log: a CONNECT holds a password.
-            Ok(Ok(other)) => {
-                debug!(
-                    "embedded broker: {peer} sent {} before CONNECT; closed",
-                    kind(&other)
-                );
-                return None;
-            }
+        // Never the packet itself in a log: a CONNECT holds a password.
+        let connect = match first {
+            Ok(Ok(c)) => c,
             Ok(Err(why)) => {
                 debug!("embedded broker: {peer} did not connect properly: {why}");
                 return None;
@@ -80,255 +113,325 @@ impl Handler {
                 return None;
             }
         };
-        if !shared.logs_in(&connect, peer) {
-            refuse(&mut writer, ConnectReturnCode::BadUserNamePassword).await;
+        let version = connect.version;
+        let refusal = if !shared.logs_in(&connect, peer) {
+            Some(ConnectCode::BadLogin)
+        } else if connect.authentication_method {
+            Some(ConnectCode::BadAuthenticationMethod)
+        } else if connect.user_properties > limits::USER_PROPERTIES {
+            Some(ConnectCode::QuotaExceeded)
+        } else if connect.client_id.is_empty() && version == Version::V4 && !connect.clean_start {
+            Some(ConnectCode::ClientIdNotValid)
+        } else {
+            None
+        };
+        if let Some(code) = refusal {
+            refuse(&mut writer, version, code).await;
             return None;
         }
-        let client_id = if connect.client_id.is_empty() {
-            if !connect.clean_session {
-                refuse(&mut writer, ConnectReturnCode::BadClientId).await;
-                return None;
-            }
+        // An empty id gets one of its own: 5.0 is told it in CONNACK (§3.2.2.3.7).
+        let assigned = connect.client_id.is_empty();
+        let client_id = if assigned {
             format!("auto-{peer}")
         } else {
             connect.client_id.clone()
         };
 
         let (tx, rx) = mpsc::channel(limits::CLIENT_QUEUE);
-        let pending = Arc::new(AtomicUsize::new(0));
-        let kick = Arc::new(Notify::new());
-        let writer = tokio::spawn(write(rx, writer, pending.clone()));
         let online = Online {
-            connection: 0,
-            tx,
-            pending,
-            kick: kick.clone(),
+            receive_maximum: usize::from(connect.receive_maximum),
+            maximum_packet: connect.maximum_packet.and_then(|m| usize::try_from(m).ok()),
+            ..Online::new(tx)
         };
+        let kick = online.kick.clone();
+        let writer = tokio::spawn(write(
+            rx,
+            writer,
+            online.pending.clone(),
+            version,
+            connect.topic_alias_maximum,
+        ));
         let admission = shared.state.lock().expect("broker state").connect(
             &client_id,
-            connect.clean_session,
+            connect.clean_start,
+            connect.session_expiry,
             online,
+            assigned && version == Version::V5,
+            Instant::now(),
         );
         let Admission::Accepted { connection } = admission else {
             // The writer sends the refusal and ends, its queue's sender gone.
             let _ = writer.await;
             return None;
         };
-        debug!("embedded broker: {client_id} connected from {peer}");
+        debug!("embedded broker: {client_id} connected from {peer} ({version:?})");
         let keep_alive = match connect.keep_alive {
             0 => Duration::from_secs(24 * 3600),
             s => Duration::from_secs(u64::from(s)) * 3 / 2,
         };
         Some(Handler {
             shared,
-            client_id,
+            client: Client::new(client_id, version),
             connection,
             reader,
             buf,
             keep_alive,
-            will: connect.last_will,
+            will: connect.will,
             kick,
             writer,
         })
     }
 
-    async fn run(&mut self) {
+    /// Reads and carries out packets until the connection is to close; the reason a 5.0 client
+    /// is told, if any.
+    async fn run(&mut self) -> Option<Reason> {
+        let version = self.client.version;
         loop {
             let read = tokio::select! {
                 r = tokio::time::timeout(
                     self.keep_alive,
-                    read_packet(&mut self.reader, &mut self.buf, MAX_PACKET),
+                    read_with(&mut self.reader, &mut self.buf, MAX_PACKET, |b, m| codec::read(version, b, m)),
                 ) => r,
-                _ = self.kick.notified() => {
-                    info!("embedded broker: {}: connection closed (its id connected again, or it stopped reading)", self.client_id);
-                    return;
+                () = self.kick.notified() => {
+                    info!("embedded broker: {}: connection closed (its id connected again, or it stopped reading)", self.client.id);
+                    return self.kick.reason();
                 }
             };
             let packet = match read {
                 Ok(Ok(p)) => p,
-                Ok(Err(why)) => return debug!("embedded broker: {}: {why}", self.client_id),
+                Ok(Err(ConnError::Bad(why))) => {
+                    debug!("embedded broker: {}: bad packet: {why}", self.client.id);
+                    return Some(why.reason());
+                }
+                Ok(Err(why)) => {
+                    debug!("embedded broker: {}: {why}", self.client.id);
+                    return None;
+                }
                 Err(_) => {
-                    return debug!("embedded broker: {}: keep-alive timed out", self.client_id)
+                    debug!("embedded broker: {}: keep-alive timed out", self.client.id);
+                    return Some(Reason::KeepAliveTimeout);
                 }
             };
-            if !self.handle(packet) {
-                return;
+            let mut state = self.shared.state.lock().expect("broker state");
+            if !state.current(&self.client.id, self.connection) {
+                return None;
+            }
+            match apply(&mut state, &mut self.client, packet, Instant::now()) {
+                Step::Go => {}
+                Step::Goodbye { with_will } => {
+                    if !with_will {
+                        self.will = None;
+                    }
+                    return None;
+                }
+                Step::Close(reason) => return reason,
             }
         }
     }
 
-    /// One packet from the client; false when the connection is to close.
-    fn handle(&mut self, packet: Packet) -> bool {
-        let mut state = self.shared.state.lock().expect("broker state");
-        if !state.current(&self.client_id, self.connection) {
-            return false;
-        }
-        match apply(&mut state, &self.client_id, packet) {
-            Step::Go => true,
-            Step::Goodbye => {
-                self.will = None;
-                false
+    /// The connection is over: its session waits or goes, its last will is published (after its
+    /// delay) unless it said goodbye, and a 5.0 client is told why when the broker closed it.
+    async fn close(self, reason: Option<Reason>) {
+        let now = Instant::now();
+        {
+            let mut state = self.shared.state.lock().expect("broker state");
+            state.disconnect(&self.client.id, self.connection, now);
+            if let Some(w) = self.will {
+                debug!(
+                    "embedded broker: {} gone: its last will on {}",
+                    self.client.id, w.message.topic
+                );
+                let mut m = w.message;
+                m.expires =
+                    Message::expiry(now + Duration::from_secs(u64::from(w.delay)), w.expiry);
+                state.will(&self.client.id, m, w.delay, now);
             }
-            Step::Close => false,
         }
-    }
-
-    /// The connection is over: its session waits or goes, and its last will is published unless
-    /// it said goodbye.
-    fn close(self) {
-        let mut state = self.shared.state.lock().expect("broker state");
-        state.disconnect(&self.client_id, self.connection);
-        if let Some(w) = self.will {
-            debug!(
-                "embedded broker: {} gone: publishing its last will on {}",
-                self.client_id, w.topic
-            );
-            let mut p = Publish::new(
-                w.topic,
-                min_qos(w.qos, QoS::AtLeastOnce),
-                w.message.to_vec(),
-            );
-            p.retain = w.retain;
-            state.route(p);
+        // With the session let go, the writer ends once what was queued is written; one that
+        // does not read gets a second, no more.
+        let abort = self.writer.abort_handle();
+        match tokio::time::timeout(Duration::from_secs(1), self.writer).await {
+            Ok(Ok(Some(mut w))) => {
+                if let (Version::V5, Some(reason)) = (self.client.version, reason) {
+                    let mut out = BytesMut::new();
+                    let packet = Outbound::Disconnect(reason);
+                    codec::write(
+                        Version::V5,
+                        &packet,
+                        &mut out,
+                        &mut OutgoingAliases::new(0),
+                        now,
+                    );
+                    let _ = w.write_all(&out).await;
+                }
+                let _ = w.shutdown().await;
+            }
+            Ok(_) => {}
+            Err(_) => abort.abort(),
         }
-        drop(state);
-        self.writer.abort();
     }
 }
 
 /// What to do after a packet.
 pub(super) enum Step {
     Go,
-    /// DISCONNECT: close, and the last will is not published.
-    Goodbye,
-    /// Something a client must not send: close (the last will is published).
-    Close,
+    /// DISCONNECT: close; the last will is published only when asked for (5.0's 0x04).
+    Goodbye {
+        with_will: bool,
+    },
+    /// Something a client must not send: close (the last will is published), telling a 5.0
+    /// client why.
+    Close(Option<Reason>),
 }
 
-/// Carries out one packet from `client_id`, one function per kind. Plain and synchronous, so the
+/// Carries out one packet from `client`, one function per kind. Plain and synchronous, so the
 /// fuzz target drives exactly this with arbitrary packets.
-pub(super) fn apply(state: &mut State, client_id: &str, packet: Packet) -> Step {
+pub(super) fn apply(state: &mut State, client: &mut Client, packet: Inbound, now: Instant) -> Step {
+    let id = client.id.as_str();
     match packet {
-        Packet::Publish(p) => on_publish(state, client_id, p),
-        Packet::PubAck(ack) => state.acknowledged(client_id, ack.pkid),
-        Packet::PubRel(rel) => state.send(client_id, Packet::PubComp(PubComp::new(rel.pkid))),
-        // Messages go out at QoS 1 at most: nothing of ours to complete.
-        Packet::PubRec(_) | Packet::PubComp(_) => {}
-        Packet::Subscribe(s) => {
-            let filters = s.filters.into_iter().map(|f| (f.path, f.qos)).collect();
-            state.subscribe(client_id, s.pkid, filters);
+        Inbound::Publish {
+            message,
+            topic_alias,
+            expiry,
+        } => return on_publish(state, client, message, topic_alias, expiry, now),
+        Inbound::PubAck(pkid) | Inbound::PubComp(pkid) => state.acknowledged(id, pkid, now),
+        Inbound::PubRec(pkid) => state.received(id, pkid),
+        Inbound::PubRel(pkid) => state.released(id, pkid),
+        Inbound::Subscribe {
+            pkid,
+            filters,
+            id: sub_id,
+        } => state.subscribe(id, pkid, filters, sub_id, now),
+        Inbound::Unsubscribe { pkid, filters } => state.unsubscribe(id, pkid, &filters),
+        Inbound::PingReq => state.send(id, Outbound::PingResp),
+        Inbound::Disconnect {
+            with_will,
+            session_expiry,
+        } => {
+            if session_expiry.is_some_and(|e| !state.set_expiry(id, e)) {
+                return Step::Close(Some(Reason::ProtocolError));
+            }
+            return Step::Goodbye { with_will };
         }
-        Packet::Unsubscribe(u) => {
-            state.unsubscribe(client_id, &u.topics);
-            state.send(client_id, Packet::UnsubAck(UnsubAck::new(u.pkid)));
-        }
-        Packet::PingReq => state.send(client_id, Packet::PingResp),
-        Packet::Disconnect => return Step::Goodbye,
-        other => {
-            debug!(
-                "embedded broker: {client_id}: unexpected {} packet; closing",
-                kind(&other)
-            );
-            return Step::Close;
+        Inbound::Unexpected(kind) => {
+            debug!("embedded broker: {id}: unexpected {kind} packet; closing");
+            return Step::Close(Some(Reason::ProtocolError));
         }
     }
     Step::Go
 }
 
-fn on_publish(state: &mut State, client_id: &str, mut p: Publish) {
-    match p.qos {
-        QoS::AtMostOnce => {}
-        QoS::AtLeastOnce => state.send(client_id, Packet::PubAck(PubAck::new(p.pkid))),
-        QoS::ExactlyOnce => state.send(client_id, Packet::PubRec(PubRec::new(p.pkid))),
+fn on_publish(
+    state: &mut State,
+    client: &mut Client,
+    mut m: Message,
+    topic_alias: Option<u16>,
+    expiry: Option<u32>,
+    now: Instant,
+) -> Step {
+    m.topic = match client.topic(std::mem::take(&mut m.topic), topic_alias) {
+        Ok(t) => t,
+        Err(reason) => return Step::Close(Some(reason)),
+    };
+    let id = client.id.as_str();
+    let new = match m.qos {
+        QoS::AtMostOnce => true,
+        QoS::AtLeastOnce => {
+            state.send(id, Outbound::PubAck(m.pkid));
+            true
+        }
+        // Delivered once, at once; a copy sent again before PUBREL is only acknowledged.
+        QoS::ExactlyOnce => match state.incoming_qos2(id, m.pkid) {
+            Some(new) => {
+                state.send(id, Outbound::PubRec(m.pkid));
+                new
+            }
+            None => return Step::Close(Some(Reason::ReceiveMaximumExceeded)),
+        },
+    };
+    if !codec::valid_topic(&m.topic) {
+        debug!("embedded broker: {id}: publish to an invalid topic; dropped");
+        return Step::Go;
     }
-    if p.topic.is_empty() || p.topic.contains(['+', '#']) {
-        debug!("embedded broker: {client_id}: publish to an invalid topic; dropped");
-        return;
+    if new {
+        m.expires = Message::expiry(now, expiry);
+        state.route(m, Some(id), now);
     }
-    // QoS 2 is delivered as QoS 1.
-    p.qos = min_qos(p.qos, QoS::AtLeastOnce);
-    state.route(p);
+    Step::Go
 }
 
-/// Empties one client's queue onto its socket.
+/// Empties one client's queue onto its socket, in its version; gives the socket back when the
+/// queue's senders are gone, for a last DISCONNECT.
 async fn write(
-    mut rx: mpsc::Receiver<Packet>,
+    mut rx: mpsc::Receiver<Outbound>,
     mut writer: OwnedWriteHalf,
     pending: Arc<AtomicUsize>,
-) {
+    version: Version,
+    topic_alias_maximum: u16,
+) -> Option<OwnedWriteHalf> {
+    let mut aliases = OutgoingAliases::new(topic_alias_maximum);
     let mut out = BytesMut::with_capacity(4096);
     while let Some(packet) = rx.recv().await {
         let size = packet_size(&packet);
         out.clear();
-        // MAX_PACKET bounds what follows the fixed header (as read); rumqttc's write counts the
-        // header too, so a packet taken at the limit must be allowed its header to go out
-        // (without it, a 32 MiB publish disconnected every subscriber).
-        let ok = packet
-            .write(&mut out, MAX_PACKET + MAX_FIXED_HEADER)
-            .is_ok()
-            && writer.write_all(&out).await.is_ok();
+        let ok = !codec::write(version, &packet, &mut out, &mut aliases, Instant::now())
+            || writer.write_all(&out).await.is_ok();
         pending.fetch_sub(size, Ordering::AcqRel);
         if !ok {
-            break;
+            return None;
         }
     }
+    Some(writer)
 }
 
 /// Why no packet was read from a client.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ReadError {
+enum ConnError {
     /// Not MQTT, or larger than allowed (the error names the kind, never the content).
     #[error("bad packet: {0}")]
-    Bad(mqttbytes::Error),
+    Bad(ReadError),
     #[error("connection closed")]
     Closed,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Reads the next whole packet of at most `max` bytes, reading more from the socket as needed.
-pub(super) async fn read_packet(
+/// Reads the next whole packet of at most `max` bytes with `read`, reading more from the socket
+/// as needed.
+async fn read_with<T>(
     stream: &mut OwnedReadHalf,
     buf: &mut BytesMut,
     max: usize,
-) -> Result<Packet, ReadError> {
+    read: impl Fn(&mut BytesMut, usize) -> Result<T, ReadError>,
+) -> Result<T, ConnError> {
     loop {
-        let missing = match Packet::read(buf, max) {
+        let missing = match read(buf, max) {
             Ok(p) => return Ok(p),
-            Err(mqttbytes::Error::InsufficientBytes(n)) => n,
-            Err(e) => return Err(ReadError::Bad(e)),
+            Err(ReadError::Incomplete(n)) => n,
+            Err(e) => return Err(ConnError::Bad(e)),
         };
         // Room for the rest of this packet, not a doubling: a payload keeps its buffer alive
         // for as long as it waits in clients' queues, and the queues count payload bytes.
         buf.reserve(missing.clamp(1024, 1 << 20));
         if stream.read_buf(buf).await? == 0 {
-            return Err(ReadError::Closed);
+            return Err(ConnError::Closed);
         }
     }
 }
 
-async fn refuse(writer: &mut OwnedWriteHalf, code: ConnectReturnCode) {
+async fn refuse(writer: &mut OwnedWriteHalf, version: Version, code: ConnectCode) {
     let mut out = BytesMut::new();
-    let _ = Packet::ConnAck(ConnAck::new(code, false)).write(&mut out, MAX_PACKET);
+    let packet = Outbound::ConnAck {
+        code,
+        session_present: false,
+        assigned_client_id: None,
+    };
+    codec::write(
+        version,
+        &packet,
+        &mut out,
+        &mut OutgoingAliases::new(0),
+        Instant::now(),
+    );
     let _ = writer.write_all(&out).await;
-}
-
-/// A packet's kind, for logs that must not show its content.
-pub(super) fn kind(p: &Packet) -> &'static str {
-    match p {
-        Packet::Connect(_) => "CONNECT",
-        Packet::ConnAck(_) => "CONNACK",
-        Packet::Publish(_) => "PUBLISH",
-        Packet::PubAck(_) => "PUBACK",
-        Packet::PubRec(_) => "PUBREC",
-        Packet::PubRel(_) => "PUBREL",
-        Packet::PubComp(_) => "PUBCOMP",
-        Packet::Subscribe(_) => "SUBSCRIBE",
-        Packet::SubAck(_) => "SUBACK",
-        Packet::Unsubscribe(_) => "UNSUBSCRIBE",
-        Packet::UnsubAck(_) => "UNSUBACK",
-        Packet::PingReq => "PINGREQ",
-        Packet::PingResp => "PINGRESP",
-        Packet::Disconnect => "DISCONNECT",
-    }
 }

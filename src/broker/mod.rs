@@ -1,12 +1,18 @@
 //! The embedded MQTT broker, for a first run or a Pi without Mosquitto.
 //!
-//! A small MQTT 3.1.1 broker inside the bridge's process: QoS 0 and 1 (QoS 2 is accepted and
-//! delivered at QoS 1), `+`/`#` wildcards, retained messages, last wills, keep-alive, persistent
-//! sessions (clean session 0: subscriptions kept and QoS 1 messages queued while a client is
-//! away, unacknowledged ones sent again with DUP), and an optional username/password. Nothing is
-//! kept on disk: a restart of the bridge empties it, and the bridge then publishes discovery and
-//! states again. For more (persistence, ACLs, TLS, bridging) run Mosquitto and point `mqtt.url`
-//! at it.
+//! A small MQTT broker inside the bridge's process that speaks MQTT 5.0 and 3.1.1 side by side:
+//! the cameras speak 3.1.1, Home Assistant 5.0 (only 5.0 from 2027.1), and messages cross
+//! between the versions both ways. QoS 0, 1 and 2, `+`/`#` wildcards, retained messages, last
+//! wills (with 5.0's will delay), keep-alive, sessions that outlive their connection (3.1.1's
+//! clean session 0, 5.0's session expiry: subscriptions kept and messages queued while a client
+//! is away, unacknowledged ones sent again with DUP), and an optional username/password. Of
+//! MQTT 5.0 it also has message expiry, subscription options (no local, retain as published,
+//! retain handling), subscription identifiers, topic aliases both ways, receive maximum and
+//! maximum packet size, assigned client ids, reason codes, and the properties a publisher
+//! gives passed to subscribers unchanged. Shared subscriptions and enhanced authentication it
+//! does not offer, and says so (CONNACK, SUBACK 0x9E, CONNACK 0x8C). Nothing is kept on disk: a
+//! restart of the bridge empties it, and the bridge then publishes discovery and states again.
+//! For more (persistence, ACLs, TLS, bridging) run Mosquitto and point `mqtt.url` at it.
 //!
 //! It may face a network, so it is built like the bridge's camera side: bounded everywhere
 //! ([`session::limits`]), a CONNECT read only up to a few KiB before the password is checked,
@@ -15,14 +21,19 @@
 //! is asked for.
 //!
 //! - [`topic`]: topic names and filters.
-//! - [`session`]: what it keeps (sessions, retained messages), each bounded.
+//! - [`message`]: the one form a message takes inside, whichever version brought it.
+//! - [`session`]: what it keeps (sessions, retained messages, delayed wills), each bounded.
+//! - [`codec`]: the edge: each connection's packets, read and written in its own version.
 //! - `connection`: one client's connection: its login, its packets applied to the state.
 //!
-//! Packets are read and written with rumqttc's own MQTT codec, so this adds no dependency.
+//! Packets are read and written with rumqttc's own MQTT codecs (3.1.1 and 5.0), so this adds no
+//! dependency.
 //! (rumqttd, the embeddable broker of the same project, would add about 85 crates, among them
 //! two versions of hyper, to what a Pi compiles.)
 
+pub mod codec;
 mod connection;
+pub mod message;
 pub mod session;
 pub mod topic;
 
@@ -31,7 +42,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ring::digest::{digest, SHA256};
-use rumqttc::Connect;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -50,6 +60,9 @@ pub const MAX_CONNECT: usize = 4 << 10;
 
 /// Failed logins are logged at most once per this long; the others are counted into the next.
 const FAILED_LOGINS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+
+/// How often delayed wills and expired sessions are looked at: within MQTT 5.0's whole seconds.
+const TICK: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerSettings {
@@ -103,6 +116,18 @@ impl Broker {
         let addr = listener.local_addr().unwrap_or(addr);
         info!("embedded broker: listening on {addr}");
         let shared = Arc::new(Shared::new(settings));
+        let ticking = shared.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK);
+            loop {
+                every.tick().await;
+                ticking
+                    .state
+                    .lock()
+                    .expect("broker state")
+                    .tick(Instant::now());
+            }
+        });
         tokio::spawn(async move {
             loop {
                 match listener.accept().await {
@@ -208,22 +233,22 @@ impl Shared {
 
     /// Whether `connect` may log in. A refusal is logged with the peer and the username tried,
     /// never the password, and at most once per [`FAILED_LOGINS_LOGGED_EVERY`].
-    fn logs_in(&self, connect: &Connect, peer: SocketAddr) -> bool {
+    fn logs_in(&self, connect: &codec::Connect, peer: SocketAddr) -> bool {
         let Some(credentials) = &self.login else {
             return true;
         };
         let ok = connect
             .login
             .as_ref()
-            .is_some_and(|l| credentials.accept(&l.username, &l.password));
+            .is_some_and(|(user, password)| credentials.accept(user, password));
         if ok {
             return true;
         }
         let who = connect
             .login
             .as_ref()
-            .map_or("(no username)".to_string(), |l| {
-                format!("{:?}", l.username.chars().take(64).collect::<String>())
+            .map_or("(no username)".to_string(), |(user, _)| {
+                format!("{:?}", user.chars().take(64).collect::<String>())
             });
         let message =
             format!("embedded broker: {peer} refused: wrong username or password for {who}");
@@ -240,33 +265,44 @@ impl Shared {
 }
 
 /// For the fuzz target: `data` as the bytes a logged-in client sends, read packet by packet as
-/// the connection handler reads them and carried out on a broker's state, with a second client
-/// subscribed to everything. Must return for any input, without a panic, and with the broker's
-/// state consistent and within its bounds after every packet (it panics, for the fuzzer and the
-/// property tests to report, when not).
+/// the connection handler reads them (MQTT 5.0 when the first byte's bit 1 is set, 3.1.1
+/// otherwise) and carried out on a broker's state, with a second client subscribed to
+/// everything and the clock moving a second a packet. Must return for any input, without a
+/// panic, and with the broker's state consistent and within its bounds after every packet (it
+/// panics, for the fuzzer and the property tests to report, when not).
 #[doc(hidden)]
 pub fn fuzz_client_bytes(data: &[u8]) {
-    use std::sync::atomic::AtomicUsize;
+    use codec::Version;
     let mut state = session::State::default();
+    let mut now = Instant::now();
     let online = || {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let o = session::Online {
-            connection: 0,
-            tx,
-            pending: Arc::new(AtomicUsize::new(0)),
-            kick: Arc::new(tokio::sync::Notify::new()),
-        };
-        (o, rx)
+        (session::Online::new(tx), rx)
     };
+    let first = data.first().copied().unwrap_or(0);
     let (watcher, mut watcher_rx) = online();
-    state.connect("watcher", false, watcher);
-    state.subscribe("watcher", 1, vec![("#".into(), rumqttc::QoS::AtLeastOnce)]);
+    state.connect("watcher", false, codec::NEVER, watcher, false, now);
+    state.subscribe(
+        "watcher",
+        1,
+        vec![codec::Subscription::new("#", rumqttc::QoS::ExactlyOnce)],
+        None,
+        now,
+    );
     let (client, mut client_rx) = online();
-    let clean = data.first().is_some_and(|b| b & 1 == 1);
-    state.connect("fuzz", clean, client);
+    let version = if first & 2 == 2 {
+        Version::V5
+    } else {
+        Version::V4
+    };
+    let expiry = if first & 1 == 1 { 0 } else { 5 };
+    state.connect("fuzz", first & 1 == 1, expiry, client, false, now);
+    let mut client = connection::Client::new("fuzz", version);
     let mut buf = bytes::BytesMut::from(data.get(1..).unwrap_or_default());
-    while let Ok(packet) = rumqttc::Packet::read(&mut buf, MAX_CONNECT) {
-        let step = connection::apply(&mut state, "fuzz", packet);
+    while let Ok(packet) = codec::read(version, &mut buf, MAX_CONNECT) {
+        let step = connection::apply(&mut state, &mut client, packet, now);
+        now += Duration::from_secs(1);
+        state.tick(now);
         if let Err(e) = state.check() {
             panic!("the broker's state after a packet: {e}");
         }
@@ -283,6 +319,7 @@ mod tests {
     use super::*;
 
     use proptest::prelude::*;
+    use rumqttc::v5::mqttbytes::v5;
     use rumqttc::{Packet, PubAck, Publish, Subscribe, SubscribeFilter, Unsubscribe};
 
     /// Packets a client may send, with topics and filters from a small alphabet so that they
@@ -327,6 +364,80 @@ mod tests {
         ]
     }
 
+    /// MQTT 5.0 packets a client may send, with the properties and options the broker acts on:
+    /// topic aliases (valid and not), expiry, user properties, subscription options and
+    /// identifiers, a DISCONNECT that changes the session expiry.
+    fn packet5() -> impl Strategy<Value = v5::Packet> {
+        let topic = "[ab+#/]{0,6}";
+        let qos = (0u8..3).prop_map(|q| rumqttc::v5::mqttbytes::qos(q).unwrap());
+        let publish_topic = prop_oneof![
+            3 => prop_oneof![Just("a"), Just("a/b"), Just(""), Just("b/")].prop_map(String::from),
+            1 => topic.prop_map(String::from),
+        ];
+        let props = (
+            proptest::option::of(0u16..40),
+            proptest::option::of(0u32..4),
+            proptest::collection::vec(("[a-c]{0,3}", "[a-c]{0,3}"), 0..40),
+        )
+            .prop_map(
+                |(topic_alias, expiry, user_properties)| v5::PublishProperties {
+                    topic_alias,
+                    message_expiry_interval: expiry,
+                    user_properties,
+                    ..Default::default()
+                },
+            );
+        prop_oneof![
+            (
+                publish_topic,
+                qos.clone(),
+                any::<bool>(),
+                any::<u16>(),
+                props,
+                proptest::collection::vec(any::<u8>(), 0..16)
+            )
+                .prop_map(|(t, q, retain, pkid, props, payload)| {
+                    let mut p = v5::Publish::new(t, q, payload, Some(props));
+                    p.retain = retain;
+                    p.pkid = if q == rumqttc::v5::mqttbytes::QoS::AtMostOnce {
+                        0
+                    } else {
+                        pkid.max(1)
+                    };
+                    v5::Packet::Publish(p)
+                }),
+            (
+                topic,
+                qos,
+                any::<bool>(),
+                any::<bool>(),
+                0u8..3,
+                proptest::option::of(1usize..5)
+            )
+                .prop_map(|(f, q, nolocal, preserve_retain, rh, id)| {
+                    let mut filter = v5::Filter::new(f, q);
+                    filter.nolocal = nolocal;
+                    filter.preserve_retain = preserve_retain;
+                    filter.retain_forward_rule = match rh {
+                        0 => v5::RetainForwardRule::OnEverySubscribe,
+                        1 => v5::RetainForwardRule::OnNewSubscribe,
+                        _ => v5::RetainForwardRule::Never,
+                    };
+                    let props = id.map(|id| v5::SubscribeProperties {
+                        id: Some(id),
+                        user_properties: vec![],
+                    });
+                    v5::Packet::Subscribe(v5::Subscribe::new(filter, props))
+                }),
+            topic.prop_map(|f| v5::Packet::Unsubscribe(v5::Unsubscribe::new(f, None))),
+            any::<u16>().prop_map(|p| v5::Packet::PubAck(v5::PubAck::new(p.max(1), None))),
+            any::<u16>().prop_map(|p| v5::Packet::PubRec(v5::PubRec::new(p.max(1), None))),
+            any::<u16>().prop_map(|p| v5::Packet::PubRel(v5::PubRel::new(p.max(1), None))),
+            any::<u16>().prop_map(|p| v5::Packet::PubComp(v5::PubComp::new(p.max(1), None))),
+            Just(v5::Packet::PingReq(v5::PingReq)),
+        ]
+    }
+
     proptest! {
         #[test]
         fn any_sequence_of_client_packets_keeps_the_state_consistent(
@@ -342,6 +453,28 @@ mod tests {
                 }
             }
             // A few damaged bytes, as a fuzzer would try.
+            for (at, byte) in flips {
+                if data.len() > 1 {
+                    let i = 1 + at.index(data.len() - 1);
+                    data[i] = byte;
+                }
+            }
+            fuzz_client_bytes(&data);
+        }
+
+        #[test]
+        fn any_sequence_of_mqtt5_packets_keeps_the_state_consistent(
+            clean in any::<bool>(),
+            packets in proptest::collection::vec(packet5(), 0..40),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        ) {
+            let mut data = vec![2 | u8::from(clean)];
+            for p in packets {
+                let mut out = bytes::BytesMut::new();
+                if p.write(&mut out, None).is_ok() {
+                    data.extend_from_slice(&out);
+                }
+            }
             for (at, byte) in flips {
                 if data.len() > 1 {
                     let i = 1 + at.index(data.len() - 1);

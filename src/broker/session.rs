@@ -1,24 +1,29 @@
 //! What the embedded broker keeps: sessions (a client's subscriptions and the messages owed to
-//! it) and retained messages. Every one of them is bounded, since anyone who can reach the port
-//! may try to fill them.
+//! it), retained messages and delayed last wills. Every one of them is bounded, since anyone who
+//! can reach the port may try to fill them. One form of each serves both protocol versions.
 //!
-//! A session outlives its connection when the client asked for that (clean session 0, MQTT 3.1.1
-//! §3.1.2.4): its subscriptions stay, QoS 1 messages for it are queued while it is away, and the
-//! QoS 1 messages it had not acknowledged are sent again, with DUP set, when it returns. A
-//! sleeping camera relies on exactly this to get the wake sent while it slept.
+//! A session outlives its connection for its session expiry interval: none for 3.1.1's clean
+//! session 1 and MQTT 5.0's default, for ever for 3.1.1's clean session 0, what the client asks
+//! for in 5.0. While it lasts its subscriptions stay, QoS 1 and 2 messages for it are queued,
+//! and those it had not acknowledged are sent again, with DUP set, when it returns. A sleeping
+//! camera relies on exactly this to get the wake sent while it slept. A session whose interval
+//! has run out is dropped ([`State::tick`]).
 //!
 //! Sending never waits: a packet goes into the connection's queue or, when that queue is full
-//! (the client does not read), the connection is told to close.
+//! (the client does not read), the connection is told to close. Time is an argument (`now`), so
+//! the property tests and the fuzz target drive all of it without a clock.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rumqttc::mqttbytes::QoS;
-use rumqttc::{ConnAck, ConnectReturnCode, Packet, Publish, SubAck, SubscribeReasonCode};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, warn};
 
+use super::codec::{ConnectCode, Outbound, Reason, RetainHandling, SubscribeCode, Subscription};
+use super::message::Message;
 use super::topic::{topic_matches, valid_filter};
 
 /// The bounds. Generous for a home (a few cameras, one Home Assistant, the bridge), small enough
@@ -37,26 +42,87 @@ pub mod limits {
     /// its connection is closed.
     pub const CLIENT_QUEUE: usize = 10_000;
     pub const CLIENT_QUEUE_BYTES: usize = 16 << 20;
-    /// QoS 1 messages sent to one client and not yet acknowledged.
+    /// QoS 1 and 2 messages sent to one client and not yet acknowledged. A 5.0 client may ask
+    /// for fewer (its receive maximum): the rest then wait in its queue.
     pub const INFLIGHT: usize = 1000;
-    /// QoS 1 messages kept for one absent client, and their bytes; the oldest go first.
+    /// QoS 1 and 2 messages kept for one absent (or flow-controlled) client, and their bytes;
+    /// the oldest go first.
     pub const QUEUED: usize = 1000;
     pub const QUEUED_BYTES: usize = 32 << 20;
+    /// QoS 2 messages one client may have sent and not yet released (MQTT 5.0's Receive Maximum,
+    /// announced in CONNACK); one more closes its connection (0x93).
+    pub const RECEIVE_MAXIMUM: u16 = 1000;
+    /// MQTT 5.0: topic aliases a client may set (announced as Topic Alias Maximum), and the
+    /// most the broker gives one client.
+    pub const TOPIC_ALIASES: u16 = 32;
+    /// MQTT 5.0: user properties in one packet (CONNECT: with its will's), and the bytes of all
+    /// of one packet's properties. Past either, the packet is refused unread.
+    pub const USER_PROPERTIES: usize = 32;
+    pub const PROPERTY_BYTES: usize = 8 << 10;
+}
+
+/// How a connection is told to close, and why (for a 5.0 client's DISCONNECT).
+#[derive(Default)]
+pub struct Kick {
+    notify: Notify,
+    reason: AtomicU8,
+}
+
+impl Kick {
+    /// Tells the connection to close; the first reason given is the one it is told.
+    pub fn kick(&self, reason: Reason) {
+        let _ = self
+            .reason
+            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire);
+        self.notify.notify_one();
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        Reason::from_code(self.reason.load(Ordering::Acquire))
+    }
+
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Whether it was kicked (for tests: a stored permit completes at once).
+    #[doc(hidden)]
+    pub fn kicked(&self) -> bool {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable()
+    }
 }
 
 /// The connection a session is being served on.
 pub struct Online {
     pub connection: u64,
-    pub tx: mpsc::Sender<Packet>,
+    pub tx: mpsc::Sender<Outbound>,
     /// Bytes in `tx` not yet written (the writer takes them off).
     pub pending: Arc<AtomicUsize>,
     /// Told when the connection must close (taken over, or not reading).
-    pub kick: Arc<Notify>,
+    pub kick: Arc<Kick>,
+    /// MQTT 5.0: how many QoS 1 and 2 messages the client takes unacknowledged.
+    pub receive_maximum: usize,
+    /// MQTT 5.0: the largest packet it takes; a larger message is not sent to it (§3.1.2.11.4).
+    pub maximum_packet: Option<usize>,
 }
 
 impl Online {
+    /// An online connection with 3.1.1's defaults, its packets going to `tx`.
+    pub fn new(tx: mpsc::Sender<Outbound>) -> Online {
+        Online {
+            connection: 0,
+            tx,
+            pending: Arc::new(AtomicUsize::new(0)),
+            kick: Arc::new(Kick::default()),
+            receive_maximum: usize::from(u16::MAX),
+            maximum_packet: None,
+        }
+    }
+
     /// Queues `packet`; false when the client is too far behind (and is then told to go).
-    fn send(&self, packet: Packet) -> bool {
+    fn send(&self, packet: Outbound) -> bool {
         let size = packet_size(&packet);
         let pending = self.pending.load(Ordering::Acquire);
         let fits = pending + size <= limits::CLIENT_QUEUE_BYTES || pending == 0;
@@ -64,31 +130,50 @@ impl Online {
             self.pending.fetch_add(size, Ordering::AcqRel);
             return true;
         }
-        self.kick.notify_one();
+        self.kick.kick(Reason::QuotaExceeded);
         false
     }
 }
 
 /// What a packet costs in a client's queue.
-pub fn packet_size(packet: &Packet) -> usize {
+pub fn packet_size(packet: &Outbound) -> usize {
     match packet {
-        Packet::Publish(p) => p.topic.len() + p.payload.len() + 8,
+        Outbound::Publish(m) => m.size() + 8,
         _ => 8,
     }
 }
 
+/// A subscription as kept.
+struct Subscribed {
+    filter: String,
+    qos: QoS,
+    no_local: bool,
+    retain_as_published: bool,
+    id: Option<u32>,
+}
+
+/// A QoS 1 or 2 message sent to a client and not yet acknowledged.
+enum Inflight {
+    Sent(Message),
+    /// QoS 2: the client has it (PUBREC), the broker released it (PUBREL), awaiting PUBCOMP.
+    Released,
+}
+
 #[derive(Default)]
 struct Session {
-    subscriptions: Vec<(String, QoS)>,
-    /// Kept after the client leaves (it connected with clean session 0).
-    persistent: bool,
+    subscriptions: Vec<Subscribed>,
+    /// How long it is kept after its connection ends, in seconds.
+    expiry: u32,
+    /// When its connection ended.
+    gone_since: Option<Instant>,
     online: Option<Online>,
-    /// QoS 1 messages sent and not acknowledged, by packet id.
-    inflight: BTreeMap<u16, Publish>,
-    /// QoS 1 messages that came while the client was away.
-    queued: VecDeque<Publish>,
+    inflight: BTreeMap<u16, Inflight>,
+    /// QoS 1 and 2 messages waiting: the client is away, or has its receive maximum in flight.
+    queued: VecDeque<Message>,
     queued_bytes: usize,
     last_pkid: u16,
+    /// QoS 2 messages from the client, received and not yet released, by packet id.
+    unreleased: BTreeSet<u16>,
 }
 
 impl Session {
@@ -101,81 +186,157 @@ impl Session {
         }
     }
 
-    /// Sends `p` now, or keeps it for later, as the session's state allows.
-    fn deliver(&mut self, client_id: &str, mut p: Publish) {
-        if self.online.is_none() {
-            if self.persistent && p.qos != QoS::AtMostOnce {
-                self.queue(client_id, p);
-            }
+    fn expired(&self, now: Instant) -> bool {
+        self.online.is_none()
+            && self.gone_since.is_some_and(|g| {
+                now.saturating_duration_since(g) >= Duration::from_secs(u64::from(self.expiry))
+            })
+    }
+
+    /// Sends `m` now, or keeps it for later, as the session's state allows.
+    fn deliver(&mut self, client_id: &str, mut m: Message, now: Instant) {
+        if m.expired(now) {
             return;
         }
-        if p.qos != QoS::AtMostOnce {
-            if self.inflight.len() >= limits::INFLIGHT {
-                warn!(
-                    "embedded broker: {client_id} has {} messages unacknowledged; closing its connection",
-                    self.inflight.len()
-                );
-                if let Some(online) = &self.online {
-                    online.kick.notify_one();
+        let Some(online) = &self.online else {
+            if self.expiry > 0 && m.qos != QoS::AtMostOnce {
+                self.queue(client_id, m);
+            }
+            return;
+        };
+        if online
+            .maximum_packet
+            .is_some_and(|max| super::codec::v5::publish_size(&m, now) > max)
+        {
+            debug!(
+                "embedded broker: {client_id}: a message on {} is larger than it takes; not sent to it",
+                m.topic
+            );
+            return;
+        }
+        if m.qos != QoS::AtMostOnce {
+            let window = online.receive_maximum.min(limits::INFLIGHT);
+            if self.inflight.len() >= window {
+                if window == limits::INFLIGHT {
+                    warn!(
+                        "embedded broker: {client_id} has {} messages unacknowledged; closing its connection",
+                        self.inflight.len()
+                    );
+                    online.kick.kick(Reason::QuotaExceeded);
                 }
-                self.queue(client_id, p);
+                // Flow control (MQTT 5.0 §4.9): it waits for an acknowledgement.
+                self.queue(client_id, m);
                 return;
             }
-            p.pkid = self.next_pkid();
+            m.pkid = self.next_pkid();
             // Kept until acknowledged: if the client is too slow to take it now, it goes again
             // when the client returns.
-            self.inflight.insert(p.pkid, p.clone());
+            self.inflight.insert(m.pkid, Inflight::Sent(m.clone()));
         }
         if let Some(online) = &self.online {
-            online.send(Packet::Publish(p));
+            online.send(Outbound::Publish(m));
         }
     }
 
-    fn queue(&mut self, client_id: &str, p: Publish) {
-        self.queued_bytes += p.payload.len();
-        self.queued.push_back(p);
+    /// Sends what waits, as far as the client's receive maximum allows.
+    fn drain(&mut self, client_id: &str, now: Instant) {
+        let Some(online) = &self.online else {
+            return;
+        };
+        let window = online.receive_maximum.min(limits::INFLIGHT);
+        while self.inflight.len() < window {
+            let Some(m) = self.queued.pop_front() else {
+                break;
+            };
+            self.queued_bytes -= m.size();
+            self.deliver(client_id, m, now);
+        }
+    }
+
+    fn queue(&mut self, client_id: &str, m: Message) {
+        self.queued_bytes += m.size();
+        self.queued.push_back(m);
         let mut dropped = 0;
         while self.queued.len() > limits::QUEUED || self.queued_bytes > limits::QUEUED_BYTES {
             let Some(old) = self.queued.pop_front() else {
                 break;
             };
-            self.queued_bytes -= old.payload.len();
+            self.queued_bytes -= old.size();
             dropped += 1;
         }
         if dropped > 0 {
-            debug!("embedded broker: {client_id} is away with a full queue: {dropped} oldest message(s) dropped");
+            debug!("embedded broker: {client_id} has a full queue: {dropped} oldest message(s) dropped");
         }
+    }
+
+    /// The most any of its subscriptions matching `m` grants it, with their identifiers and
+    /// whether one keeps the retain flag; None when none matches.
+    fn matching(&self, m: &Message, own: bool) -> Option<(QoS, Vec<u32>, bool)> {
+        let mut granted: Option<QoS> = None;
+        let (mut ids, mut keep_retain) = (Vec::new(), false);
+        for s in &self.subscriptions {
+            if (own && s.no_local) || !topic_matches(&s.filter, &m.topic) {
+                continue;
+            }
+            granted = Some(granted.map_or(s.qos, |g| max_qos(g, s.qos)));
+            ids.extend(s.id);
+            keep_retain |= s.retain_as_published;
+        }
+        granted.map(|q| (q, ids, keep_retain))
     }
 }
 
 /// Retained messages, bounded in count and bytes.
 #[derive(Default)]
 struct Retained {
-    messages: HashMap<String, Publish>,
+    messages: HashMap<String, Message>,
     bytes: usize,
 }
 
 impl Retained {
-    /// Keeps (or, for an empty payload, clears) `p` as its topic's retained message. False when
+    /// Keeps (or, for an empty payload, clears) `m` as its topic's retained message. False when
     /// there is no room for it.
-    fn store(&mut self, p: &Publish) -> bool {
-        let size = |p: &Publish| p.topic.len() + p.payload.len();
-        if p.payload.is_empty() {
-            if let Some(old) = self.messages.remove(&p.topic) {
-                self.bytes -= size(&old);
+    fn store(&mut self, m: &Message) -> bool {
+        if m.payload.is_empty() {
+            if let Some(old) = self.messages.remove(&m.topic) {
+                self.bytes -= old.size();
             }
             return true;
         }
-        let old = self.messages.get(&p.topic).map_or(0, size);
+        let old = self.messages.get(&m.topic).map_or(0, Message::size);
         let new_topic = old == 0;
         if (new_topic && self.messages.len() >= limits::RETAINED)
-            || self.bytes - old + size(p) > limits::RETAINED_BYTES
+            || self.bytes - old + m.size() > limits::RETAINED_BYTES
         {
             return false;
         }
-        self.bytes = self.bytes - old + size(p);
-        self.messages.insert(p.topic.clone(), p.clone());
+        self.bytes = self.bytes - old + m.size();
+        let mut kept = m.clone();
+        kept.pkid = 0;
+        kept.dup = false;
+        kept.subscription_ids.clear();
+        self.messages.insert(m.topic.clone(), kept);
         true
+    }
+
+    /// The retained messages `filter` matches, dropping those whose expiry has passed.
+    fn matching(&mut self, filter: &str, now: Instant) -> Vec<Message> {
+        let expired: Vec<String> = self
+            .messages
+            .values()
+            .filter(|m| m.expired(now))
+            .map(|m| m.topic.clone())
+            .collect();
+        for topic in expired {
+            if let Some(old) = self.messages.remove(&topic) {
+                self.bytes -= old.size();
+            }
+        }
+        self.messages
+            .values()
+            .filter(|m| topic_matches(filter, &m.topic))
+            .cloned()
+            .collect()
     }
 }
 
@@ -184,6 +345,9 @@ impl Retained {
 pub struct State {
     sessions: HashMap<String, Session>,
     retained: Retained,
+    /// Last wills waiting for their delay (MQTT 5.0 §3.1.3.2.2), by client id: at most one per
+    /// session, so bounded by [`limits::SESSIONS`].
+    wills: HashMap<String, (Instant, Message)>,
     next_connection: u64,
     /// Connections open (including ones still logging in).
     pub connections: usize,
@@ -197,76 +361,39 @@ pub enum Admission {
     Refused,
 }
 
-impl State {
-    /// The counts kept beside the data agree with it, and every bound holds: checked after each
-    /// packet by the property tests and the fuzz target.
-    #[doc(hidden)]
-    pub fn check(&self) -> Result<(), String> {
-        let retained = &self.retained;
-        let bytes: usize = retained
-            .messages
-            .values()
-            .map(|p| p.topic.len() + p.payload.len())
-            .sum();
-        if bytes != retained.bytes {
-            return Err(format!(
-                "retained: {bytes} bytes kept, {} counted",
-                retained.bytes
-            ));
-        }
-        if retained.messages.len() > limits::RETAINED || bytes > limits::RETAINED_BYTES {
-            return Err(format!(
-                "retained: {} messages, {bytes} bytes",
-                retained.messages.len()
-            ));
-        }
-        if let Some(p) = retained.messages.values().find(|p| p.payload.is_empty()) {
-            return Err(format!("retained: an empty message kept on {}", p.topic));
-        }
-        if self.sessions.len() > limits::SESSIONS {
-            return Err(format!("{} sessions", self.sessions.len()));
-        }
-        for (id, s) in &self.sessions {
-            let queued: usize = s.queued.iter().map(|p| p.payload.len()).sum();
-            if queued != s.queued_bytes {
-                return Err(format!(
-                    "{id}: {queued} bytes queued, {} counted",
-                    s.queued_bytes
-                ));
-            }
-            if s.queued.len() > limits::QUEUED
-                || queued > limits::QUEUED_BYTES
-                || s.inflight.len() > limits::INFLIGHT
-                || s.subscriptions.len() > limits::SUBSCRIPTIONS
-            {
-                return Err(format!("{id}: over a limit"));
-            }
-            let mut filters: Vec<&str> = s.subscriptions.iter().map(|(f, _)| f.as_str()).collect();
-            filters.sort_unstable();
-            filters.dedup();
-            if filters.len() != s.subscriptions.len() {
-                return Err(format!("{id}: a filter subscribed twice"));
-            }
-        }
-        Ok(())
-    }
+mod check;
 
-    /// Registers a logged-in client: takes over an existing connection with the same id (MQTT
-    /// 3.1.1 §3.1.4-2: the old one is closed), resumes or starts its session, and queues the
-    /// CONNACK followed by what the session owes it.
-    pub fn connect(&mut self, client_id: &str, clean_session: bool, online: Online) -> Admission {
+impl State {
+    /// Registers a logged-in client: takes over an existing connection with the same id (the
+    /// old one is closed), resumes or starts its session, and queues the CONNACK followed by
+    /// what the session owes it. `assigned` is the id given to a 5.0 client that sent none.
+    pub fn connect(
+        &mut self,
+        client_id: &str,
+        clean_start: bool,
+        expiry: u32,
+        online: Online,
+        assigned: bool,
+        now: Instant,
+    ) -> Admission {
+        if self.sessions.get(client_id).is_some_and(|s| s.expired(now)) {
+            self.end_session(client_id, now);
+        }
         let exists = self.sessions.contains_key(client_id);
         if !exists && self.sessions.len() >= limits::SESSIONS {
             warn!(
                 "embedded broker: {client_id} refused: {} sessions are kept already",
                 limits::SESSIONS
             );
-            online.send(Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::ServiceUnavailable,
-                false,
-            )));
+            online.send(Outbound::ConnAck {
+                code: ConnectCode::Unavailable,
+                session_present: false,
+                assigned_client_id: None,
+            });
             return Admission::Refused;
         }
+        // Back before its will's delay ran out: the will is not published (§3.1.3.2.2).
+        self.wills.remove(client_id);
         self.next_connection += 1;
         let connection = self.next_connection;
         let online = Online {
@@ -276,35 +403,36 @@ impl State {
         let session = self.sessions.entry(client_id.to_string()).or_default();
         if let Some(old) = session.online.take() {
             debug!("embedded broker: {client_id} connected again: closing its older connection");
-            old.kick.notify_one();
+            old.kick.kick(Reason::SessionTakenOver);
         }
-        if clean_session {
+        if clean_start {
             *session = Session::default();
         }
-        let present = !clean_session && session.persistent;
-        session.persistent = !clean_session;
-        online.send(Packet::ConnAck(ConnAck::new(
-            ConnectReturnCode::Success,
-            present,
-        )));
-        // Unacknowledged messages again, with DUP, under their packet ids; then what came while
-        // the client was away.
-        for p in session.inflight.values() {
-            let mut p = p.clone();
-            p.dup = true;
-            online.send(Packet::Publish(p));
+        let present = exists && !clean_start;
+        session.expiry = expiry;
+        session.gone_since = None;
+        online.send(Outbound::ConnAck {
+            code: ConnectCode::Accepted,
+            session_present: present,
+            assigned_client_id: assigned.then(|| client_id.to_string()),
+        });
+        // Unacknowledged messages again, with DUP, under their packet ids; then what waited.
+        for (&pkid, inflight) in &session.inflight {
+            online.send(match inflight {
+                Inflight::Sent(m) => Outbound::Publish(Message {
+                    dup: true,
+                    ..m.clone()
+                }),
+                Inflight::Released => Outbound::PubRel(pkid),
+            });
         }
         session.online = Some(online);
-        let queued: Vec<Publish> = session.queued.drain(..).collect();
-        session.queued_bytes = 0;
-        for p in queued {
-            session.deliver(client_id, p);
-        }
+        session.drain(client_id, now);
         Admission::Accepted { connection }
     }
 
-    /// The connection ended: a clean session goes with it, a persistent one waits for the client.
-    pub fn disconnect(&mut self, client_id: &str, connection: u64) {
+    /// The connection ended: the session waits for its expiry, or goes now when it has none.
+    pub fn disconnect(&mut self, client_id: &str, connection: u64, now: Instant) {
         let Some(session) = self.sessions.get_mut(client_id) else {
             return;
         };
@@ -317,8 +445,69 @@ impl State {
             return;
         }
         session.online = None;
-        if !session.persistent {
-            self.sessions.remove(client_id);
+        session.gone_since = Some(now);
+        if session.expiry == 0 {
+            self.end_session(client_id, now);
+        }
+    }
+
+    /// MQTT 5.0: a DISCONNECT that sets a new session expiry interval. A session that had none
+    /// may not be given one (§3.14.2.2.2): false then, a protocol error.
+    pub fn set_expiry(&mut self, client_id: &str, expiry: u32) -> bool {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return true;
+        };
+        if session.expiry == 0 && expiry != 0 {
+            return false;
+        }
+        session.expiry = expiry;
+        true
+    }
+
+    /// A session is over: it goes, and a will waiting for it is published now.
+    fn end_session(&mut self, client_id: &str, now: Instant) {
+        self.sessions.remove(client_id);
+        if let Some((_, will)) = self.wills.remove(client_id) {
+            self.route(will, None, now);
+        }
+    }
+
+    /// A connection ended without DISCONNECT: its will is published after its delay, or when
+    /// its session ends if that is sooner (§3.1.2.5).
+    pub fn will(&mut self, client_id: &str, will: Message, delay: u32, now: Instant) {
+        let kept = self.sessions.get(client_id).map(|s| s.expiry);
+        match kept {
+            Some(expiry) if delay > 0 && expiry > 0 => {
+                let wait = Duration::from_secs(u64::from(delay.min(expiry)));
+                self.wills.insert(client_id.to_string(), (now + wait, will));
+            }
+            _ => self.route(will, None, now),
+        }
+    }
+
+    /// What is due at `now`: delayed wills are published, and sessions whose expiry has run out
+    /// are dropped.
+    pub fn tick(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .wills
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            if let Some((_, will)) = self.wills.remove(&id) {
+                self.route(will, None, now);
+            }
+        }
+        let expired: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.expired(now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            debug!("embedded broker: {id}'s session expired");
+            self.end_session(&id, now);
         }
     }
 
@@ -330,36 +519,44 @@ impl State {
             .is_some_and(|o| o.connection == connection)
     }
 
-    /// Delivers `publish` to every session with a matching subscription, at the lower of the two
-    /// QoS levels, and keeps or clears it as its topic's retained message.
-    pub fn route(&mut self, mut publish: Publish) {
-        if publish.retain && !self.retained.store(&publish) {
+    /// Delivers `m` to every session with a matching subscription, at the lower of the two QoS
+    /// levels, and keeps or clears it as its topic's retained message. `from` is the client
+    /// that published it, for its no-local subscriptions.
+    pub fn route(&mut self, mut m: Message, from: Option<&str>, now: Instant) {
+        if m.expired(now) {
+            return;
+        }
+        if m.retain && !self.retained.store(&m) {
             warn!(
                 "embedded broker: no room to retain {} ({} bytes); delivered, not retained",
-                publish.topic,
-                publish.payload.len()
+                m.topic,
+                m.payload.len()
             );
         }
-        // Live delivery carries retain = 0 (MQTT 3.1.1, 3.3.1.3).
-        publish.retain = false;
-        publish.dup = false;
+        m.dup = false;
+        m.pkid = 0;
         for (client_id, session) in self.sessions.iter_mut() {
-            let granted = session
-                .subscriptions
-                .iter()
-                .filter(|(f, _)| topic_matches(f, &publish.topic))
-                .map(|(_, q)| *q)
-                .max_by_key(|q| *q as u8);
-            if let Some(q) = granted {
-                let mut p = publish.clone();
-                p.qos = min_qos(p.qos, q);
-                session.deliver(client_id, p);
+            let own = from == Some(client_id.as_str());
+            if let Some((qos, ids, keep_retain)) = session.matching(&m, own) {
+                let mut p = m.clone();
+                p.qos = min_qos(p.qos, qos);
+                p.subscription_ids = ids;
+                // Live delivery carries retain 0, unless asked to keep it (MQTT 5.0 §3.3.1.3).
+                p.retain = m.retain && keep_retain;
+                session.deliver(client_id, p, now);
             }
         }
     }
 
-    /// Adds subscriptions; sends the SUBACK, then the retained messages they match.
-    pub fn subscribe(&mut self, client_id: &str, pkid: u16, filters: Vec<(String, QoS)>) {
+    /// Adds subscriptions; sends the SUBACK, then the retained messages they bring.
+    pub fn subscribe(
+        &mut self,
+        client_id: &str,
+        pkid: u16,
+        filters: Vec<Subscription>,
+        id: Option<u32>,
+        now: Instant,
+    ) {
         let State {
             sessions, retained, ..
         } = self;
@@ -368,52 +565,113 @@ impl State {
         };
         let mut codes = Vec::with_capacity(filters.len());
         let mut matched = Vec::new();
-        for (filter, qos) in filters {
-            let known = session.subscriptions.iter().any(|(f, _)| *f == filter);
-            if !valid_filter(&filter)
-                || (!known && session.subscriptions.len() >= limits::SUBSCRIPTIONS)
-            {
-                codes.push(SubscribeReasonCode::Failure);
+        for s in filters {
+            let known = session.subscriptions.iter().any(|k| k.filter == s.filter);
+            if s.filter.starts_with("$share/") {
+                codes.push(SubscribeCode::SharedNotSupported);
                 continue;
             }
-            let qos = min_qos(qos, QoS::AtLeastOnce);
-            session.subscriptions.retain(|(f, _)| *f != filter);
-            session.subscriptions.push((filter.clone(), qos));
-            codes.push(SubscribeReasonCode::Success(qos));
-            for p in retained
-                .messages
-                .values()
-                .filter(|p| topic_matches(&filter, &p.topic))
-            {
-                let mut p = p.clone();
-                p.qos = min_qos(p.qos, qos);
-                matched.push(p);
+            if !valid_filter(&s.filter) {
+                codes.push(SubscribeCode::FilterInvalid);
+                continue;
+            }
+            if !known && session.subscriptions.len() >= limits::SUBSCRIPTIONS {
+                codes.push(SubscribeCode::QuotaExceeded);
+                continue;
+            }
+            let qos = min_qos(s.qos, QoS::ExactlyOnce);
+            session.subscriptions.retain(|k| k.filter != s.filter);
+            session.subscriptions.push(Subscribed {
+                filter: s.filter.clone(),
+                qos,
+                no_local: s.no_local,
+                retain_as_published: s.retain_as_published,
+                id,
+            });
+            codes.push(SubscribeCode::Granted(qos));
+            let send = match s.retain_handling {
+                RetainHandling::OnSubscribe => true,
+                RetainHandling::OnNewSubscription => !known,
+                RetainHandling::Never => false,
+            };
+            if send {
+                for mut m in retained.matching(&s.filter, now) {
+                    m.qos = min_qos(m.qos, qos);
+                    m.subscription_ids = id.into_iter().collect();
+                    matched.push(m);
+                }
             }
         }
         // The SUBACK goes before the retained messages it brings.
         if let Some(online) = &session.online {
-            online.send(Packet::SubAck(SubAck::new(pkid, codes)));
+            online.send(Outbound::SubAck { pkid, codes });
         }
-        for p in matched {
-            session.deliver(client_id, p);
-        }
-    }
-
-    pub fn unsubscribe(&mut self, client_id: &str, filters: &[String]) {
-        if let Some(s) = self.sessions.get_mut(client_id) {
-            s.subscriptions.retain(|(f, _)| !filters.contains(f));
+        for m in matched {
+            session.deliver(client_id, m, now);
         }
     }
 
-    /// The client acknowledged a QoS 1 message.
-    pub fn acknowledged(&mut self, client_id: &str, pkid: u16) {
+    /// Removes subscriptions, and answers with which of them there were.
+    pub fn unsubscribe(&mut self, client_id: &str, pkid: u16, filters: &[String]) {
+        let Some(s) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let existed = filters
+            .iter()
+            .map(|f| s.subscriptions.iter().any(|k| k.filter == *f))
+            .collect();
+        s.subscriptions.retain(|k| !filters.contains(&k.filter));
+        if let Some(online) = &s.online {
+            online.send(Outbound::UnsubAck { pkid, existed });
+        }
+    }
+
+    /// The client acknowledged a QoS 1 message (PUBACK) or completed a QoS 2 one (PUBCOMP):
+    /// room for what waits.
+    pub fn acknowledged(&mut self, client_id: &str, pkid: u16, now: Instant) {
         if let Some(s) = self.sessions.get_mut(client_id) {
             s.inflight.remove(&pkid);
+            s.drain(client_id, now);
         }
+    }
+
+    /// The client received a QoS 2 message (PUBREC): the broker releases it (PUBREL).
+    pub fn received(&mut self, client_id: &str, pkid: u16) {
+        let Some(s) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        if let Some(m) = s.inflight.get_mut(&pkid) {
+            *m = Inflight::Released;
+        }
+        if let Some(online) = &s.online {
+            online.send(Outbound::PubRel(pkid));
+        }
+    }
+
+    /// A QoS 2 message from the client: whether it is new (and so to be routed), None when the
+    /// client has more than the receive maximum unreleased (its connection is then closed).
+    pub fn incoming_qos2(&mut self, client_id: &str, pkid: u16) -> Option<bool> {
+        let s = self.sessions.get_mut(client_id)?;
+        if s.unreleased.contains(&pkid) {
+            return Some(false);
+        }
+        if s.unreleased.len() >= usize::from(limits::RECEIVE_MAXIMUM) {
+            return None;
+        }
+        s.unreleased.insert(pkid);
+        Some(true)
+    }
+
+    /// The client released a QoS 2 message (PUBREL): completed (PUBCOMP).
+    pub fn released(&mut self, client_id: &str, pkid: u16) {
+        if let Some(s) = self.sessions.get_mut(client_id) {
+            s.unreleased.remove(&pkid);
+        }
+        self.send(client_id, Outbound::PubComp(pkid));
     }
 
     /// Queues a packet for `client_id`'s connection (acknowledgements, pings).
-    pub fn send(&self, client_id: &str, packet: Packet) {
+    pub fn send(&self, client_id: &str, packet: Outbound) {
         if let Some(online) = self.sessions.get(client_id).and_then(|s| s.online.as_ref()) {
             online.send(packet);
         }
@@ -436,331 +694,13 @@ pub fn min_qos(a: QoS, b: QoS) -> QoS {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A client's end of a connection: what the broker queued for it, and its kick signal.
-    struct Client {
-        rx: mpsc::Receiver<Packet>,
-        kick: Arc<Notify>,
-    }
-
-    fn online(capacity: usize) -> (Online, Client) {
-        let (tx, rx) = mpsc::channel(capacity);
-        let kick = Arc::new(Notify::new());
-        let online = Online {
-            connection: 0,
-            tx,
-            pending: Arc::new(AtomicUsize::new(0)),
-            kick: kick.clone(),
-        };
-        (online, Client { rx, kick })
-    }
-
-    fn connect(state: &mut State, id: &str, clean: bool) -> (u64, Client) {
-        let (o, c) = online(limits::CLIENT_QUEUE);
-        match state.connect(id, clean, o) {
-            Admission::Accepted { connection } => (connection, c),
-            Admission::Refused => panic!("{id} refused"),
-        }
-    }
-
-    impl Client {
-        fn packets(&mut self) -> Vec<Packet> {
-            std::iter::from_fn(|| self.rx.try_recv().ok()).collect()
-        }
-
-        fn kicked(&self) -> bool {
-            // A permit is stored by notify_one when nobody waits: it completes at once.
-            let notified = self.kick.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable()
-        }
-    }
-
-    fn publish(topic: &str, qos: QoS, payload: &str) -> Publish {
-        Publish::new(topic, qos, payload.as_bytes().to_vec())
-    }
-
-    fn publishes(packets: &[Packet]) -> Vec<&Publish> {
-        packets
-            .iter()
-            .filter_map(|p| match p {
-                Packet::Publish(p) => Some(p),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn connack(packets: &[Packet]) -> &ConnAck {
-        match &packets[0] {
-            Packet::ConnAck(c) => c,
-            other => panic!("first packet {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_second_connection_with_the_same_id_closes_the_first() {
-        let mut state = State::default();
-        let (first, a) = connect(&mut state, "bridge", true);
-        let (second, _b) = connect(&mut state, "bridge", true);
-        assert!(a.kicked());
-        assert!(!state.current("bridge", first));
-        assert!(state.current("bridge", second));
-        // The first one's end does not end the second's session.
-        state.disconnect("bridge", first);
-        assert!(state.current("bridge", second));
-    }
-
-    #[test]
-    fn a_persistent_session_keeps_subscriptions_and_queues_qos1_while_away() {
-        let mut state = State::default();
-        let (conn, mut cam) = connect(&mut state, "cam", false);
-        state.subscribe("cam", 1, vec![("wake/+".into(), QoS::AtLeastOnce)]);
-        assert!(!connack(&cam.packets()).session_present);
-        state.disconnect("cam", conn);
-
-        state.route(publish("wake/1", QoS::AtLeastOnce, "wake"));
-        state.route(publish("wake/1", QoS::AtMostOnce, "not kept"));
-        let (_, mut cam) = connect(&mut state, "cam", false);
-        let packets = cam.packets();
-        assert!(connack(&packets).session_present);
-        let got = publishes(&packets);
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].payload.as_ref(), b"wake");
-        assert_eq!(got[0].qos, QoS::AtLeastOnce);
-    }
-
-    #[test]
-    fn an_unacknowledged_message_is_sent_again_with_dup_on_return() {
-        let mut state = State::default();
-        let (conn, mut cam) = connect(&mut state, "cam", false);
-        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
-        state.route(publish("t", QoS::AtLeastOnce, "one"));
-        state.route(publish("t", QoS::AtLeastOnce, "two"));
-        let first: Vec<Publish> = publishes(&cam.packets()).into_iter().cloned().collect();
-        assert_eq!(first.len(), 2);
-        assert!(first.iter().all(|p| !p.dup));
-        state.acknowledged("cam", first[0].pkid);
-        state.disconnect("cam", conn);
-
-        let (_, mut cam) = connect(&mut state, "cam", false);
-        let packets = cam.packets();
-        let again = publishes(&packets);
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].payload.as_ref(), b"two");
-        assert_eq!(again[0].pkid, first[1].pkid);
-        assert!(again[0].dup);
-    }
-
-    #[test]
-    fn a_clean_session_forgets_everything() {
-        let mut state = State::default();
-        let (conn, _cam) = connect(&mut state, "cam", false);
-        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
-        state.disconnect("cam", conn);
-        state.route(publish("t", QoS::AtLeastOnce, "one"));
-        let (conn, mut cam) = connect(&mut state, "cam", true);
-        let packets = cam.packets();
-        assert!(!connack(&packets).session_present);
-        assert!(publishes(&packets).is_empty());
-        state.disconnect("cam", conn);
-        assert_eq!(state.sessions(), 0);
-    }
-
-    #[test]
-    fn an_absent_clients_queue_keeps_the_newest_within_its_bounds() {
-        let mut state = State::default();
-        let (conn, _cam) = connect(&mut state, "cam", false);
-        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
-        state.disconnect("cam", conn);
-        for i in 0..limits::QUEUED + 500 {
-            state.route(publish("t", QoS::AtLeastOnce, &i.to_string()));
-        }
-        let (_, mut cam) = connect(&mut state, "cam", false);
-        let packets = cam.packets();
-        let got = publishes(&packets);
-        assert_eq!(got.len(), limits::QUEUED);
-        assert_eq!(got[0].payload.as_ref(), b"500");
-    }
-
-    /// README (The embedded broker): "1,000 unacknowledged and 1,000 queued messages per client
-    /// (32 MB; the oldest go first)", by its numbers.
-    #[test]
-    fn a_client_has_at_most_1000_unacknowledged_messages_then_is_told_to_go() {
-        let mut state = State::default();
-        let (_, mut cam) = connect(&mut state, "cam", false);
-        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
-        cam.packets();
-        for i in 0..1000 {
-            state.route(publish("t", QoS::AtLeastOnce, &i.to_string()));
-        }
-        assert_eq!(publishes(&cam.packets()).len(), 1000);
-        assert!(!cam.kicked(), "1,000 unacknowledged are allowed");
-        state.route(publish("t", QoS::AtLeastOnce, "1000"));
-        assert!(
-            publishes(&cam.packets()).is_empty(),
-            "the 1,001st is kept, not sent"
-        );
-        assert!(cam.kicked());
-    }
-
-    #[test]
-    fn an_absent_clients_queue_holds_1000_messages_or_32_mb_the_newest_kept() {
-        let mut state = State::default();
-        let (conn, _cam) = connect(&mut state, "cam", false);
-        state.subscribe("cam", 1, vec![("t".into(), QoS::AtLeastOnce)]);
-        state.disconnect("cam", conn);
-        // By count: 1,200 small messages, the newest 1,000 kept.
-        for i in 0..1200 {
-            state.route(publish("t", QoS::AtLeastOnce, &i.to_string()));
-        }
-        let (conn, mut cam) = connect(&mut state, "cam", false);
-        let got = cam.packets();
-        let got = publishes(&got);
-        assert_eq!(got.len(), 1000);
-        assert_eq!(got[0].payload.as_ref(), b"200");
-        for p in &got {
-            state.acknowledged("cam", p.pkid);
-        }
-        state.disconnect("cam", conn);
-        // By bytes: 40 messages of 1 MiB, the newest 32 kept (32 MiB).
-        let mb = "x".repeat(1 << 20);
-        for i in 0..40 {
-            state.route(publish(
-                "t",
-                QoS::AtLeastOnce,
-                &format!("{i:02}{mb}")[..1 << 20],
-            ));
-        }
-        let queued = &state.sessions["cam"].queued;
-        assert_eq!(queued.len(), 32);
-        assert_eq!(state.sessions["cam"].queued_bytes, 32 << 20);
-        assert_eq!(&queued[0].payload[..2], b"08");
-    }
-
-    #[test]
-    fn a_client_that_does_not_read_is_told_to_go() {
-        let mut state = State::default();
-        let (o, slow) = online(4);
-        let Admission::Accepted { .. } = state.connect("slow", true, o) else {
-            panic!()
-        };
-        state.subscribe("slow", 1, vec![("t".into(), QoS::AtMostOnce)]);
-        assert!(!slow.kicked());
-        for _ in 0..4 {
-            state.route(publish("t", QoS::AtMostOnce, "x"));
-        }
-        assert!(slow.kicked());
-    }
-
-    #[test]
-    fn subscriptions_per_client_are_bounded() {
-        let mut state = State::default();
-        let (_, mut c) = connect(&mut state, "c", true);
-        let filters = (0..limits::SUBSCRIPTIONS + 1)
-            .map(|i| (format!("t/{i}"), QoS::AtMostOnce))
-            .collect();
-        state.subscribe("c", 7, filters);
-        let packets = c.packets();
-        let Packet::SubAck(ack) = &packets[1] else {
-            panic!("{packets:?}")
-        };
-        assert_eq!(ack.pkid, 7);
-        assert_eq!(ack.return_codes.len(), limits::SUBSCRIPTIONS + 1);
-        assert_eq!(ack.return_codes.last(), Some(&SubscribeReasonCode::Failure));
-        assert!(ack.return_codes[..limits::SUBSCRIPTIONS]
-            .iter()
-            .all(|c| matches!(c, SubscribeReasonCode::Success(_))));
-    }
-
-    #[test]
-    fn retained_messages_are_bounded_in_count_and_bytes() {
-        let mut state = State::default();
-        for i in 0..limits::RETAINED + 10 {
-            let mut p = publish(&format!("r/{i}"), QoS::AtMostOnce, "x");
-            p.retain = true;
-            state.route(p);
-        }
-        assert_eq!(state.retained(), limits::RETAINED);
-        // An existing topic may still be updated, and an empty payload clears one.
-        let mut p = publish("r/0", QoS::AtMostOnce, "y");
-        p.retain = true;
-        state.route(p);
-        let mut p = publish("r/1", QoS::AtMostOnce, "");
-        p.retain = true;
-        state.route(p);
-        assert_eq!(state.retained(), limits::RETAINED - 1);
-
-        let mut state = State::default();
-        let big = "x".repeat(32 << 20);
-        for i in 0..10 {
-            let mut p = publish(&format!("big/{i}"), QoS::AtMostOnce, &big);
-            p.retain = true;
-            state.route(p);
-        }
-        assert_eq!(state.retained(), limits::RETAINED_BYTES / (32 << 20) - 1);
-    }
-
-    #[test]
-    fn at_most_1024_sessions_are_kept_and_a_known_client_still_comes_back() {
-        let mut state = State::default();
-        let mut clients = Vec::new();
-        for i in 0..limits::SESSIONS {
-            clients.push(connect(&mut state, &format!("camera-{i}"), false));
-        }
-        let (o, mut c) = online(limits::CLIENT_QUEUE);
-        assert!(matches!(
-            state.connect("one-too-many", false, o),
-            Admission::Refused
-        ));
-        assert_eq!(
-            c.packets(),
-            [Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::ServiceUnavailable,
-                false
-            ))]
-        );
-        // A client whose session is kept is not a new session.
-        let (_, mut again) = connect(&mut state, "camera-7", false);
-        assert!(matches!(
-            again.packets().first(),
-            Some(Packet::ConnAck(ack)) if ack.code == ConnectReturnCode::Success && ack.session_present
-        ));
-    }
-
-    #[test]
-    fn a_client_is_told_to_go_past_10_000_packets_or_16_mb_waiting_for_it() {
-        // Packets: the 10,000th fits, the next does not.
-        let (o, c) = online(limits::CLIENT_QUEUE);
-        for i in 0..limits::CLIENT_QUEUE {
-            assert!(o.send(Packet::PingResp), "packet {i}");
-        }
-        assert!(!c.kicked());
-        assert!(!o.send(Packet::PingResp));
-        assert!(c.kicked());
-
-        // Bytes: publishes of 1 MB each (with their topic and overhead) up to 16 MB.
-        let (o, c) = online(limits::CLIENT_QUEUE);
-        let mb = "x".repeat((1 << 20) - 8 - "big".len());
-        let one = publish("big", QoS::AtMostOnce, &mb);
-        assert_eq!(packet_size(&Packet::Publish(one.clone())), 1 << 20);
-        for i in 0..16 {
-            assert!(o.send(Packet::Publish(one.clone())), "MB {i}");
-        }
-        assert!(!c.kicked());
-        assert!(!o.send(Packet::Publish(one)));
-        assert!(c.kicked());
-
-        // One packet larger than the whole budget still goes to a client that has nothing
-        // waiting: a snapshot over 16 MB is not a reason to disconnect anyone.
-        let (o, c) = online(limits::CLIENT_QUEUE);
-        assert!(o.send(Packet::Publish(publish(
-            "huge",
-            QoS::AtMostOnce,
-            &"x".repeat(20 << 20)
-        ))));
-        assert!(!c.kicked());
+fn max_qos(a: QoS, b: QoS) -> QoS {
+    if (a as u8) >= (b as u8) {
+        a
+    } else {
+        b
     }
 }
+
+#[cfg(test)]
+mod tests;

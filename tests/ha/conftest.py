@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (ROOT, Bridge, EventRecorder, HomeAssistant, Mosquitto, template_dir,
-                     wait_until)
+from harness import (ROOT, Bridge, EmbeddedBroker, EventRecorder, HomeAssistant, Mosquitto,
+                     template_dir, wait_until)
 
 DRIVEWAY = "5CC5638AE24C"
 BARN = "5CC5638AE24D"
@@ -55,12 +55,19 @@ cameras:
 {cameras}"""
 
 
-class Stack:
-    """Mosquitto, Home Assistant and the bridge, as a user runs them."""
+def embedded_config(port: int, extra: str = "") -> str:
+    """The bridge running its own broker, the README's first-run setup."""
+    return bridge_config(port, extra).replace(
+        f"mqtt:\n  url: mqtt://127.0.0.1:{port}\n",
+        f"mqtt:\n  embedded: true\n  listen: 127.0.0.1:{port}\n")
 
-    def __init__(self, work: Path, template: Path):
+
+class Stack:
+    """Mosquitto (or the bridge's own broker), Home Assistant and the bridge, as a user runs them."""
+
+    def __init__(self, work: Path, template: Path, embedded: bool = False):
         self.work = work
-        self.broker = Mosquitto(work)
+        self.broker = EmbeddedBroker(work) if embedded else Mosquitto(work)
         self.ha = HomeAssistant(work, self.broker.port, template)
         self.bridge: Bridge | None = None
         self.recorders: list[EventRecorder] = []
@@ -148,16 +155,37 @@ def ha_template(tmp_path_factory) -> Path:
         broker.stop()
 
 
+def finish(s: Stack):
+    """After a test, whatever it did: Home Assistant holds no MQTT repair (a repair is what a user
+    sees first), and its log no warning or error about the bridge's entities, MQTT or
+    automations."""
+    repairs = []
+    try:
+        if s.ha.proc and s.ha.proc.poll() is None:
+            repairs = s.ha.mqtt_repairs()
+    finally:
+        s.close()
+    assert not repairs, f"Home Assistant holds MQTT repairs: {repairs}"
+    lines = bridge_lines(s.ha.log_text())
+    assert not lines, "Home Assistant logged:\n" + "\n".join(lines)
+
+
 @pytest.fixture
 def stack(ha_template, tmp_path, request):
-    """Mosquitto, Home Assistant and the bridge. Afterwards, whatever the test did, Home
-    Assistant's log holds no warning or error about the bridge's entities, MQTT or automations."""
+    """Mosquitto, Home Assistant and the bridge, checked afterwards (`finish`)."""
     s = Stack(tmp_path, ha_template)
     request.node.stack = s
     yield s
-    s.close()
-    lines = bridge_lines(s.ha.log_text())
-    assert not lines, "Home Assistant logged:\n" + "\n".join(lines)
+    finish(s)
+
+
+@pytest.fixture
+def embedded_stack(ha_template, tmp_path, request):
+    """The bridge with its own broker, and Home Assistant on it, checked afterwards (`finish`)."""
+    s = Stack(tmp_path, ha_template, embedded=True)
+    request.node.stack = s
+    yield s
+    finish(s)
 
 
 @pytest.hookimpl(hookwrapper=True)

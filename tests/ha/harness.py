@@ -113,6 +113,21 @@ class Mosquitto:
         return out.stdout.rstrip(b"\n") if out.returncode == 0 and out.stdout else None
 
 
+class EmbeddedBroker(Mosquitto):
+    """The bridge's own broker (`mqtt: embedded: true`): a free port for it, and Mosquitto's
+    clients to talk to it. The bridge runs it, so there is nothing to start or stop here."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+
 class Subscriber:
     """`mosquitto_sub -v` in the background: every message on a filter, in order, with its topic."""
 
@@ -249,6 +264,7 @@ http:
 api:
 config:
 onboarding:
+repairs:
 automation: !include automations.yaml
 media_source:
 blueprint:
@@ -272,6 +288,30 @@ logger:
             if e["domain"] == "mqtt":
                 e["data"]["port"] = port
         path.write_text(json.dumps(entries))
+
+    def set_mqtt_entry(self, **data):
+        """Changes the MQTT entry as stored (Home Assistant stopped); a value of None removes
+        the key, as an entry made before it existed lacks it."""
+        path = self.dir / ".storage" / "core.config_entries"
+        entries = json.loads(path.read_text())
+        for e in entries["data"]["entries"]:
+            if e["domain"] == "mqtt":
+                for k, v in data.items():
+                    if v is None:
+                        e["data"].pop(k, None)
+                    else:
+                        e["data"][k] = v
+        path.write_text(json.dumps(entries))
+
+    def mqtt_entry(self) -> dict:
+        """The MQTT entry's data as stored (read with Home Assistant stopped: it saves on stop)."""
+        entries = json.loads((self.dir / ".storage" / "core.config_entries").read_text())
+        return next(e["data"] for e in entries["data"]["entries"] if e["domain"] == "mqtt")
+
+    def mqtt_repairs(self) -> list[dict]:
+        """The repairs Home Assistant holds for MQTT (Settings > Repairs): what a user sees first."""
+        issues = self.ws_call({"type": "repairs/list_issues"})["issues"]
+        return [i for i in issues if "mqtt" in (i.get("domain"), i.get("issue_domain"))]
 
     def log_text(self) -> str:
         path = self.dir / "home-assistant.log"
@@ -387,6 +427,12 @@ logger:
         r = requests.post(self.base + path, headers=self._headers(), json=body or {}, timeout=30)
         if r.status_code >= 400:
             raise AssertionError(f"POST {path}: {r.status_code} {r.text}")
+        return r.json() if r.text else None
+
+    def delete(self, path: str) -> Any:
+        r = requests.delete(self.base + path, headers=self._headers(), timeout=30)
+        if r.status_code >= 400:
+            raise AssertionError(f"DELETE {path}: {r.status_code} {r.text}")
         return r.json() if r.text else None
 
     def state(self, entity_id: str) -> dict | None:
