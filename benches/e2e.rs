@@ -7,7 +7,10 @@
 //! - throughput of alarms and status from 1,000 cameras, next to the broker's own rate;
 //! - the bridge's memory: idle with 1, 100 and 10,000 cameras, and during a burst of 1 MB
 //!   snapshots from 50 cameras;
-//! - the time to publish discovery for 1,000 cameras, as Home Assistant receives it.
+//! - the time to publish discovery for 1,000 cameras, as Home Assistant receives it;
+//! - the embedded broker carrying a camera's 3.1.1 messages to an MQTT 5 subscriber (Home
+//!   Assistant from 2026.6) beside a 3.1.1 one, in the same run: latency and throughput of each,
+//!   and the bridge's memory with 100 cameras and both connected (`-- crossing`).
 //!
 //! `cargo bench --bench e2e` (needs mosquitto); BENCHMARKS.md records the figures.
 //! `cargo bench --bench e2e -- --quick` (run by scripts/test): latency and throughput on the
@@ -820,6 +823,161 @@ fn stop(rows: &mut Vec<Row>) {
     ));
 }
 
+/// One subscriber's side of the crossing: the delay of each message it got, and when the last
+/// arrived.
+fn crossing_subscriber(port: u16, v5: bool) -> mpsc::Receiver<(u32, Instant)> {
+    let (tx, rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let seq = |payload: &[u8]| u32::from_be_bytes(payload[..4].try_into().unwrap());
+    if v5 {
+        use rumqttc::v5::mqttbytes::QoS as QoS5;
+        use rumqttc::v5::{Event as Event5, Incoming};
+        let mut opts = rumqttc::v5::MqttOptions::new("crossing-v5", "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        // As the v4 clients here: no Nagle delay on small packets.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        opts.set_network_options(network);
+        let (c, mut conn) = rumqttc::v5::Client::new(opts, 1000);
+        c.subscribe("bench/crossing", QoS5::AtLeastOnce).unwrap();
+        thread::spawn(move || {
+            let _keep = c;
+            for ev in conn.iter() {
+                match ev {
+                    Ok(Event5::Incoming(Incoming::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event5::Incoming(Incoming::Publish(p))) => {
+                        if tx.send((seq(&p.payload), Instant::now())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    } else {
+        let (c, mut conn) = client(port, "crossing-v4");
+        c.subscribe("bench/crossing", QoS::AtLeastOnce).unwrap();
+        thread::spawn(move || {
+            let _keep = c;
+            for ev in conn.iter() {
+                match ev {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send((seq(&p.payload), Instant::now())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("subscribed");
+    rx
+}
+
+/// The embedded broker, inside the bridge with 100 cameras, carrying a 3.1.1 camera's messages
+/// (a status-sized JSON, QoS 1) to a 3.1.1 and an MQTT 5 subscriber at once: paced for latency,
+/// then as fast as the publisher goes for throughput. Both subscribers see the same messages in
+/// the same run, so their figures compare like for like.
+fn crossing(rows: &mut Vec<Row>) {
+    let port = common::free_port();
+    let config = bridge_config(port, 100, "").replace(
+        &format!("  url: mqtt://127.0.0.1:{port}\n"),
+        &format!("  embedded: true\n  listen: 127.0.0.1:{port}\n"),
+    );
+    let bridge = start_bridge(&config);
+    let pid = bridge.child.id();
+    let v4 = crossing_subscriber(port, false);
+    let v5 = crossing_subscriber(port, true);
+    let (camera, conn) = client(port, "crossing-camera");
+    thread::spawn(move || drive(conn));
+    let body = |seq: u32| {
+        let mut p = seq.to_be_bytes().to_vec();
+        p.extend_from_slice(br#"{"devMac":"5CC5638AE24C","battery":87,"voltage":3.95,"csq":20,"firmware":"V1.2.3"}"#);
+        p
+    };
+    let collect = |rx: &mpsc::Receiver<(u32, Instant)>, n: usize| {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(m) => got.push(m),
+                Err(_) => break,
+            }
+        }
+        got
+    };
+    // Latency: one message a millisecond.
+    let paced = scaled(5000);
+    let mut sent = Vec::with_capacity(paced);
+    for seq in 0..paced as u32 {
+        sent.push(Instant::now());
+        camera
+            .publish("bench/crossing", QoS::AtLeastOnce, false, body(seq))
+            .unwrap();
+        thread::sleep(Duration::from_millis(1));
+    }
+    for (name, rx) in [("3.1.1 -> 3.1.1", &v4), ("3.1.1 -> MQTT 5", &v5)] {
+        let got = collect(rx, paced);
+        note_loss(format!("crossing latency, {name}"), got.len(), paced);
+        let mut delays: Vec<Duration> = got
+            .iter()
+            .map(|(seq, at)| at.duration_since(sent[*seq as usize]))
+            .collect();
+        delays.sort();
+        rows.push(Row(
+            format!("embedded broker latency, {name}"),
+            format!(
+                "p50 {} p99 {}",
+                ms(pct(&delays, 0.5)),
+                ms(pct(&delays, 0.99))
+            ),
+            format!("{paced} status-sized QoS 1 messages, 1 per ms, both subscribers at once"),
+        ));
+    }
+    // Throughput: as fast as the publisher goes.
+    let blast = scaled(50_000);
+    let start = Instant::now();
+    for seq in 0..blast as u32 {
+        camera
+            .publish("bench/crossing", QoS::AtLeastOnce, false, body(seq))
+            .unwrap();
+    }
+    for (name, rx) in [("3.1.1 -> 3.1.1", &v4), ("3.1.1 -> MQTT 5", &v5)] {
+        let got = collect(rx, blast);
+        note_loss(format!("crossing throughput, {name}"), got.len(), blast);
+        let last = got.iter().map(|(_, at)| *at).max().unwrap_or(start);
+        rows.push(Row(
+            format!("embedded broker throughput, {name}"),
+            format!(
+                "{:.0} msg/s",
+                got.len() as f64 / last.duration_since(start).as_secs_f64()
+            ),
+            format!(
+                "{} of {blast} QoS 1 messages, both subscribers at once",
+                got.len()
+            ),
+        ));
+    }
+    rows.push(Row(
+        "memory, embedded broker, 100 cameras, a 3.1.1 and an MQTT 5 client".into(),
+        format!(
+            "RSS {} (peak {})",
+            mb(common::proc_kb(pid, "VmRSS:")),
+            mb(common::proc_kb(pid, "VmHWM:"))
+        ),
+        "target < 10 MB".into(),
+    ));
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` runs this too, so only act when asked.
     if !std::env::args().any(|a| a == "--bench") {
@@ -854,6 +1012,9 @@ fn main() {
     }
     if wanted("stop") {
         stop(&mut rows);
+    }
+    if wanted("crossing") {
+        crossing(&mut rows);
     }
     if wanted("memory") {
         memory_and_discovery(&mut rows);

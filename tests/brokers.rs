@@ -58,6 +58,8 @@ struct Ports {
     tls: u16,
     ws: u16,
     wss: u16,
+    /// rumqttd's version-5 listener (its stock file has one beside the 3.1.1 one).
+    v5: u16,
 }
 
 /// One broker process (or, for ejabberd, its control script's foreground node).
@@ -85,6 +87,7 @@ impl Broker {
             tls: free_port(),
             ws: free_port(),
             wss: free_port(),
+            v5: free_port(),
         };
         let mut b = Broker {
             kind,
@@ -102,7 +105,13 @@ impl Broker {
 
     fn write_config(&self) {
         let d = self.dir.path().display();
-        let Ports { tcp, tls, ws, wss } = self.ports;
+        let Ports {
+            tcp,
+            tls,
+            ws,
+            wss,
+            v5,
+        } = self.ports;
         let (name, text) = match self.kind {
             // Debian's stock file keeps state (persistence true) and takes anonymous clients
             // only when told to; one listener per transport.
@@ -132,7 +141,8 @@ impl Broker {
                 ),
             ),
             // rumqttd's own rumqttd.toml, its console and metrics listeners left out (fixed
-            // ports), its limits as shipped: 20 KB payloads at most.
+            // ports), its limits as shipped: 20 KB payloads at most. MQTT 5 on a listener of its
+            // own ([v5.1], 1884 as shipped), routed with the 3.1.1 ones.
             Kind::Rumqttd => {
                 let connections = "connection_timeout_ms = 60000\nmax_payload_size = 20480\n\
                                    max_inflight_count = 100\nmax_client_id_len = 256\n\
@@ -150,6 +160,8 @@ impl Broker {
                          [v4.1.connections]\n{connections}\
                          [v4.2]\nname = \"v4-2\"\nlisten = \"127.0.0.1:{tls}\"\nnext_connection_delay_ms = 1\n\
                          [v4.2.tls]\n{tls_keys}[v4.2.connections]\n{connections}\
+                         [v5.1]\nname = \"v5-1\"\nlisten = \"127.0.0.1:{v5}\"\nnext_connection_delay_ms = 1\n\
+                         [v5.1.connections]\n{connections}\
                          [ws.1]\nname = \"ws-1\"\nlisten = \"127.0.0.1:{ws}\"\nnext_connection_delay_ms = 1\n\
                          [ws.1.connections]\n{connections}\
                          [ws.2]\nname = \"ws-2\"\nlisten = \"127.0.0.1:{wss}\"\nnext_connection_delay_ms = 1\n\
@@ -278,6 +290,9 @@ impl Broker {
     fn wait_listening(&self) {
         let deadline = Instant::now() + BROKER_START;
         let mut ports = vec![self.ports.tcp, self.ports.tls];
+        if self.kind == Kind::Rumqttd {
+            ports.push(self.ports.v5);
+        }
         if self.kind.offers_websocket() {
             ports.extend([self.ports.ws, self.ports.wss]);
         }
@@ -429,6 +444,8 @@ struct Row {
     tls: bool,
     ws: Option<bool>,
     wss: Option<bool>,
+    /// Home Assistant 2027.1 and later (MQTT 5 only) can use it as its broker.
+    mqtt5: bool,
 }
 
 impl Row {
@@ -436,7 +453,7 @@ impl Row {
         let yes = |b: bool| if b { "yes" } else { "**no**" };
         let offered = |b: Option<bool>| b.map_or("not offered", yes);
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             yes(self.snapshot),
             if self.big_snapshot {
                 "yes"
@@ -455,6 +472,11 @@ impl Row {
             yes(self.tls),
             offered(self.ws),
             offered(self.wss),
+            if self.mqtt5 {
+                "yes"
+            } else {
+                "**no**: no MQTT 5"
+            },
         )
     }
 }
@@ -495,6 +517,7 @@ fn interoperate(kind: Kind) {
         tls: false,
         ws: None,
         wss: None,
+        mqtt5: false,
     };
 
     // A picture of a megabyte (a real camera's are 50 to 500 KB): measured, since some brokers
@@ -594,6 +617,13 @@ fn interoperate(kind: Kind) {
         row.wss = None;
     }
 
+    // Home Assistant from 2027.1 connects with MQTT 5 only: it reads the bridge's discovery
+    // (published by the bridge over 3.1.1) and presses a button that reaches the camera's topic.
+    let bridge = BridgeProcess::start(&bridge_config(&broker, "mqtt"));
+    bridge.wait_log(&["camera broker: subscribed"]);
+    row.mqtt5 = home_assistant_over_mqtt5(&broker);
+    drop(bridge);
+
     let found = row.cells();
     eprintln!("{}: {found}", kind.name());
     let readme = include_str!("../README.md");
@@ -609,6 +639,64 @@ fn interoperate(kind: Kind) {
         "{}: the README's row differs from what was measured",
         kind.name()
     );
+}
+
+/// Whether a version-5 client, as Home Assistant 2027.1 is, gets the bridge's discovery and
+/// presses Wake through the broker: rumqttc's v5 client, with the broker's login.
+fn home_assistant_over_mqtt5(b: &Broker) -> bool {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::{AsyncClient, Event, Incoming, MqttOptions};
+    let port = if b.kind == Kind::Rumqttd {
+        b.ports.v5
+    } else {
+        b.ports.tcp
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut options = MqttOptions::new("home-assistant-2027", "127.0.0.1", port);
+        if let Some((user, password)) = b.kind.login() {
+            options.set_credentials(user, password);
+        }
+        let (client, mut events) = AsyncClient::new(options, 10);
+        let config = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+        let wake = "4GSolarCam/Wake/5CC5638AE24C";
+        let (mut discovered, mut woken) = (false, false);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !(discovered && woken) {
+            let Ok(event) = tokio::time::timeout_at(deadline, events.poll()).await else {
+                break;
+            };
+            match event {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                    let _ = client.subscribe(config, QoS::AtLeastOnce).await;
+                    let _ = client.subscribe(wake, QoS::AtLeastOnce).await;
+                }
+                Ok(Event::Incoming(Incoming::SubAck(_))) if !discovered => {}
+                Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == config => {
+                    discovered = !p.payload.is_empty();
+                    let _ = client
+                        .publish(
+                            "solarcam/5CC5638AE24C/command",
+                            QoS::AtLeastOnce,
+                            false,
+                            "wake",
+                        )
+                        .await;
+                }
+                Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == wake => woken = true,
+                Ok(_) => {}
+                // Refused, or a version-5 CONNECT not understood.
+                Err(e) => {
+                    eprintln!("{}: MQTT 5: {e}", b.kind.name());
+                    break;
+                }
+            }
+        }
+        discovered && woken
+    })
 }
 
 /// How many retained messages with a payload are under `filter`. (An empty retained message

@@ -263,6 +263,9 @@ impl Handler {
                         now,
                     );
                     let _ = w.write_all(&out).await;
+                    let _ = w.shutdown().await;
+                    linger(self.reader).await;
+                    return;
                 }
                 let _ = w.shutdown().await;
             }
@@ -270,6 +273,17 @@ impl Handler {
             Err(_) => abort.abort(),
         }
     }
+}
+
+/// After the broker's DISCONNECT: what the client still sends is read and dropped, for 2 s at
+/// most, until it closes. A socket closed with unread bytes is reset, and a reset can take the
+/// DISCONNECT with it before the client has read why it was closed.
+async fn linger(mut reader: OwnedReadHalf) {
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// What to do after a packet.

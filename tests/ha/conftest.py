@@ -122,6 +122,10 @@ class Stack:
     def close(self):
         """Stops everything, each step whatever happened to the others."""
         steps = [r.close for r in self.recorders]
+        # The embedded broker goes with the bridge: Home Assistant stops first, or it logs the
+        # lost connection.
+        if isinstance(self.broker, EmbeddedBroker):
+            steps.append(self.ha.stop)
         if self.bridge:
             steps.append(self.bridge.stop)
         steps += [self.ha.stop, self.broker.stop]

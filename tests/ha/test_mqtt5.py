@@ -22,11 +22,9 @@ def test_a_protocol_5_entry_on_the_embedded_broker_shows_presses_and_hears_the_c
     s.wait_entity("camera.driveway")
     s.status()
     s.ha.wait_state("sensor.driveway_battery", lambda st: st["state"] == "87", "87 %")
-    states = {st["entity_id"]: st for st in s.ha.get("/api/states")}
     for key, (entity_id, _, _, _, enabled) in CAMERA.items():
         if enabled:
-            assert entity_id in states, f"{key}: {entity_id} missing"
-            assert states[entity_id]["state"] != "unavailable", entity_id
+            s.wait_entity(entity_id)
     cam = s.broker.subscriber("4GSolarCam/+/" + DRIVEWAY)
     try:
         s.ha.press("button.driveway_wake")
