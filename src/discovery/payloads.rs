@@ -470,7 +470,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
         s,
         entity.component(),
         format!("{}_{}", camera_node(mac), entity.key()),
-        &cam.name,
+        cam.name,
         None,
     )
 }

@@ -1,0 +1,139 @@
+"""One discovery message per device: an upgrade from a release that announced each entity on a
+topic of its own keeps every entity id, unique id, the user's changes (a renamed id, a disabled
+entity, a device's area) and a sensor's recorded history; a second start changes nothing; and the
+way back (README: "Going back to an earlier release") keeps the ids too."""
+
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+
+from conftest import BARN, DRIVEWAY, DRIVEWAY_IN_GARDEN_AND_BARN, bridge_config, device_id
+from harness import PREVIOUS_BIN, Bridge
+
+NODES = [f"solarcam_{DRIVEWAY.lower()}", f"solarcam_{BARN.lower()}", "solarcam_bridge"]
+
+
+def mqtt_entities(ha) -> dict[str, dict]:
+    entities, _ = ha.registry()
+    return {e["unique_id"]: e for e in entities if e["platform"] == "mqtt"}
+
+
+def history(ha, entity_id: str, since: datetime) -> list[str]:
+    start = since.isoformat()
+    rows = ha.get(f"/api/history/period/{start}?filter_entity_id={entity_id}")
+    return [s["state"] for s in (rows[0] if rows else [])]
+
+
+def retained_discovery(broker) -> list[str]:
+    """Every retained topic under the discovery prefix: read up to a marker."""
+    out = subprocess.run(
+        ["mosquitto_sub", "-p", str(broker.port), "-h", "127.0.0.1", "-t", "homeassistant/#",
+         "-v", "-W", "2", "--retained-only"], capture_output=True, timeout=10)
+    return sorted(line.split(" ", 1)[0] for line in out.stdout.decode().splitlines()
+                  if " " in line)
+
+
+def start_previous(stack):
+    assert PREVIOUS_BIN.exists(), f"the previous release is not built: {PREVIOUS_BIN}"
+    stack.bridge = Bridge(stack.work, bridge_config(stack.broker.port,
+                                                   cameras=DRIVEWAY_IN_GARDEN_AND_BARN),
+                          binary=PREVIOUS_BIN)
+
+
+def switch(stack, binary=None):
+    """The bridge stopped, and started again as `binary` (this tree's by default) on the same
+    configuration and state directory, as a package upgrade does."""
+    stack.bridge.stop()
+    config = stack.bridge.config_file.read_text().split("\n", 1)[1]
+    stack.bridge = Bridge(stack.work, config, binary=binary)
+
+
+def users_changes(stack):
+    """What a user does in Settings: renames an id, disables an entity, gives a device an area."""
+    ha = stack.ha
+    ha.ws_call({"type": "config/entity_registry/update", "entity_id": "sensor.barn_battery",
+                "new_entity_id": "sensor.shed_battery"})
+    ha.ws_call({"type": "config/entity_registry/update",
+                "entity_id": "button.driveway_request_status", "disabled_by": "user"})
+    area = ha.ws_call({"type": "config/area_registry/create", "name": "Shed"})
+    ha.ws_call({"type": "config/device_registry/update",
+                "device_id": device_id(ha, f"solarcam_{BARN.lower()}"),
+                "area_id": area["area_id"]})
+    return area["area_id"]
+
+
+def test_an_upgrade_keeps_ids_the_users_changes_and_history_and_a_second_start_changes_nothing(
+        stack):
+    stack.ha.start()
+    start_previous(stack)
+    stack.wait_entity("camera.barn")
+    stack.wait_entity("camera.driveway")
+    before_readings = datetime.now(timezone.utc) - timedelta(seconds=1)
+    for battery in (61, 62):
+        stack.status(BARN, battery=battery)
+        stack.ha.wait_state("sensor.barn_battery", lambda s, b=battery: s["state"] == str(b),
+                            f"{battery} %")
+    area = users_changes(stack)
+    stack.wait_entity("sensor.shed_battery")
+    before = mqtt_entities(stack.ha)
+    assert len(before) > 30
+    # The previous release: a retained config per entity and trigger.
+    assert len(retained_discovery(stack.broker)) > 40
+
+    switch(stack)
+    stack.bridge.wait_log("the move to device discovery",
+                          "every device is announced in one message now")
+    stack.wait_entity("camera.driveway")
+    stack.wait_entity("sensor.shed_battery")
+    stack.status(BARN, battery=63)
+    stack.ha.wait_state("sensor.shed_battery", lambda s: s["state"] == "63", "63 %")
+
+    after = mqtt_entities(stack.ha)
+    assert {u: e["entity_id"] for u, e in after.items()} == \
+        {u: e["entity_id"] for u, e in before.items()}, "an entity id changed, or one was added"
+    assert after[f"solarcam_{BARN.lower()}_battery"]["entity_id"] == "sensor.shed_battery"
+    assert after[f"solarcam_{DRIVEWAY.lower()}_request_status"]["disabled_by"] == "user"
+    _, devices = stack.ha.registry()
+    barn = next(d for d in devices if ["mqtt", f"solarcam_{BARN.lower()}"] in d["identifiers"])
+    assert barn["area_id"] == area
+    assert sum(1 for d in devices if ["mqtt", f"solarcam_{BARN.lower()}"] in d["identifiers"]) == 1
+    readings = history(stack.ha, "sensor.shed_battery", before_readings)
+    assert ["61", "62", "63"] == [r for r in readings if r in ("61", "62", "63")], readings
+    # One retained discovery message per device.
+    assert retained_discovery(stack.broker) == sorted(
+        f"homeassistant/device/{n}/config" for n in NODES)
+
+    # A second start: nothing moves, nothing changes.
+    switch(stack)
+    stack.bridge.wait_log("the second start", "Home Assistant broker: subscribed")
+    stack.wait_entity("camera.driveway")
+    time.sleep(3)
+    assert "every device is announced in one message now" not in stack.bridge.log_text().split(
+        "Home Assistant broker: subscribed")[-1]
+    assert mqtt_entities(stack.ha) == after
+
+
+def test_going_back_to_a_per_entity_release_keeps_the_ids(stack):
+    stack.ha.start()
+    stack.bridge = Bridge(stack.work, bridge_config(stack.broker.port,
+                                                   cameras=DRIVEWAY_IN_GARDEN_AND_BARN))
+    stack.wait_entity("camera.barn")
+    stack.wait_entity("sensor.barn_battery")
+    before = {u: e["entity_id"] for u, e in mqtt_entities(stack.ha).items()}
+    # README, "Going back": ask Home Assistant to move each device back, start the earlier
+    # release (it announces each entity on its own topic), then empty the device topics.
+    stack.bridge.stop()
+    for node in NODES:
+        stack.broker.pub(f"homeassistant/device/{node}/config", '{"migrate_discovery": true}',
+                         retain=True)
+    start_previous(stack)
+    stack.wait_entity("camera.barn")
+    for node in NODES:
+        subprocess.run(["mosquitto_pub", "-p", str(stack.broker.port), "-r", "-n", "-t",
+                        f"homeassistant/device/{node}/config"], check=True, timeout=10)
+    stack.status(BARN, battery=55)
+    stack.ha.wait_state("sensor.barn_battery", lambda s: s["state"] == "55", "55 %")
+    after = {u: e["entity_id"] for u, e in mqtt_entities(stack.ha).items()}
+    # Entities the earlier release does not have stay registered, unavailable; every id kept.
+    assert all(after.get(u) == eid for u, eid in before.items() if u in after)
+    assert set(after) >= {u for u in before if not u.endswith("config_answer")}
