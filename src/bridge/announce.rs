@@ -257,21 +257,24 @@ impl Bridge {
     /// Publishes a device config; until the first announcement of this release is done, moves the
     /// device's entities from the per-entity configs of earlier releases Home Assistant's way,
     /// keeping their ids, names, areas and history: `{"migrate_discovery": true}` on each old
-    /// topic (Home Assistant unloads the entity and keeps its registry entry), the device config
-    /// (the same unique ids under the same object ids), then the old topics cleared.
+    /// topic (Home Assistant unloads the entity and keeps its registry entry), each old topic
+    /// emptied, then the device config (the same unique ids under the same object ids).
+    ///
+    /// The old topics are emptied before the device config, not after: Home Assistant handles
+    /// each entity's messages in order, and an empty config on the old topic once the entity is
+    /// bound to the device topic is a "conflicting MQTT discovery message" it warns about
+    /// (measured on 2026.11), as is one for a disabled entity ("Ignoring empty MQTT discovery
+    /// payload for disabled ...").
     fn migrate_to_device(&mut self, legacy: Vec<String>, topic: String, config: &DeviceConfig) {
-        let migrating = !self.discovery_migrated;
-        if migrating {
+        if !self.discovery_migrated {
             for old in &legacy {
                 self.publish(Link::Ha, old.clone(), Bytes::from_static(MIGRATE), true);
             }
-        }
-        self.publish_json(topic, config);
-        if migrating {
             for old in legacy {
                 self.publish(Link::Ha, old, Bytes::new(), true);
             }
         }
+        self.publish_json(topic, config);
     }
 
     /// One camera's configs and states, outside a whole announcement (a new camera, a rename):

@@ -276,6 +276,7 @@ device_automation:
 mobile_app:
 recorder:
   commit_interval: 0
+history:
 logger:
   default: warning
   logs:

@@ -347,8 +347,8 @@ fn an_upgrade_moves_every_device_to_one_config_once_and_a_restart_does_not_again
             .position(|p| p.topic == format!("homeassistant/device/{node}/config"))
             .unwrap();
         for old in &legacy {
-            // Home Assistant's order: the request to move, the device config, then the old
-            // topic emptied; all retained.
+            // The request to move, the old topic emptied, then the device config; all
+            // retained.
             let at: Vec<usize> = ps
                 .iter()
                 .enumerate()
@@ -357,7 +357,7 @@ fn an_upgrade_moves_every_device_to_one_config_once_and_a_restart_does_not_again
                 .collect();
             assert_eq!(at.len(), 2, "{old}");
             assert_eq!(&ps[at[0]].payload[..], migrate, "{old}");
-            assert!(at[0] < device && device < at[1], "{old}");
+            assert!(at[0] < at[1] && at[1] < device, "{old}");
             assert!(ps[at[1]].payload.is_empty() && ps[at[0]].retain && ps[at[1]].retain);
         }
     }
