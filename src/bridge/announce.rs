@@ -121,7 +121,7 @@ impl Bridge {
     pub(super) fn publish_everything(&mut self, now: Instant) {
         // Home Assistant may be (re)creating the entities: events wait for its subscriptions.
         self.events.all_until = Some(now + EVENT_SETTLE);
-        self.publish_bridge_device();
+        self.publish_bridge_device(&[]);
         let macs: VecDeque<Mac> = self.cameras.keys().copied().collect();
         self.announcing = Some(Announcing {
             configs: macs.clone(),
@@ -247,9 +247,10 @@ impl Bridge {
         self.migrate_to_device(legacy, self.topics.camera_device_config(mac), &config);
     }
 
-    /// The bridge's own device config.
-    pub(super) fn publish_bridge_device(&mut self) {
-        let config = discovery::bridge_device_config(&self.topics, self.bridge_entities());
+    /// The bridge's own device config, `removed` taken away.
+    pub(super) fn publish_bridge_device(&mut self, removed: &[BridgeEntity]) {
+        let entities = self.bridge_entities();
+        let config = discovery::bridge_device_config(&self.topics, entities, removed);
         let legacy = self.topics.legacy_bridge_configs();
         self.migrate_to_device(legacy, self.topics.bridge_device_config(), &config);
     }

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::{topics_of, Action, Bridge, Camera, Link};
 use crate::config::{Config, Mqtt};
-use crate::discovery::{Diagnostic, StateTopic, Topics};
+use crate::discovery::{BridgeEntity, Diagnostic, StateTopic, Topics};
 use crate::mac::Mac;
 
 impl Bridge {
@@ -38,8 +38,8 @@ impl Bridge {
         let one_broker_again = self.config.camera_mqtt.is_some() && new.camera_mqtt.is_none();
         self.reload(new, now);
         if one_broker_again {
-            // The bridge's device config without it: Home Assistant removes the entity.
-            self.publish_bridge_device();
+            // Its component taken away: Home Assistant removes the entity.
+            self.publish_bridge_device(&[BridgeEntity::CameraBroker]);
             self.publish(Link::Ha, self.topics.camera_broker(), Bytes::new(), true);
         }
         if self.config_problem.take().is_some() {

@@ -599,7 +599,7 @@ mod tests {
         let config = camera_device_config(&t, &info, CameraEntity::ALL.into_iter());
         let size = serde_json::to_vec(&config).unwrap().len();
         assert!(size < 12 * 1024, "{size} bytes");
-        let bridge = bridge_device_config(&t, BridgeEntity::ALL.into_iter());
+        let bridge = bridge_device_config(&t, BridgeEntity::ALL.into_iter(), &[]);
         assert!(serde_json::to_vec(&bridge).unwrap().len() < 8 * 1024);
     }
 

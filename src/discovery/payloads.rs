@@ -67,6 +67,11 @@ pub struct DeviceConfig {
 pub enum Component {
     Entity(EntityConfig),
     Trigger(DeviceTrigger),
+    /// A component taken away: its platform alone. Home Assistant removes a component so, not
+    /// when it is left out of the device config (that leaves it as it was).
+    Removed {
+        platform: &'static str,
+    },
 }
 
 /// One entity of a device.
@@ -233,23 +238,29 @@ pub fn trigger_key(kind: Option<AlarmKind>) -> String {
     format!("alarm_{}", kind.map_or("any", AlarmKind::as_str))
 }
 
-/// The bridge's own device config, with `entities`.
+/// The bridge's own device config, with `entities`; `removed` are taken away.
 pub fn bridge_device_config(
     topics: &Topics,
     entities: impl Iterator<Item = BridgeEntity>,
+    removed: &[BridgeEntity],
 ) -> DeviceConfig {
+    let mut components: BTreeMap<String, Component> = entities
+        .map(|e| {
+            (
+                e.key().to_string(),
+                Component::Entity(bridge_entity(topics, e)),
+            )
+        })
+        .collect();
+    for e in removed {
+        let platform = e.component();
+        components.insert(e.key().to_string(), Component::Removed { platform });
+    }
     DeviceConfig {
         device: bridge_device(topics),
         origin: ORIGIN,
         availability_topic: None,
-        components: entities
-            .map(|e| {
-                (
-                    e.key().to_string(),
-                    Component::Entity(bridge_entity(topics, e)),
-                )
-            })
-            .collect(),
+        components,
     }
 }
 
