@@ -5,7 +5,7 @@ through its REST API as a dashboard would. Twice per size: the cameras new to Ho
 and come back from "unavailable"). Each size in both forms, in the same run: one discovery message
 per device (this tree, its state already past the move from per-entity configs) and one per entity
 (the previous release, packaging/previous-release). Mosquitto in its stock settings but for the
-listener. A run past 60 s fails.
+listener. A run of this tree's past 60 s fails.
 
     scripts/ha-test 2026.11.0 tests/ha/bench_startup.py -k bench -s
 
@@ -100,9 +100,12 @@ def test_bench_startup_until_every_entity_is_live(stack, count, form):
         if run == "new to Home Assistant":
             wait_until("the bridge's discovery counted", lambda: bridge_done, timeout=30)
             timings.append(("(bridge published all", bridge_done[0] - started))
-    print(f"\nHome Assistant {__version__}, {count} cameras, one message per {form} "
+    per = "device" if form == "device" else "entity (the previous release)"
+    print(f"\nHome Assistant {__version__}, {count} cameras, one message per {per} "
           f"({len(wanted)} entities, read every {every} s): "
           + "; ".join(f"{run} {seconds:.1f} s" + (")" if run.startswith("(") else "")
                       for run, seconds in timings))
+    # The bound is this tree's; the previous release's figures are there to compare with.
     for run, seconds in timings:
-        assert seconds < LIMIT, f"{count} cameras, {run}: {seconds:.1f} s, past {LIMIT:.0f} s"
+        assert form != "device" or seconds < LIMIT, \
+            f"{count} cameras, {run}: {seconds:.1f} s, past {LIMIT:.0f} s"
