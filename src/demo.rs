@@ -109,6 +109,56 @@ struct Watched {
     last: Option<Vec<u8>>,
 }
 
+/// Prints one component of a device config as Home Assistant shows it (a trigger, or an entity
+/// with its id and name) and starts watching its state topic. The Wake button's entity id and
+/// command topic, to press it.
+fn show_component(
+    device: &str,
+    c: &Value,
+    states: &mut HashMap<String, Watched>,
+) -> Option<(String, String)> {
+    let component = c["platform"].as_str().unwrap_or("?");
+    if component == "device_automation" {
+        // A trigger for the automation editor, not an entity with a state.
+        let (kind, subtype) = (c["type"].as_str(), c["subtype"].as_str());
+        println!(
+            "trigger  {device}: {} {}",
+            kind.unwrap_or("?"),
+            subtype.unwrap_or("?")
+        );
+        return None;
+    }
+    let label = match c["name"].as_str() {
+        Some(n) => format!("{device} {n}"),
+        None => device.to_string(),
+    };
+    let entity_id = c["default_entity_id"].as_str().unwrap_or("?").to_string();
+    let enabled = if c["enabled_by_default"] == false {
+        " (disabled by default)"
+    } else {
+        ""
+    };
+    println!("entity   {entity_id:<45} \"{label}\"{enabled}");
+    let state_topic = c["state_topic"]
+        .as_str()
+        .or(c["topic"].as_str())
+        .or(c["image_topic"].as_str());
+    // "Last seen" changes with every message; printing it would drown the rest.
+    if let Some(t) = state_topic.filter(|t| !t.ends_with("/last_seen")) {
+        let unit = c["unit_of_measurement"].as_str().unwrap_or("").to_string();
+        let watched = Watched {
+            label,
+            unit,
+            snapshot: component == "camera",
+            picture: component == "image",
+            last: None,
+        };
+        states.insert(t.to_string(), watched);
+    }
+    let topic = c["command_topic"].as_str()?;
+    (c["payload_press"] == "wake").then(|| (entity_id, topic.to_string()))
+}
+
 /// Subscribes as Home Assistant would and prints the entities it would create and the states it
 /// would show; presses the camera's Wake button once, as a user would.
 async fn view(port: u16, snapshot_file: PathBuf) {
@@ -134,61 +184,23 @@ async fn view(port: u16, snapshot_file: PathBuf) {
                 let _ = client.subscribe("homeassistant/#", QoS::AtLeastOnce).await;
                 let _ = client.subscribe("solarcam/#", QoS::AtLeastOnce).await;
             }
+            // A device's discovery config: its entities and triggers, each shown once.
             Packet::Publish(p)
-                if p.topic.ends_with("/config") && p.topic.starts_with("homeassistant/") =>
+                if p.topic.ends_with("/config") && p.topic.starts_with("homeassistant/device/") =>
             {
                 let Ok(config) = serde_json::from_slice::<Value>(&p.payload) else {
                     continue;
                 };
-                let component = p.topic.split('/').nth(1).unwrap_or("?").to_string();
                 let device = config["device"]["name"].as_str().unwrap_or("?");
-                if component == "device_automation" {
-                    // A trigger for the automation editor, not an entity with a state.
-                    if shown.insert(p.topic.clone()) {
-                        println!(
-                            "trigger  {device}: {} {}",
-                            config["type"].as_str().unwrap_or("?"),
-                            config["subtype"].as_str().unwrap_or("?")
-                        );
-                    }
+                let Some(components) = config["components"].as_object() else {
                     continue;
-                }
-                let name = config["name"].as_str();
-                let label = match name {
-                    Some(n) => format!("{device} {n}"),
-                    None => device.to_string(),
                 };
-                let entity_id = config["default_entity_id"].as_str().unwrap_or("?");
-                let enabled = if config["enabled_by_default"] == false {
-                    " (disabled by default)"
-                } else {
-                    ""
-                };
-                if shown.insert(p.topic.clone()) {
-                    println!("entity   {entity_id:<45} \"{label}\"{enabled}");
-                }
-                let state_topic = config["state_topic"]
-                    .as_str()
-                    .or(config["topic"].as_str())
-                    .or(config["image_topic"].as_str());
-                // "Last seen" changes with every message; printing it would drown the rest.
-                if let Some(t) = state_topic.filter(|t| !t.ends_with("/last_seen")) {
-                    states.insert(
-                        t.to_string(),
-                        Watched {
-                            label,
-                            unit: config["unit_of_measurement"]
-                                .as_str()
-                                .unwrap_or("")
-                                .to_string(),
-                            snapshot: component == "camera",
-                            picture: component == "image",
-                            last: None,
-                        },
-                    );
-                }
-                if !pressed && config["payload_press"] == "wake" {
-                    if let Some(topic) = config["command_topic"].as_str() {
+                for (key, c) in components {
+                    if !shown.insert(format!("{} {key}", p.topic)) {
+                        continue;
+                    }
+                    let wake = show_component(device, c, &mut states);
+                    if let (false, Some((entity_id, topic))) = (pressed, wake) {
                         pressed = true;
                         println!(
                             "press    {entity_id} (as Home Assistant would: \"wake\" on {topic})"

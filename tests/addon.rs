@@ -67,7 +67,7 @@ fn an_addon_finds_the_broker_through_the_supervisor_and_its_cameras_appear() {
     // The listed camera is a device, with the name and area of the options.
     let config = wait_retained_as(
         broker.port,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+        &device_topic(&node(DRIVEWAY)),
         ("addons", PASSWORD),
     );
     assert_eq!(config.json()["device"]["name"], "Driveway");

@@ -661,7 +661,7 @@ fn home_assistant_over_mqtt5(b: &Broker) -> bool {
             options.set_credentials(user, password);
         }
         let (client, mut events) = AsyncClient::new(options, 10);
-        let config = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+        let config = "homeassistant/device/solarcam_5cc5638ae24c/config";
         let wake = "4GSolarCam/Wake/5CC5638AE24C";
         let (mut discovered, mut woken) = (false, false);
         let deadline = tokio::time::Instant::now() + WAIT;

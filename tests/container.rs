@@ -126,7 +126,7 @@ fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
     // Both listed cameras appear, with the file's names.
     for (mac, name) in [(DRIVEWAY, "Driveway"), (BARN, "Barn")] {
         let topic = format!(
-            "homeassistant/camera/solarcam_{}/snapshot/config",
+            "homeassistant/device/solarcam_{}/config",
             mac.to_lowercase()
         );
         assert_eq!(
@@ -150,7 +150,7 @@ fn the_image_runs_on_a_mounted_config_yaml_as_an_unprivileged_user() {
     // An edit of the mounted file is taken at once, as anywhere else.
     let edited = config_for(&broker, "").replace("name: Barn", "name: Old barn");
     std::fs::write(config_dir.join("config.yaml"), edited).unwrap();
-    let topic = "homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config";
+    let topic = "homeassistant/device/solarcam_5cc5638ae24d/config";
     let deadline = Instant::now() + WAIT;
     while retained(broker.port, topic).is_none_or(|m| m.json()["device"]["name"] != "Old barn") {
         assert!(Instant::now() < deadline, "the edit was not applied");
@@ -304,7 +304,7 @@ fn the_image_as_an_addon_takes_the_broker_from_the_supervisor() {
     peer.wait_for("availability online", |m| {
         m.topic == "solarcam/bridge/availability" && m.text() == "online"
     });
-    let topic = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+    let topic = "homeassistant/device/solarcam_5cc5638ae24c/config";
     let config = wait_retained_as(broker.port, topic, ("addons", PASSWORD));
     assert_eq!(config.json()["device"]["suggested_area"], "Garden");
 
@@ -460,10 +460,7 @@ fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
     wait_retained_value(port, "solarcam/bridge/availability", "online");
     // A camera on the network publishes to the host's port: it appears by itself.
     let _camera = Simulator::start(port, DRIVEWAY, &["--once"]);
-    let config = wait_retained(
-        port,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
-    );
+    let config = wait_retained(port, "homeassistant/device/solarcam_5cc5638ae24c/config");
     assert_eq!(config.json()["device"]["model"], "SC211");
 
     let stop = Instant::now();

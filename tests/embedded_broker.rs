@@ -441,8 +441,8 @@ fn after_a_restart_the_empty_broker_gets_discovery_and_states_again() {
     };
     assert!(!topics(&before).is_empty());
     assert_eq!(topics(&after), topics(&before));
-    let config_topic = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
-    assert_eq!(after[config_topic].payload, before[config_topic].payload);
+    let config_topic = device_topic(&node(DRIVEWAY));
+    assert_eq!(after[&config_topic].payload, before[&config_topic].payload);
     assert_eq!(after["solarcam/bridge/availability"].text(), "online");
 }
 

@@ -17,10 +17,7 @@ fn scenario(port: u16, config: &str) -> BTreeMap<String, Vec<u8>> {
     wait_retained(port, "solarcam/5CC5638AE24C/snapshot");
     Peer::connect(port, &[]).publish("solarcam/5CC5638AE24C/command", "wake", false);
     wait_retained(port, "solarcam/5CC5638AE24C/battery");
-    wait_retained(
-        port,
-        "homeassistant/sensor/solarcam_5cc5638ae24c/signal/config",
-    );
+    wait_component(port, &node(DRIVEWAY), "signal");
     // The signal's state is the last thing a status publishes.
     wait_retained(port, "solarcam/5CC5638AE24C/signal");
     let mut all: BTreeMap<String, Vec<u8>> = retained_under(port, "#")
@@ -93,7 +90,7 @@ fn the_embedded_broker_gives_the_same_entities_and_states_as_mosquitto() {
     assert_eq!(embedded["solarcam/5CC5638AE24C/snapshot"], jpeg());
     assert_eq!(embedded["solarcam/5CC5638AE24C/battery"], b"88");
     assert_eq!(embedded["solarcam/5CC5638AE24C/alarm"], b"ON");
-    assert!(embedded.contains_key("homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"));
+    assert!(embedded.contains_key(&device_topic(&node(DRIVEWAY))));
 }
 
 #[test]

@@ -285,16 +285,59 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
             );
         }
     }
+    // Each entity and trigger written as a config of its own (what releases before device
+    // discovery published on `homeassistant/<path>/config`) is a component of its device's one
+    // config: the device, the origin and a camera's availability given once there, and each
+    // component naming its platform and qos.
     for (path, json) in &expected {
-        let topic = format!("homeassistant/{path}/config");
-        let msg = configs
+        let mut parts = path.split('/');
+        let (platform, node, key) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let topic = format!("homeassistant/device/{node}/config");
+        let device_config = configs
             .get(&topic)
-            .unwrap_or_else(|| panic!("no retained {topic}; have {:#?}", configs.keys()));
-        assert_eq!(&msg.json(), json, "{topic}");
+            .unwrap_or_else(|| panic!("no retained {topic}; have {:#?}", configs.keys()))
+            .json();
+        let mut want = json.clone();
+        let want = want.as_object_mut().unwrap();
+        assert_eq!(
+            Some(&device_config["device"]),
+            want.remove("device").as_ref(),
+            "{path}"
+        );
+        assert_eq!(
+            Some(&device_config["origin"]),
+            want.remove("origin").as_ref(),
+            "{path}"
+        );
+        if node != "solarcam_bridge" {
+            assert_eq!(
+                device_config["availability_topic"],
+                "solarcam/bridge/availability"
+            );
+            want.remove("availability_topic");
+        }
+        want.insert("platform".into(), json!(platform));
+        want.entry("qos").or_insert(json!(0));
+        assert_eq!(
+            device_config["components"][key],
+            serde_json::Value::Object(want.clone()),
+            "{path}"
+        );
     }
-    // Barn's entities too; battery voltage and signal wait for a status that carries them.
-    // 14 entities and 6 alarm triggers per camera, 10 of the bridge's own.
-    assert_eq!(configs.len(), 2 * 20 + 10, "{:#?}", configs.keys());
+    // Barn's too; battery voltage and signal wait for a status that carries them. One retained
+    // message per device, nothing else under the prefix.
+    assert_eq!(configs.len(), 3, "{:#?}", configs.keys());
+    assert_eq!(
+        configs[&device_topic(&common::node(BARN))].json()["components"]
+            .as_object()
+            .unwrap()
+            .len(),
+        20
+    );
     // Every one of them exactly, for both cameras and the bridge: tests/golden/discovery.json
     // (BLESS=1 cargo test writes it anew after a deliberate change; review the diff).
     let version = env!("CARGO_PKG_VERSION");
@@ -322,7 +365,7 @@ fn every_entity_is_announced_with_exact_topic_and_json_retained() {
         actual.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>()
     );
-    assert!(configs.contains_key("homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config"));
+    assert!(configs.contains_key("homeassistant/device/solarcam_5cc5638ae24d/config"));
     assert_eq!(
         retained(broker.port, "solarcam/bridge/availability")
             .unwrap()
@@ -470,19 +513,18 @@ fn status_sets_battery_and_diagnostics_with_the_status_as_attributes() {
         "{}",
         last.text()
     );
-    let voltage = wait_retained(
-        port,
-        "homeassistant/sensor/solarcam_5cc5638ae24c/battery_voltage/config",
-    )
-    .json();
-    assert_eq!(voltage["device_class"], "voltage");
-    assert_eq!(voltage["device"]["sw_version"], "V2.1.0");
-    let signal = wait_retained(
-        port,
-        "homeassistant/sensor/solarcam_5cc5638ae24c/signal/config",
-    )
-    .json();
-    assert_eq!(signal["unit_of_measurement"], "dBm");
+    let device = wait_component(port, &node(DRIVEWAY), "battery_voltage");
+    let device = if device["device"]["sw_version"] == "V2.1.0" {
+        device
+    } else {
+        wait_component(port, &node(DRIVEWAY), "signal")
+    };
+    assert_eq!(
+        device["components"]["battery_voltage"]["device_class"],
+        "voltage"
+    );
+    assert_eq!(device["device"]["sw_version"], "V2.1.0");
+    assert_eq!(device["components"]["signal"]["unit_of_measurement"], "dBm");
 }
 
 #[test]
@@ -501,7 +543,7 @@ fn each_button_press_sends_the_camera_its_command() {
     // The camera is awake (it just reported), so every command goes straight out.
     ha.publish("4GSolarCam/Status/5CC5638AE24D", "{}", false);
     wait_retained_value(broker.port, "solarcam/5CC5638AE24D/awake", "awake");
-    let configs = retained_under(broker.port, "homeassistant/button/#");
+    let device = wait_retained(broker.port, &device_topic(&node(BARN))).json();
     for (key, topic, payload) in [
         ("wake", "4GSolarCam/Wake/5CC5638AE24D", "wake"),
         ("request_status", "4GSolarCam/Status/5CC5638AE24D", "status"),
@@ -510,8 +552,8 @@ fn each_button_press_sends_the_camera_its_command() {
         ("upgrade", "4GSolarCam/Config/5CC5638AE24D", "upgrade"),
     ] {
         // Press it as Home Assistant does: publish the button's payload_press on its command_topic.
-        let config =
-            configs[&format!("homeassistant/button/solarcam_5cc5638ae24d/{key}/config")].json();
+        let config = &device["components"][key];
+        assert_eq!(config["platform"], "button", "{key}");
         ha.publish(
             config["command_topic"].as_str().unwrap(),
             config["payload_press"].as_str().unwrap(),
@@ -560,8 +602,8 @@ fn home_assistant_birth_republishes_discovery_then_availability_then_states() {
         .rev()
         .collect();
     let configs = order.iter().filter(|t| t.ends_with("/config")).count();
-    // 14 entities, 6 alarm triggers and the emptied legacy Awake config per camera; the bridge's 10.
-    assert_eq!(configs, 2 * 21 + 10, "{order:#?}");
+    // One device config per camera, and the bridge's.
+    assert_eq!(configs, 3, "{order:#?}");
     // All of it QoS 0 (one QoS keeps the order; QoS 1's PUBACKs stall a stock broker: BENCHMARKS.md).
     let republished = &ha.seen[ha.seen.len() - order.len()..];
     assert!(
@@ -600,7 +642,7 @@ fn an_unknown_camera_appears_by_itself() {
         false,
     );
     let config = ha
-        .next_on("homeassistant/camera/solarcam_001122334455/snapshot/config")
+        .next_on("homeassistant/device/solarcam_001122334455/config")
         .json();
     assert_eq!(config["device"]["name"], "SC211 001122334455");
     assert_eq!(

@@ -52,11 +52,10 @@ fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
     // from the time it took, so a slow machine changes the figure, not the verdict).
     let deadline = Instant::now() + WAIT;
     let (devices, refused) = loop {
-        let devices: Vec<String> =
-            retained_under(ha_broker.port, "homeassistant/camera/+/snapshot/config")
-                .into_keys()
-                .filter(|t| !t.contains("5cc5638ae24c"))
-                .collect();
+        let devices: Vec<String> = retained_under(ha_broker.port, "homeassistant/device/+/config")
+            .into_keys()
+            .filter(|t| !t.contains("5cc5638ae24c") && !t.contains("solarcam_bridge"))
+            .collect();
         let refused: usize = retained(ha_broker.port, "solarcam/bridge/unlisted_cameras_refused")
             .map_or(0, |m| m.text().parse().unwrap());
         if devices.len() + refused == 500 {
@@ -82,7 +81,7 @@ fn strangers_flooding_random_macs_add_one_device_not_hundreds() {
     // The first of the flood is the first added.
     assert_eq!(
         devices[0],
-        "homeassistant/camera/solarcam_020000000000/snapshot/config"
+        "homeassistant/device/solarcam_020000000000/config"
     );
     let saved = wait_for_state(bridge.dir.path(), |s| {
         s["discovered"].as_array().map(Vec::len) == Some(devices.len())
@@ -114,8 +113,9 @@ fn on_a_separate_camera_broker_unlisted_cameras_are_ignored_by_default() {
         "solarcam/bridge/unlisted_cameras_refused",
         "50",
     );
-    let devices = retained_under(ha_broker.port, "homeassistant/camera/+/snapshot/config");
-    assert_eq!(devices.len(), 1, "{:?}", devices.keys());
+    let devices = retained_under(ha_broker.port, "homeassistant/device/+/config");
+    // The listed camera and the bridge, no stranger.
+    assert_eq!(devices.len(), 2, "{:?}", devices.keys());
 }
 
 #[test]
@@ -213,18 +213,12 @@ fn a_device_deleted_in_home_assistant_is_not_brought_back_by_its_camera() {
     let (bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));
     let camera = Peer::connect(broker.port, &[]);
     camera.publish("4GSolarCam/Status", status("0011AABBCCDD", 60), false);
-    let config = "homeassistant/camera/solarcam_0011aabbccdd/snapshot/config";
+    let config = "homeassistant/device/solarcam_0011aabbccdd/config";
     wait_retained(broker.port, config);
 
-    // What Home Assistant does when the user deletes the device: empty its discovery configs.
+    // What Home Assistant does when the user deletes the device: empty its device config.
     let home_assistant = Peer::connect(broker.port, &[]);
-    for (component, key) in [("camera", "snapshot"), ("sensor", "battery")] {
-        home_assistant.publish(
-            &format!("homeassistant/{component}/solarcam_0011aabbccdd/{key}/config"),
-            "",
-            true,
-        );
-    }
+    home_assistant.publish(config, "", true);
     bridge.wait_log(&["(0011AABBCCDD): deleted in Home Assistant"]);
     wait_cleared(broker.port, "solarcam/0011AABBCCDD/battery");
 
@@ -328,7 +322,7 @@ fn the_example_mosquitto_acl_keeps_cameras_to_their_own_topics() {
     camera.publish("solarcam/5CC5638AE24C/command", "upgrade", false);
     camera.publish("solarcam/5CC5638AE24C/battery", "1", true);
     camera.publish(
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+        "homeassistant/device/solarcam_5cc5638ae24c/config",
         "",
         true,
     );
@@ -344,7 +338,7 @@ fn the_example_mosquitto_acl_keeps_cameras_to_their_own_topics() {
     ha.wait_for("battery 43", |m| {
         m.topic == "solarcam/5CC5638AE24C/battery" && m.text() == "43"
     });
-    let snapshot_config = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+    let snapshot_config = "homeassistant/device/solarcam_5cc5638ae24c/config";
     let seen: Vec<&Msg> = ha
         .seen
         .iter()

@@ -328,10 +328,7 @@ fn mosquitto_clients_speaking_mqttv5_read_discovery_and_press_a_button() {
             "-W",
             "10",
         ])
-        .args([
-            "-t",
-            "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
-        ])
+        .args(["-t", "homeassistant/device/solarcam_5cc5638ae24c/config"])
         .output()
         .expect("mosquitto_sub");
     assert!(
@@ -340,7 +337,10 @@ fn mosquitto_clients_speaking_mqttv5_read_discovery_and_press_a_button() {
         String::from_utf8_lossy(&sub.stderr)
     );
     let config: serde_json::Value = serde_json::from_slice(&sub.stdout).unwrap();
-    assert_eq!(config["topic"], format!("solarcam/{DRIVEWAY}/snapshot"));
+    assert_eq!(
+        config["components"]["snapshot"]["topic"],
+        format!("solarcam/{DRIVEWAY}/snapshot")
+    );
 
     let camera = sleeping_camera(port);
     let press = Command::new("mosquitto_pub")

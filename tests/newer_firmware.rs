@@ -40,7 +40,7 @@ fn a_camera_whose_topics_were_all_changed_shows_every_entity_working() {
     let picture = wait_retained(broker.port, "solarcam/5CC5638AE24C/alarm/snapshot");
     assert_eq!(picture.payload, jpeg());
     // Its devName is the device's model; the name stays the user's.
-    let config = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+    let config = "homeassistant/device/solarcam_5cc5638ae24c/config";
     let deadline = std::time::Instant::now() + WAIT;
     let device = loop {
         let device = wait_retained(broker.port, config).json()["device"].clone();
@@ -71,11 +71,11 @@ fn a_camera_whose_topics_were_all_changed_shows_every_entity_working() {
         answer.json(),
         serde_json::json!({"devMac": DRIVEWAY, "result": "ok", "request": "get"})
     );
-    let entity = wait_retained(
-        broker.port,
-        "homeassistant/sensor/solarcam_5cc5638ae24c/config_answer/config",
+    let device = wait_component(broker.port, &node(DRIVEWAY), "config_answer");
+    assert_eq!(
+        device["components"]["config_answer"]["entity_category"],
+        "diagnostic"
     );
-    assert_eq!(entity.json()["entity_category"], "diagnostic");
     assert!(bridge
         .log()
         .iter()

@@ -140,7 +140,7 @@ fn alarms_sent_during_a_broker_outage_reach_home_assistant_and_discovery_is_rest
     for mac in macs {
         wait_retained_value(port, &format!("solarcam/{mac}/alarm"), "ON");
         let config = format!(
-            "homeassistant/camera/solarcam_{}/snapshot/config",
+            "homeassistant/device/solarcam_{}/config",
             mac.to_lowercase()
         );
         assert!(retained(port, &config).is_some(), "{config}");
@@ -187,7 +187,7 @@ fn with_the_camera_broker_down_home_assistant_is_served_and_commands_wait() {
     // Home Assistant's side works: discovery is there, a press is taken.
     assert!(retained(
         ha_broker.port,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"
+        "homeassistant/device/solarcam_5cc5638ae24c/config"
     )
     .is_some());
     Peer::connect(ha_broker.port, &[]).publish("solarcam/5CC5638AE24C/command", "wake", false);

@@ -44,8 +44,8 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-const BARN_CAMERA: &str = "homeassistant/camera/solarcam_5cc5638ae24d/snapshot/config";
-const DRIVEWAY_CAMERA: &str = "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config";
+const BARN_CAMERA: &str = "homeassistant/device/solarcam_5cc5638ae24d/config";
+const DRIVEWAY_CAMERA: &str = "homeassistant/device/solarcam_5cc5638ae24c/config";
 
 #[test]
 fn cameras_are_added_renamed_and_removed_by_editing_the_file() {
@@ -67,7 +67,10 @@ fn cameras_are_added_renamed_and_removed_by_editing_the_file() {
     save_by_rename(&bridge.config, &two_cameras(&broker, "Front drive"));
     let renamed = ha.next_on(DRIVEWAY_CAMERA).json();
     assert_eq!(renamed["device"]["name"], "Front drive");
-    assert_eq!(renamed["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+    assert_eq!(
+        renamed["components"]["snapshot"]["unique_id"],
+        "solarcam_5cc5638ae24c_snapshot"
+    );
     ha.next_on("solarcam/5CC5638AE24C/pending_commands");
     assert!(
         ha.seen[seen..].iter().all(|m| !m.payload.is_empty()),
@@ -80,7 +83,7 @@ fn cameras_are_added_renamed_and_removed_by_editing_the_file() {
         "Barn was touched"
     );
 
-    // Removed: every config topic of Barn emptied, its retained states cleared.
+    // Removed: Barn's device config emptied, its retained states cleared.
     save_by_rename(&bridge.config, &one_camera(&broker));
     let removed = ha.next_on(BARN_CAMERA);
     assert!(removed.payload.is_empty());
@@ -238,11 +241,7 @@ fn entities_of_cameras_removed_while_the_bridge_was_stopped_are_deleted_at_start
     // A camera that appeared by itself in that run; it is remembered, not swept away.
     Peer::connect(port, &[]).publish("4GSolarCam/Alarm/001122334455", "{}", false);
     wait_until("the discovered camera", || {
-        retained(
-            port,
-            "homeassistant/camera/solarcam_001122334455/snapshot/config",
-        )
-        .is_some()
+        retained(port, "homeassistant/device/solarcam_001122334455/config").is_some()
     });
     first.signal("TERM");
     first.wait_exit(WAIT).expect("still running after SIGTERM");
@@ -260,11 +259,7 @@ fn entities_of_cameras_removed_while_the_bridge_was_stopped_are_deleted_at_start
         retained_under(port, "homeassistant/+/solarcam_5cc5638ae24d/#").is_empty()
     });
     assert!(retained(port, DRIVEWAY_CAMERA).is_some());
-    assert!(retained(
-        port,
-        "homeassistant/camera/solarcam_001122334455/snapshot/config"
-    )
-    .is_some());
+    assert!(retained(port, "homeassistant/device/solarcam_001122334455/config").is_some());
 }
 
 #[test]
@@ -457,7 +452,7 @@ fn changed_broker_settings_reconnect_to_the_new_broker_on_save() {
     wait_retained_value(second.port, "solarcam/bridge/availability", "online");
     wait_retained(
         second.port,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
+        "homeassistant/device/solarcam_5cc5638ae24c/config",
     );
     // The old broker was told the bridge left it.
     wait_retained_value(first.port, "solarcam/bridge/availability", "offline");

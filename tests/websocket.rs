@@ -76,7 +76,7 @@ fn home_assistants_broker_over_ws_with_a_path() {
     ));
     // Discovery, then availability, as over plain MQTT.
     ha.wait_for("discovery over WebSocket", |m| {
-        m.topic == "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"
+        m.topic == "homeassistant/device/solarcam_5cc5638ae24c/config"
     });
     ha.wait_for("availability online", |m| {
         m.topic == "solarcam/bridge/availability" && m.text() == "online"

@@ -75,8 +75,10 @@ impl Bridge {
         );
         self.cameras.remove(&mac);
         self.timers.stop_all(mac);
+        // Home Assistant emptied its device config already (once per entity, as it deletes them);
+        // another would only make it warn that there is nothing left to clean up.
         let topics = self.topics.clone();
-        self.clear_camera(&topics, mac, Clear::All);
+        self.clear_camera(&topics, mac, Clear::States);
         self.admission.dismiss(mac);
         self.save_state();
     }

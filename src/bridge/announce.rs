@@ -8,8 +8,11 @@ use bytes::Bytes;
 use tracing::{debug, info};
 
 use super::{awake_state, Action, Bridge, CameraTimer, Counter, Link, Publish};
-use crate::discovery::{self, BridgeEntity, CameraEntity, StateTopic, ALARM_TRIGGERS};
+use crate::discovery::{self, BridgeEntity, CameraEntity, DeviceConfig, StateTopic};
 use crate::mac::Mac;
+
+/// Home Assistant's request to move an entity from its per-entity config to a device config.
+const MIGRATE: &[u8] = br#"{"migrate_discovery": true}"#;
 
 /// Home Assistant's birth message makes the bridge announce everything at most once per this long.
 pub const REANNOUNCE_EVERY: Duration = Duration::from_secs(5);
@@ -118,10 +121,7 @@ impl Bridge {
     pub(super) fn publish_everything(&mut self, now: Instant) {
         // Home Assistant may be (re)creating the entities: events wait for its subscriptions.
         self.events.all_until = Some(now + EVENT_SETTLE);
-        for entity in self.bridge_entities() {
-            let config = discovery::bridge_entity(&self.topics, entity);
-            self.publish_json(self.topics.bridge_config(entity), &config);
-        }
+        self.publish_bridge_device(&[]);
         let macs: VecDeque<Mac> = self.cameras.keys().copied().collect();
         self.announcing = Some(Announcing {
             configs: macs.clone(),
@@ -137,13 +137,17 @@ impl Bridge {
             return;
         };
         if let Some(mac) = a.configs.pop_front() {
-            // Awake was a binary sensor in earlier versions: its old config goes, once per announcement.
-            let legacy = self.topics.legacy_awake_config(mac);
-            self.publish(Link::Ha, legacy, Bytes::new(), true);
             return self.publish_discovery(mac);
         }
         if !a.availability_sent {
             a.availability_sent = true;
+            if !self.discovery_migrated {
+                // Every device moved: a restart must not move them again (Home Assistant would
+                // see a migration request for entities it already has on their new topic).
+                info!("discovery: every device is announced in one message now");
+                self.discovery_migrated = true;
+                self.save_state();
+            }
             self.publish(
                 Link::Ha,
                 self.topics.availability(),
@@ -230,37 +234,48 @@ impl Bridge {
         self.events.cameras.retain(|_, t| *t > now);
     }
 
+    /// A camera's device config: its entities and triggers in one retained message. Republished
+    /// whole when a component is added (the configuration answer's entity at the first answer):
+    /// Home Assistant adds the new one and leaves the others as they are.
     pub(super) fn publish_discovery(&mut self, mac: Mac) {
         let Some(cam) = self.cameras.get(&mac) else {
             return;
         };
-        let configs: Vec<(String, _)> = CameraEntity::ALL
-            .into_iter()
-            .filter(|e| cam.has(*e))
-            .map(|e| {
-                let topic = self.topics.camera_config(mac, e);
-                (
-                    topic,
-                    discovery::camera_entity(&self.topics, &cam.info(mac), e),
-                )
-            })
-            .collect();
-        let triggers: Vec<(String, _)> = ALARM_TRIGGERS
-            .into_iter()
-            .map(|kind| {
-                let topic = self.topics.trigger_config(mac, kind);
-                (
-                    topic,
-                    discovery::alarm_trigger(&self.topics, &cam.info(mac), kind),
-                )
-            })
-            .collect();
-        for (topic, config) in configs {
-            self.publish_json(topic, &config);
+        let entities = CameraEntity::ALL.into_iter().filter(|e| cam.has(*e));
+        let config = discovery::camera_device_config(&self.topics, &cam.info(mac), entities);
+        let legacy = self.topics.legacy_camera_configs(mac);
+        self.migrate_to_device(legacy, self.topics.camera_device_config(mac), &config);
+    }
+
+    /// The bridge's own device config, `removed` taken away.
+    pub(super) fn publish_bridge_device(&mut self, removed: &[BridgeEntity]) {
+        let entities = self.bridge_entities();
+        let config = discovery::bridge_device_config(&self.topics, entities, removed);
+        let legacy = self.topics.legacy_bridge_configs();
+        self.migrate_to_device(legacy, self.topics.bridge_device_config(), &config);
+    }
+
+    /// Publishes a device config; until the first announcement of this release is done, moves the
+    /// device's entities from the per-entity configs of earlier releases Home Assistant's way,
+    /// keeping their ids, names, areas and history: `{"migrate_discovery": true}` on each old
+    /// topic (Home Assistant unloads the entity and keeps its registry entry), each old topic
+    /// emptied, then the device config (the same unique ids under the same object ids).
+    ///
+    /// The old topics are emptied before the device config, not after: Home Assistant handles
+    /// each entity's messages in order, and an empty config on the old topic once the entity is
+    /// bound to the device topic is a "conflicting MQTT discovery message" it warns about
+    /// (measured on 2026.11), as is one for a disabled entity ("Ignoring empty MQTT discovery
+    /// payload for disabled ...").
+    fn migrate_to_device(&mut self, legacy: Vec<String>, topic: String, config: &DeviceConfig) {
+        if !self.discovery_migrated {
+            for old in &legacy {
+                self.publish(Link::Ha, old.clone(), Bytes::from_static(MIGRATE), true);
+            }
+            for old in legacy {
+                self.publish(Link::Ha, old, Bytes::new(), true);
+            }
         }
-        for (topic, trigger) in triggers {
-            self.publish_json(topic, &trigger);
-        }
+        self.publish_json(topic, config);
     }
 
     /// One camera's configs and states, outside a whole announcement (a new camera, a rename):

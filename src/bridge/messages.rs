@@ -137,13 +137,18 @@ impl Bridge {
                 self.on_command(&shown, mac, &payload, now);
             }
         } else if payload.is_empty() {
-            // A snapshot entity's config emptied: Home Assistant deleting the device, or us.
-            if let Some(mac) = self.topics.snapshot_config_camera(topic) {
+            // A camera's device config emptied: Home Assistant deleting the device, or us. (An
+            // emptied per-entity config is this release moving it, or an earlier one's clean-up.)
+            if let Some(mac) = self.topics.device_config_camera(topic) {
                 self.on_device_deleted(mac);
             }
         } else if let Some(mac) = self.topics.announced_camera(topic, &payload) {
             if retain {
                 self.on_announcement(mac);
+            }
+        } else if let Some(mac) = self.topics.legacy_announced_camera(topic, &payload) {
+            if retain {
+                self.on_legacy_announcement(mac);
             }
         } else {
             debug!(

@@ -189,6 +189,10 @@ pub struct Saved {
     /// What cameras' snapshots call them (`devName`): their model, an unlisted camera's name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dev_names: BTreeMap<Mac, String>,
+    /// This release announced every device in one message (device discovery), after moving
+    /// what earlier releases announced entity by entity. Absent from their state files.
+    #[serde(default)]
+    pub device_discovery: bool,
 }
 
 pub struct Bridge {
@@ -207,6 +211,10 @@ pub struct Bridge {
     reannounce: Reannounce,
     /// Alarm events waiting for Home Assistant to have subscribed (see [`EVENT_SETTLE`]).
     events: HeldEvents,
+    /// Every device is announced in one message, the per-entity configs of earlier releases
+    /// moved (see `announce::migrate_to_device`). A bridge with no earlier run to restore has
+    /// nothing to move.
+    discovery_migrated: bool,
     /// Which unlisted cameras may become devices.
     admission: Admission,
     /// The counters, and when they are next published.
@@ -249,6 +257,7 @@ impl Bridge {
             announcing: None,
             reannounce: Reannounce::default(),
             events: HeldEvents::default(),
+            discovery_migrated: true,
             admission: Admission::default(),
             diagnostics: Diagnostics::default(),
             timers: TimerTable::default(),
@@ -259,6 +268,7 @@ impl Bridge {
     /// `discover_unknown` is off) and the commands still waiting for their camera, which are
     /// resumed once the camera side is connected. Call before the first event.
     pub fn restore(&mut self, saved: Saved) {
+        self.discovery_migrated = saved.device_discovery;
         if self.config.discover_unknown {
             for mac in saved.discovered {
                 self.cameras
@@ -311,6 +321,7 @@ impl Bridge {
                 .iter()
                 .filter_map(|(m, c)| Some((*m, c.dev_name.clone()?)))
                 .collect(),
+            device_discovery: self.discovery_migrated,
         }
     }
 
@@ -465,7 +476,8 @@ impl Bridge {
         vec![
             topics.ha_status(),
             topics.command_filter(),
-            topics.announced_cameras_filter(),
+            topics.announced_devices_filter(),
+            topics.legacy_announced_filter(),
         ]
     }
 

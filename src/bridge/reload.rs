@@ -11,9 +11,7 @@ use tracing::{info, warn};
 
 use super::{topics_of, Action, Bridge, Camera, Link};
 use crate::config::{Config, Mqtt};
-use crate::discovery::{
-    BridgeEntity, CameraEntity, Diagnostic, StateTopic, Topics, ALARM_TRIGGERS,
-};
+use crate::discovery::{BridgeEntity, Diagnostic, StateTopic, Topics};
 use crate::mac::Mac;
 
 impl Bridge {
@@ -36,18 +34,14 @@ impl Bridge {
                 self.disconnected(link, "reconnecting for new broker settings".to_string());
             }
         }
-        if self.config.camera_mqtt.is_some() && new.camera_mqtt.is_none() {
-            // One broker again: the link to the camera broker is no longer a thing to show.
-            let entity = BridgeEntity::CameraBroker;
-            self.publish(
-                Link::Ha,
-                self.topics.bridge_config(entity),
-                Bytes::new(),
-                true,
-            );
+        // One broker again: the link to the camera broker is no longer a thing to show.
+        let one_broker_again = self.config.camera_mqtt.is_some() && new.camera_mqtt.is_none();
+        self.reload(new, now);
+        if one_broker_again {
+            // Its component taken away: Home Assistant removes the entity.
+            self.publish_bridge_device(&[BridgeEntity::CameraBroker]);
             self.publish(Link::Ha, self.topics.camera_broker(), Bytes::new(), true);
         }
-        self.reload(new, now);
         if self.config_problem.take().is_some() {
             info!("the configuration file is valid again");
             self.publish_config_problem();
@@ -65,6 +59,20 @@ impl Bridge {
             info!("camera {mac} is no longer configured: removing the entities an earlier run created");
             let topics = self.topics.clone();
             self.clear_camera(&topics, mac, Clear::All);
+        }
+    }
+
+    /// A per-entity announcement of a release before device discovery, for a camera this run
+    /// does not know (one it knows is moved by the announcement): its entities and states go, as
+    /// that release would have removed them.
+    pub(super) fn on_legacy_announcement(&mut self, mac: Mac) {
+        if !self.cameras.contains_key(&mac) {
+            info!("camera {mac} is no longer configured: removing the entities an earlier release created");
+            for topic in self.topics.legacy_camera_configs(mac) {
+                self.publish(Link::Ha, topic, Bytes::new(), true);
+            }
+            let topics = self.topics.clone();
+            self.clear_camera(&topics, mac, Clear::States);
         }
     }
 
@@ -90,17 +98,9 @@ impl Bridge {
     /// Empties a camera's retained discovery configs, states, or both, under `topics`.
     pub(super) fn clear_camera(&mut self, topics: &Topics, mac: Mac, what: Clear) {
         if matches!(what, Clear::All | Clear::Configs) {
-            for e in CameraEntity::ALL {
-                self.publish(Link::Ha, topics.camera_config(mac, e), Bytes::new(), true);
-            }
-            for kind in ALARM_TRIGGERS {
-                self.publish(
-                    Link::Ha,
-                    topics.trigger_config(mac, kind),
-                    Bytes::new(),
-                    true,
-                );
-            }
+            // The device config, and with it every entity and trigger of the camera.
+            let config = topics.camera_device_config(mac);
+            self.publish(Link::Ha, config, Bytes::new(), true);
         }
         if matches!(what, Clear::All | Clear::States) {
             for s in StateTopic::ALL.into_iter().filter(|s| s.retained()) {
@@ -160,10 +160,8 @@ impl Bridge {
                 self.clear_camera(&old, mac, clear);
             }
         }
-        for entity in BridgeEntity::ALL {
-            if old.bridge_config(entity) != self.topics.bridge_config(entity) {
-                self.publish(Link::Ha, old.bridge_config(entity), Bytes::new(), true);
-            }
+        if old.bridge_device_config() != self.topics.bridge_device_config() {
+            self.publish(Link::Ha, old.bridge_device_config(), Bytes::new(), true);
         }
         if states_moved {
             let bridge_states = [

@@ -9,12 +9,13 @@ use std::time::Duration;
 const DRIVEWAY: &str = "5CC5638AE24C";
 const BARN: &str = "5CC5638AE24D";
 
-/// Discovery topics a camera's announcement publishes before any status: 14 entities (battery
-/// voltage and signal wait for a value), 6 alarm triggers, and the emptied config of the Awake
-/// binary sensor it replaced.
-const CONFIGS_PER_CAMERA: usize = 14 + 6 + 1;
-/// The bridge device's own entities.
-const BRIDGE_CONFIGS: usize = 10;
+/// Discovery messages a camera's announcement publishes: one device config.
+const CONFIGS_PER_CAMERA: usize = 1;
+/// Components in a camera's device config before any status: 14 entities (battery voltage and
+/// signal wait for a value) and 6 alarm triggers.
+const COMPONENTS_PER_CAMERA: usize = 14 + 6;
+/// The bridge device's config.
+const BRIDGE_CONFIGS: usize = 1;
 
 fn config(text: &str) -> Config {
     Config::parse(text, "test.yaml", None).unwrap()
@@ -33,6 +34,10 @@ struct Harness {
 }
 
 impl Harness {
+    fn topics(&self) -> Topics {
+        self.bridge.topics.clone()
+    }
+
     fn new(config: Config) -> Harness {
         Harness {
             bridge: Bridge::new(config),
@@ -148,6 +153,28 @@ fn on<'a>(ps: &'a [Publish], topic: &str) -> &'a Publish {
         ps.iter().map(|p| &p.topic).collect::<Vec<_>>()
     );
     found[0]
+}
+
+/// The states the core asked to be saved.
+fn saves(actions: &[Action]) -> Vec<&Saved> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SaveState(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The device config published on `node`'s device topic (`solarcam_5cc5638ae24c`,
+/// `solarcam_bridge`).
+fn device_config(ps: &[Publish], node: &str) -> serde_json::Value {
+    json(on(ps, &format!("homeassistant/device/{node}/config")))
+}
+
+/// One component (`battery`, `alarm_pir`...) of the device config published for `node`.
+fn component(ps: &[Publish], node: &str, key: &str) -> serde_json::Value {
+    device_config(ps, node)["components"][key].clone()
 }
 
 fn text(p: &Publish) -> &str {

@@ -10,10 +10,11 @@ pub mod entity_id;
 pub mod payloads;
 
 use crate::mac::{Mac, MacError};
-use crate::protocol::{AlarmKind, CameraCommand};
+use crate::protocol::CameraCommand;
 
 pub use payloads::{
-    alarm_trigger, bridge_entity, camera_device, camera_entity, CameraInfo, Device, DeviceTrigger,
+    alarm_trigger, bridge_device_config, bridge_entity, camera_device, camera_device_config,
+    camera_entity, trigger_key, CameraInfo, Component, Device, DeviceConfig, DeviceTrigger,
     EntityConfig, Origin, Platform, ALARM_TRIGGERS, ORIGIN,
 };
 
@@ -64,6 +65,8 @@ impl Topics {
         Some(mac.parse::<Mac>())
     }
 
+    /// A per-entity config topic: how releases before device discovery announced each entity.
+    /// Only migration (and its way back) and the sweep of an earlier run's leftovers use them.
     pub fn config(&self, component: &str, node: &str, object: &str) -> String {
         format!(
             "{}/{component}/{node}/{object}/config",
@@ -71,8 +74,13 @@ impl Topics {
         )
     }
 
-    pub fn camera_config(&self, mac: Mac, entity: CameraEntity) -> String {
-        self.config(entity.component(), &camera_node(mac), entity.key())
+    /// A device's config topic (device-based discovery): one retained message per device.
+    pub fn device_config(&self, node: &str) -> String {
+        format!("{}/device/{node}/config", self.discovery_prefix)
+    }
+
+    pub fn camera_device_config(&self, mac: Mac) -> String {
+        self.device_config(&camera_node(mac))
     }
 
     /// The bridge's own device id, from the base topic so two bridges on one broker do not clash.
@@ -80,8 +88,34 @@ impl Topics {
         format!("{}_bridge", sanitize_id(&self.base))
     }
 
-    pub fn bridge_config(&self, entity: BridgeEntity) -> String {
-        self.config(entity.component(), &self.bridge_node(), entity.key())
+    pub fn bridge_device_config(&self) -> String {
+        self.device_config(&self.bridge_node())
+    }
+
+    /// Where a camera's entities and triggers were announced one by one, before device
+    /// discovery: every topic an earlier release may have left a config on.
+    pub fn legacy_camera_configs(&self, mac: Mac) -> Vec<String> {
+        let node = camera_node(mac);
+        let mut topics: Vec<String> = CameraEntity::ALL
+            .into_iter()
+            .map(|e| self.config(e.component(), &node, e.key()))
+            .collect();
+        topics.extend(
+            ALARM_TRIGGERS
+                .into_iter()
+                .map(|k| self.config("device_automation", &node, &payloads::trigger_key(k))),
+        );
+        // Awake was a binary sensor before it was an enum sensor.
+        topics.push(self.config("binary_sensor", &node, "awake"));
+        topics
+    }
+
+    /// The bridge device's per-entity config topics of earlier releases.
+    pub fn legacy_bridge_configs(&self) -> Vec<String> {
+        BridgeEntity::ALL
+            .into_iter()
+            .map(|e| self.config(e.component(), &self.bridge_node(), e.key()))
+            .collect()
     }
 
     /// The state topic of one of the bridge's diagnostic sensors.
@@ -109,24 +143,50 @@ impl Topics {
         format!("{}/bridge/config_problem/attributes", self.base)
     }
 
-    /// Retained snapshot-entity configs under the discovery prefix, where the bridge finds the
-    /// cameras it announced in an earlier run.
-    pub fn announced_cameras_filter(&self) -> String {
+    /// Retained device configs under the discovery prefix, where the bridge finds the cameras it
+    /// announced in an earlier run (and hears Home Assistant delete one: an empty payload).
+    pub fn announced_devices_filter(&self) -> String {
+        self.device_config("+")
+    }
+
+    /// Retained snapshot-entity configs of releases before device discovery, where the bridge
+    /// finds a camera such a release announced and this one does not know.
+    pub fn legacy_announced_filter(&self) -> String {
         self.config("camera", "+", CameraEntity::Snapshot.key())
     }
 
-    /// The camera whose snapshot-entity config topic this is (whoever published on it).
-    pub fn snapshot_config_camera(&self, topic: &str) -> Option<Mac> {
+    /// The camera whose device config topic this is (whoever published on it).
+    pub fn device_config_camera(&self, topic: &str) -> Option<Mac> {
+        let rest = topic
+            .strip_prefix(&self.discovery_prefix)?
+            .strip_prefix("/device/solarcam_")?;
+        rest.strip_suffix("/config")?.parse().ok()
+    }
+
+    /// The camera whose legacy snapshot-entity config topic this is.
+    pub fn legacy_snapshot_camera(&self, topic: &str) -> Option<Mac> {
         let rest = topic
             .strip_prefix(&self.discovery_prefix)?
             .strip_prefix("/camera/solarcam_")?;
         rest.strip_suffix("/snapshot/config")?.parse().ok()
     }
 
-    /// The camera a retained snapshot-entity config was published for, if this bridge (same
-    /// origin, same id scheme, same state topics) published it.
+    /// The camera a retained device config was published for, if this bridge (same origin, same
+    /// id scheme, same state topics) published it.
     pub fn announced_camera(&self, topic: &str, payload: &[u8]) -> Option<Mac> {
-        let mac = self.snapshot_config_camera(topic)?;
+        let mac = self.device_config_camera(topic)?;
+        let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+        let snapshot = &v["components"][CameraEntity::Snapshot.key()];
+        let ours = v["origin"]["name"] == ORIGIN.name
+            && snapshot["unique_id"] == format!("{}_snapshot", camera_node(mac))
+            && snapshot["topic"] == self.state(mac, StateTopic::Snapshot);
+        ours.then_some(mac)
+    }
+
+    /// The camera a retained per-entity snapshot config of an earlier release was published for,
+    /// if that release was this bridge.
+    pub fn legacy_announced_camera(&self, topic: &str, payload: &[u8]) -> Option<Mac> {
+        let mac = self.legacy_snapshot_camera(topic)?;
         let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
         let ours = v["origin"]["name"] == ORIGIN.name
             && v["unique_id"] == format!("{}_snapshot", camera_node(mac))
@@ -434,20 +494,6 @@ pub fn sanitize_id(s: &str) -> String {
     }
 }
 
-impl Topics {
-    /// The config topic of one of a camera's alarm triggers (`None`: any alarm).
-    pub fn trigger_config(&self, mac: Mac, kind: Option<AlarmKind>) -> String {
-        let object = format!("alarm_{}", kind.map_or("any", AlarmKind::as_str));
-        self.config("device_automation", &camera_node(mac), &object)
-    }
-
-    /// Where the Awake entity's discovery config stood when it was a binary sensor: emptied at
-    /// each announcement, so that entity does not linger beside the sensor that replaced it.
-    pub fn legacy_awake_config(&self, mac: Mac) -> String {
-        self.config("binary_sensor", &camera_node(mac), "awake")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,32 +523,84 @@ mod tests {
         assert_eq!(
             json,
             json!({
+                "platform": "camera",
                 "name": null,
                 "unique_id": "solarcam_5cc5638ae24c_snapshot",
                 "default_entity_id": "camera.driveway",
-                "device": {
-                    "identifiers": ["solarcam_5cc5638ae24c"],
-                    "connections": [["mac", "5c:c5:63:8a:e2:4c"]],
-                    "name": "Driveway",
-                    "manufacturer": "Milesight",
-                    "model": "SC211",
-                    "sw_version": "V1.2",
-                    "suggested_area": "Garden",
-                    "via_device": "solarcam_bridge"
-                },
-                "origin": {
-                    "name": "solarcam-bridge",
-                    "sw_version": env!("CARGO_PKG_VERSION"),
-                    "support_url": "https://github.com/solarcam-bridge/solarcam-bridge"
-                },
-                "availability_topic": "solarcam/bridge/availability",
-                "topic": "solarcam/5CC5638AE24C/snapshot"
+                "topic": "solarcam/5CC5638AE24C/snapshot",
+                "qos": 0
+            })
+        );
+    }
+
+    #[test]
+    fn a_camera_is_one_device_config_with_the_device_origin_and_availability_once() {
+        let t = topics();
+        let config = camera_device_config(&t, &cam(), CameraEntity::ALL.into_iter());
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            json["device"],
+            json!({
+                "identifiers": ["solarcam_5cc5638ae24c"],
+                "connections": [["mac", "5c:c5:63:8a:e2:4c"]],
+                "name": "Driveway",
+                "manufacturer": "Milesight",
+                "model": "SC211",
+                "sw_version": "V1.2",
+                "suggested_area": "Garden",
+                "via_device": "solarcam_bridge"
             })
         );
         assert_eq!(
-            t.camera_config(cam().mac, CameraEntity::Snapshot),
-            "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config"
+            json["origin"],
+            json!({
+                "name": "solarcam-bridge",
+                "sw_version": env!("CARGO_PKG_VERSION"),
+                "support_url": "https://github.com/solarcam-bridge/solarcam-bridge"
+            })
         );
+        assert_eq!(json["availability_topic"], "solarcam/bridge/availability");
+        assert_eq!(
+            t.camera_device_config(cam().mac),
+            "homeassistant/device/solarcam_5cc5638ae24c/config"
+        );
+        let components = json["components"].as_object().unwrap();
+        // 17 entities and 6 triggers, each keyed by the object id of its old per-entity topic
+        // (which keeps Home Assistant's discovery ids, and with them the entities).
+        assert_eq!(components.len(), 23);
+        for e in CameraEntity::ALL {
+            let c = &components[e.key()];
+            assert_eq!(c["platform"], e.component(), "{}", e.key());
+            assert!(c.get("device").is_none() && c.get("origin").is_none());
+            assert!(c["qos"].is_u64(), "{}: qos per component", e.key());
+            let legacy = t.config(e.component(), "solarcam_5cc5638ae24c", e.key());
+            assert!(t.legacy_camera_configs(cam().mac).contains(&legacy));
+        }
+        assert_eq!(components["alarm_pir"]["platform"], "device_automation");
+        assert_eq!(components["alarm_pir"]["subtype"], "pir");
+        assert_eq!(components["wake"]["qos"], 1);
+        assert_eq!(components["battery"]["qos"], 0);
+    }
+
+    #[test]
+    fn the_largest_device_config_fits_the_smallest_broker_limit_with_room() {
+        // rumqttd as shipped takes 20 KB; the longest camera name, every component and a model
+        // and firmware string as long as a snapshot's devName may be.
+        let t = topics();
+        let name = "Gartenhäuschen am hinteren Ende des Grundstücks, Nordseite".repeat(2);
+        let long = "X".repeat(64);
+        let info = CameraInfo {
+            mac: "5CC5638AE24C".parse().unwrap(),
+            name: &name,
+            area: Some("Garten hinter dem Haus"),
+            model: Some(&long),
+            sw_version: Some(&long),
+        };
+        let config = camera_device_config(&t, &info, CameraEntity::ALL.into_iter());
+        let size = serde_json::to_vec(&config).unwrap().len();
+        assert!(size < 12 * 1024, "{size} bytes");
+        let bridge = bridge_device_config(&t, BridgeEntity::ALL.into_iter(), &[]);
+        assert!(serde_json::to_vec(&bridge).unwrap().len() < 8 * 1024);
     }
 
     #[test]
@@ -546,10 +644,10 @@ mod tests {
             let (domain, object_id) = e.default_entity_id.split_once('.').unwrap();
             assert_eq!(domain, entity.component());
             assert!(object_id.starts_with("driveway"), "{object_id}");
-            let topic = t.camera_config(cam().mac, entity);
+            let topic = t.camera_device_config(cam().mac);
             let parts: Vec<&str> = topic.split('/').collect();
-            assert_eq!(parts.len(), 5, "{topic}");
-            assert!(valid(parts[2]) && valid(parts[3]), "{topic}");
+            assert_eq!(parts.len(), 4, "{topic}");
+            assert!(valid(parts[2]) && valid(entity.key()), "{topic}");
             if let Some(name) = e.name {
                 assert!(!name.starts_with("Driveway"), "{name}");
             }

@@ -1,6 +1,12 @@
 //! The discovery payloads: one serde struct per kind of config, and each entity's fields in one
 //! literal, so the JSON Home Assistant receives can be read here field by field. The topics they
 //! name come from [`Topics`].
+//!
+//! Each device (a camera, the bridge) is one [`DeviceConfig`]: Home Assistant's device-based
+//! discovery (2024.11 and later), with the device and origin given once and every entity and
+//! device trigger a [`Component`] of it, keyed by the object id it had as a config of its own.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -41,20 +47,47 @@ pub struct Device {
     pub via_device: Option<String>,
 }
 
-/// One entity's discovery config.
+/// One device's discovery config, on `<prefix>/device/<node>/config`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceConfig {
+    pub device: Device,
+    pub origin: Origin,
+    /// Every component follows it (a camera's). The bridge's own device gives it per component
+    /// instead: its Connectivity sensor reads that topic and must not depend on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability_topic: Option<String>,
+    /// By object id: the key each had as a config of its own, so that Home Assistant's discovery
+    /// ids, and with them the entities, stay what they were.
+    pub components: BTreeMap<String, Component>,
+}
+
+/// An entity or a device trigger, as a component of its device.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Component {
+    Entity(EntityConfig),
+    Trigger(DeviceTrigger),
+    /// A component taken away: its platform alone. Home Assistant removes a component so, not
+    /// when it is left out of the device config (that leaves it as it was).
+    Removed {
+        platform: &'static str,
+    },
+}
+
+/// One entity of a device.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EntityConfig {
+    /// Its kind (`sensor`, `camera`...).
+    pub platform: &'static str,
     /// `null` makes the entity the device's main feature, named as the device (the camera).
     pub name: Option<&'static str>,
     pub unique_id: String,
     /// The id a new entity gets on every Home Assistant release ([`super::entity_id`]).
     pub default_entity_id: String,
-    pub device: Device,
-    pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_topic: Option<String>,
     #[serde(flatten)]
-    pub platform: Platform,
+    pub kind: Platform,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_class: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +98,8 @@ pub struct EntityConfig {
     pub enabled_by_default: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_attributes_topic: Option<String>,
+    /// Given for each component: a device-level `qos` is ignored before Home Assistant 2026.6.
+    pub qos: u8,
 }
 
 /// The keys that differ by platform.
@@ -91,7 +126,6 @@ pub enum Platform {
     Button {
         command_topic: String,
         payload_press: &'static str,
-        qos: u8,
         retain: bool,
     },
     Event {
@@ -109,9 +143,10 @@ pub enum Platform {
     },
 }
 
-/// A device trigger's discovery config (`device_automation`): what automations can start on.
+/// A device trigger (`device_automation`): what automations can start on.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DeviceTrigger {
+    pub platform: &'static str,
     pub automation_type: &'static str,
     pub topic: String,
     #[serde(rename = "type")]
@@ -121,8 +156,7 @@ pub struct DeviceTrigger {
     pub payload: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_template: Option<&'static str>,
-    pub device: Device,
-    pub origin: Origin,
+    pub qos: u8,
 }
 
 /// The device triggers of a camera: "alarm, any" and one per kind the bridge tells apart.
@@ -162,14 +196,84 @@ pub fn camera_device(topics: &Topics, cam: &CameraInfo) -> Device {
 /// The device trigger that fires on a camera's alarms, of one kind or (`None`) any.
 pub fn alarm_trigger(topics: &Topics, cam: &CameraInfo, kind: Option<AlarmKind>) -> DeviceTrigger {
     DeviceTrigger {
+        platform: "device_automation",
         automation_type: "trigger",
         topic: topics.state(cam.mac, StateTopic::AlarmEvent),
         trigger_type: "alarm",
         subtype: kind.map_or("any", AlarmKind::as_str),
         payload: kind.map(AlarmKind::as_str),
         value_template: kind.map(|_| "{{ value_json.event_type }}"),
+        qos: 0,
+    }
+}
+
+/// A camera's device config: the entities it has (`entities`), and its alarm triggers.
+pub fn camera_device_config(
+    topics: &Topics,
+    cam: &CameraInfo,
+    entities: impl Iterator<Item = CameraEntity>,
+) -> DeviceConfig {
+    let mut components: BTreeMap<String, Component> = entities
+        .map(|e| {
+            let entity = camera_entity(topics, cam, e);
+            (e.key().to_string(), Component::Entity(entity))
+        })
+        .collect();
+    for kind in ALARM_TRIGGERS {
+        components.insert(
+            trigger_key(kind),
+            Component::Trigger(alarm_trigger(topics, cam, kind)),
+        );
+    }
+    DeviceConfig {
         device: camera_device(topics, cam),
         origin: ORIGIN,
+        availability_topic: Some(topics.availability()),
+        components,
+    }
+}
+
+/// The object id of a camera's alarm trigger (`None`: any alarm).
+pub fn trigger_key(kind: Option<AlarmKind>) -> String {
+    format!("alarm_{}", kind.map_or("any", AlarmKind::as_str))
+}
+
+/// The bridge's own device config, with `entities`; `removed` are taken away.
+pub fn bridge_device_config(
+    topics: &Topics,
+    entities: impl Iterator<Item = BridgeEntity>,
+    removed: &[BridgeEntity],
+) -> DeviceConfig {
+    let mut components: BTreeMap<String, Component> = entities
+        .map(|e| {
+            (
+                e.key().to_string(),
+                Component::Entity(bridge_entity(topics, e)),
+            )
+        })
+        .collect();
+    for e in removed {
+        let platform = e.component();
+        components.insert(e.key().to_string(), Component::Removed { platform });
+    }
+    DeviceConfig {
+        device: bridge_device(topics),
+        origin: ORIGIN,
+        availability_topic: None,
+        components,
+    }
+}
+
+fn bridge_device(topics: &Topics) -> Device {
+    Device {
+        identifiers: vec![topics.bridge_node()],
+        connections: Vec::new(),
+        name: "SolarCam Bridge".to_string(),
+        manufacturer: "solarcam-bridge",
+        model: "SC211 MQTT bridge".to_string(),
+        sw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        suggested_area: None,
+        via_device: None,
     }
 }
 
@@ -341,7 +445,6 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             let press = Platform::Button {
                 command_topic: topics.command(mac),
                 payload_press: cmd.payload(),
-                qos: 1,
                 retain: false,
             };
             match cmd {
@@ -373,12 +476,13 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
             }
         }
     };
+    // The device config gives the availability once, for all of a camera's components.
     entity_config(
         s,
         entity.component(),
         format!("{}_{}", camera_node(mac), entity.key()),
-        camera_device(topics, cam),
-        Some(topics.availability()),
+        cam.name,
+        None,
     )
 }
 
@@ -386,16 +490,7 @@ pub fn camera_entity(topics: &Topics, cam: &CameraInfo, entity: CameraEntity) ->
 /// must not itself depend on it.
 pub fn bridge_entity(topics: &Topics, entity: BridgeEntity) -> EntityConfig {
     let node = topics.bridge_node();
-    let device = Device {
-        identifiers: vec![node.clone()],
-        connections: Vec::new(),
-        name: "SolarCam Bridge".to_string(),
-        manufacturer: "solarcam-bridge",
-        model: "SC211 MQTT bridge".to_string(),
-        sw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
-        suggested_area: None,
-        via_device: None,
-    };
+    let device = bridge_device(topics);
     let (s, availability) = match entity {
         BridgeEntity::Connectivity => (
             Spec {
@@ -462,26 +557,28 @@ pub fn bridge_entity(topics: &Topics, entity: BridgeEntity) -> EntityConfig {
         s,
         entity.component(),
         format!("{node}_{}", entity.key()),
-        device,
+        &device.name,
         availability,
     )
 }
 
 fn entity_config(
     s: Spec,
-    component: &str,
+    component: &'static str,
     unique_id: String,
-    device: Device,
+    device_name: &str,
     availability_topic: Option<String>,
 ) -> EntityConfig {
+    // Buttons publish their presses at QoS 1; the rest subscribe at Home Assistant's default.
+    let qos = u8::from(matches!(s.platform, Platform::Button { .. }));
     EntityConfig {
+        platform: component,
         name: s.name,
         unique_id,
-        default_entity_id: default_entity_id(component, &device.name, s.name),
-        device,
-        origin: ORIGIN,
+        default_entity_id: default_entity_id(component, device_name, s.name),
         availability_topic,
-        platform: s.platform,
+        qos,
+        kind: s.platform,
         device_class: s.device_class,
         entity_category: s.entity_category,
         icon: s.icon,

@@ -478,6 +478,33 @@ pub fn wait_retained(port: u16, topic: &str) -> Msg {
     }
 }
 
+/// A camera's (or the bridge's) device config topic: `solarcam_5cc5638ae24c`, `solarcam_bridge`.
+pub fn device_topic(node: &str) -> String {
+    format!("homeassistant/device/{node}/config")
+}
+
+/// The camera node of a MAC as the tests write it (`5CC5638AE24C`).
+pub fn node(mac: &str) -> String {
+    format!("solarcam_{}", mac.to_lowercase())
+}
+
+/// Waits until `node`'s retained device config has the component `key` (an entity or a
+/// trigger), and returns the whole config.
+pub fn wait_component(port: u16, node: &str, key: &str) -> serde_json::Value {
+    let topic = device_topic(node);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(m) = retained(port, &topic) {
+            let config = m.json();
+            if config["components"].get(key).is_some() {
+                return config;
+            }
+        }
+        assert!(Instant::now() < deadline, "{topic} never had {key}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits for the retained message on `topic`, read with `login` (for brokers that ask for one).
 pub fn wait_retained_as(port: u16, topic: &str, login: (&str, &str)) -> Msg {
     let mut peer = Peer::connect_as(port, &[topic], Some(login));

@@ -31,6 +31,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BRIDGE_BIN = Path(os.environ.get("SOLARCAM_BIN", ROOT / "target" / "debug" / "solarcam-bridge"))
+# The release a user upgrades from (packaging/previous-release), built by scripts/ha-test: it
+# announces each entity on a config topic of its own.
+PREVIOUS_BIN = Path(os.environ.get("SOLARCAM_PREVIOUS_BIN", "/nonexistent"))
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 # How long anything may take before a wait fails. Home Assistant's first start on a new machine
@@ -175,7 +178,8 @@ class Subscriber:
 class Bridge:
     """The solarcam-bridge binary on a configuration file of its own."""
 
-    def __init__(self, workdir: Path, config: str):
+    def __init__(self, workdir: Path, config: str, binary: Path | None = None):
+        self.binary = binary or BRIDGE_BIN
         self.dir = workdir / "bridge"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_file = self.dir / "config.yaml"
@@ -194,7 +198,7 @@ class Bridge:
     def start(self):
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "solarcam_bridge=debug"))
         self.log = open(self.log_file, "ab")
-        self.proc = subprocess.Popen([str(BRIDGE_BIN), "run", "--config", str(self.config_file)],
+        self.proc = subprocess.Popen([str(self.binary), "run", "--config", str(self.config_file)],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def stop(self):
@@ -272,6 +276,7 @@ device_automation:
 mobile_app:
 recorder:
   commit_interval: 0
+history:
 logger:
   default: warning
   logs:

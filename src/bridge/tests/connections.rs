@@ -13,6 +13,7 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
             filters: vec![
                 "homeassistant/status".into(),
                 "solarcam/+/command".into(),
+                "homeassistant/device/+/config".into(),
                 "homeassistant/camera/+/snapshot/config".into()
             ]
         }
@@ -24,15 +25,25 @@ fn start_up_subscribes_and_publishes_discovery_then_availability_then_states() {
             .unwrap_or_else(|| panic!("no {t}"))
     };
     let availability = pos("solarcam/bridge/availability");
-    assert!(pos("homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config") < availability);
-    assert!(pos("homeassistant/binary_sensor/solarcam_bridge/connectivity/config") < availability);
+    assert!(pos("homeassistant/device/solarcam_5cc5638ae24c/config") < availability);
+    assert!(pos("homeassistant/device/solarcam_bridge/config") < availability);
     assert!(availability < pos("solarcam/5CC5638AE24C/alarm"));
     assert_eq!(text(&ps[availability]), "online");
     assert!(ps[availability].retain);
-    // 9 entities per camera before any status (battery voltage and signal wait for a value),
-    // plus the bridge's own two.
+    // One device config per camera (14 entities before any status: battery voltage and signal
+    // wait for a value; 6 triggers), and the bridge's own: nothing else under the prefix.
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
     assert_eq!(configs, 2 * CONFIGS_PER_CAMERA + BRIDGE_CONFIGS);
+    let camera = device_config(&ps, "solarcam_5cc5638ae24c");
+    assert_eq!(
+        camera["components"].as_object().unwrap().len(),
+        COMPONENTS_PER_CAMERA
+    );
+    let bridge = device_config(&ps, "solarcam_bridge");
+    assert_eq!(bridge["components"].as_object().unwrap().len(), 10);
+    assert!(bridge["components"]["connectivity"]
+        .get("availability_topic")
+        .is_none());
     assert_eq!(text(on(&ps, "solarcam/bridge/config_problem")), "OFF");
     assert!(ps
         .iter()
@@ -100,7 +111,7 @@ fn before_home_assistant_connects_states_are_queued_and_discovery_waits_for_the_
     let ps = publishes(h.event(Event::Connected(Link::Ha)));
     let config = ps
         .iter()
-        .position(|p| p.topic == "homeassistant/binary_sensor/solarcam_5cc5638ae24c/alarm/config")
+        .position(|p| p.topic == "homeassistant/device/solarcam_5cc5638ae24c/config")
         .unwrap();
     let alarm = ps
         .iter()
@@ -199,12 +210,12 @@ fn names_with_slashes_wildcards_quotes_and_non_ascii_stay_out_of_ids_and_topics(
     for p in &ps {
         assert!(valid(&p.topic), "{}", p.topic);
     }
-    let cam = json(on(
-        &ps,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
-    ));
+    let cam = device_config(&ps, "solarcam_5cc5638ae24c");
     assert_eq!(cam["device"]["name"], name);
-    assert_eq!(cam["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+    assert_eq!(
+        cam["components"]["snapshot"]["unique_id"],
+        "solarcam_5cc5638ae24c_snapshot"
+    );
 }
 
 #[test]
@@ -243,10 +254,8 @@ fn a_separate_camera_broker_has_a_connectivity_sensor_that_follows_its_link() {
         format!("camera_mqtt:\n  url: mqtt://cams.example:1883\ncameras:\n  - mac: {DRIVEWAY}\n");
     let mut h = Harness::new(config(&two));
     let ps = publishes(h.event(Event::Connected(Link::Ha)));
-    let c = json(on(
-        &ps,
-        "homeassistant/binary_sensor/solarcam_bridge/camera_broker/config",
-    ));
+    let c = component(&ps, "solarcam_bridge", "camera_broker");
+    assert_eq!(c["platform"], "binary_sensor");
     assert_eq!(c["device_class"], "connectivity");
     assert_eq!(c["entity_category"], "diagnostic");
     assert_eq!(c["state_topic"], "solarcam/bridge/camera_broker");
@@ -261,14 +270,16 @@ fn a_separate_camera_broker_has_a_connectivity_sensor_that_follows_its_link() {
     }));
     assert_eq!(text(on(&ps, "solarcam/bridge/camera_broker")), "OFF");
 
-    // One broker again: the sensor is taken down.
+    // One broker again: the sensor is taken down (its component reduced to its platform, which
+    // is how Home Assistant removes one; left out, it would stay).
     let one = format!("cameras:\n  - mac: {DRIVEWAY}\n");
     let ps = publishes(h.event(Event::ConfigReloaded(Box::new(config(&one)))));
-    let gone = on(
-        &ps,
-        "homeassistant/binary_sensor/solarcam_bridge/camera_broker/config",
+    let bridge = device_config(&ps, "solarcam_bridge");
+    assert_eq!(
+        bridge["components"]["camera_broker"],
+        serde_json::json!({"platform": "binary_sensor"})
     );
-    assert!(gone.payload.is_empty() && gone.retain);
+    assert!(bridge["components"].get("connectivity").is_some());
     assert!(on(&ps, "solarcam/bridge/camera_broker").payload.is_empty());
 
     // With one broker it is never announced.

@@ -132,10 +132,14 @@ fn the_configuration_answer_is_shown_whole_and_never_acted_on() {
         "{actions:?}"
     );
     let ps = publishes(actions);
-    let entity = json(on(
-        &ps,
-        "homeassistant/sensor/solarcam_5cc5638ae24d/config_answer/config",
-    ));
+    // Added to the device config, republished whole with the others unchanged.
+    let device = device_config(&ps, "solarcam_5cc5638ae24d");
+    assert_eq!(
+        device["components"].as_object().unwrap().len(),
+        COMPONENTS_PER_CAMERA + 1
+    );
+    let entity = &device["components"]["config_answer"];
+    assert_eq!(entity["platform"], "sensor");
     assert_eq!(entity["entity_category"], "diagnostic");
     assert_eq!(entity["device_class"], "timestamp");
     assert_eq!(entity["state_topic"], "solarcam/5CC5638AE24D/config_answer");
@@ -177,10 +181,7 @@ fn the_vendors_sample_envelope_is_shown_byte_exact_and_names_an_unlisted_camera(
         &on(&ps, "solarcam/5CC5638AE729/snapshot").payload[..],
         &img[..]
     );
-    let device = &json(on(
-        &ps,
-        "homeassistant/camera/solarcam_5cc5638ae729/snapshot/config",
-    ))["device"];
+    let device = &device_config(&ps, "solarcam_5cc5638ae729")["device"];
     assert_eq!(device["name"], "4G Solar-powered ANPR Camera 5CC5638AE729");
     assert_eq!(device["model"], "4G Solar-powered ANPR Camera");
     // Remembered: after a restart it is not "SC211 …" again until its next picture.
@@ -203,10 +204,7 @@ fn a_listed_cameras_name_stays_the_users_and_its_model_is_the_dev_name() {
         "4GSolarCam/Snapshot",
         envelope(DRIVEWAY, &img, TAKEN, img.len()),
     );
-    let device = &json(on(
-        &ps,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
-    ))["device"];
+    let device = &device_config(&ps, "solarcam_5cc5638ae24c")["device"];
     assert_eq!(device["name"], "Driveway");
     assert_eq!(device["model"], "4G Solar-powered ANPR Camera");
     // The same name again announces nothing.

@@ -123,18 +123,13 @@ fn status_publishes_battery_signal_voltage_and_announces_new_sensors() {
         text(on(&ps, "solarcam/5CC5638AE24D/last_status")),
         "2023-11-14T22:13:20Z"
     );
-    let voltage = json(on(
-        &ps,
-        "homeassistant/sensor/solarcam_5cc5638ae24d/battery_voltage/config",
-    ));
+    let voltage = component(&ps, "solarcam_5cc5638ae24d", "battery_voltage");
     assert_eq!(voltage["unit_of_measurement"], "V");
     assert_eq!(voltage["entity_category"], "diagnostic");
-    // Firmware reaches the device block of every entity.
-    let battery = json(on(
-        &ps,
-        "homeassistant/sensor/solarcam_5cc5638ae24d/battery/config",
-    ));
-    assert_eq!(battery["device"]["sw_version"], "V1.0.3");
+    // Firmware reaches the device block.
+    let device = device_config(&ps, "solarcam_5cc5638ae24d");
+    assert_eq!(device["device"]["sw_version"], "V1.0.3");
+    let battery = &device["components"]["battery"];
     assert_eq!(
         battery["json_attributes_topic"],
         "solarcam/5CC5638AE24D/status"
@@ -158,10 +153,7 @@ fn our_own_status_request_echoed_back_is_not_a_report() {
 fn an_unknown_camera_appears_named_from_its_mac() {
     let mut h = Harness::connected(two_cameras());
     let ps = h.message("4GSolarCam/Alarm/112233445566", "{}");
-    let cam = json(on(
-        &ps,
-        "homeassistant/camera/solarcam_112233445566/snapshot/config",
-    ));
+    let cam = json(on(&ps, "homeassistant/device/solarcam_112233445566/config"));
     assert_eq!(cam["device"]["name"], "SC211 112233445566");
     assert_eq!(
         text(on(&ps, "solarcam/112233445566/alarm/attributes")),

@@ -9,31 +9,20 @@ fn reload_adds_removes_and_renames_only_what_changed() {
         "cameras:\n  - mac: {DRIVEWAY}\n    name: Front drive\n    area: Garden\n  - mac: 112233445566\n    name: Gate\n"
     ));
     let ps = publishes(h.event(Event::ConfigReloaded(Box::new(new))));
-    // Barn removed: every config topic emptied, retained states cleared.
-    for e in CameraEntity::ALL {
-        let p = on(
-            &ps,
-            &format!(
-                "homeassistant/{}/solarcam_5cc5638ae24d/{}/config",
-                e.component(),
-                e.key()
-            ),
-        );
-        assert!(p.payload.is_empty() && p.retain);
-    }
+    // Barn removed: its device config emptied (every entity and trigger with it), retained
+    // states cleared.
+    let p = on(&ps, "homeassistant/device/solarcam_5cc5638ae24d/config");
+    assert!(p.payload.is_empty() && p.retain);
     assert!(on(&ps, "solarcam/5CC5638AE24D/snapshot").payload.is_empty());
     // Driveway renamed in place: same unique_id, new name.
-    let cam = json(on(
-        &ps,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
-    ));
-    assert_eq!(cam["unique_id"], "solarcam_5cc5638ae24c_snapshot");
+    let cam = device_config(&ps, "solarcam_5cc5638ae24c");
+    assert_eq!(
+        cam["components"]["snapshot"]["unique_id"],
+        "solarcam_5cc5638ae24c_snapshot"
+    );
     assert_eq!(cam["device"]["name"], "Front drive");
     // Gate added.
-    let gate = json(on(
-        &ps,
-        "homeassistant/camera/solarcam_112233445566/snapshot/config",
-    ));
+    let gate = json(on(&ps, "homeassistant/device/solarcam_112233445566/config"));
     assert_eq!(gate["device"]["name"], "Gate");
     // The bridge device is untouched.
     assert!(ps.iter().all(|p| !p.topic.contains("solarcam_bridge")));
@@ -121,6 +110,7 @@ fn reload_with_new_topics_moves_everything() {
         vec![
             "homeassistant/status".to_string(),
             format!("{base}/+/command"),
+            "homeassistant/device/+/config".to_string(),
             "homeassistant/camera/+/snapshot/config".to_string(),
         ]
     };
@@ -142,10 +132,7 @@ fn reload_with_new_topics_moves_everything() {
     assert!(actions.iter().any(|a| matches!(a, Action::Subscribe { link: Link::Camera, filters } if filters[0] == "Solar/Snapshot")));
     let ps = publishes(actions);
     assert_eq!(text(on(&ps, "cams/bridge/availability")), "online");
-    let cam = json(on(
-        &ps,
-        "homeassistant/camera/solarcam_5cc5638ae24c/snapshot/config",
-    ));
+    let cam = component(&ps, "solarcam_5cc5638ae24c", "snapshot");
     assert_eq!(cam["topic"], "cams/5CC5638AE24C/snapshot");
     let ps = h.message("solarcam/5CC5638AE24C/command", "wake");
     assert!(ps.is_empty(), "old command topic no longer read");
@@ -163,7 +150,7 @@ fn retained_message(h: &mut Harness, topic: &str, payload: Vec<u8>) -> Vec<Publi
     publishes(h.event(e))
 }
 
-/// The snapshot-entity config another run of the bridge left retained for `mac`.
+/// The device config another run of the bridge left retained for `mac`.
 fn announcement(mac: &str, base: &str) -> (String, Vec<u8>) {
     let topics = Topics {
         discovery_prefix: "homeassistant".into(),
@@ -177,9 +164,10 @@ fn announcement(mac: &str, base: &str) -> (String, Vec<u8>) {
         model: None,
         sw_version: None,
     };
-    let config = crate::discovery::camera_entity(&topics, &info, CameraEntity::Snapshot);
+    let config =
+        crate::discovery::camera_device_config(&topics, &info, CameraEntity::ALL.into_iter());
     (
-        topics.camera_config(mac, CameraEntity::Snapshot),
+        topics.camera_device_config(mac),
         serde_json::to_vec(&config).unwrap(),
     )
 }
@@ -191,30 +179,56 @@ fn ghosts_of_cameras_no_longer_configured_are_removed_at_start() {
     let ps = retained_message(&mut h, &topic, payload);
     assert_eq!(
         ps.len(),
-        // Every entity's and trigger's config, every retained state (not the event topic).
-        CameraEntity::ALL.len() + crate::discovery::ALARM_TRIGGERS.len() + StateTopic::ALL.len()
-            - 1,
+        // The device config (every entity and trigger with it), every retained state (not the
+        // event topic).
+        1 + StateTopic::ALL.len() - 1,
         "{ps:#?}"
     );
-    assert!(on(
-        &ps,
-        "homeassistant/device_automation/solarcam_112233445566/alarm_pir/config"
-    )
-    .payload
-    .is_empty());
+    assert!(on(&ps, "homeassistant/device/solarcam_112233445566/config")
+        .payload
+        .is_empty());
     assert!(ps
         .iter()
         .all(|p| p.topic != "solarcam/112233445566/alarm/event"));
-    assert!(on(
-        &ps,
-        "homeassistant/button/solarcam_112233445566/reboot/config"
-    )
-    .payload
-    .is_empty());
     assert!(on(&ps, "solarcam/112233445566/snapshot").payload.is_empty());
     assert!(ps.iter().all(|p| p.retain && p.payload.is_empty()));
     // It is not made a camera of this run.
     assert_eq!(h.bridge.camera_count(), 2);
+}
+
+#[test]
+fn ghosts_an_earlier_release_announced_entity_by_entity_are_removed_that_way() {
+    let mut h = Harness::connected(two_cameras());
+    let legacy = br#"{"name":null,"unique_id":"solarcam_112233445566_snapshot","topic":"solarcam/112233445566/snapshot","origin":{"name":"solarcam-bridge"}}"#;
+    let ps = retained_message(
+        &mut h,
+        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+        legacy.to_vec(),
+    );
+    // 17 entities, 6 triggers and the Awake binary sensor of older releases; the states.
+    assert_eq!(ps.len(), 17 + 6 + 1 + StateTopic::ALL.len() - 1, "{ps:#?}");
+    for topic in [
+        "homeassistant/device_automation/solarcam_112233445566/alarm_pir/config",
+        "homeassistant/button/solarcam_112233445566/reboot/config",
+        "homeassistant/binary_sensor/solarcam_112233445566/awake/config",
+        "solarcam/112233445566/snapshot",
+    ] {
+        assert!(on(&ps, topic).payload.is_empty(), "{topic}");
+    }
+    assert!(ps.iter().all(|p| p.retain && p.payload.is_empty()));
+    // A configured camera's: moved by the announcement, not removed.
+    let mine = String::from_utf8(legacy.to_vec())
+        .unwrap()
+        .replace("112233445566", DRIVEWAY);
+    assert!(retained_message(
+        &mut h,
+        &format!(
+            "homeassistant/camera/solarcam_{}/snapshot/config",
+            DRIVEWAY.to_lowercase()
+        ),
+        mine.into_bytes()
+    )
+    .is_empty());
 }
 
 #[test]
@@ -229,11 +243,11 @@ fn announcements_that_are_not_ghosts_are_left_alone() {
     // A live (not retained) config is not a leftover of an earlier run.
     let (topic, payload) = announcement("112233445566", "solarcam");
     assert!(h.message(&topic, payload).is_empty());
-    // Someone else's camera entity with the same object id.
-    let other = br#"{"name":"x","unique_id":"solarcam_112233445566_snapshot","topic":"solarcam/112233445566/snapshot"}"#;
+    // Someone else's device with the same id.
+    let other = br#"{"device":{"name":"x"},"components":{"snapshot":{"unique_id":"solarcam_112233445566_snapshot","topic":"solarcam/112233445566/snapshot"}}}"#;
     assert!(retained_message(
         &mut h,
-        "homeassistant/camera/solarcam_112233445566/snapshot/config",
+        "homeassistant/device/solarcam_112233445566/config",
         other.to_vec()
     )
     .is_empty());
@@ -251,6 +265,7 @@ fn discovered_cameras_are_saved_and_survive_a_restart() {
     let gate: Mac = "112233445566".parse().unwrap();
     assert!(actions.contains(&Action::SaveState(Saved {
         discovered: vec![gate],
+        device_discovery: true,
         ..Saved::default()
     })));
 
@@ -269,10 +284,13 @@ fn discovered_cameras_are_saved_and_survive_a_restart() {
     let mut cfg = two_cameras();
     cfg.discover_unknown = false;
     let actions = h.event(Event::ConfigReloaded(Box::new(cfg)));
-    assert!(actions.contains(&Action::SaveState(Saved::default())));
+    assert!(actions.contains(&Action::SaveState(Saved {
+        device_discovery: true,
+        ..Saved::default()
+    })));
     assert!(on(
         &publishes(actions),
-        "homeassistant/camera/solarcam_112233445566/snapshot/config"
+        "homeassistant/device/solarcam_112233445566/config"
     )
     .payload
     .is_empty());
@@ -304,4 +322,89 @@ fn a_rejected_file_raises_the_problem_sensor_and_a_good_one_clears_it() {
         text(on(&ps, "solarcam/bridge/config_problem/attributes")),
         "{}"
     );
+}
+
+#[test]
+fn an_upgrade_moves_every_device_to_one_config_once_and_a_restart_does_not_again() {
+    // A state file of a release before device discovery (or none): nothing says it moved.
+    let mut h = Harness::new(two_cameras());
+    h.bridge.restore(Saved::default());
+    let actions = h.event(Event::Connected(Link::Ha));
+    let saved: Vec<Saved> = saves(&actions).into_iter().cloned().collect();
+    assert_eq!(saved.len(), 1, "recorded once every device moved");
+    assert!(saved[0].device_discovery);
+    let ps = publishes(actions);
+    let migrate = br#"{"migrate_discovery": true}"#;
+    for (node, legacy) in [
+        (
+            "solarcam_5cc5638ae24c",
+            h.topics().legacy_camera_configs(DRIVEWAY.parse().unwrap()),
+        ),
+        ("solarcam_bridge", h.topics().legacy_bridge_configs()),
+    ] {
+        let device = ps
+            .iter()
+            .position(|p| p.topic == format!("homeassistant/device/{node}/config"))
+            .unwrap();
+        for old in &legacy {
+            // The request to move, the old topic emptied, then the device config; all
+            // retained.
+            let at: Vec<usize> = ps
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| &p.topic == old)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(at.len(), 2, "{old}");
+            assert_eq!(&ps[at[0]].payload[..], migrate, "{old}");
+            assert!(at[0] < at[1] && at[1] < device, "{old}");
+            assert!(ps[at[1]].payload.is_empty() && ps[at[0]].retain && ps[at[1]].retain);
+        }
+    }
+    let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
+    // Per camera: 24 old topics twice and its device config; the bridge's 11 twice and its own.
+    assert_eq!(configs, 2 * (24 * 2 + 1) + 11 * 2 + 1);
+
+    // The next start: the device configs only.
+    let mut again = Harness::new(two_cameras());
+    again.bridge.restore(saved[0].clone());
+    let actions = again.event(Event::Connected(Link::Ha));
+    assert!(saves(&actions).is_empty());
+    let ps = publishes(actions);
+    let configs: Vec<&str> = ps
+        .iter()
+        .filter(|p| p.topic.ends_with("/config"))
+        .map(|p| p.topic.as_str())
+        .collect();
+    assert_eq!(
+        configs,
+        [
+            "homeassistant/device/solarcam_bridge/config",
+            "homeassistant/device/solarcam_5cc5638ae24c/config",
+            "homeassistant/device/solarcam_5cc5638ae24d/config"
+        ]
+    );
+    // Home Assistant's birth re-announces the same way.
+    again.advance(Duration::from_secs(10));
+    let ps = again.message("homeassistant/status", "online");
+    assert_eq!(
+        ps.iter().filter(|p| p.topic.ends_with("/config")).count(),
+        3
+    );
+}
+
+#[test]
+fn a_camera_removed_after_the_move_takes_only_its_device_config_down() {
+    let mut h = Harness::connected(two_cameras());
+    let ps = publishes(h.event(Event::ConfigReloaded(Box::new(config(&format!(
+        "cameras:\n  - mac: {DRIVEWAY}\n"
+    ))))));
+    // An empty per-entity topic would be a conflicting discovery message to Home Assistant,
+    // which has the entities on the device topic now.
+    assert!(ps
+        .iter()
+        .filter(|p| p.topic.ends_with("/config"))
+        .all(|p| p.topic.starts_with("homeassistant/device/")));
+    let barn = on(&ps, "homeassistant/device/solarcam_5cc5638ae24d/config");
+    assert!(barn.payload.is_empty() && barn.retain);
 }
