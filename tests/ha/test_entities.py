@@ -202,4 +202,3 @@ def test_entity_ids_are_the_readmes_with_or_without_an_area_and_survive_a_rename
     left = {e["unique_id"]: e["entity_id"] for e in entities if e["platform"] == "mqtt"}
     assert {k: v for k, v in ids.items() if DRIVEWAY.lower() in k} == {
         k: v for k, v in left.items() if "bridge" not in k}
-    assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
