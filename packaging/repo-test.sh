@@ -241,11 +241,14 @@ mosquitto_sub -p "$mqtt_port" -t solarcam/bridge/availability -C 1 -W 30 >"$work
 [ "$(cat "$work/first.txt")" = online ] || fail "$old_version: availability $(cat "$work/first.txt")"
 pid1=$(in_box systemctl show -p MainPID --value solarcam-bridge)
 [ "$(in_box sha256sum "/proc/$pid1/exe" | cut -d' ' -f1)" = "$old_hash" ] || fail "the running process is not the previous release's binary"
-reports() { # the version the running bridge reports to Home Assistant (its device's firmware)
-  mosquitto_sub -p "$mqtt_port" -t homeassistant/binary_sensor/solarcam_bridge/connectivity/config -C 1 -W 10 \
+# The previous release announces each entity in its own config; this one, each device in one.
+old_topic=homeassistant/binary_sensor/solarcam_bridge/connectivity/config
+new_topic=homeassistant/device/solarcam_bridge/config
+reports() { # the version the running bridge reports to Home Assistant (its device's firmware), on topic $1
+  mosquitto_sub -p "$mqtt_port" -t "$1" -C 1 -W 10 \
     | grep -o '"sw_version":"[^"]*"' | head -1 | cut -d'"' -f4
 }
-[ "$(reports)" = "$old_reports" ] || fail "$old_version reports $(reports), not $old_reports"
+[ "$(reports "$old_topic")" = "$old_reports" ] || fail "$old_version reports $(reports "$old_topic"), not $old_reports"
 pass "$old_version running as PID $pid1, online, reporting $old_reports to Home Assistant"
 
 # A command for the camera, which sleeps: the bridge wakes it and keeps the command in its state.
@@ -269,7 +272,10 @@ in_box apt-get update -q >"$work/upgrade.txt" 2>&1 || { cat "$work/upgrade.txt";
 in_box unattended-upgrade -v >>"$work/upgrade.txt" 2>&1 || { cat "$work/upgrade.txt"; fail "unattended-upgrade"; }
 [ "$(in_box dpkg-query -W -f '${Version}' solarcam-bridge)" = "${version}-1" ] || { cat "$work/upgrade.txt"; fail "unattended-upgrade did not upgrade"; }
 grep -q "Allowed origins are:.*origin=solarcam-bridge,label=solarcam-bridge" "$work/upgrade.txt" || { cat "$work/upgrade.txt"; fail "unattended-upgrade did not follow the README's origin"; }
-in_box grep -q "installed and enabled" /var/log/unattended-upgrades/unattended-upgrades-dpkg.log && fail "the upgrade printed the first-install message"
+# The dpkg log must be there to be searched: grep on a missing file fails, and the check with it.
+dpkg_log=/var/log/unattended-upgrades/unattended-upgrades-dpkg.log
+in_box grep -q "solarcam-bridge" "$dpkg_log" || fail "no unattended-upgrades dpkg log naming the upgrade at $dpkg_log"
+in_box grep -q "installed and enabled" "$dpkg_log" && fail "the upgrade printed the first-install message"
 # Seen by Home Assistant: offline (the old process stopping), then online (the new one).
 for _ in $(seq 300); do
   sed -n '/availability offline/,$p' "$work/availability.txt" | grep -q "availability online" && break
@@ -281,8 +287,14 @@ pass "unattended-upgrade, with the README's origin, brought ${version}-1; availa
 pid2=$(in_box systemctl show -p MainPID --value solarcam-bridge)
 [ "$pid2" != 0 ] && [ "$pid2" != "$pid1" ] || fail "the service was not restarted (PID $pid1, then $pid2)"
 [ "$(in_box sha256sum "/proc/$pid2/exe" | cut -d' ' -f1)" = "$new_hash" ] || fail "the restarted process does not run the new binary"
-for _ in $(seq 20); do [ "$(reports)" = "$version" ] && break; sleep 0.5; done
-[ "$(reports)" = "$version" ] || fail "the restarted bridge reports $(reports), not $version"
+for _ in $(seq 20); do [ "$(reports "$new_topic")" = "$version" ] && break; sleep 0.5; done
+[ "$(reports "$new_topic")" = "$version" ] || fail "the restarted bridge reports $(reports "$new_topic"), not $version"
+# The upgrade moved the per-entity configs to the device config, once: the old topic holds nothing
+# retained any more, and the state file records the move so that a restart does not repeat it.
+left=$(mosquitto_sub -p "$mqtt_port" -t "$old_topic" -C 1 -W 2 || true)
+[ -z "$left" ] || fail "the previous release's config is still retained on $old_topic: $left"
+for _ in $(seq 50); do in_box grep -Eq '"device_discovery": *true' /var/lib/solarcam-bridge/state.json && break; sleep 0.1; done
+in_box grep -Eq '"device_discovery": *true' /var/lib/solarcam-bridge/state.json || fail "the state file does not record the move to device discovery"
 [ "$(in_box systemctl is-active solarcam-bridge)" = active ] || fail "not active after the upgrade"
 [ "$(in_box systemctl is-enabled solarcam-bridge)" = enabled ] || fail "not enabled after the upgrade"
 in_box grep -q "edited by the user" /etc/solarcam-bridge/config.yaml || fail "the upgrade replaced the edited config"

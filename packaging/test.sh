@@ -148,9 +148,11 @@ for arch in aarch64:arm64:aarch64-unknown-linux-gnu arm:armhf:armv7-unknown-linu
   qemu-"$qemu"-static -L "$sysroot" "$bin" --config "$work/$debarch.yaml" 2>"$work/$debarch.log" &
   pid=$!
   id=$(echo "$mac" | tr 'A-Z' 'a-z')
-  got=$(mosquitto_sub -p "$port" -t "homeassistant/camera/solarcam_$id/snapshot/config" -C 1 -W 30) || { cat "$work/$debarch.log"; fail "$debarch published no discovery"; }
+  # The camera's one device config (homeassistant/device/<node>/config), with its snapshot entity.
+  got=$(mosquitto_sub -p "$port" -t "homeassistant/device/solarcam_$id/config" -C 1 -W 30) || { cat "$work/$debarch.log"; fail "$debarch published no discovery"; }
   kill -TERM "$pid"; wait "$pid" || fail "$debarch did not stop cleanly"
-  echo "$got" | grep -q "\"name\":\"Qemu $debarch\"" || fail "$debarch discovery: $got"
+  echo "$got" | grep -q "\"name\":\"Qemu $debarch\"" || fail "$debarch discovery names no device Qemu $debarch: $got"
+  echo "$got" | grep -q "\"unique_id\":\"solarcam_${id}_snapshot\"" || fail "$debarch discovery has no snapshot entity: $got"
   pass "$debarch under qemu: discovery for camera $mac published, clean stop"
 done
 
