@@ -474,6 +474,10 @@ impl Tally {
 ///
 /// With the CPU time each process spent (last separate run), since on a small board they share
 /// the same cores.
+#[expect(
+    clippy::too_many_lines,
+    reason = "not yet split (issue 33): one measurement whose closures share its counters"
+)]
 fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut Vec<Row>) {
     const CAMERAS: u64 = 1000;
     let messages = scaled(20_000);
@@ -886,6 +890,27 @@ fn crossing_subscriber(port: u16, v5: bool) -> mpsc::Receiver<(u32, Instant)> {
     rx
 }
 
+/// A crossing message: its sequence number, then a status-sized JSON.
+fn crossing_body(seq: u32) -> Vec<u8> {
+    let mut p = seq.to_be_bytes().to_vec();
+    p.extend_from_slice(
+        br#"{"devMac":"5CC5638AE24C","battery":87,"voltage":3.95,"csq":20,"firmware":"V1.2.3"}"#,
+    );
+    p
+}
+
+/// Up to `n` crossed messages (sequence number, when received), until 10 s pass without one.
+fn crossing_collect(rx: &mpsc::Receiver<(u32, Instant)>, n: usize) -> Vec<(u32, Instant)> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(m) => got.push(m),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
 /// The embedded broker, inside the bridge with 100 cameras, carrying a 3.1.1 camera's messages
 /// (a status-sized JSON, QoS 1) to a 3.1.1 and an MQTT 5 subscriber at once: paced for latency,
 /// then as fast as the publisher goes for throughput. Both subscribers see the same messages in
@@ -902,21 +927,7 @@ fn crossing(rows: &mut Vec<Row>) {
     let v5 = crossing_subscriber(port, true);
     let (camera, conn) = client(port, "crossing-camera");
     thread::spawn(move || drive(conn));
-    let body = |seq: u32| {
-        let mut p = seq.to_be_bytes().to_vec();
-        p.extend_from_slice(br#"{"devMac":"5CC5638AE24C","battery":87,"voltage":3.95,"csq":20,"firmware":"V1.2.3"}"#);
-        p
-    };
-    let collect = |rx: &mpsc::Receiver<(u32, Instant)>, n: usize| {
-        let mut got = Vec::with_capacity(n);
-        while got.len() < n {
-            match rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(m) => got.push(m),
-                Err(_) => break,
-            }
-        }
-        got
-    };
+    let (body, collect) = (crossing_body, crossing_collect);
     // Latency: one message a millisecond.
     let paced = scaled(5000);
     let mut sent = Vec::with_capacity(paced);

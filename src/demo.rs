@@ -1,7 +1,7 @@
 //! The `demo` command: the embedded broker, a virtual camera and the bridge in one process, and a
 //! view of what Home Assistant would be told, printed as it happens.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -165,11 +165,13 @@ async fn view(port: u16, snapshot_file: PathBuf) {
     let mut opts = MqttOptions::new("solarcam-demo-view", "127.0.0.1", port);
     opts.set_max_packet_size(8 << 20, 1 << 16);
     let (client, mut eventloop) = AsyncClient::new(opts, 16);
-    let mut states: HashMap<String, Watched> = HashMap::new();
-    // Discovery is sent again when something changes (firmware learnt, a sensor appears); only
-    // entities not shown yet are printed.
-    let mut shown: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut pressed = false;
+    let mut viewer = Viewer {
+        client,
+        snapshot_file,
+        states: HashMap::new(),
+        shown: HashSet::new(),
+        pressed: false,
+    };
     loop {
         let packet = match eventloop.poll().await {
             Ok(Event::Incoming(p)) => p,
@@ -181,69 +183,94 @@ async fn view(port: u16, snapshot_file: PathBuf) {
         };
         match packet {
             Packet::ConnAck(_) => {
-                let _ = client.subscribe("homeassistant/#", QoS::AtLeastOnce).await;
-                let _ = client.subscribe("solarcam/#", QoS::AtLeastOnce).await;
+                let _ = viewer
+                    .client
+                    .subscribe("homeassistant/#", QoS::AtLeastOnce)
+                    .await;
+                let _ = viewer
+                    .client
+                    .subscribe("solarcam/#", QoS::AtLeastOnce)
+                    .await;
             }
-            // A device's discovery config: its entities and triggers, each shown once.
             Packet::Publish(p)
                 if p.topic.ends_with("/config") && p.topic.starts_with("homeassistant/device/") =>
             {
-                let Ok(config) = serde_json::from_slice::<Value>(&p.payload) else {
-                    continue;
-                };
-                let device = config["device"]["name"].as_str().unwrap_or("?");
-                let Some(components) = config["components"].as_object() else {
-                    continue;
-                };
-                for (key, c) in components {
-                    if !shown.insert(format!("{} {key}", p.topic)) {
-                        continue;
-                    }
-                    let wake = show_component(device, c, &mut states);
-                    if let (false, Some((entity_id, topic))) = (pressed, wake) {
-                        pressed = true;
-                        println!(
-                            "press    {entity_id} (as Home Assistant would: \"wake\" on {topic})"
-                        );
-                        let _ = client.publish(topic, QoS::AtLeastOnce, false, "wake").await;
-                    }
-                }
+                viewer.device_config(&p.topic, &p.payload).await;
             }
-            Packet::Publish(p) => {
-                let Some(w) = states.get_mut(&p.topic) else {
-                    continue;
-                };
-                if !w.snapshot && w.last.as_deref() == Some(&p.payload[..]) {
-                    continue;
-                }
-                w.last = Some(p.payload.to_vec());
-                if w.snapshot {
-                    match std::fs::write(&snapshot_file, &p.payload) {
-                        Ok(()) => println!(
-                            "state    {}: a {}-byte JPEG, saved to {}",
-                            w.label,
-                            p.payload.len(),
-                            snapshot_file.display()
-                        ),
-                        Err(e) => println!(
-                            "state    {}: a {}-byte JPEG (cannot save it: {e})",
-                            w.label,
-                            p.payload.len()
-                        ),
-                    }
-                } else if w.picture {
-                    println!("state    {}: a {}-byte JPEG", w.label, p.payload.len());
-                } else if !p.payload.is_empty() {
-                    let value = String::from_utf8_lossy(&p.payload);
-                    println!(
-                        "state    {}: {value}{}{}",
-                        w.label,
-                        if w.unit.is_empty() { "" } else { " " },
-                        w.unit
-                    );
-                }
-            }
+            Packet::Publish(p) => viewer.state(&p.topic, &p.payload),
             _ => {}
+        }
+    }
+}
+
+/// What the demo's viewer has seen, as Home Assistant would hold it.
+struct Viewer {
+    client: AsyncClient,
+    snapshot_file: PathBuf,
+    /// The state topics of the entities shown, and what each last showed.
+    states: HashMap<String, Watched>,
+    /// Discovery is sent again when something changes (firmware learnt, a sensor appears); only
+    /// entities not shown yet are printed.
+    shown: HashSet<String>,
+    pressed: bool,
+}
+
+impl Viewer {
+    /// A device's discovery config: its entities and triggers, each shown once; the first Wake
+    /// button pressed.
+    async fn device_config(&mut self, topic: &str, payload: &[u8]) {
+        let Ok(config) = serde_json::from_slice::<Value>(payload) else {
+            return;
+        };
+        let device = config["device"]["name"].as_str().unwrap_or("?");
+        let Some(components) = config["components"].as_object() else {
+            return;
+        };
+        for (key, c) in components {
+            if !self.shown.insert(format!("{topic} {key}")) {
+                continue;
+            }
+            let wake = show_component(device, c, &mut self.states);
+            if let (false, Some((entity_id, topic))) = (self.pressed, wake) {
+                self.pressed = true;
+                println!("press    {entity_id} (as Home Assistant would: \"wake\" on {topic})");
+                let _ = self
+                    .client
+                    .publish(topic, QoS::AtLeastOnce, false, "wake")
+                    .await;
+            }
+        }
+    }
+
+    /// A state message: printed when it changes what an entity shows.
+    fn state(&mut self, topic: &str, payload: &[u8]) {
+        let Some(w) = self.states.get_mut(topic) else {
+            return;
+        };
+        if !w.snapshot && w.last.as_deref() == Some(payload) {
+            return;
+        }
+        w.last = Some(payload.to_vec());
+        if w.snapshot {
+            match std::fs::write(&self.snapshot_file, payload) {
+                Ok(()) => println!(
+                    "state    {}: a {}-byte JPEG, saved to {}",
+                    w.label,
+                    payload.len(),
+                    self.snapshot_file.display()
+                ),
+                Err(e) => println!(
+                    "state    {}: a {}-byte JPEG (cannot save it: {e})",
+                    w.label,
+                    payload.len()
+                ),
+            }
+        } else if w.picture {
+            println!("state    {}: a {}-byte JPEG", w.label, payload.len());
+        } else if !payload.is_empty() {
+            let value = String::from_utf8_lossy(payload);
+            let space = if w.unit.is_empty() { "" } else { " " };
+            println!("state    {}: {value}{space}{}", w.label, w.unit);
         }
     }
 }

@@ -45,7 +45,9 @@ pub mod discovery;
 pub mod logging;
 pub mod mac;
 pub mod protocol;
+pub mod secret;
 pub mod service;
 pub mod simulator;
 #[doc(hidden)]
 pub mod test_support;
+pub mod topic;

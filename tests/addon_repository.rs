@@ -299,16 +299,9 @@ fn service() -> MqttService {
     serde_json::from_value(serde_json::json!({"host": "core-mosquitto", "port": 1883})).unwrap()
 }
 
-#[test]
-fn the_default_options_and_every_option_are_read_by_the_binary() {
-    // The defaults, as the Supervisor writes them on first start.
-    let defaults = serde_json::to_string_pretty(&manifest()["options"]).unwrap();
-    let config = addon::parse(&defaults, "options.json", &service(), &Shares::default())
-        .expect("the defaults are valid");
-    assert!(config.cameras.is_empty() && config.discover_unknown);
-
-    // One value for each schema key: the binary knows them all (it refuses unknown keys).
-    let all = serde_json::json!({
+/// One value for each key of the add-on's schema.
+fn every_option() -> serde_json::Value {
+    serde_json::json!({
         "cameras": [{"mac": "5CC5638AE24C", "name": "Driveway", "area": "Garden"}],
         "discover_unknown": false,
         "discover_max": 3,
@@ -335,7 +328,19 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
         "archive": true,
         "archive_keep_days": 7,
         "archive_max_size_mb": 500,
-    });
+    })
+}
+
+#[test]
+fn the_default_options_and_every_option_are_read_by_the_binary() {
+    // The defaults, as the Supervisor writes them on first start.
+    let defaults = serde_json::to_string_pretty(&manifest()["options"]).unwrap();
+    let config = addon::parse(&defaults, "options.json", &service(), &Shares::default())
+        .expect("the defaults are valid");
+    assert!(config.cameras.is_empty() && config.discover_unknown);
+
+    // One value for each schema key: the binary knows them all (it refuses unknown keys).
+    let all = every_option();
     let schema = keys(&manifest()["schema"]);
     let given: Vec<String> = all.as_object().unwrap().keys().cloned().collect();
     let mut sorted = schema.clone();
@@ -383,9 +388,18 @@ fn the_default_options_and_every_option_are_read_by_the_binary() {
         cams.client_key.as_deref(),
         Some(Path::new("/ssl/cams/client.key"))
     );
-    // The archive is off by default, and off says off.
+}
+
+#[test]
+fn archive_off_says_off_and_every_log_level_offered_is_taken() {
     let off = serde_json::json!({"archive": false, "archive_keep_days": 3});
-    let config = addon::parse(&off.to_string(), "options.json", &service(), &shares).unwrap();
+    let config = addon::parse(
+        &off.to_string(),
+        "options.json",
+        &service(),
+        &Shares::default(),
+    )
+    .unwrap();
     assert!(config.archive.is_none());
     // The log levels offered are the ones the binary takes.
     let levels = manifest()["schema"]["log_level"]

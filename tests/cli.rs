@@ -155,6 +155,22 @@ fn a_killed_bridge_is_marked_offline_by_its_last_will() {
     assert_eq!(offline.text(), "offline");
 }
 
+/// The oldest and newest Home Assistant releases tested (`2025.4`, `2026.11`): named once, in
+/// scripts/ha-test's `HA_VERSIONS`.
+fn tested_range() -> (String, String) {
+    let ha_test =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ha-test")).unwrap();
+    let versions: Vec<&str> = ha_test
+        .lines()
+        .find_map(|l| l.strip_prefix("HA_VERSIONS=("))
+        .expect("scripts/ha-test names HA_VERSIONS")
+        .split('"')
+        .filter_map(|v| v.split(':').next().filter(|v| v.starts_with("20")))
+        .collect();
+    let minor = |v: &str| v.rsplit_once('.').unwrap().0.to_string();
+    (minor(versions[0]), minor(versions[versions.len() - 1]))
+}
+
 #[test]
 fn the_blueprints_name_what_the_bridge_publishes() {
     // Their behaviour is tested in a real Home Assistant (tests/ha/test_blueprints.py); this
@@ -170,19 +186,8 @@ fn the_blueprints_name_what_the_bridge_publishes() {
         (text, y)
     };
     let defaults = solarcam_bridge::config::Config::parse("", "test", None).unwrap();
-    // The supported releases are named once, in scripts/ha-test; the oldest is what the
-    // blueprints require, and the README states the range.
-    let ha_test =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ha-test")).unwrap();
-    let versions: Vec<&str> = ha_test
-        .lines()
-        .find_map(|l| l.strip_prefix("HA_VERSIONS=("))
-        .expect("scripts/ha-test names HA_VERSIONS")
-        .split('"')
-        .filter_map(|v| v.split(':').next().filter(|v| v.starts_with("20")))
-        .collect();
-    let minor = |v: &str| v.rsplit_once('.').unwrap().0.to_string();
-    let (oldest, newest) = (minor(versions[0]), minor(versions[versions.len() - 1]));
+    // The oldest supported release is what the blueprints require, and the README states the range.
+    let (oldest, newest) = tested_range();
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(

@@ -411,6 +411,25 @@ fn compose(
         .expect("docker compose or docker-compose is needed for this test")
 }
 
+/// A compose project of the test's own, taken down (with its volumes) when dropped.
+struct ComposeProject<'a> {
+    dir: &'a Path,
+    name: &'a str,
+    env: &'a [(&'a str, String)],
+}
+
+impl ComposeProject<'_> {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        compose(self.dir, self.name, self.env, args)
+    }
+}
+
+impl Drop for ComposeProject<'_> {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", "--volumes", "--timeout", "5"]);
+    }
+}
+
 #[test]
 #[ignore = "needs Docker, docker compose and the images of packaging/container/test.sh"]
 fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
@@ -429,19 +448,12 @@ fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
         // No SOLARCAM_IMAGE: the published multi-arch name, as a user runs it (build.sh tags this
         // machine's image with it, so nothing is pulled).
     ];
-    struct Down<'a>(&'a Path, &'a str, &'a [(&'a str, String)]);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = compose(
-                self.0,
-                self.1,
-                self.2,
-                &["down", "--volumes", "--timeout", "5"],
-            );
-        }
-    }
-    let up = compose(dir.path(), &project, &env, &["up", "-d"]);
-    let _down = Down(dir.path(), &project, &env);
+    let compose_project = ComposeProject {
+        dir: dir.path(),
+        name: &project,
+        env: &env,
+    };
+    let up = compose_project.run(&["up", "-d"]);
     assert!(
         up.status.success(),
         "{}",
@@ -464,19 +476,14 @@ fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
     assert_eq!(config.json()["device"]["model"], "SC211");
 
     let stop = Instant::now();
-    let out = compose(dir.path(), &project, &env, &["stop", "--timeout", "10"]);
+    let out = compose_project.run(&["stop", "--timeout", "10"]);
     let took = stop.elapsed();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let logs = compose(
-        dir.path(),
-        &project,
-        &env,
-        &["logs", "--no-color", "solarcam-bridge"],
-    );
+    let logs = compose_project.run(&["logs", "--no-color", "solarcam-bridge"]);
     let logs = String::from_utf8_lossy(&logs.stdout);
     assert!(
         logs.contains("container mode, running as UID 65532"),
@@ -486,12 +493,7 @@ fn the_compose_example_brings_up_mosquitto_and_the_bridge() {
     eprintln!("docker compose stop (both services): {took:?}");
 
     // `down` takes away what `up` made: containers, network and volumes.
-    let down = compose(
-        dir.path(),
-        &project,
-        &env,
-        &["down", "--volumes", "--timeout", "5"],
-    );
+    let down = compose_project.run(&["down", "--volumes", "--timeout", "5"]);
     assert!(
         down.status.success(),
         "{}",

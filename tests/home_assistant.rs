@@ -7,6 +7,10 @@ use common::*;
 use serde_json::json;
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the discovery table as Home Assistant must receive it, one literal per entity"
+)]
 fn every_entity_is_announced_with_exact_topic_and_json_retained() {
     let broker = Mosquitto::start();
     let (_bridge, _ha) = start_bridge(&broker, &config_for(&broker, ""));

@@ -112,3 +112,51 @@ fn an_envelope_whose_image_is_not_its_image_size_is_refused_and_the_last_picture
         jpeg()
     );
 }
+
+/// Snapshot topics named after each camera and one status and alarm topic for the site: the
+/// status's `<topic>/<MAC>` form cannot be a snapshot's `farm/<camera>/pic` (`pic` is no MAC), so
+/// the set is accepted, and every kind is read from its own topic.
+#[test]
+fn snapshot_topics_per_camera_beside_one_shared_status_topic_are_accepted_and_read() {
+    let broker = Mosquitto::start();
+    let topics =
+        "camera_topics:\n  snapshot: farm/+/pic\n  status: farm/status\n  alarm: farm/alert\n";
+    let (bridge, mut ha) = start_bridge(&broker, &config_for(&broker, topics));
+    let camera = Peer::connect(broker.port, &[]);
+    let now = std::time::SystemTime::now();
+    let mac = DRIVEWAY.parse().unwrap();
+    camera.publish(
+        "farm/driveway/pic",
+        solarcam_bridge::simulator::snapshot_envelope(mac, &jpeg(), now),
+        false,
+    );
+    assert_eq!(
+        wait_retained(broker.port, "solarcam/5CC5638AE24C/snapshot").payload,
+        jpeg()
+    );
+    camera.publish(
+        "farm/status",
+        r#"{"devMac": "5C:C5:63:8A:E2:4C", "battery": 77}"#,
+        false,
+    );
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/battery", "77");
+    camera.publish(
+        "farm/alert",
+        format!(r#"{{"mac":"{DRIVEWAY}","type":"PIR"}}"#),
+        false,
+    );
+    let event = ha.next_on("solarcam/5CC5638AE24C/alarm/event");
+    assert_eq!(event.json()["event_type"], "pir");
+    // The status's `/<MAC>` form is read as status.
+    camera.publish(
+        "farm/status/5CC5638AE24C",
+        r#"{"devMac": "5C:C5:63:8A:E2:4C", "battery": 76}"#,
+        false,
+    );
+    wait_retained_value(broker.port, "solarcam/5CC5638AE24C/battery", "76");
+    assert!(
+        !bridge.log().iter().any(|l| l.contains("overlaps")),
+        "{:?}",
+        bridge.log()
+    );
+}

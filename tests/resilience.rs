@@ -512,6 +512,28 @@ fn after_a_lost_connection_it_retries_at_once_then_backs_off_up_to_reconnect_max
     ]);
 }
 
+/// What Home Assistant's broker passes on: the sequence number of each alarm's event, as it
+/// comes.
+fn alarm_sequence_numbers(
+    port: u16,
+) -> std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>> {
+    let seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>> =
+        std::sync::Arc::default();
+    let watched = seen.clone();
+    let opts = MqttOptions::new("ha-watcher", "127.0.0.1", port);
+    let (c, conn) = Client::new(opts, 1000);
+    let keep = c.clone();
+    subscribe_in_thread(&c, conn, &["solarcam/+/alarm/event"], move |p| {
+        let _ = &keep;
+        let event: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+        if let Some(seq) = event["seq"].as_u64() {
+            watched.lock().unwrap().insert(seq);
+        }
+        true
+    });
+    seen
+}
+
 /// Nothing lost, end to end: the bridge is stopped (SIGTERM, or killed with SIGKILL) while
 /// camera alarms stream in, so that it holds some read but not yet handled, and started again on
 /// the same state while they keep coming: every alarm's event reaches Home Assistant's broker
@@ -534,23 +556,7 @@ fn every_alarm_reaches_home_assistant_across(signal: &str, separate_camera_broke
     for m in &macs {
         config.push_str(&format!("  - mac: \"{m}\"\n"));
     }
-    // What Home Assistant's broker passes on: the sequence number of each alarm's event.
-    let seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>> =
-        std::sync::Arc::default();
-    {
-        let seen = seen.clone();
-        let opts = MqttOptions::new("ha-watcher", "127.0.0.1", ha_broker.port);
-        let (c, conn) = Client::new(opts, 1000);
-        let keep = c.clone();
-        subscribe_in_thread(&c, conn, &["solarcam/+/alarm/event"], move |p| {
-            let _ = &keep;
-            let event: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
-            if let Some(seq) = event["seq"].as_u64() {
-                seen.lock().unwrap().insert(seq);
-            }
-            true
-        });
-    }
+    let seen = alarm_sequence_numbers(ha_broker.port);
     let (mut bridge, _ha) = start_bridge(&ha_broker, &config);
     bridge.wait_log(&["subscribed"]);
     std::thread::sleep(solarcam_bridge::bridge::EVENT_SETTLE + Duration::from_millis(500));

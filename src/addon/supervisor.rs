@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::AddonError;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Where the Supervisor is reached from an add-on; `SUPERVISOR_URL` overrides it (tests).
 pub const DEFAULT_SUPERVISOR_URL: &str = "http://supervisor";

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::camera::Camera;
-use super::messages::Named;
 use super::reload::Clear;
+use super::sender::Incoming;
 use super::{Bridge, Counter};
 use crate::logging::Throttle;
 use crate::mac::Mac;
@@ -90,11 +90,11 @@ impl Bridge {
     pub(super) fn admit_unlisted(
         &mut self,
         topic: &str,
-        named: Named,
+        message: Incoming,
         mac: Mac,
         now: Instant,
     ) -> bool {
-        let what = named.what;
+        let what = message.what;
         let unlisted = || self.cameras.values().filter(|c| !c.configured).count();
         let why = if !self.config.discover_unknown {
             Some("discover_unknown is off".to_string())
@@ -125,7 +125,7 @@ impl Bridge {
             return false;
         }
         let mut cam = Camera::discovered(mac);
-        if let Some(dev_name) = named.dev_name {
+        if let Some(dev_name) = message.dev_name {
             cam.take_dev_name(mac, dev_name.to_string());
         }
         info!(

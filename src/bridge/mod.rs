@@ -16,184 +16,47 @@
 //! - `diagnostics.rs`: the bridge's counters and when they are published.
 //! - `reload.rs`: configuration changes, removed cameras, ghosts of earlier runs.
 
+mod action;
 mod admission;
 mod announce;
 mod camera;
 mod commands;
 mod diagnostics;
 mod messages;
+mod payload;
+mod presence;
 mod reload;
+mod reports;
+mod saved;
+mod sender;
+mod snapshots;
 mod timers;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 use crate::config::Config;
 use crate::discovery::{StateTopic, Topics};
 use crate::mac::Mac;
-use crate::protocol::CameraCommand;
 
+pub use action::{Action, ArchiveRequest, Event, Link, Publish, Qos};
 pub use admission::{MAX_DISMISSED, NEW_CAMERA_EVERY, REFUSALS_LOGGED_EVERY};
 pub use announce::{EVENT_SETTLE, MAX_HELD_EVENTS, REANNOUNCE_EVERY};
 pub use diagnostics::{Stats, DIAGNOSTICS_EVERY};
-pub use messages::ATTRIBUTION_WINDOW;
+pub use payload::{cut, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
+pub use saved::Saved;
+pub use sender::ATTRIBUTION_WINDOW;
+
+use payload::{awake_state, number_payload};
 
 use admission::Admission;
 use announce::{Announcing, HeldEvents, Reannounce};
 use camera::Camera;
 use diagnostics::{Counter, Diagnostics};
 use timers::{CameraTimer, TimerTable};
-
-/// Which broker connection an action goes to. With one broker both are the same connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Link {
-    /// The broker Home Assistant uses.
-    Ha,
-    /// The broker the cameras publish to.
-    Camera,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Qos {
-    AtMostOnce,
-    AtLeastOnce,
-}
-
-impl Link {
-    /// The QoS of what the bridge publishes on this link.
-    ///
-    /// Home Assistant's side gets QoS 0. Every message there is retained and the bridge publishes
-    /// all of them again (and sweeps ghosts) on each reconnect, so the one thing QoS 1 would add,
-    /// a resend of what was in the socket when a connection dropped, is already covered. What
-    /// QoS 1 would cost is measured: each PUBACK is a small segment the broker sends; the
-    /// bridge's kernel delays its ACK (up to 40 ms), and a broker with Nagle's algorithm on (stock
-    /// Mosquitto) holds the next camera message for the bridge until that ACK comes, so the
-    /// bridge's p99 was 44 ms on stock Mosquitto instead of 0.5 ms (BENCHMARKS.md). One QoS for
-    /// all of Home Assistant's messages also keeps them in order (configs, availability, states):
-    /// a broker queues QoS 1 behind its in-flight window but sends QoS 0 at once, so mixing them
-    /// reorders.
-    ///
-    /// Commands for cameras keep QoS 1: they are few, not retained, and not resent by anything
-    /// else.
-    pub fn qos(self) -> Qos {
-        match self {
-            Link::Ha => Qos::AtMostOnce,
-            Link::Camera => Qos::AtLeastOnce,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A connection is up (first time or again): subscribe, and publish what that side needs.
-    Connected(Link),
-    /// A connection dropped (the shell is reconnecting), and why.
-    Disconnected { link: Link, reason: String },
-    /// A message on any subscribed topic, from either connection.
-    Message {
-        topic: String,
-        payload: Bytes,
-        /// Delivered from the broker's store (sent before we subscribed), not live.
-        retain: bool,
-        /// Wall-clock time of receipt, for the "last status" and "last seen" timestamps.
-        received: SystemTime,
-    },
-    /// A new, valid configuration (the file changed).
-    ConfigReloaded(Box<Config>),
-    /// The file changed but is not valid (or is gone): the running configuration stays, and Home
-    /// Assistant shows the problem until a valid file arrives.
-    ConfigRejected { file: String, errors: Vec<String> },
-    /// A snapshot could not be archived (disk full, read-only, the writer behind), and why.
-    ArchiveFailed(Arc<dyn std::error::Error + Send + Sync>),
-    /// The bridge is stopping: say so while the connection is still up.
-    Shutdown,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Publish {
-    pub link: Link,
-    pub topic: String,
-    pub payload: Bytes,
-    pub qos: Qos,
-    pub retain: bool,
-}
-
-impl Publish {
-    /// A message on `link`, at that link's QoS.
-    pub fn new(link: Link, topic: String, payload: Bytes, retain: bool) -> Self {
-        Publish {
-            link,
-            topic,
-            payload,
-            qos: link.qos(),
-            retain,
-        }
-    }
-
-    /// A command for a camera: never to be dropped, whatever else is.
-    pub fn is_command(&self) -> bool {
-        self.link == Link::Camera
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Subscribe {
-        link: Link,
-        filters: Vec<String>,
-    },
-    Unsubscribe {
-        link: Link,
-        filters: Vec<String>,
-    },
-    Publish(Publish),
-    /// What must survive a restart changed: keep it (atomically) in the state directory.
-    SaveState(Saved),
-    /// Keep this snapshot in the archive (only when `archive` is configured).
-    Archive(ArchiveRequest),
-    /// The broker settings changed: once the actions before this one are out (on the old
-    /// connections), close them and connect again with the configuration's settings.
-    Reconnect,
-}
-
-/// A snapshot for the archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveRequest {
-    /// The camera's folder in the archive: its name, as an id (`Driveway` → `driveway`).
-    pub camera: String,
-    pub jpeg: Bytes,
-    /// When it was taken: the time the camera gives (newer firmware), else when it arrived.
-    pub taken: SystemTime,
-    /// The first snapshot after an alarm.
-    pub alarm: bool,
-}
-
-/// What the bridge remembers across restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Saved {
-    /// Cameras that appeared by themselves: their entities are not ghosts at the next start.
-    #[serde(default)]
-    pub discovered: Vec<Mac>,
-    /// Commands waiting for a sleeping camera to wake.
-    #[serde(default)]
-    pub pending: BTreeMap<Mac, Vec<CameraCommand>>,
-    /// Unlisted cameras deleted in Home Assistant or removed from the file, oldest first: their
-    /// messages no longer make them devices (see [`MAX_DISMISSED`]).
-    #[serde(default)]
-    pub dismissed: Vec<Mac>,
-    /// What cameras' snapshots call them (`devName`): their model, an unlisted camera's name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub dev_names: BTreeMap<Mac, String>,
-    /// This release announced every device in one message (device discovery), after moving
-    /// what earlier releases announced entity by entity. Absent from their state files.
-    #[serde(default)]
-    pub device_discovery: bool,
-}
 
 pub struct Bridge {
     config: Config,
@@ -223,14 +86,6 @@ pub struct Bridge {
     /// timeout visits only the cameras whose time has come.
     timers: TimerTable,
 }
-
-/// Home Assistant drops a text state longer than this (and logs an error): text states are cut
-/// to it, the whole text going to the entity's attributes.
-pub const MAX_STATE_CHARS: usize = 255;
-
-/// A text kept as an attribute is cut to this: attributes are stored with every state change,
-/// and Home Assistant's recorder refuses (and warns about) attributes over 16 KiB.
-pub const MAX_ATTRIBUTE_CHARS: usize = 4096;
 
 fn topics_of(config: &Config) -> Topics {
     Topics {
@@ -520,35 +375,6 @@ impl Bridge {
         self.actions
             .push_back(Action::Publish(Publish::new(link, topic, payload, retain)));
     }
-}
-
-/// `text` whole if it has at most `max` characters, else its first `max - 1` and "…".
-pub fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some(_) => {
-            let end = text
-                .char_indices()
-                .nth(max - 1)
-                .map_or(text.len(), |(i, _)| i);
-            format!("{}…", &text[..end])
-        }
-    }
-}
-
-/// The Awake sensor's state.
-fn awake_state(awake: bool) -> Bytes {
-    Bytes::from_static(crate::discovery::awake_word(awake).as_bytes())
-}
-
-/// A camera timer was set for `at`: the earliest one moves up if need be.
-/// `87` rather than `87.0`; `3.95` as it came.
-fn number_payload(v: f64) -> Bytes {
-    Bytes::from(if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    })
 }
 
 #[cfg(test)]

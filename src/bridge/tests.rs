@@ -3,8 +3,10 @@
 
 use super::*;
 use crate::discovery::{CameraEntity, CameraInfo, Diagnostic};
+pub(super) use crate::protocol::CameraCommand;
 use crate::test_support::jpeg;
 use std::time::Duration;
+pub(super) use std::time::SystemTime;
 
 const DRIVEWAY: &str = "5CC5638AE24C";
 const BARN: &str = "5CC5638AE24D";

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 use super::codec::{
-    self, ConnectCode, Inbound, Outbound, OutgoingAliases, ReadError, Reason, Version, Will,
+    self, Connect, ConnectCode, Inbound, Outbound, OutgoingAliases, ReadError, Reason, Version,
+    Will,
 };
 use super::message::Message;
 use super::session::{limits, packet_size, Admission, Kick, Online, State};
@@ -86,6 +87,22 @@ struct Handler {
     writer: JoinHandle<Option<OwnedWriteHalf>>,
 }
 
+/// Why a CONNECT is refused, if it is: the login first, then what the broker does not take.
+fn refusal(shared: &Shared, connect: &Connect, peer: SocketAddr) -> Option<ConnectCode> {
+    if !shared.logs_in(connect, peer) {
+        Some(ConnectCode::BadLogin)
+    } else if connect.authentication_method {
+        Some(ConnectCode::BadAuthenticationMethod)
+    } else if connect.user_properties > limits::USER_PROPERTIES {
+        Some(ConnectCode::QuotaExceeded)
+    } else if connect.client_id.is_empty() && connect.version == Version::V4 && !connect.clean_start
+    {
+        Some(ConnectCode::ClientIdNotValid)
+    } else {
+        None
+    }
+}
+
 impl Handler {
     /// CONNECT first, within 10 s, and at most [`MAX_CONNECT`] bytes: nothing larger is read from
     /// a client that has not logged in. Then the password, the client id, and the session.
@@ -114,18 +131,7 @@ impl Handler {
             }
         };
         let version = connect.version;
-        let refusal = if !shared.logs_in(&connect, peer) {
-            Some(ConnectCode::BadLogin)
-        } else if connect.authentication_method {
-            Some(ConnectCode::BadAuthenticationMethod)
-        } else if connect.user_properties > limits::USER_PROPERTIES {
-            Some(ConnectCode::QuotaExceeded)
-        } else if connect.client_id.is_empty() && version == Version::V4 && !connect.clean_start {
-            Some(ConnectCode::ClientIdNotValid)
-        } else {
-            None
-        };
-        if let Some(code) = refusal {
+        if let Some(code) = refusal(&shared, &connect, peer) {
             refuse(&mut writer, version, code).await;
             return None;
         }

@@ -4,27 +4,31 @@
 //! YAML (unknown keys and wrong types are caught there, with serde's own line); then `validate.rs`
 //! turns them into the typed [`Config`], collecting every semantic error (a bad MAC, a duplicate,
 //! a bad URL) with the line `locate.rs` finds it on, so `check-config` can list them all at once.
-//! `url.rs` reads broker URLs (and keeps credentials out of messages), `secret.rs` holds passwords.
+//! `broker.rs` holds the brokers' settings, `url.rs` reads broker URLs (and keeps credentials out
+//! of messages), and `security.rs` warns of secrets exposed on the way.
 
+mod broker;
 mod locate;
 mod raw;
-mod secret;
+mod security;
+
 #[cfg(test)]
 mod tests;
 mod url;
 mod validate;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::mac::Mac;
 use crate::protocol::CameraTopics;
 
+pub use crate::secret::Secret;
+pub use broker::{BrokerConfig, EmbeddedBroker, Mqtt};
 pub use defaults::*;
 pub(crate) use locate::without_position;
-pub use secret::Secret;
+pub use security::{BrokerKey, SecurityWarning};
 pub(crate) use url::bracketed;
 pub use url::{is_loopback, redact_userinfo, BrokerUrl};
 pub use validate::{parse_duration, parse_size};
@@ -135,85 +139,6 @@ impl Level {
     }
 }
 
-/// Home Assistant's broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mqtt {
-    /// Another process's, at a URL.
-    Remote(BrokerConfig),
-    /// The embedded broker (see [`crate::broker`]), run by this process.
-    Embedded(EmbeddedBroker),
-}
-
-impl Mqtt {
-    /// The broker at a URL, unless the embedded one is configured.
-    pub fn remote(&self) -> Option<&BrokerConfig> {
-        match self {
-            Mqtt::Remote(b) => Some(b),
-            Mqtt::Embedded(_) => None,
-        }
-    }
-}
-
-/// The embedded broker: where it listens, and the one login it accepts (the bridge's own).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmbeddedBroker {
-    pub listen: SocketAddr,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// Where the password was read from, when from a file (checked for who can read it).
-    pub password_file: Option<PathBuf>,
-    /// Clients without a login are taken even on a non-loopback `listen`.
-    pub allow_anonymous: bool,
-    /// The bridge's client id on it.
-    pub client_id: String,
-    pub reconnect_max: Duration,
-}
-
-impl EmbeddedBroker {
-    /// How the bridge connects to it once it listens on `bound` (with the port the system chose
-    /// for port 0): on loopback when it listens on every address.
-    pub fn client(&self, bound: SocketAddr) -> BrokerConfig {
-        let host = if bound.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            bound.ip().to_string()
-        };
-        BrokerConfig {
-            url: BrokerUrl::tcp(host, bound.port()),
-            username: self.username.clone(),
-            password: self.password.clone(),
-            password_file: None,
-            client_id: self.client_id.clone(),
-            ca_file: None,
-            client_cert: None,
-            client_key: None,
-            alpn: Vec::new(),
-            reconnect_max: self.reconnect_max,
-        }
-    }
-}
-
-/// A broker at a URL, and how to log in to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerConfig {
-    pub url: BrokerUrl,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// Where the password was read from, when from a file (checked for who can read it).
-    pub password_file: Option<PathBuf>,
-    pub client_id: String,
-    /// PEM file with the CA certificates to trust for `mqtts://`; the system's roots when absent.
-    pub ca_file: Option<PathBuf>,
-    /// A client certificate (PEM) and its key, for brokers that ask for one.
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-    /// Protocol names offered in the TLS handshake (ALPN): AWS IoT Core takes MQTT on port 443
-    /// only with `x-amzn-mqtt-ca`. Empty: none offered.
-    pub alpn: Vec<String>,
-    /// The longest wait between two connection attempts (the wait doubles from 0.5 s up to it).
-    pub reconnect_max: Duration,
-}
-
 /// Where and how much of the snapshots the archive keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveConfig {
@@ -306,31 +231,6 @@ impl Config {
         Ok(config)
     }
 
-    /// Secrets exposed on the way: a password sent in plaintext to another machine, password and
-    /// key files any user can read. Warnings, not errors: a trusted LAN may be a choice.
-    pub fn security_warnings(&self) -> Vec<SecurityWarning> {
-        let mut out = Vec::new();
-        let brokers = [self.mqtt.remote(), self.camera_mqtt.as_ref()];
-        for (key, b) in [BrokerKey::Mqtt, BrokerKey::CameraMqtt]
-            .into_iter()
-            .zip(brokers)
-        {
-            let Some(b) = b else { continue };
-            if b.password.is_some() && !b.url.tls && !is_loopback(&b.url.host) {
-                out.push(SecurityWarning::Plaintext {
-                    key,
-                    host: b.url.host.clone(),
-                });
-            }
-            readable_by_all(key, "password_file", &b.password_file, &mut out);
-            readable_by_all(key, "client_key", &b.client_key, &mut out);
-        }
-        if let Mqtt::Embedded(e) = &self.mqtt {
-            readable_by_all(BrokerKey::Mqtt, "password_file", &e.password_file, &mut out);
-        }
-        out
-    }
-
     /// Parses `text`; `file` names it in errors, `dir` resolves relative `password_file`s.
     pub fn parse(text: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErrors> {
         let fail = |errors| ConfigErrors {
@@ -377,74 +277,6 @@ impl Config {
             "{cams}, {broker}, {cam_broker}, {unlisted}, {topics}, discovery under {}/",
             self.discovery_prefix
         )
-    }
-}
-
-/// Warns when a secret's file can be read by any user.
-fn readable_by_all(
-    key: BrokerKey,
-    what: &'static str,
-    path: &Option<PathBuf>,
-    out: &mut Vec<SecurityWarning>,
-) {
-    #[cfg(unix)]
-    if let Some(path) = path {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
-        if mode & 0o004 != 0 {
-            out.push(SecurityWarning::ReadableByAll {
-                key,
-                what,
-                path: path.clone(),
-            });
-        }
-    }
-}
-
-/// Which broker section of the file a warning is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BrokerKey {
-    Mqtt,
-    CameraMqtt,
-}
-
-impl std::fmt::Display for BrokerKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            BrokerKey::Mqtt => "mqtt",
-            BrokerKey::CameraMqtt => "camera_mqtt",
-        })
-    }
-}
-
-/// A secret exposed on the way (see [`Config::security_warnings`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecurityWarning {
-    /// The broker's password goes to another machine without TLS.
-    Plaintext { key: BrokerKey, host: String },
-    /// A file holding a secret (`password_file`, `client_key`) any user may read.
-    ReadableByAll {
-        key: BrokerKey,
-        what: &'static str,
-        path: PathBuf,
-    },
-}
-
-impl std::fmt::Display for SecurityWarning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecurityWarning::Plaintext { key, host } => write!(
-                f,
-                "{key}: the password is sent to {host} without encryption (mqtt://); anyone on \
-                 the way can read it. Use mqtts:// if the broker offers TLS"
-            ),
-            SecurityWarning::ReadableByAll { key, what, path } => write!(
-                f,
-                "{key}.{what}: any user on this machine can read {}; run `chmod o-r {}`",
-                path.display(),
-                path.display()
-            ),
-        }
     }
 }
 

@@ -14,7 +14,7 @@ pub use claim::{find_mac, find_mac_in, BadMac};
 pub use command::{CameraCommand, UnknownCommand};
 pub use json::{parse_object, MessageError};
 pub use status::StatusReport;
-pub use topic::{CameraTopic, CameraTopics, TopicKind};
+pub use topic::{CameraTopic, CameraTopics, Pattern, TopicKind};
 
 #[cfg(test)]
 mod tests;

@@ -315,3 +315,47 @@ fn a_signal_a_hair_below_zero_stays_in_range() {
     let m = parse_object(br#"{"rssi": -1.9685916290176483e-58}"#).unwrap();
     in_range(&StatusReport::read(&m)).unwrap();
 }
+
+/// A camera topic filter of one to three levels, from words that make overlaps likely: wildcards,
+/// a MAC, and words that are not one.
+fn topic_filter() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop::sample::select(vec![
+            "farm",
+            "pic",
+            "+",
+            "#",
+            "5CC5638AE24C",
+            "5c-c5-63-8a-e2-4c",
+        ]),
+        1..4,
+    )
+    .prop_map(|levels| levels.join("/"))
+    .prop_filter("a valid filter", |f| crate::topic::valid_filter(f))
+}
+
+proptest! {
+    /// Two kinds overlap exactly when some topic is read as both, as the reader decides: checked
+    /// on every topic of up to four levels of the filters' words, a MAC and a word that is not.
+    #[test]
+    fn kinds_overlap_exactly_when_a_topic_is_read_as_both(a in topic_filter(), b in topic_filter()) {
+        let t = CameraTopics::under("x")
+            .with(TopicKind::Snapshot, a.clone())
+            .with(TopicKind::Status, b.clone());
+        let words = ["farm", "pic", "5CC5638AE24C", "5c-c5-63-8a-e2-4c", "other"];
+        let mut topics: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let mut last = topics.clone();
+        for _ in 1..4 {
+            last = last.iter().flat_map(|p| words.iter().map(move |w| format!("{p}/{w}"))).collect();
+            topics.extend(last.iter().cloned());
+        }
+        let witness = topics
+            .iter()
+            .find(|topic| t.takes(TopicKind::Snapshot, topic) && t.takes(TopicKind::Status, topic));
+        prop_assert_eq!(
+            t.overlap(TopicKind::Snapshot, TopicKind::Status),
+            witness.is_some(),
+            "{} and {}: {:?}", a, b, witness
+        );
+    }
+}

@@ -7,8 +7,8 @@
 //! for cameras set to `home/gate/snapshot` and `home/barn/snapshot`): the payload's MAC says
 //! which camera, and a level matched by a wildcard is taken as the MAC when it is one.
 
-use crate::broker::topic::topic_matches;
 use crate::mac::Mac;
+use crate::topic::topic_matches;
 
 /// A kind of topic the camera's web page sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,10 +139,30 @@ impl CameraTopics {
             .collect()
     }
 
-    /// Every topic a kind's messages may come on: its filter, and its filter with a MAC level.
-    /// (Also what is checked for overlaps between kinds.)
-    pub fn extended(&self, kind: TopicKind) -> Vec<String> {
-        extended(self.get(kind))
+    /// Every topic [`CameraTopics::parse`] reads as `kind`: its filter, and its filter followed by
+    /// a MAC (`<topic>/<MAC>`). What is checked for overlaps between kinds.
+    pub fn claims(&self, kind: TopicKind) -> Vec<Pattern> {
+        let filter = self.get(kind);
+        let plain = Pattern::filter(filter);
+        if filter == "#" || filter.ends_with("/#") {
+            vec![plain]
+        } else {
+            vec![plain.clone(), plain.then_mac()]
+        }
+    }
+
+    /// Whether a message on `topic` is `kind`'s: read as it ([`CameraTopics::parse`]), or, for
+    /// the camera's own configuration requests, kept from every other kind.
+    pub fn takes(&self, kind: TopicKind, topic: &str) -> bool {
+        matched(self.get(kind), topic).is_some()
+    }
+
+    /// Whether some topic could be read as both `a` and `b`.
+    pub fn overlap(&self, a: TopicKind, b: TopicKind) -> bool {
+        let theirs = self.claims(b);
+        self.claims(a)
+            .iter()
+            .any(|x| theirs.iter().any(|y| x.overlaps(y)))
     }
 
     /// The topic a camera publishes `kind` on, its wildcards filled with its MAC (for the
@@ -169,12 +189,77 @@ impl std::fmt::Display for CameraTopics {
     }
 }
 
-/// `filter`, and `filter/+` unless the filter takes every level below it already.
+/// `filter`, and `filter/+` unless the filter takes every level below it already: what is
+/// subscribed to for a kind (the `+` level is then read only when it is a MAC).
 fn extended(filter: &str) -> Vec<String> {
     if filter == "#" || filter.ends_with("/#") {
         vec![filter.to_string()]
     } else {
         vec![filter.to_string(), format!("{filter}/+")]
+    }
+}
+
+/// A set of topics, level by level: an MQTT filter, possibly followed by one level that holds a
+/// MAC. The bridge reads `<topic>/<MAC>` as the kind of `<topic>` only when the last level is a
+/// MAC, and sends its commands on `<prefix>/Wake/<MAC>`: a level that must be a MAC meets only a
+/// wildcard or a level that reads as one, so `farm/status/<MAC>` and `farm/+/pic` never share a
+/// message (`pic` is no MAC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(Vec<Level>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Level {
+    Is(String),
+    /// `+`: any one level.
+    Any,
+    /// `#`: the rest, including nothing.
+    Rest,
+    /// One level that reads as a MAC, in any spelling the bridge accepts.
+    Mac,
+}
+
+impl Pattern {
+    /// The topics an MQTT filter matches.
+    pub fn filter(filter: &str) -> Pattern {
+        Pattern(
+            filter
+                .split('/')
+                .map(|l| match l {
+                    "+" => Level::Any,
+                    "#" => Level::Rest,
+                    l => Level::Is(l.to_string()),
+                })
+                .collect(),
+        )
+    }
+
+    /// These topics, each followed by a level holding a MAC.
+    pub fn then_mac(mut self) -> Pattern {
+        self.0.push(Level::Mac);
+        self
+    }
+
+    /// Whether some topic is in both.
+    pub fn overlaps(&self, other: &Pattern) -> bool {
+        let (mut x, mut y) = (self.0.iter(), other.0.iter());
+        loop {
+            match (x.next(), y.next()) {
+                (Some(Level::Rest), _) | (_, Some(Level::Rest)) | (None, None) => return true,
+                (Some(a), Some(b)) if a.meets(b) => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Level {
+    /// Whether one level of a topic can be both.
+    fn meets(&self, other: &Level) -> bool {
+        match (self, other) {
+            (Level::Is(a), Level::Is(b)) => a == b,
+            (Level::Mac, Level::Is(l)) | (Level::Is(l), Level::Mac) => l.parse::<Mac>().is_ok(),
+            _ => true,
+        }
     }
 }
 

@@ -177,8 +177,8 @@ fn reports_over_64_kib_are_refused_unread_and_counted() {
         )
     };
     let at_limit = json(0);
-    let at_limit = json(crate::bridge::messages::MAX_REPORT_BYTES - at_limit.len());
-    assert_eq!(at_limit.len(), crate::bridge::messages::MAX_REPORT_BYTES);
+    let at_limit = json(crate::bridge::reports::MAX_REPORT_BYTES - at_limit.len());
+    assert_eq!(at_limit.len(), crate::bridge::reports::MAX_REPORT_BYTES);
     on(
         &h.message("4GSolarCam/Status", at_limit.clone()),
         "solarcam/5CC5638AE24C/status",
@@ -187,7 +187,7 @@ fn reports_over_64_kib_are_refused_unread_and_counted() {
         &h.message("4GSolarCam/Alarm", at_limit),
         "solarcam/5CC5638AE24C/alarm/attributes",
     );
-    let over = json(crate::bridge::messages::MAX_REPORT_BYTES);
+    let over = json(crate::bridge::reports::MAX_REPORT_BYTES);
     assert!(h.message("4GSolarCam/Status", over.clone()).is_empty());
     assert!(h.message("4GSolarCam/Alarm", over).is_empty());
     assert_eq!(h.bridge.stats().rejected, 2);

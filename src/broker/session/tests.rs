@@ -1,6 +1,8 @@
 use super::*;
 use crate::broker::codec::NEVER;
+use std::sync::Arc;
 use std::sync::OnceLock;
+use tokio::sync::mpsc;
 
 /// The tests' clock: a fixed start, moved on by hand where time matters.
 fn t0() -> Instant {
