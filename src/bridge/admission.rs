@@ -26,12 +26,13 @@ pub const MAX_DISMISSED: usize = 256;
 /// What decides whether an unlisted camera becomes a device.
 #[derive(Debug)]
 pub(super) struct Admission {
-    /// Cameras not to be discovered again, oldest first (see [`super::Saved::dismissed`]).
-    pub(super) dismissed: VecDeque<Mac>,
+    /// Cameras not to be discovered again, oldest first (see [`super::Saved::dismissed`]), at
+    /// most [`MAX_DISMISSED`]: changed only through [`Admission::dismiss`], which keeps the cap.
+    dismissed: VecDeque<Mac>,
     /// When the last unlisted camera was added (they are added one per [`NEW_CAMERA_EVERY`]).
-    pub(super) last_added: Option<Instant>,
+    last_added: Option<Instant>,
     /// Refusals are logged once per [`REFUSALS_LOGGED_EVERY`], the others counted into the next.
-    pub(super) refusals: Throttle,
+    refusals: Throttle,
 }
 
 impl Admission {
@@ -43,6 +44,16 @@ impl Admission {
             }
             self.dismissed.push_back(mac);
         }
+    }
+
+    /// The cameras dismissed, oldest first.
+    pub(super) fn dismissed(&self) -> impl Iterator<Item = Mac> + '_ {
+        self.dismissed.iter().copied()
+    }
+
+    /// Forgets the dismissals of cameras `listed` again: the file decides for them now.
+    pub(super) fn forget(&mut self, listed: impl Fn(&Mac) -> bool) {
+        self.dismissed.retain(|m| !listed(m));
     }
 }
 

@@ -131,11 +131,13 @@ impl Bridge {
                     .or_insert_with(|| Camera::discovered(mac));
             }
         }
-        self.admission.dismissed = saved
-            .dismissed
-            .into_iter()
-            .filter(|m| !self.cameras.get(m).is_some_and(|c| c.configured))
-            .collect();
+        // Through `dismiss`, so that a state file holding more than the cap keeps only the
+        // newest, as a running bridge would have.
+        for mac in saved.dismissed {
+            if !self.cameras.get(&mac).is_some_and(|c| c.configured) {
+                self.admission.dismiss(mac);
+            }
+        }
         for (mac, dev_name) in saved.dev_names {
             if let Some(cam) = self.cameras.get_mut(&mac) {
                 cam.take_dev_name(mac, dev_name);
@@ -170,7 +172,7 @@ impl Bridge {
                 .filter(|(_, c)| !c.commands.is_empty())
                 .map(|(m, c)| (*m, c.commands.pending().to_vec()))
                 .collect(),
-            dismissed: self.admission.dismissed.iter().copied().collect(),
+            dismissed: self.admission.dismissed().collect(),
             dev_names: self
                 .cameras
                 .iter()

@@ -202,7 +202,7 @@ impl Bridge {
             self.remove_camera(mac);
         }
         // Listed again: the file decides now.
-        self.admission.dismissed.retain(|m| !listed.contains(m));
+        self.admission.forget(|m| listed.contains(m));
         let mut changed = Vec::new();
         for c in &new.cameras {
             match self.cameras.get_mut(&c.mac) {

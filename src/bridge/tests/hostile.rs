@@ -167,6 +167,34 @@ fn dismissed_cameras_survive_a_restart() {
 }
 
 #[test]
+fn a_state_file_with_more_dismissed_cameras_than_the_cap_keeps_the_newest() {
+    let macs: Vec<Mac> = (0..MAX_DISMISSED as u64 + 10)
+        .map(|i| format!("{:012X}", 0x0300_0000_0000u64 + i).parse().unwrap())
+        .collect();
+    let mut h = Harness::new(config("discover_unknown: true\n"));
+    h.bridge.restore(Saved {
+        dismissed: macs.clone(),
+        ..Saved::default()
+    });
+    h.event(Event::Connected(Link::Ha));
+    h.event(Event::Connected(Link::Camera));
+    // The next save writes what was kept: the newest MAX_DISMISSED, oldest first.
+    let stranger = "112233445566";
+    h.message("4GSolarCam/Status", status(stranger));
+    let e = Event::Message {
+        topic: format!("homeassistant/device/solarcam_{}/config", stranger.to_lowercase()),
+        payload: Bytes::new(),
+        retain: false,
+        received: h.wall,
+    };
+    let saved = saves(&h.event(e))[0].clone();
+    assert_eq!(saved.dismissed.len(), MAX_DISMISSED);
+    let mut expected = macs[11..].to_vec();
+    expected.push(stranger.parse().unwrap());
+    assert_eq!(saved.dismissed, expected);
+}
+
+#[test]
 fn reports_over_64_kib_are_refused_unread_and_counted() {
     let mut h = Harness::connected(two_cameras());
     let padding = |n: usize| "x".repeat(n);
