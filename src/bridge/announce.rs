@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, info};
 
-use super::{awake_state, Action, Bridge, CameraTimer, Counter, Link, Publish};
+use super::{awake_state, Bridge, CameraTimer, Link, Publish};
 use crate::discovery::{self, BridgeEntity, CameraEntity, DeviceConfig, StateTopic};
 use crate::mac::Mac;
 
@@ -105,12 +105,10 @@ impl Bridge {
 
     /// Every held event, at once: the bridge is stopping, and late is better than never.
     pub(super) fn release_all_events(&mut self) {
-        let held = self
-            .events
-            .held
-            .drain(..)
-            .flat_map(|(_, p)| p.map(Action::Publish));
-        self.actions.extend(held);
+        let held: Vec<Publish> = self.events.held.drain(..).flat_map(|(_, p)| p).collect();
+        for p in held {
+            self.send(p, true);
+        }
     }
 
     /// Discovery for every device, then availability, then every known state: what Home Assistant
@@ -211,13 +209,16 @@ impl Bridge {
             ),
             Publish::new(Link::Ha, self.topics.alarm_feed(), feed, false),
         ];
-        self.diagnostics.count(Counter::Published, 2);
         match self.events.release_at(mac, now) {
             Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
                 debug!("{mac}: alarm event held until Home Assistant has subscribed");
                 self.events.held.push_back((at, publish));
             }
-            _ => self.actions.extend(publish.map(Action::Publish)),
+            _ => {
+                for p in publish {
+                    self.send(p, true);
+                }
+            }
         }
     }
 
@@ -225,7 +226,9 @@ impl Bridge {
     pub(super) fn release_events(&mut self, now: Instant) {
         while self.events.next().is_some_and(|t| t <= now) {
             if let Some((_, publish)) = self.events.held.pop_front() {
-                self.actions.extend(publish.map(Action::Publish));
+                for p in publish {
+                    self.send(p, true);
+                }
             }
         }
         if self.events.all_until.is_some_and(|t| t <= now) {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::{Bridge, CameraTimer, Counter, Link};
+use super::{Bridge, CameraTimer, Link};
 use crate::discovery::StateTopic;
 use crate::mac::{Mac, MacError};
 use crate::protocol::CameraCommand;
@@ -67,8 +67,7 @@ impl Bridge {
 
     fn send_command(&mut self, mac: Mac, command: CameraCommand) {
         let topic = command.topic(&self.config.camera_topic_prefix, mac);
-        self.diagnostics.count(Counter::Published, 1);
-        self.push_publish(
+        self.publish(
             Link::Camera,
             topic,
             Bytes::from_static(command.payload().as_bytes()),

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{cut, Bridge, Link, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
+use super::{cut, Bridge, Link, Publish, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
 use crate::discovery::Diagnostic;
 use tracing::warn;
 
@@ -140,10 +140,11 @@ impl Bridge {
         let message = s.last_error.as_deref().map(|e| cut(e, MAX_ATTRIBUTE_CHARS));
         let attributes = serde_json::json!({ "message": message });
         let topic = self.topics.last_error_attributes();
-        self.push_publish(Link::Ha, topic, Bytes::from(attributes.to_string()), true);
+        let attributes = Bytes::from(attributes.to_string());
+        self.send(Publish::new(Link::Ha, topic, attributes, true), false);
         for (d, value) in values {
             let topic = self.topics.diagnostic(d);
-            self.push_publish(Link::Ha, topic, Bytes::from(value), true);
+            self.send(Publish::new(Link::Ha, topic, Bytes::from(value), true), false);
         }
     }
 }

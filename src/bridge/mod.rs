@@ -369,13 +369,17 @@ impl Bridge {
     }
 
     fn publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
-        self.diagnostics.count(Counter::Published, 1);
-        self.push_publish(link, topic, payload, retain);
+        self.send(Publish::new(link, topic, payload, retain), true);
     }
 
-    fn push_publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
-        self.actions
-            .push_back(Action::Publish(Publish::new(link, topic, payload, retain)));
+    /// Queues `p` for the shell. The one place "Published" is counted: everything the bridge
+    /// sends counts (`counted`) but the diagnostics' own states, whose counting would make the
+    /// diagnostics due again after each of their publications, for ever.
+    fn send(&mut self, p: Publish, counted: bool) {
+        if counted {
+            self.diagnostics.count(Counter::Published, 1);
+        }
+        self.actions.push_back(Action::Publish(p));
     }
 }
 

@@ -300,3 +300,46 @@ fn by_default_a_snapshot_up_to_30_s_after_an_alarm_is_its_picture() {
         );
     }
 }
+
+#[test]
+fn published_counts_every_publish_but_the_diagnostics_own() {
+    // Held alarm events (released later), an awake camera's command, a sleeping camera's wake,
+    // a snapshot, a status, and the diagnostics: "Published" is what went out, less the
+    // diagnostics' own states.
+    let mut h = Harness::new(two_cameras());
+    let mut sent = Vec::new();
+    sent.extend(h.event(Event::Connected(Link::Ha)));
+    sent.extend(h.event(Event::Connected(Link::Camera)));
+    let alarm = Event::Message {
+        topic: "4GSolarCam/Alarm".into(),
+        payload: Bytes::from(format!(r#"{{"mac":"{BARN}","type":"PIR"}}"#)),
+        retain: false,
+        received: h.wall,
+    };
+    sent.extend(h.event(alarm));
+    sent.extend(h.event(snapshot_event(&h, DRIVEWAY)));
+    let status = Event::Message {
+        topic: "4GSolarCam/Status".into(),
+        payload: Bytes::from(format!(r#"{{"devMac":"{DRIVEWAY}","battery":80}}"#)),
+        retain: false,
+        received: h.wall,
+    };
+    sent.extend(h.event(status));
+    for (camera, word) in [(DRIVEWAY, "status"), (BARN, "reboot")] {
+        let press = Event::Message {
+            topic: format!("solarcam/{camera}/command"),
+            payload: Bytes::from(word),
+            retain: false,
+            received: h.wall,
+        };
+        sent.extend(h.event(press));
+    }
+    h.now += EVENT_SETTLE + DIAGNOSTICS_EVERY;
+    h.bridge.handle_timeout(h.now);
+    sent.extend(h.drain());
+    let all = all_publishes(sent.clone()).len() as u64;
+    let counted = publishes(sent).len() as u64;
+    assert!(all > counted, "the diagnostics were published too");
+    assert!(counted > 20);
+    assert_eq!(h.bridge.stats().published, counted);
+}
