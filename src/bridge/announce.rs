@@ -299,10 +299,7 @@ impl Bridge {
                 StateTopic::Alarm,
                 on_off(self.timers.get(mac, CameraTimer::AlarmOff).is_some()),
             ),
-            (
-                StateTopic::Awake,
-                awake_state(self.timers.get(mac, CameraTimer::Asleep).is_some()),
-            ),
+            (StateTopic::Awake, awake_state(self.is_awake(mac))),
         ];
         states.extend(cam.retained_states());
         for (state, payload) in states {

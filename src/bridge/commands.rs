@@ -36,6 +36,7 @@ impl Bridge {
             (Err(e), _) => return self.refuse_command(topic, &e),
             (_, Err(e)) => return self.refuse_command(topic, &e),
         };
+        let awake = self.is_awake(mac);
         let Some(cam) = self.cameras.get_mut(&mac) else {
             // Only cameras Home Assistant was told of have buttons: anything else is a stray or a
             // forged command, and the camera broker is no place to pass it on to.
@@ -44,10 +45,6 @@ impl Bridge {
                  (not in the file, nor discovered)"
             ));
         };
-        let awake = self
-            .timers
-            .get(mac, CameraTimer::Asleep)
-            .is_some_and(|t| t > now);
         if command == CameraCommand::Wake || awake {
             info!("{} ({mac}): sending {command}", cam.name);
             return self.send_command(mac, command);

@@ -144,7 +144,10 @@ impl Bridge {
         self.send(Publish::new(Link::Ha, topic, attributes, true), false);
         for (d, value) in values {
             let topic = self.topics.diagnostic(d);
-            self.send(Publish::new(Link::Ha, topic, Bytes::from(value), true), false);
+            self.send(
+                Publish::new(Link::Ha, topic, Bytes::from(value), true),
+                false,
+            );
         }
     }
 }

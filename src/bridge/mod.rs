@@ -236,6 +236,19 @@ impl Bridge {
     /// Does what has come due: alarms off, cameras asleep, wakes retried or given up,
     /// diagnostics published.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.fire_camera_timers(now);
+        self.reannounce_if_due(now);
+        self.release_events(now);
+        if self.diagnostics.take_due(now) {
+            self.publish_diagnostics();
+        }
+        self.diagnostics.schedule(now);
+    }
+
+    /// The camera timers whose time has come, fired. Run before every event too, so that a
+    /// timer still set is one whose time has not come: "awake" is then only whether the camera's
+    /// Asleep timer is set ([`Bridge::is_awake`]), whoever asks and whenever.
+    fn fire_camera_timers(&mut self, now: Instant) {
         while let Some((mac, timer)) = self.timers.pop_due(now) {
             let Some(cam) = self.cameras.get(&mac) else {
                 continue;
@@ -249,15 +262,10 @@ impl Bridge {
                 CameraTimer::WakeUnanswered => self.wake_unanswered(mac, now),
             }
         }
-        self.reannounce_if_due(now);
-        self.release_events(now);
-        if self.diagnostics.take_due(now) {
-            self.publish_diagnostics();
-        }
-        self.diagnostics.schedule(now);
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) {
+        self.fire_camera_timers(now);
         match event {
             Event::Connected(Link::Ha) => {
                 self.ha_connected = true;

@@ -18,10 +18,10 @@ impl Bridge {
     /// waiting for it go out.
     pub(super) fn seen(&mut self, mac: Mac, received: SystemTime, now: Instant) {
         let timeout = self.awake_timeout(mac);
+        let was_awake = self.is_awake(mac);
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        let was_awake = self.timers.get(mac, CameraTimer::Asleep).is_some();
         self.timers.set(mac, CameraTimer::Asleep, now + timeout);
         let last_seen = humantime::format_rfc3339_seconds(received).to_string();
         cam.last_seen = Some(last_seen.clone());
@@ -41,6 +41,12 @@ impl Bridge {
             self.publish_state(mac, StateTopic::LastSeen, Bytes::from(last_seen));
         }
         self.send_pending(mac);
+    }
+
+    /// Whether `mac` is awake: heard from within its `awake_timeout`. Its Asleep timer is set
+    /// while it is, and due timers are fired before every event ([`Bridge::handle`]).
+    pub(super) fn is_awake(&self, mac: Mac) -> bool {
+        self.timers.get(mac, CameraTimer::Asleep).is_some()
     }
 
     pub(super) fn awake_timeout(&self, mac: Mac) -> Duration {

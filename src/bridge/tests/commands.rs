@@ -174,3 +174,31 @@ fn by_default_a_wake_waits_60_s_and_three_are_sent() {
         "{attrs}"
     );
 }
+
+#[test]
+fn a_press_that_comes_with_the_end_of_the_awake_time_finds_the_camera_asleep() {
+    // The press and the camera's Asleep timer are due at the same instant, the press handled
+    // first: the camera is asleep for the press as for its sensor, so the reboot waits for a wake.
+    let mut h = Harness::connected(two_cameras());
+    h.message("4GSolarCam/Status/5CC5638AE24C", "{}");
+    h.now += crate::config::DEFAULT_AWAKE_TIMEOUT;
+    let ps = h.message("solarcam/5CC5638AE24C/command", "reboot");
+    let topics: Vec<(&str, &[u8])> = ps
+        .iter()
+        .map(|p| (p.topic.as_str(), p.payload.as_ref()))
+        .collect();
+    assert!(
+        topics.contains(&("solarcam/5CC5638AE24C/awake", b"asleep".as_slice())),
+        "{topics:?}"
+    );
+    assert!(
+        topics.contains(&("4GSolarCam/Wake/5CC5638AE24C", b"wake".as_slice())),
+        "{topics:?}"
+    );
+    assert!(
+        !topics
+            .iter()
+            .any(|(t, _)| *t == "4GSolarCam/Config/5CC5638AE24C"),
+        "{topics:?}"
+    );
+}

@@ -182,7 +182,10 @@ fn a_state_file_with_more_dismissed_cameras_than_the_cap_keeps_the_newest() {
     let stranger = "112233445566";
     h.message("4GSolarCam/Status", status(stranger));
     let e = Event::Message {
-        topic: format!("homeassistant/device/solarcam_{}/config", stranger.to_lowercase()),
+        topic: format!(
+            "homeassistant/device/solarcam_{}/config",
+            stranger.to_lowercase()
+        ),
         payload: Bytes::new(),
         retain: false,
         received: h.wall,
