@@ -9,7 +9,8 @@ use tracing::{debug, info, warn};
 use super::camera::Camera;
 use super::reload::Clear;
 use super::sender::Incoming;
-use super::{Bridge, Counter};
+use super::Bridge;
+use crate::discovery::Counter;
 use crate::logging::Throttle;
 use crate::mac::Mac;
 

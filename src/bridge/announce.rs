@@ -177,9 +177,7 @@ impl Bridge {
     /// The bridge's own entities: the camera broker's link only when there is a separate one.
     pub(super) fn bridge_entities(&self) -> impl Iterator<Item = BridgeEntity> {
         let separate = self.config.camera_mqtt.is_some();
-        BridgeEntity::ALL
-            .into_iter()
-            .filter(move |e| separate || *e != BridgeEntity::CameraBroker)
+        BridgeEntity::all().filter(move |e| separate || *e != BridgeEntity::CameraBroker)
     }
 
     /// `ON`/`OFF` for the link to a separate camera broker (nothing with one broker).

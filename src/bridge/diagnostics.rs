@@ -1,32 +1,29 @@
 //! The bridge's own counters, and when they are published.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::{cut, Bridge, Link, Publish, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
-use crate::discovery::Diagnostic;
+use crate::discovery::{Counter, Diagnostic};
 use tracing::warn;
 
 /// Diagnostics are published at most this often.
 pub const DIAGNOSTICS_EVERY: Duration = Duration::from_secs(5);
 
-/// Counters for the log and the bridge's diagnostic sensors.
+/// The counters' values, for the log and the bridge's diagnostic sensors, and the last error.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub received: u64,
-    pub published: u64,
-    /// Payloads that could not be read or were refused (no JPEG, too large, not JSON…).
-    pub rejected: u64,
-    /// Payloads whose camera could not be told.
-    pub unattributed: u64,
-    /// Messages from unlisted cameras that were not made into devices.
-    pub refused_cameras: u64,
-    /// Connections lost (and then re-established by the shell).
-    pub reconnects: u64,
-    /// Snapshots the archive could not keep.
-    pub archive_failures: u64,
+    counts: HashMap<Counter, u64>,
     pub last_error: Option<String>,
+}
+
+impl Stats {
+    /// How many `counter` has counted since the start.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.counts.get(&counter).copied().unwrap_or(0)
+    }
 }
 
 /// The counters, and when they are next published: at most every [`DIAGNOSTICS_EVERY`], and only
@@ -39,18 +36,6 @@ pub(super) struct Diagnostics {
     /// A counter changed since they were last published or scheduled: they are scheduled when
     /// the event's handling ends, from the `now` that event brought (the core reads no clock).
     dirty: bool,
-}
-
-/// What the counters count (each one of [`Stats`]'s numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Counter {
-    Received,
-    Published,
-    Rejected,
-    Unattributed,
-    RefusedCameras,
-    Reconnects,
-    ArchiveFailures,
 }
 
 impl Diagnostics {
@@ -66,17 +51,7 @@ impl Diagnostics {
     /// Counts `n` more of `counter`. Each counter but `Published` makes the diagnostics due: their
     /// own publication counts as published, which would make them due again, for ever.
     pub(super) fn count(&mut self, counter: Counter, n: u64) {
-        let s = &mut self.stats;
-        let value = match counter {
-            Counter::Received => &mut s.received,
-            Counter::Published => &mut s.published,
-            Counter::Rejected => &mut s.rejected,
-            Counter::Unattributed => &mut s.unattributed,
-            Counter::RefusedCameras => &mut s.refused_cameras,
-            Counter::Reconnects => &mut s.reconnects,
-            Counter::ArchiveFailures => &mut s.archive_failures,
-        };
-        *value += n;
+        *self.stats.counts.entry(counter).or_insert(0) += n;
         if counter != Counter::Published {
             self.dirty = true;
         }
@@ -121,22 +96,16 @@ impl Bridge {
 
     pub(super) fn publish_diagnostics(&mut self) {
         let s = self.diagnostics.stats();
-        let values = [
-            (Diagnostic::Received, s.received.to_string()),
-            // Counted before these publishes; they are the bridge's bookkeeping, not its work.
-            (Diagnostic::Published, s.published.to_string()),
-            (Diagnostic::Rejected, s.rejected.to_string()),
-            (Diagnostic::Unattributed, s.unattributed.to_string()),
-            (Diagnostic::RefusedCameras, s.refused_cameras.to_string()),
-            (Diagnostic::Reconnects, s.reconnects.to_string()),
-            (Diagnostic::ArchiveFailures, s.archive_failures.to_string()),
-            (
-                Diagnostic::LastError,
-                s.last_error
-                    .as_deref()
-                    .map_or_else(|| "none".into(), |e| cut(e, MAX_STATE_CHARS)),
-            ),
-        ];
+        // "Published" as counted before these publishes: they are the bridge's bookkeeping.
+        let last_error = s
+            .last_error
+            .as_deref()
+            .map_or_else(|| "none".into(), |e| cut(e, MAX_STATE_CHARS));
+        let values: Vec<(Diagnostic, String)> = Counter::ALL
+            .iter()
+            .map(|&c| (Diagnostic::Counter(c), s.get(c).to_string()))
+            .chain([(Diagnostic::LastError, last_error)])
+            .collect();
         let message = s.last_error.as_deref().map(|e| cut(e, MAX_ATTRIBUTE_CHARS));
         let attributes = serde_json::json!({ "message": message });
         let topic = self.topics.last_error_attributes();

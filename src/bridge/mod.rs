@@ -52,10 +52,11 @@ pub use sender::ATTRIBUTION_WINDOW;
 
 use payload::{awake_state, number_payload};
 
+use crate::discovery::Counter;
 use admission::Admission;
 use announce::{Announcing, HeldEvents, Reannounce};
 use camera::Camera;
-use diagnostics::{Counter, Diagnostics};
+use diagnostics::Diagnostics;
 use timers::{CameraTimer, TimerTable};
 
 pub struct Bridge {

@@ -172,7 +172,7 @@ impl Bridge {
                 old.camera_broker(),
             ]
             .into_iter()
-            .chain(Diagnostic::ALL.map(|d| old.diagnostic(d)));
+            .chain(Diagnostic::all().map(|d| old.diagnostic(d)));
             for topic in bridge_states {
                 self.publish(Link::Ha, topic, Bytes::new(), true);
             }

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::warn;
 
-use super::{Bridge, Counter};
+use super::Bridge;
+use crate::discovery::Counter;
 use crate::mac::Mac;
 use crate::protocol::BadMac;
 

@@ -110,9 +110,7 @@ fn publishes(actions: Vec<Action>) -> Vec<Publish> {
         .into_iter()
         .filter(|p| {
             p.topic != "solarcam/bridge/last_error/attributes"
-                && !Diagnostic::ALL
-                    .iter()
-                    .any(|d| p.topic == format!("solarcam/bridge/{}", d.key()))
+                && !Diagnostic::all().any(|d| p.topic == format!("solarcam/bridge/{}", d.key()))
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 //! survive renames and restarts; entity ids are set from the names ([`entity_id`]). Names never
 //! repeat the device name: Home Assistant prefixes it itself.
 
+pub mod counter;
 pub mod entities;
 pub mod entity_id;
 pub mod payloads;
@@ -13,6 +14,7 @@ pub mod payloads;
 use crate::mac::{Mac, MacError};
 use crate::protocol::CameraCommand;
 
+pub use counter::Counter;
 pub use entities::{bridge_entity, camera_entity};
 pub use payloads::{
     alarm_trigger, bridge_device_config, camera_device, camera_device_config, trigger_key,
@@ -114,8 +116,7 @@ impl Topics {
 
     /// The bridge device's per-entity config topics of earlier releases.
     pub fn legacy_bridge_configs(&self) -> Vec<String> {
-        BridgeEntity::ALL
-            .into_iter()
+        BridgeEntity::all()
             .map(|e| self.config(e.component(), &self.bridge_node(), e.key()))
             .collect()
     }
@@ -208,74 +209,48 @@ pub enum BridgeEntity {
     Diagnostic(Diagnostic),
 }
 
+/// A diagnostic sensor of the bridge: a counter, or the last error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Diagnostic {
-    Received,
-    Published,
-    Rejected,
-    Unattributed,
-    /// Messages from cameras not in the file that were not made into devices (see
-    /// `discover_unknown`).
-    RefusedCameras,
-    Reconnects,
-    /// Snapshots the archive could not keep (disk full, read-only…).
-    ArchiveFailures,
+    Counter(Counter),
     LastError,
 }
 
 impl Diagnostic {
-    pub const ALL: [Diagnostic; 8] = [
-        Diagnostic::Received,
-        Diagnostic::Published,
-        Diagnostic::Rejected,
-        Diagnostic::Unattributed,
-        Diagnostic::RefusedCameras,
-        Diagnostic::Reconnects,
-        Diagnostic::ArchiveFailures,
-        Diagnostic::LastError,
-    ];
+    /// Every diagnostic sensor: the counters, then the last error.
+    pub fn all() -> impl Iterator<Item = Diagnostic> {
+        Counter::ALL
+            .iter()
+            .map(|&c| Diagnostic::Counter(c))
+            .chain([Diagnostic::LastError])
+    }
 
     pub fn key(self) -> &'static str {
         match self {
-            Diagnostic::Received => "messages_received",
-            Diagnostic::Published => "messages_published",
-            Diagnostic::Rejected => "payloads_rejected",
-            Diagnostic::Unattributed => "payloads_unattributed",
-            Diagnostic::RefusedCameras => "unlisted_cameras_refused",
-            Diagnostic::Reconnects => "reconnects",
-            Diagnostic::ArchiveFailures => "snapshots_not_archived",
+            Diagnostic::Counter(c) => c.key(),
             Diagnostic::LastError => "last_error",
         }
     }
 
     fn name(self) -> &'static str {
         match self {
-            Diagnostic::Received => "Messages received",
-            Diagnostic::Published => "Messages published",
-            Diagnostic::Rejected => "Payloads rejected",
-            Diagnostic::Unattributed => "Payloads unattributed",
-            Diagnostic::RefusedCameras => "Unlisted cameras refused",
-            Diagnostic::Reconnects => "Reconnects",
-            Diagnostic::ArchiveFailures => "Snapshots not archived",
+            Diagnostic::Counter(c) => c.name(),
             Diagnostic::LastError => "Last error",
         }
     }
 }
 
 impl BridgeEntity {
-    pub const ALL: [BridgeEntity; 11] = [
-        BridgeEntity::Connectivity,
-        BridgeEntity::CameraBroker,
-        BridgeEntity::ConfigProblem,
-        BridgeEntity::Diagnostic(Diagnostic::Received),
-        BridgeEntity::Diagnostic(Diagnostic::Published),
-        BridgeEntity::Diagnostic(Diagnostic::Rejected),
-        BridgeEntity::Diagnostic(Diagnostic::Unattributed),
-        BridgeEntity::Diagnostic(Diagnostic::RefusedCameras),
-        BridgeEntity::Diagnostic(Diagnostic::Reconnects),
-        BridgeEntity::Diagnostic(Diagnostic::ArchiveFailures),
-        BridgeEntity::Diagnostic(Diagnostic::LastError),
-    ];
+    /// Every entity of the bridge's device, in the order they are announced.
+    pub fn all() -> impl Iterator<Item = BridgeEntity> {
+        [
+            BridgeEntity::Connectivity,
+            BridgeEntity::CameraBroker,
+            BridgeEntity::ConfigProblem,
+        ]
+        .into_iter()
+        .chain(Diagnostic::all().map(BridgeEntity::Diagnostic))
+    }
 
     pub fn key(self) -> &'static str {
         match self {

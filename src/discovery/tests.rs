@@ -101,7 +101,7 @@ fn the_largest_device_config_fits_the_smallest_broker_limit_with_room() {
     let config = camera_device_config(&t, &info, CameraEntity::ALL.into_iter());
     let size = serde_json::to_vec(&config).unwrap().len();
     assert!(size < 12 * 1024, "{size} bytes");
-    let bridge = bridge_device_config(&t, BridgeEntity::ALL.into_iter(), &[]);
+    let bridge = bridge_device_config(&t, BridgeEntity::all(), &[]);
     assert!(serde_json::to_vec(&bridge).unwrap().len() < 8 * 1024);
 }
 

@@ -30,7 +30,7 @@ fn buttons_send_the_camera_command_on_its_topic() {
     assert!(h
         .message("solarcam/5CC5638AE24C/command", "explode")
         .is_empty());
-    assert_eq!(h.bridge.stats().rejected, 1);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 1);
 }
 
 fn commands_sent(ps: &[Publish]) -> Vec<(String, String)> {

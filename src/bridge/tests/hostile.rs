@@ -47,7 +47,7 @@ fn a_flood_of_random_macs_adds_one_camera_per_interval_and_never_more_than_disco
     assert_eq!(added, 3);
     assert_eq!(h.bridge.discovered().len(), 3);
     assert_eq!(writes, 3, "the state file is written once per camera added");
-    assert_eq!(h.bridge.stats().refused_cameras, 497);
+    assert_eq!(h.bridge.stats().get(Counter::RefusedCameras), 497);
 
     // Given time, never past discover_max (8).
     for i in 0..200u64 {
@@ -59,7 +59,7 @@ fn a_flood_of_random_macs_adds_one_camera_per_interval_and_never_more_than_disco
         h.bridge.discovered().len(),
         crate::config::DEFAULT_DISCOVER_MAX
     );
-    assert_eq!(h.bridge.stats().refused_cameras, 497 + 200 - 5);
+    assert_eq!(h.bridge.stats().get(Counter::RefusedCameras), 497 + 200 - 5);
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn discover_max_is_configurable_and_zero_admits_none() {
     let mut h = Harness::connected(config("discover_max: 0\n"));
     assert!(h.message("4GSolarCam/Status", status(STRANGER)).is_empty());
     assert!(h.bridge.discovered().is_empty());
-    assert_eq!(h.bridge.stats().refused_cameras, 1);
+    assert_eq!(h.bridge.stats().get(Counter::RefusedCameras), 1);
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn a_camera_deleted_in_home_assistant_is_forgotten_and_not_brought_back_by_its_m
     // Its next messages, long after, do not bring it back.
     h.advance(Duration::from_secs(60));
     assert!(h.message("4GSolarCam/Status", status(STRANGER)).is_empty());
-    assert_eq!(h.bridge.stats().refused_cameras, 1);
+    assert_eq!(h.bridge.stats().get(Counter::RefusedCameras), 1);
 
     // Listing it does.
     let listed = config(&format!(
@@ -221,7 +221,7 @@ fn reports_over_64_kib_are_refused_unread_and_counted() {
     let over = json(crate::bridge::reports::MAX_REPORT_BYTES);
     assert!(h.message("4GSolarCam/Status", over.clone()).is_empty());
     assert!(h.message("4GSolarCam/Alarm", over).is_empty());
-    assert_eq!(h.bridge.stats().rejected, 2);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 2);
     assert!(h.last_error().contains("rejected unread"));
 }
 
@@ -240,10 +240,10 @@ fn a_retained_command_is_not_obeyed_but_cleared() {
             retain: true,
         }]
     );
-    assert_eq!(h.bridge.stats().rejected, 1);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 1);
     // The clearing comes back to us as an empty command: ignored, not refused.
     assert!(h.message("solarcam/5CC5638AE24C/command", "").is_empty());
-    assert_eq!(h.bridge.stats().rejected, 1);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 1);
     // A live press still works.
     let ps = h.message("solarcam/5CC5638AE24C/command", "reboot");
     assert_eq!(ps.len(), 1);
@@ -257,7 +257,7 @@ fn a_command_for_a_camera_the_bridge_does_not_know_is_refused_even_with_discover
     assert!(h
         .message("solarcam/112233445566/command", "reboot")
         .is_empty());
-    assert_eq!(h.bridge.stats().rejected, 1);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 1);
     assert!(h.last_error().contains("not one of the bridge's cameras"));
 }
 
@@ -315,7 +315,7 @@ fn a_mac_field_that_is_not_a_mac_is_refused_and_never_given_to_the_only_camera()
     let forged = format!(r#"{{"devMac":"{}","battery":5}}"#, "Z".repeat(3000));
     let ps = h.message("4GSolarCam/Status", forged);
     assert!(ps.is_empty(), "nothing published: {ps:#?}");
-    assert_eq!(h.bridge.stats().rejected, 1);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 1);
     assert!(h.last_error().contains("refused"), "{}", h.last_error());
     assert!(h
         .last_error()
@@ -330,7 +330,7 @@ fn a_mac_field_that_is_not_a_mac_is_refused_and_never_given_to_the_only_camera()
         format!(r#"{{"deviceMac":12345,"image":"{img}"}}"#),
     );
     assert!(ps.is_empty(), "{ps:#?}");
-    assert_eq!(h.bridge.stats().rejected, 3);
+    assert_eq!(h.bridge.stats().get(Counter::Rejected), 3);
     // Empty or null MAC fields are "not told", not a false claim: the only camera's.
     let ps = h.message("4GSolarCam/Status", r#"{"devMac":"","battery":40}"#);
     assert_eq!(text(on(&ps, "solarcam/5CC5638AE24C/battery")), "40");
@@ -466,7 +466,7 @@ fn refused_cameras_are_logged_once_a_minute_and_all_counted() {
             refusals += 1;
             assert_eq!(logged(&h), line, "minute {minute}, +{}s", 5 * i);
         }
-        assert_eq!(h.bridge.stats().refused_cameras, refusals);
+        assert_eq!(h.bridge.stats().get(Counter::RefusedCameras), refusals);
         h.now = start + REFUSALS_LOGGED_EVERY;
     }
 }

@@ -63,7 +63,7 @@ fn reload_reconnects_only_for_broker_settings_and_says_offline_first() {
         h.bridge.config().mqtt.remote().map(|b| b.url.to_string()),
         Some("mqtt://10.0.0.3:1883".to_string())
     );
-    assert_eq!(h.bridge.stats().reconnects, 1);
+    assert_eq!(h.bridge.stats().get(Counter::Reconnects), 1);
 
     // A camera broker of their own: reconnect, but Home Assistant's broker is the same one, so
     // no "offline" there.
