@@ -1,6 +1,6 @@
 //! A virtual SC211, for trying the bridge without hardware and for tests.
 //!
-//! It behaves as PROTOCOL.md describes the real camera: it sleeps; `<prefix>/Wake/<MAC>` wakes it
+//! It behaves as `docs/PROTOCOL.md` describes the real camera: it sleeps; `<prefix>/Wake/<MAC>` wakes it
 //! and it publishes its status; while awake it answers `status` on `<prefix>/Status/<MAC>` and obeys
 //! `reboot`, `shutdown` and `upgrade` on `<prefix>/Config/<MAC>` (logging them), and ignores them
 //! while asleep; it publishes an alarm followed by a snapshot (a real JPEG after a binary header,

@@ -7,14 +7,20 @@
 //! a wake to retry, diagnostics to publish). No sockets, no clock, no tokio: every scenario is a
 //! unit test that runs in microseconds.
 //!
+//! - `action.rs`: the [`Event`]s the shell tells the core, the [`Action`]s it asks for.
 //! - `camera.rs`: what the bridge knows about one camera.
-//! - `messages.rs`: what the cameras publish (snapshot, alarm, status) and whose it is.
+//! - `messages.rs`: every message received, routed by topic; `snapshots.rs` and `reports.rs`
+//!   (alarms, status reports, configuration answers, on one skeleton) read the cameras';
+//!   `sender.rs` works out which camera sent one; `presence.rs` keeps whether it is awake.
 //! - `admission.rs`: unlisted cameras, admitted within bounds or refused; dismissed ones.
 //! - `commands.rs`: button presses, and the queue that holds them while a camera sleeps.
 //! - `announce.rs`: discovery, availability and states for Home Assistant; its birth messages;
 //!   alarm events held while it subscribes.
-//! - `diagnostics.rs`: the bridge's counters and when they are published.
+//! - `diagnostics.rs`: the counters' values and when they are published.
 //! - `reload.rs`: configuration changes, removed cameras, ghosts of earlier runs.
+//! - `timers.rs`: every camera's timers (alarm off, asleep, wake unanswered), in deadline order.
+//! - `saved.rs`: what is remembered across restarts; `payload.rs`: texts and numbers as Home
+//!   Assistant takes them.
 
 mod action;
 mod admission;

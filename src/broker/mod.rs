@@ -20,7 +20,7 @@
 //! ever printed, and a non-loopback address without a password refused unless anonymous access
 //! is asked for.
 //!
-//! - [`topic`]: topic names and filters.
+//! - [`crate::topic`] (outside it, since the configuration uses it too): topic names and filters.
 //! - [`message`]: the one form a message takes inside, whichever version brought it.
 //! - [`session`]: what it keeps (sessions, retained messages, delayed wills), each bounded.
 //! - [`codec`]: the edge: each connection's packets, read and written in its own version.

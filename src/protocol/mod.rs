@@ -1,5 +1,5 @@
 //! The SC211 camera's MQTT protocol: its topics, its commands, and tolerant readers for what it
-//! publishes (see `PROTOCOL.md` in the shared notes: the vendor documents topics, not payloads).
+//! publishes (see `docs/PROTOCOL.md`: the vendor documents topics, not payloads).
 
 mod alarm;
 mod claim;
