@@ -17,12 +17,10 @@ mod systemd;
 pub(crate) mod watcher;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sd_notify::NotifyState;
 use tracing::{info, warn};
 
-use crate::bridge::Event;
 use crate::broker::{Broker, BrokerError, BrokerSettings};
 use crate::config::{Config, Mqtt};
 use crate::logging::LogLevel;
@@ -92,14 +90,7 @@ pub async fn run_until(
     };
     let mut shell = Shell::start(path, config, ha_broker, log)?;
     shell.run(stop).await?;
-    info!("stopping: publishing offline");
-    shell.systemd.notify(&[NotifyState::Stopping]);
-    shell.bridge.handle(Event::Shutdown, Instant::now());
-    shell.flush_all();
-    // The last state written before the process ends: what is queued survives the stop.
-    shell.state.finish();
-    shell.links.close(STOP_FLUSH).await;
-    info!("stopped");
+    shell.stop().await;
     Ok(())
 }
 

@@ -32,11 +32,11 @@ pub(super) struct Shell {
     ha_broker: BrokerConfig,
     /// The core asked to reconnect (the broker settings changed).
     reconnect: bool,
-    pub(super) bridge: Bridge,
-    pub(super) links: Links,
+    bridge: Bridge,
+    links: Links,
     /// Where what the core remembers is written, off the main loop.
-    pub(super) state: StateWriter,
-    pub(super) systemd: Systemd,
+    state: StateWriter,
+    systemd: Systemd,
     /// Connected to Home Assistant's broker, and the last problem: what `health` and systemd's
     /// STATUS tell.
     standing: Standing,
@@ -208,7 +208,20 @@ impl Shell {
     }
 
     /// Everything the core has, room or not: at a stop or a reconnect, nothing may stay behind.
-    pub(super) fn flush_all(&mut self) {
+    /// The stop: systemd told, offline published, what the core still holds flushed, the last
+    /// state written (what is queued survives the stop), and the connections closed within
+    /// [`STOP_FLUSH`].
+    pub(super) async fn stop(mut self) {
+        info!("stopping: publishing offline");
+        self.systemd.notify(&[NotifyState::Stopping]);
+        self.bridge.handle(Event::Shutdown, Instant::now());
+        self.flush_all();
+        self.state.finish();
+        self.links.close(STOP_FLUSH).await;
+        info!("stopped");
+    }
+
+    fn flush_all(&mut self) {
         while let Some(action) = self.bridge.poll_action() {
             self.carry_out(action);
         }

@@ -244,19 +244,26 @@ impl BridgeProcess {
 
     /// Waits for a log line containing every one of `parts`.
     pub fn wait_log(&self, parts: &[&str]) -> String {
+        self.wait_log_nth(parts, 1)
+    }
+
+    /// Waits for the `n`-th log line (1-based) containing every one of `parts`: what happens
+    /// again (a reconnection) is not mistaken for its first time.
+    pub fn wait_log_nth(&self, parts: &[&str], n: usize) -> String {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
             if let Some(line) = self
                 .log()
                 .into_iter()
-                .find(|l| parts.iter().all(|p| l.contains(p)))
+                .filter(|l| parts.iter().all(|p| l.contains(p)))
+                .nth(n - 1)
             {
                 return line;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
-            "no log line with {parts:?}; log:\n{}",
+            "no log line {n} with {parts:?}; log:\n{}",
             self.log().join("\n")
         );
     }
