@@ -98,11 +98,16 @@ def test_the_alarm_blueprint_notifies_once_per_alarm_and_never_on_a_restart(stac
     stack.alarm(kind="tamper")
     expect(phone_rx, ["Tamper"])
     wait_until("5 runs that notified", lambda: runs_that_acted(stack.ha, "solarcam_alarms") == 5)
-    # Another camera's alarms are not this automation's.
+    # Another camera's alarms are not this automation's: Barn's PIR goes first, Driveway's after
+    # it, and only Driveway's is notified (by its title, not only its kind), in one more run.
     stack.alarm(BARN, kind="PIR")
     stack.alarm(kind="PIR")
     expect(phone_rx, ["Tamper", "Pir"])
+    assert phone_rx.notifications[1]["title"] == "Driveway", messages(phone_rx)
+    wait_until("6 runs that notified", lambda: runs_that_acted(stack.ha, "solarcam_alarms") >= 6)
+    # Home Assistant handles the two events in order: a run for Barn's would be counted by now.
     assert runs_that_acted(stack.ha, "solarcam_alarms") == 6
+    assert len(phone_rx.notifications) == 2, messages(phone_rx)
     assert not bridge_lines(stack.ha.log_text()), bridge_lines(stack.ha.log_text())
 
 
