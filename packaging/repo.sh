@@ -15,18 +15,26 @@
 #   rpm/                   dnf: the .rpm files (each signed), repodata/ with repomd.xml.asc
 #
 # Debian's tools make the indexes: apt-ftparchive (apt-utils) for apt, createrepo_c for dnf,
-# rpmsign for the packages. Origin and Label are "solarcam-bridge", so unattended-upgrades can be
+# rpmsign for the packages. Those missing are installed with apt-get (as root, or with sudo) on
+# the machine it runs on: apt-utils and gnupg always, createrepo-c and rpm only when .rpm files
+# are given. Without .rpm files it makes the apt repository alone (no rpm/ in OUT). Origin and Label are "solarcam-bridge", so unattended-upgrades can be
 # told to follow it ("origin=solarcam-bridge,label=solarcam-bridge").
 set -euo pipefail
 # No cd: the paths given are the caller's.
 . "$(dirname "$0")/lib.sh"
 
-need=()
-command -v apt-ftparchive >/dev/null || need+=(apt-utils)
-command -v createrepo_c >/dev/null || need+=(createrepo-c)
-command -v rpmsign >/dev/null || need+=(rpm)
-command -v gpg >/dev/null || need+=(gnupg)
-[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+# The build packages this run needs, from Debian, when missing (`rpm` true: the .rpm tools too).
+install_tools() {
+  local need=()
+  command -v apt-ftparchive >/dev/null || need+=(apt-utils)
+  command -v gpg >/dev/null || need+=(gnupg)
+  if [ "$1" = true ]; then
+    command -v createrepo_c >/dev/null || need+=(createrepo-c)
+    command -v rpmsign >/dev/null || need+=(rpm)
+  fi
+  [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+}
+install_tools "$([ "${1:-}" = "--sign-rpms" ] && echo true || echo false)"
 
 key=${REPO_KEY:-}
 if [ -z "$key" ]; then
@@ -63,10 +71,11 @@ for src in "$@"; do
   fi
 done
 [ ${#debs[@]} -gt 0 ] || { echo "no .deb among: $*" >&2; exit 1; }
-[ ${#rpms[@]} -gt 0 ] || { echo "no .rpm among: $*" >&2; exit 1; }
+# A folder given may hold .rpm files: their tools, now that they are known to be needed.
+[ ${#rpms[@]} -eq 0 ] || install_tools true
 
 rm -rf "$out"
-mkdir -p "$out/deb/pool/main" "$out/rpm"
+mkdir -p "$out/deb/pool/main"
 gpg --batch --export "$key" >"$out/solarcam-bridge.gpg"
 gpg --batch --armor --export "$key" >"$out/solarcam-bridge.asc"
 
@@ -95,11 +104,14 @@ archs=(amd64 arm64 armhf)
   sign --armor --detach-sign --output dists/stable/Release.gpg dists/stable/Release
 )
 
-# --- dnf
-cp "${rpms[@]}" "$out/rpm/"
-sign_rpms "$out"/rpm/*.rpm
-createrepo_c --quiet --general-compress-type=gz "$out/rpm" >/dev/null
-sign --armor --detach-sign --output "$out/rpm/repodata/repomd.xml.asc" "$out/rpm/repodata/repomd.xml"
+# --- dnf, when there are .rpm files
+if [ ${#rpms[@]} -gt 0 ]; then
+  mkdir -p "$out/rpm"
+  cp "${rpms[@]}" "$out/rpm/"
+  sign_rpms "$out"/rpm/*.rpm
+  createrepo_c --quiet --general-compress-type=gz "$out/rpm" >/dev/null
+  sign --armor --detach-sign --output "$out/rpm/repodata/repomd.xml.asc" "$out/rpm/repodata/repomd.xml"
+fi
 
 echo "== $out: ${#debs[@]} .deb, ${#rpms[@]} .rpm, signed by $key"
 for arch in "${archs[@]}"; do
