@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, info};
 
-use super::{awake_state, Bridge, CameraTimer, Link, Publish};
+use super::{awake_state, Bridge, BridgeTimer, CameraTimer, Link, Publish};
 use crate::discovery::{self, BridgeEntity, CameraEntity, DeviceConfig, StateTopic};
 use crate::mac::Mac;
 
@@ -39,7 +39,6 @@ pub(super) struct Announcing {
 #[derive(Debug, Default)]
 pub(super) struct Reannounce {
     last: Option<Instant>,
-    pub(super) due: Option<Instant>,
 }
 
 /// Alarm events held back while Home Assistant subscribes to what was just announced.
@@ -64,8 +63,17 @@ impl HeldEvents {
         (until > now).then_some(until)
     }
 
-    pub(super) fn next(&self) -> Option<Instant> {
+    /// When the first held event may go.
+    fn next(&self) -> Option<Instant> {
         self.held.front().map(|(t, _)| *t)
+    }
+
+    /// Forgets the settle times that passed.
+    pub(super) fn forget_settled(&mut self, now: Instant) {
+        if self.all_until.is_some_and(|t| t <= now) {
+            self.all_until = None;
+        }
+        self.cameras.retain(|_, t| *t > now);
     }
 }
 
@@ -76,28 +84,22 @@ impl Bridge {
     pub(super) fn on_birth(&mut self, now: Instant) {
         match self.reannounce.last {
             Some(last) if now.saturating_duration_since(last) < REANNOUNCE_EVERY => {
-                if self.reannounce.due.is_none() {
+                if self.timers.get_bridge(BridgeTimer::Reannounce).is_none() {
                     debug!(
                         "Home Assistant is online again within {}s: announcing once more then",
                         REANNOUNCE_EVERY.as_secs()
                     );
-                    self.reannounce.due = Some(last + REANNOUNCE_EVERY);
+                    let at = last + REANNOUNCE_EVERY;
+                    self.timers.set_bridge(BridgeTimer::Reannounce, Some(at));
                 }
             }
             _ => self.reannounce(now),
         }
     }
 
-    /// A birth message folded into a later announcement (see [`Bridge::on_birth`]): its time has
-    /// come.
-    pub(super) fn reannounce_if_due(&mut self, now: Instant) {
-        if self.reannounce.due.is_some_and(|t| t <= now) {
-            self.reannounce.due = None;
-            self.reannounce(now);
-        }
-    }
-
-    fn reannounce(&mut self, now: Instant) {
+    /// Every config and state again; also a birth message folded into a later announcement (see
+    /// [`Bridge::on_birth`]), when its time has come.
+    pub(super) fn reannounce(&mut self, now: Instant) {
         info!("Home Assistant is online: publishing discovery and states again");
         self.reannounce.last = Some(now);
         self.publish_everything(now);
@@ -109,6 +111,7 @@ impl Bridge {
         for p in held {
             self.send(p, true);
         }
+        self.schedule_held_events();
     }
 
     /// Discovery for every device, then availability, then every known state: what Home Assistant
@@ -211,6 +214,7 @@ impl Bridge {
             Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
                 debug!("{mac}: alarm event held until Home Assistant has subscribed");
                 self.events.held.push_back((at, publish));
+                self.schedule_held_events();
             }
             _ => {
                 for p in publish {
@@ -229,10 +233,13 @@ impl Bridge {
                 }
             }
         }
-        if self.events.all_until.is_some_and(|t| t <= now) {
-            self.events.all_until = None;
-        }
-        self.events.cameras.retain(|_, t| *t > now);
+        self.schedule_held_events();
+    }
+
+    /// The table's timer for the first held event: set to its time, or stopped when none waits.
+    fn schedule_held_events(&mut self) {
+        let next = self.events.next();
+        self.timers.set_bridge(BridgeTimer::HeldEvents, next);
     }
 
     /// A camera's device config: its entities and triggers in one retained message. Republished

@@ -1,7 +1,7 @@
 //! The bridge's own counters, and when they are published.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -26,13 +26,11 @@ impl Stats {
     }
 }
 
-/// The counters, and when they are next published: at most every [`DIAGNOSTICS_EVERY`], and only
-/// after something changed.
+/// The counters, and whether they changed since they were last published (their publication is
+/// the table's `BridgeTimer::Diagnostics`: at most every [`DIAGNOSTICS_EVERY`], after a change).
 #[derive(Debug, Default)]
 pub(super) struct Diagnostics {
     stats: Stats,
-    /// When they are next published; `None` while nothing changed.
-    due: Option<Instant>,
     /// A counter changed since they were last published or scheduled: they are scheduled when
     /// the event's handling ends, from the `now` that event brought (the core reads no clock).
     dirty: bool,
@@ -41,11 +39,6 @@ pub(super) struct Diagnostics {
 impl Diagnostics {
     pub(super) fn stats(&self) -> &Stats {
         &self.stats
-    }
-
-    /// When they are next to be published.
-    pub(super) fn due(&self) -> Option<Instant> {
-        self.due
     }
 
     /// Counts `n` more of `counter`. Each counter but `Published` makes the diagnostics due: their
@@ -63,21 +56,9 @@ impl Diagnostics {
         self.dirty = true;
     }
 
-    /// Whether they are due at `now`; then they are no longer.
-    pub(super) fn take_due(&mut self, now: Instant) -> bool {
-        if self.due.is_some_and(|t| t <= now) {
-            self.due = None;
-            self.dirty = false;
-            return true;
-        }
-        false
-    }
-
-    /// After an event: a change schedules the next publication, unless one is scheduled.
-    pub(super) fn schedule(&mut self, now: Instant) {
-        if std::mem::take(&mut self.dirty) && self.due.is_none() {
-            self.due = Some(now + DIAGNOSTICS_EVERY);
-        }
+    /// Whether a counter changed since this was last asked; then it has not.
+    pub(super) fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
     }
 }
 

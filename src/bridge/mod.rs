@@ -16,9 +16,11 @@
 //! - `commands.rs`: button presses, and the queue that holds them while a camera sleeps.
 //! - `announce.rs`: discovery, availability and states for Home Assistant; its birth messages;
 //!   alarm events held while it subscribes.
-//! - `diagnostics.rs`: the counters' values and when they are published.
+//! - `diagnostics.rs`: the counters' values, and whether they changed since published.
 //! - `reload.rs`: configuration changes, removed cameras, ghosts of earlier runs.
-//! - `timers.rs`: every camera's timers (alarm off, asleep, wake unanswered), in deadline order.
+//! - `timers.rs`: every deadline of the core (the cameras' alarm off, asleep, wake unanswered;
+//!   its own diagnostics, folded birth message and held events), in deadline order.
+//! - `output.rs`: every publish queued (and counted) for the shell.
 //! - `saved.rs`: what is remembered across restarts; `payload.rs`: texts and numbers as Home
 //!   Assistant takes them.
 
@@ -29,6 +31,7 @@ mod camera;
 mod commands;
 mod diagnostics;
 mod messages;
+mod output;
 mod payload;
 mod presence;
 mod reload;
@@ -63,7 +66,7 @@ use admission::Admission;
 use announce::{Announcing, HeldEvents, Reannounce};
 use camera::Camera;
 use diagnostics::Diagnostics;
-use timers::{CameraTimer, TimerTable};
+use timers::{BridgeTimer, CameraTimer, Timer, TimerTable};
 
 pub struct Bridge {
     config: Config,
@@ -229,50 +232,56 @@ impl Bridge {
 
     /// The next time [`Bridge::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.timers.next(),
-            self.diagnostics.due(),
-            self.reannounce.due,
-            self.events.next(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.timers.next()
     }
 
-    /// Does what has come due: alarms off, cameras asleep, wakes retried or given up,
-    /// diagnostics published.
+    /// Does what has come due: alarms off, cameras asleep, wakes retried or given up, a folded
+    /// birth message answered, held alarm events released, diagnostics published.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.fire_camera_timers(now);
-        self.reannounce_if_due(now);
-        self.release_events(now);
-        if self.diagnostics.take_due(now) {
-            self.publish_diagnostics();
+        self.fire_timers(now);
+        self.events.forget_settled(now);
+        if self.diagnostics.take_changed()
+            && self.timers.get_bridge(BridgeTimer::Diagnostics).is_none()
+        {
+            let at = now + DIAGNOSTICS_EVERY;
+            self.timers.set_bridge(BridgeTimer::Diagnostics, Some(at));
         }
-        self.diagnostics.schedule(now);
     }
 
-    /// The camera timers whose time has come, fired. Run before every event too, so that a
-    /// timer still set is one whose time has not come: "awake" is then only whether the camera's
-    /// Asleep timer is set ([`Bridge::is_awake`]), whoever asks and whenever.
-    fn fire_camera_timers(&mut self, now: Instant) {
-        while let Some((mac, timer)) = self.timers.pop_due(now) {
-            let Some(cam) = self.cameras.get(&mac) else {
-                continue;
-            };
+    /// The timers whose time has come, fired. Run before every event too, so that a timer still
+    /// set is one whose time has not come: "awake" is then only whether the camera's Asleep timer
+    /// is set ([`Bridge::is_awake`]), whoever asks and whenever.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_due(now) {
             match timer {
-                CameraTimer::AlarmOff => {
-                    debug!("{} ({mac}): alarm off", cam.name);
-                    self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"OFF"));
+                Timer::Camera(mac, timer) => self.camera_timer(mac, timer, now),
+                Timer::Bridge(BridgeTimer::Reannounce) => self.reannounce(now),
+                Timer::Bridge(BridgeTimer::HeldEvents) => self.release_events(now),
+                Timer::Bridge(BridgeTimer::Diagnostics) => {
+                    // What changed until now is in this publication.
+                    self.diagnostics.take_changed();
+                    self.publish_diagnostics();
                 }
-                CameraTimer::Asleep => self.fall_asleep(mac),
-                CameraTimer::WakeUnanswered => self.wake_unanswered(mac, now),
             }
         }
     }
 
+    fn camera_timer(&mut self, mac: Mac, timer: CameraTimer, now: Instant) {
+        let Some(cam) = self.cameras.get(&mac) else {
+            return;
+        };
+        match timer {
+            CameraTimer::AlarmOff => {
+                debug!("{} ({mac}): alarm off", cam.name);
+                self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"OFF"));
+            }
+            CameraTimer::Asleep => self.fall_asleep(mac),
+            CameraTimer::WakeUnanswered => self.wake_unanswered(mac, now),
+        }
+    }
+
     pub fn handle(&mut self, event: Event, now: Instant) {
-        self.fire_camera_timers(now);
+        self.fire_timers(now);
         match event {
             Event::Connected(Link::Ha) => {
                 self.ha_connected = true;
@@ -367,34 +376,6 @@ impl Bridge {
             link: Link::Camera,
             filters,
         });
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Output: what Home Assistant and the cameras are sent.
-
-    fn publish_state(&mut self, mac: Mac, state: StateTopic, payload: Bytes) {
-        self.publish(Link::Ha, self.topics.state(mac, state), payload, true);
-    }
-
-    fn publish_json<T: serde::Serialize>(&mut self, topic: String, value: &T) {
-        match serde_json::to_vec(value) {
-            Ok(json) => self.publish(Link::Ha, topic, Bytes::from(json), true),
-            Err(e) => warn!("{topic}: cannot serialise: {e}"),
-        }
-    }
-
-    fn publish(&mut self, link: Link, topic: String, payload: Bytes, retain: bool) {
-        self.send(Publish::new(link, topic, payload, retain), true);
-    }
-
-    /// Queues `p` for the shell. The one place "Published" is counted: everything the bridge
-    /// sends counts (`counted`) but the diagnostics' own states, whose counting would make the
-    /// diagnostics due again after each of their publications, for ever.
-    fn send(&mut self, p: Publish, counted: bool) {
-        if counted {
-            self.diagnostics.count(Counter::Published, 1);
-        }
-        self.actions.push_back(Action::Publish(p));
     }
 }
 

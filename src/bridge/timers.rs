@@ -1,6 +1,9 @@
-//! When each camera's timers run out, in one ordered set (quinn-proto's `TimerTable`, keyed by
-//! camera): the next deadline is its first entry, and a timeout visits only the cameras whose
-//! time has come, however many there are.
+//! Every deadline of the core, in one ordered set (quinn-proto's `TimerTable`, keyed by camera
+//! and by the bridge's own timers): the next deadline is its first entry, [`Bridge::poll_timeout`]
+//! asks nothing else, and a timeout visits only the cameras whose time has come, however many
+//! there are.
+//!
+//! [`Bridge::poll_timeout`]: super::Bridge::poll_timeout
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -19,10 +22,28 @@ pub(super) enum CameraTimer {
     WakeUnanswered,
 }
 
+/// The bridge's own timers, one of each at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum BridgeTimer {
+    /// The diagnostics are published (at most every `DIAGNOSTICS_EVERY`, after a change).
+    Diagnostics,
+    /// A birth message folded into a later announcement is answered.
+    Reannounce,
+    /// The first held alarm event may go.
+    HeldEvents,
+}
+
+/// A timer of the table: a camera's, or the bridge's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Timer {
+    Camera(Mac, CameraTimer),
+    Bridge(BridgeTimer),
+}
+
 #[derive(Debug, Default)]
 pub(super) struct TimerTable {
-    by_deadline: BTreeSet<(Instant, Mac, CameraTimer)>,
-    deadlines: HashMap<(Mac, CameraTimer), Instant>,
+    by_deadline: BTreeSet<(Instant, Timer)>,
+    deadlines: HashMap<Timer, Instant>,
     /// Timers that ran out, ever: each is one visit to one camera.
     fired: u64,
 }
@@ -30,22 +51,17 @@ pub(super) struct TimerTable {
 impl TimerTable {
     /// When `mac`'s `timer` runs out; `None` when it is not set.
     pub(super) fn get(&self, mac: Mac, timer: CameraTimer) -> Option<Instant> {
-        self.deadlines.get(&(mac, timer)).copied()
+        self.deadline(Timer::Camera(mac, timer))
     }
 
     /// Sets (or moves) `mac`'s `timer` to `at`.
     pub(super) fn set(&mut self, mac: Mac, timer: CameraTimer, at: Instant) {
-        if let Some(old) = self.deadlines.insert((mac, timer), at) {
-            self.by_deadline.remove(&(old, mac, timer));
-        }
-        self.by_deadline.insert((at, mac, timer));
+        self.set_timer(Timer::Camera(mac, timer), at);
     }
 
     /// Stops `mac`'s `timer`; when it was set, its deadline.
     pub(super) fn stop(&mut self, mac: Mac, timer: CameraTimer) -> Option<Instant> {
-        let old = self.deadlines.remove(&(mac, timer))?;
-        self.by_deadline.remove(&(old, mac, timer));
-        Some(old)
+        self.stop_timer(Timer::Camera(mac, timer))
     }
 
     /// Stops every timer of a camera that is gone.
@@ -59,26 +75,64 @@ impl TimerTable {
         }
     }
 
-    /// The first deadline of all.
+    /// When the bridge's `timer` runs out; `None` when it is not set.
+    pub(super) fn get_bridge(&self, timer: BridgeTimer) -> Option<Instant> {
+        self.deadline(Timer::Bridge(timer))
+    }
+
+    /// Sets (or moves) the bridge's `timer` to `at`, or stops it (`None`).
+    pub(super) fn set_bridge(&mut self, timer: BridgeTimer, at: Option<Instant>) {
+        match at {
+            Some(at) => self.set_timer(Timer::Bridge(timer), at),
+            None => {
+                self.stop_timer(Timer::Bridge(timer));
+            }
+        }
+    }
+
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines.get(&timer).copied()
+    }
+
+    fn set_timer(&mut self, timer: Timer, at: Instant) {
+        if let Some(old) = self.deadlines.insert(timer, at) {
+            self.by_deadline.remove(&(old, timer));
+        }
+        self.by_deadline.insert((at, timer));
+    }
+
+    fn stop_timer(&mut self, timer: Timer) -> Option<Instant> {
+        let old = self.deadlines.remove(&timer)?;
+        self.by_deadline.remove(&(old, timer));
+        Some(old)
+    }
+
+    /// The first deadline of all: the core's next timeout.
     pub(super) fn next(&self) -> Option<Instant> {
-        self.by_deadline.first().map(|(at, _, _)| *at)
+        self.by_deadline.first().map(|(at, _)| *at)
     }
 
     /// The first timer run out by `now`, stopped.
-    pub(super) fn pop_due(&mut self, now: Instant) -> Option<(Mac, CameraTimer)> {
-        let &(at, mac, timer) = self.by_deadline.first()?;
+    pub(super) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        let &(at, timer) = self.by_deadline.first()?;
         if at > now {
             return None;
         }
         self.by_deadline.pop_first();
-        self.deadlines.remove(&(mac, timer));
-        self.fired += 1;
-        Some((mac, timer))
+        self.deadlines.remove(&timer);
+        if matches!(timer, Timer::Camera(..)) {
+            self.fired += 1;
+        }
+        Some(timer)
     }
 
+    /// How many camera timers are set (the bridge's own aside).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.deadlines.len()
+        self.deadlines
+            .keys()
+            .filter(|t| matches!(t, Timer::Camera(..)))
+            .count()
     }
 
     #[cfg(test)]
@@ -111,8 +165,14 @@ mod tests {
         assert_eq!(t.stop(a, CameraTimer::WakeUnanswered), Some(at(45)));
         assert_eq!(t.stop(a, CameraTimer::WakeUnanswered), None);
         assert_eq!(t.pop_due(at(59)), None);
-        assert_eq!(t.pop_due(at(100)), Some((a, CameraTimer::Asleep)));
-        assert_eq!(t.pop_due(at(100)), Some((b, CameraTimer::AlarmOff)));
+        assert_eq!(
+            t.pop_due(at(100)),
+            Some(Timer::Camera(a, CameraTimer::Asleep))
+        );
+        assert_eq!(
+            t.pop_due(at(100)),
+            Some(Timer::Camera(b, CameraTimer::AlarmOff))
+        );
         assert_eq!((t.pop_due(at(100)), t.next(), t.len()), (None, None, 0));
         t.set(a, CameraTimer::Asleep, at(1));
         t.set(a, CameraTimer::AlarmOff, at(2));

@@ -47,3 +47,37 @@ fn with_10000_cameras_a_timeout_with_one_timer_due_touches_one_camera() {
     let asleep = ps.iter().filter(|p| p.topic.ends_with("/awake")).count();
     assert_eq!((asleep, h.bridge.timers.len()), (10_000, 0));
 }
+
+#[test]
+fn a_shell_that_sleeps_until_poll_timeout_misses_nothing() {
+    // Every deadline is in the timer table: a held alarm event, a birth message folded into a
+    // later announcement, the diagnostics, a camera's alarm and sleep. Woken only when
+    // `poll_timeout` says, the shell sees each happen, and then sleeps for good.
+    let mut h = Harness::just_connected(two_cameras());
+    let alarm = format!(r#"{{"mac":"{DRIVEWAY}","type":"PIR"}}"#);
+    let held = h.message("4GSolarCam/Alarm", alarm);
+    assert!(!held.iter().any(|p| p.topic.ends_with("/alarm/event")));
+    h.message("homeassistant/status", "online");
+    h.message("homeassistant/status", "online"); // folded into one later announcement
+    let mut woken = Vec::new();
+    for _ in 0..100 {
+        let Some(at) = h.bridge.poll_timeout() else {
+            break;
+        };
+        assert!(at >= h.now, "a deadline in the past");
+        h.now = at;
+        h.bridge.handle_timeout(at);
+        woken.extend(all_publishes(h.drain()));
+    }
+    assert_eq!(h.bridge.poll_timeout(), None, "the table is not empty");
+    let sent = |topic: &str| woken.iter().filter(|p| p.topic == topic).count();
+    assert_eq!(sent("solarcam/5CC5638AE24C/alarm/event"), 1);
+    assert_eq!(sent("homeassistant/device/solarcam_5cc5638ae24c/config"), 1);
+    assert!(sent("solarcam/bridge/messages_received") >= 1);
+    assert!(woken
+        .iter()
+        .any(|p| p.topic == "solarcam/5CC5638AE24C/alarm" && &p.payload[..] == b"OFF"));
+    assert!(woken
+        .iter()
+        .any(|p| p.topic == "solarcam/5CC5638AE24C/awake" && &p.payload[..] == b"asleep"));
+}
