@@ -23,7 +23,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if e.path().is_dir() {
             out.extend(files_under(&e.path()));
-        } else {
+        } else if !e.file_name().to_string_lossy().starts_with('.') {
+            // Not the archive's `.<name>.tmp`, a file still being written: counting it made the
+            // test read a half-written archive now and then (seen once in 200 runs).
             out.push(e.path());
         }
     }
