@@ -201,10 +201,15 @@ def test_the_alarm_blueprint_times_from_alarm_to_phone_and_from_picture_to_phone
     assert len(to_alarm) >= 4, f"{held} of 6 alarms held"
     to_alarm.sort()
     to_picture.sort()
+    median_alarm, median_picture = to_alarm[len(to_alarm) // 2], to_picture[len(to_picture) // 2]
     print(f"\nHome Assistant {__version__}, {len(to_alarm)} alarms ({held} held after an "
-          f"announcement): alarm to notification median {to_alarm[len(to_alarm) // 2]:.0f} ms "
+          f"announcement): alarm to notification median {median_alarm:.0f} ms "
           f"(max {to_alarm[-1]:.0f}); picture to updated notification median "
-          f"{to_picture[len(to_picture) // 2]:.0f} ms (max {to_picture[-1]:.0f})")
+          f"{median_picture:.0f} ms (max {to_picture[-1]:.0f})")
+    # The README's promise, held to a bound far above the figures it states (tens of ms), so that
+    # a loaded machine passes and a notification that waits for something fails.
+    assert median_alarm < 1000, f"alarm to notification: median {median_alarm:.0f} ms"
+    assert median_picture < 1000, f"picture to updated notification: median {median_picture:.0f} ms"
 
 
 def health_automation(stack, phone, **inputs):
