@@ -62,3 +62,18 @@ pub fn hex(bytes: &[u8], sep: &str) -> String {
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// Every topic of one to `levels` levels made of `words`: the universe the overlap property
+/// tests search for a topic two kinds would both read.
+pub fn topics_of(words: &[&str], levels: usize) -> Vec<String> {
+    let mut topics: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    let mut last = topics.clone();
+    for _ in 1..levels {
+        last = last
+            .iter()
+            .flat_map(|p| words.iter().map(move |w| format!("{p}/{w}")))
+            .collect();
+        topics.extend(last.iter().cloned());
+    }
+    topics
+}

@@ -328,31 +328,26 @@ mod properties {
     /// A topic of up to four levels of [`WORDS`] that is two kinds', or one kind's and the
     /// bridge's (a command to a camera, or its own topics on the same broker).
     fn overlap_witness(t: &crate::protocol::CameraTopics) -> Option<String> {
-        let mut topics: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
-        let mut last = topics.clone();
-        for _ in 1..4 {
-            last = last
-                .iter()
-                .flat_map(|p| WORDS.iter().map(move |w| format!("{p}/{w}")))
-                .collect();
-            topics.extend(last.iter().cloned());
-        }
-        topics.into_iter().find(|topic| {
-            let kinds: Vec<TopicKind> = TopicKind::ALL
-                .into_iter()
-                .filter(|&k| t.takes(k, topic))
-                .collect();
-            let levels: Vec<&str> = topic.split('/').collect();
-            let command = |k: TopicKind| match levels[..] {
-                ["4GSolarCam", "Wake" | "Config", mac] => mac.parse::<crate::mac::Mac>().is_ok(),
-                ["4GSolarCam", "Status", mac] => {
-                    k != TopicKind::Status && mac.parse::<crate::mac::Mac>().is_ok()
-                }
-                _ => false,
-            };
-            let own = matches!(levels[0], "solarcam" | "homeassistant");
-            kinds.len() > 1 || kinds.iter().any(|&k| command(k) || own)
-        })
+        crate::test_support::topics_of(&WORDS, 4)
+            .into_iter()
+            .find(|topic| {
+                let kinds: Vec<TopicKind> = TopicKind::ALL
+                    .into_iter()
+                    .filter(|&k| t.takes(k, topic))
+                    .collect();
+                let levels: Vec<&str> = topic.split('/').collect();
+                let command = |k: TopicKind| match levels[..] {
+                    ["4GSolarCam", "Wake" | "Config", mac] => {
+                        mac.parse::<crate::mac::Mac>().is_ok()
+                    }
+                    ["4GSolarCam", "Status", mac] => {
+                        k != TopicKind::Status && mac.parse::<crate::mac::Mac>().is_ok()
+                    }
+                    _ => false,
+                };
+                let own = matches!(levels[0], "solarcam" | "homeassistant");
+                kinds.len() > 1 || kinds.iter().any(|&k| command(k) || own)
+            })
     }
 
     fn camera_topic() -> impl Strategy<Value = String> {

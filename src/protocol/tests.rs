@@ -343,12 +343,7 @@ proptest! {
             .with(TopicKind::Snapshot, a.clone())
             .with(TopicKind::Status, b.clone());
         let words = ["farm", "pic", "5CC5638AE24C", "5c-c5-63-8a-e2-4c", "other"];
-        let mut topics: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-        let mut last = topics.clone();
-        for _ in 1..4 {
-            last = last.iter().flat_map(|p| words.iter().map(move |w| format!("{p}/{w}"))).collect();
-            topics.extend(last.iter().cloned());
-        }
+        let topics = crate::test_support::topics_of(&words, 4);
         let witness = topics
             .iter()
             .find(|topic| t.takes(TopicKind::Snapshot, topic) && t.takes(TopicKind::Status, topic));

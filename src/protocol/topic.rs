@@ -144,7 +144,7 @@ impl CameraTopics {
     pub fn claims(&self, kind: TopicKind) -> Vec<Pattern> {
         let filter = self.get(kind);
         let plain = Pattern::filter(filter);
-        if filter == "#" || filter.ends_with("/#") {
+        if takes_every_level_below(filter) {
             vec![plain]
         } else {
             vec![plain.clone(), plain.then_mac()]
@@ -192,11 +192,16 @@ impl std::fmt::Display for CameraTopics {
 /// `filter`, and `filter/+` unless the filter takes every level below it already: what is
 /// subscribed to for a kind (the `+` level is then read only when it is a MAC).
 fn extended(filter: &str) -> Vec<String> {
-    if filter == "#" || filter.ends_with("/#") {
+    if takes_every_level_below(filter) {
         vec![filter.to_string()]
     } else {
         vec![filter.to_string(), format!("{filter}/+")]
     }
+}
+
+/// Whether `filter` ends in `#`, so that `<topic>/<MAC>` is one of its topics already.
+fn takes_every_level_below(filter: &str) -> bool {
+    filter == "#" || filter.ends_with("/#")
 }
 
 /// A set of topics, level by level: an MQTT filter, possibly followed by one level that holds a
