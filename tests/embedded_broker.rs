@@ -465,7 +465,10 @@ fn a_client_that_stops_reading_is_disconnected_and_the_bridge_goes_on() {
     done.next_on("test/done");
     let peak_kb = proc_kb(pid, "VmHWM:");
     eprintln!("bridge peak RSS {peak_kb} kB");
-    assert!(peak_kb < 96 << 10, "peak RSS {peak_kb} kB");
+    // Kept, the flood is 300 MB. Dropped, the peak is its 16 MB queue and the buffers around
+    // it plus what the allocator has not yet handed back: 36 to 100 MB over 13 runs (a debug
+    // build, 2 cores), so the bound sits between the two, well clear of both.
+    assert!(peak_kb < 200 << 10, "peak RSS {peak_kb} kB");
     // Still serving.
     let camera = Peer::connect(port, &[]);
     camera.publish(
