@@ -474,41 +474,84 @@ impl Tally {
 ///
 /// With the CPU time each process spent (last separate run), since on a small board they share
 /// the same cores.
-#[expect(
-    clippy::too_many_lines,
-    reason = "not yet split (issue 33): one measurement whose closures share its counters"
-)]
 fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut Vec<Row>) {
-    const CAMERAS: u64 = 1000;
-    let messages = scaled(20_000);
-    const WINDOW: usize = 500;
-    // Figures are medians of `repeats()` runs: a shared machine's rates vary by a quarter.
-    let (port, broker_pid) = (mosquitto.port, mosquitto.pid());
-    let macs: Vec<String> = (0..CAMERAS)
-        .map(|i| format!("{:012X}", 0x0011_0000_0000u64 + i))
-        .collect();
-    let me = std::process::id();
-    let kind = |i: usize| if i % 2 == 0 { "Alarm" } else { "Status" };
-    fn any(_: &str) -> bool {
-        true
+    let flood = Flood {
+        port: mosquitto.port,
+        messages: scaled(20_000),
+        macs: (0..1000u64)
+            .map(|i| format!("{:012X}", 0x0011_0000_0000u64 + i))
+            .collect(),
+    };
+    let pids = [mosquitto.pid(), bridge_pid, std::process::id()];
+    let separately = throughput_separately(&flood, pids);
+    let same_run = throughput_same_run(&flood);
+    let broker = broker.label();
+    for (title, run) in [("separately", separately), ("same run", same_run)] {
+        report_throughput(
+            rows,
+            &format!("throughput, {broker}, {title}"),
+            flood.messages,
+            &run,
+        );
     }
-    fn bridged(t: &str) -> bool {
-        t.ends_with("/status") || t.ends_with("/alarm/attributes")
+}
+
+/// One flood of camera messages at a broker, half alarms and half statuses from 1,000 cameras.
+struct Flood {
+    port: u16,
+    messages: usize,
+    macs: Vec<String>,
+}
+
+/// Each path's figures over the runs: the median rate, the fewest delivered, a note.
+struct Throughput {
+    rates: [f64; 3],
+    fewest: [usize; 3],
+    notes: [String; 3],
+}
+
+fn kind(i: usize) -> &'static str {
+    if i % 2 == 0 {
+        "Alarm"
+    } else {
+        "Status"
     }
-    // Publishes the flood, paced by the paths watched; then waits until each has everything or
-    // 2 s of silence. Returns each path's (delivered, messages per second).
-    let flood = |id: &str, topic_of: &dyn Fn(usize) -> String, paths: &[&Tally]| {
-        let (publisher, conn) = client(port, &format!("camera-flood-{id}"));
+}
+
+fn any(_: &str) -> bool {
+    true
+}
+
+fn bridged(t: &str) -> bool {
+    t.ends_with("/status") || t.ends_with("/alarm/attributes")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+impl Flood {
+    /// Publishes the flood, paced by the paths watched; then waits until each has everything or
+    /// 2 s of silence. Returns each path's (delivered, messages per second).
+    fn run(
+        &self,
+        id: &str,
+        topic_of: &dyn Fn(usize) -> String,
+        paths: &[&Tally],
+    ) -> Vec<(usize, f64)> {
+        const WINDOW: usize = 500;
+        let (publisher, conn) = client(self.port, &format!("camera-flood-{id}"));
         thread::spawn(move || drive(conn));
         let base: Vec<usize> = paths.iter().map(|t| t.got()).collect();
         let delivered = |p: usize| paths[p].got() - base[p];
         let slowest = || (0..paths.len()).map(delivered).min().unwrap_or(0);
         let start = Instant::now();
-        for i in 0..messages {
+        for i in 0..self.messages {
             while i >= slowest() + WINDOW {
                 thread::sleep(Duration::from_micros(100));
             }
-            let mac = &macs[i % macs.len()];
+            let mac = &self.macs[i % self.macs.len()];
             let payload = if i % 2 == 0 {
                 format!(r#"{{"mac":"{mac}","type":"PIR","seq":{i}}}"#)
             } else {
@@ -520,7 +563,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
         }
         let mut seen = slowest();
         let mut quiet_since = Instant::now();
-        while slowest() < messages && quiet_since.elapsed() < Duration::from_secs(2) {
+        while slowest() < self.messages && quiet_since.elapsed() < Duration::from_secs(2) {
             thread::sleep(Duration::from_millis(10));
             if slowest() != seen {
                 seen = slowest();
@@ -533,11 +576,17 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
                 let took = paths[p].last().duration_since(start).as_secs_f64();
                 (delivered(p), delivered(p) as f64 / took.max(1e-9))
             })
-            .collect::<Vec<_>>()
-    };
-    let cpus = || [cpu(broker_pid), cpu(bridge_pid), cpu(me)];
+            .collect()
+    }
+}
+
+/// Each path with the machine to itself, one after the other; with the CPU time of the broker,
+/// the bridge and the bench's clients (`pids`) in the last run.
+fn throughput_separately(flood: &Flood, pids: [u32; 3]) -> Throughput {
+    let port = flood.port;
+    let cpus = || pids.map(cpu);
     let cpu_note = |before: [Duration; 3], after: [Duration; 3]| {
-        let per_k = |i: usize| (after[i] - before[i]).as_secs_f64() * 1e6 / messages as f64;
+        let per_k = |i: usize| (after[i] - before[i]).as_secs_f64() * 1e6 / flood.messages as f64;
         format!(
             "; CPU per 1,000: broker {:.0} ms, bridge {:.0} ms, bench clients {:.0} ms",
             per_k(0),
@@ -545,12 +594,6 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
             per_k(2)
         )
     };
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-
-    // Separately, each path with the machine to itself.
     minimal_relay(port, "bench/relay-in/+", "bench/relay-out");
     type TopicOf = Box<dyn Fn(usize) -> String>;
     let paths: [(&str, TopicOf, Arc<Tally>); 3] = [
@@ -578,25 +621,33 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
         ),
     ];
     // A stock broker may still drop: each path's fewest deliveries over the runs are reported.
-    let mut fewest = [[messages; 3]; 2];
-    let mut separate: Vec<(Vec<f64>, String)> = vec![(Vec::new(), String::new()); 3];
+    let mut fewest = [flood.messages; 3];
+    let mut rates: [Vec<f64>; 3] = Default::default();
+    let mut notes: [String; 3] = Default::default();
     for rep in 0..repeats() {
         for (p, (id, topic_of, tally)) in paths.iter().enumerate() {
             thread::sleep(Duration::from_millis(300));
             let before = cpus();
-            let result = flood(&format!("{id}-{rep}"), topic_of.as_ref(), &[tally]);
-            let (got, rate) = result[0];
-            fewest[0][p] = fewest[0][p].min(got);
-            separate[p].0.push(rate);
+            let (got, rate) = flood.run(&format!("{id}-{rep}"), topic_of.as_ref(), &[tally])[0];
+            fewest[p] = fewest[p].min(got);
+            rates[p].push(rate);
             if rep == repeats() - 1 {
-                separate[p].1 = cpu_note(before, cpus());
+                notes[p] = cpu_note(before, cpus());
             }
         }
     }
+    Throughput {
+        rates: rates.map(median),
+        fewest,
+        notes,
+    }
+}
 
-    // In the same run: one flood, three paths watching it.
+/// One flood, watched at once by a direct subscriber, through the relay and through the bridge.
+fn throughput_same_run(flood: &Flood) -> Throughput {
+    let port = flood.port;
     minimal_relay(port, "4GSolarCam/+", "bench/relay-same-run");
-    let same_paths = [
+    let paths = [
         Tally::start(listen(port, "same-direct", &["4GSolarCam/+"]), any),
         Tally::start(listen(port, "same-relayed", &["bench/relay-same-run"]), any),
         Tally::start(
@@ -608,72 +659,59 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
             bridged,
         ),
     ];
-    let mut same: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let mut fewest = [flood.messages; 3];
+    let mut rates: [Vec<f64>; 3] = Default::default();
     for rep in 0..repeats() {
         thread::sleep(Duration::from_millis(300));
-        let watched: Vec<&Tally> = same_paths.iter().map(|t| t.as_ref()).collect();
-        let result = flood(
+        let watched: Vec<&Tally> = paths.iter().map(|t| t.as_ref()).collect();
+        let result = flood.run(
             &format!("same-run-{rep}"),
             &|i| format!("4GSolarCam/{}", kind(i)),
             &watched,
         );
         for (p, (got, rate)) in result.into_iter().enumerate() {
-            fewest[1][p] = fewest[1][p].min(got);
-            same[p].push(rate);
+            fewest[p] = fewest[p].min(got);
+            rates[p].push(rate);
         }
     }
+    Throughput {
+        rates: rates.map(median),
+        fewest,
+        notes: Default::default(),
+    }
+}
 
+/// A run's rows: each path's rate, the relay against the broker, the bridge against the relay.
+fn report_throughput(rows: &mut Vec<Row>, title: &str, messages: usize, run: &Throughput) {
     let labels = [
         "broker to a direct subscriber",
         "minimal relay",
         "solarcam-bridge",
     ];
     let share = |a: f64, b: f64| a / b.max(1e-9) * 100.0;
-    let verdict = |pct: f64| format!("target 90%: {}", if pct >= 90.0 { "met" } else { "MISSED" });
-    let broker = broker.label();
-    for (run, (title, rates, notes)) in [
-        (
-            "separately",
-            separate
-                .iter()
-                .map(|(r, _)| median(r.clone()))
-                .collect::<Vec<_>>(),
-            separate.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
-        ),
-        (
-            "same run",
-            same.iter().map(|r| median(r.clone())).collect(),
-            vec![String::new(); 3],
-        ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        for (p, ((label, rate), note)) in labels.iter().zip(&rates).zip(notes).enumerate() {
-            let got = fewest[run][p];
-            rows.push(Row(
-                format!("throughput, {broker}, {title}: {label}"),
-                format!("{rate:.0} msg/s"),
-                format!("fewest delivered {got} of {messages}{note}"),
-            ));
-        }
-        note_loss(
-            format!("throughput, {broker}, {title}"),
-            fewest[run][2],
-            messages,
-        );
+    for (p, label) in labels.iter().enumerate() {
         rows.push(Row(
-            format!("throughput, {broker}, {title}: relay / broker"),
-            format!("{:.0}%", share(rates[1], rates[0])),
-            "the ceiling for any bridge that republishes each message".into(),
-        ));
-        let bridge = share(rates[2], rates[1]);
-        rows.push(Row(
-            format!("throughput, {broker}, {title}: bridge / relay"),
-            format!("{bridge:.0}%"),
-            verdict(bridge),
+            format!("{title}: {label}"),
+            format!("{:.0} msg/s", run.rates[p]),
+            format!(
+                "fewest delivered {} of {messages}{}",
+                run.fewest[p], run.notes[p]
+            ),
         ));
     }
+    note_loss(title.to_string(), run.fewest[2], messages);
+    rows.push(Row(
+        format!("{title}: relay / broker"),
+        format!("{:.0}%", share(run.rates[1], run.rates[0])),
+        "the ceiling for any bridge that republishes each message".into(),
+    ));
+    let bridge = share(run.rates[2], run.rates[1]);
+    let met = if bridge >= 90.0 { "met" } else { "MISSED" };
+    rows.push(Row(
+        format!("{title}: bridge / relay"),
+        format!("{bridge:.0}%"),
+        format!("target 90%: {met}"),
+    ));
 }
 
 fn mb(kb: u64) -> String {
