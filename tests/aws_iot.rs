@@ -21,6 +21,11 @@ struct AwsLikeFront {
 
 impl AwsLikeFront {
     fn start(certs: &std::path::Path, upstream: u16) -> AwsLikeFront {
+        Self::start_on(certs, upstream, "127.0.0.1:0")
+    }
+
+    /// The front on `address` (port 0: a free one).
+    fn start_on(certs: &std::path::Path, upstream: u16, address: &str) -> AwsLikeFront {
         let pem = |name: &str| std::fs::read(certs.join(name)).unwrap();
         let chain: Vec<_> = rustls_pemfile::certs(&mut pem("server.pem").as_slice())
             .map(Result::unwrap)
@@ -48,7 +53,8 @@ impl AwsLikeFront {
         config.alpn_protocols = vec![AWS_ALPN.to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind(address)
+            .unwrap_or_else(|e| panic!("the front cannot listen on {address}: {e}"));
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let refused = Arc::new(AtomicUsize::new(0));
@@ -132,4 +138,45 @@ fn the_camera_broker_on_port_443_is_reached_with_alpn_x_amzn_mqtt_ca() {
     );
     wait_retained_value(ha_broker.port, "solarcam/5CC5638AE24C/battery", "64");
     wait_retained_value(ha_broker.port, "solarcam/bridge/camera_broker", "ON");
+}
+
+/// Where the hint comes from: a real connection to port 443, closed after the handshake as AWS's
+/// port 443 closes one without `x-amzn-mqtt-ca`. Port 443 is privileged and may be taken, so the
+/// test runs itself again in a network namespace of its own (`unshare --user --net`, as root
+/// inside it: no root needed outside), where its loopback's 443 is free; Home Assistant's side
+/// is the bridge's embedded broker, inside too.
+#[test]
+fn without_alpn_a_connection_closed_on_port_443_is_logged_with_the_alpn_hint() {
+    const INSIDE: &str = "SOLARCAM_TEST_IN_NETNS";
+    let name = "without_alpn_a_connection_closed_on_port_443_is_logged_with_the_alpn_hint";
+    if std::env::var_os(INSIDE).is_none() {
+        let out = std::process::Command::new("unshare")
+            .args(["--user", "--map-root-user", "--net", "--", "sh", "-c"])
+            .arg("ip link set lo up && exec \"$0\" --exact \"$1\" --nocapture")
+            .arg(std::env::current_exe().unwrap())
+            .arg(name)
+            .env(INSIDE, "1")
+            .output()
+            .expect("unshare (util-linux)");
+        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        eprintln!("{text}");
+        assert!(out.status.success(), "in its own network namespace: {text}");
+        assert!(text.contains("1 passed"), "{text}");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let front = AwsLikeFront::start_on(certs.path(), 1, "127.0.0.1:443");
+    let c = certs.path().display();
+    let port = free_port();
+    let bridge = BridgeProcess::start(&format!(
+        "mqtt:\n  embedded: true\n  listen: 127.0.0.1:{port}\ncamera_mqtt:\n  url: mqtts://localhost:443\n  ca_file: {c}/ca.pem\n  client_cert: {c}/client.pem\n  client_key: {c}/client.key\ncameras:\n  - mac: {DRIVEWAY}\n"
+    ));
+    let line = bridge.wait_log(&[
+        "camera broker: cannot connect to mqtts://localhost:443",
+        "if it is AWS IoT Core, port 443 takes MQTT only with `alpn: x-amzn-mqtt-ca`",
+    ]);
+    eprintln!("{line}");
+    assert!(front.refused.load(Ordering::SeqCst) >= 1);
+    assert_eq!(front.admitted.load(Ordering::SeqCst), 0);
 }
