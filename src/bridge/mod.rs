@@ -41,7 +41,7 @@ mod sender;
 mod snapshots;
 mod timers;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -66,6 +66,7 @@ use admission::Admission;
 use announce::{Announcing, HeldEvents, Reannounce};
 use camera::Camera;
 use diagnostics::Diagnostics;
+use output::Outbox;
 use timers::{BridgeTimer, CameraTimer, Timer, TimerTable};
 
 pub struct Bridge {
@@ -77,7 +78,8 @@ pub struct Bridge {
     camera_connected: bool,
     /// The errors of the last rejected file, as the problem sensor's attributes.
     config_problem: Option<Bytes>,
-    actions: VecDeque<Action>,
+    /// What the shell is to do next (output.rs alone fills it).
+    outbox: Outbox,
     /// Set while discovery and states are being announced (see `publish_everything`).
     announcing: Option<Announcing>,
     /// Home Assistant's birth messages, debounced.
@@ -118,7 +120,7 @@ impl Bridge {
             ha_connected: false,
             camera_connected: false,
             config_problem: None,
-            actions: VecDeque::new(),
+            outbox: Outbox::default(),
             announcing: None,
             reannounce: Reannounce::default(),
             events: HeldEvents::default(),
@@ -192,10 +194,6 @@ impl Bridge {
         }
     }
 
-    fn save_state(&mut self) {
-        self.actions.push_back(Action::SaveState(self.saved()));
-    }
-
     /// Whether the file last read was rejected (and so the running configuration is older).
     pub fn has_config_problem(&self) -> bool {
         self.config_problem.is_some()
@@ -220,14 +218,14 @@ impl Bridge {
 
     /// Whether [`Bridge::poll_action`] has more to give (an announcement in progress).
     pub fn has_more(&self) -> bool {
-        !self.actions.is_empty() || self.announcing.is_some()
+        !self.outbox.is_empty() || self.announcing.is_some()
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
-        while self.actions.is_empty() && self.announcing.is_some() {
+        while self.outbox.is_empty() && self.announcing.is_some() {
             self.announce_more();
         }
-        self.actions.pop_front()
+        self.outbox.pop()
     }
 
     /// The next time [`Bridge::handle_timeout`] has work to do.
@@ -364,18 +362,12 @@ impl Bridge {
 
     fn subscribe_ha(&mut self) {
         let filters = Self::ha_filters(&self.topics);
-        self.actions.push_back(Action::Subscribe {
-            link: Link::Ha,
-            filters,
-        });
+        self.subscribe(Link::Ha, filters);
     }
 
     fn subscribe_cameras(&mut self) {
         let filters = self.config.camera_topics.filters();
-        self.actions.push_back(Action::Subscribe {
-            link: Link::Camera,
-            filters,
-        });
+        self.subscribe(Link::Camera, filters);
     }
 }
 

@@ -1,10 +1,13 @@
-//! Output: what Home Assistant and the cameras are sent, queued as actions for the shell. Every
-//! publish goes through [`Bridge::send`], where it is counted.
+//! Output: what Home Assistant and the cameras are sent, and what else the shell is to do, queued
+//! as actions in the [`Outbox`]. Only this file puts actions in it; every publish goes through
+//! [`Bridge::send`], where it is counted.
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use tracing::warn;
 
-use super::{Action, Bridge, Link, Publish};
+use super::{Action, ArchiveRequest, Bridge, Link, Publish};
 use crate::discovery::{Counter, StateTopic};
 use crate::mac::Mac;
 
@@ -31,6 +34,51 @@ impl Bridge {
         if counted {
             self.diagnostics.count(Counter::Published, 1);
         }
-        self.actions.push_back(Action::Publish(p));
+        self.outbox.0.push_back(Action::Publish(p));
+    }
+
+    pub(super) fn subscribe(&mut self, link: Link, filters: Vec<String>) {
+        self.outbox.0.push_back(Action::Subscribe { link, filters });
+    }
+
+    pub(super) fn unsubscribe(&mut self, link: Link, filters: Vec<String>) {
+        self.outbox
+            .0
+            .push_back(Action::Unsubscribe { link, filters });
+    }
+
+    /// What must survive a restart changed: the shell keeps it.
+    pub(super) fn save_state(&mut self) {
+        let saved = self.saved();
+        self.outbox.0.push_back(Action::SaveState(saved));
+    }
+
+    pub(super) fn archive(&mut self, request: ArchiveRequest) {
+        self.outbox.0.push_back(Action::Archive(request));
+    }
+
+    /// Once the actions before it are out (on the old connections), connect again.
+    pub(super) fn reconnect(&mut self) {
+        self.outbox.0.push_back(Action::Reconnect);
+    }
+}
+
+/// The actions waiting for the shell, in order. Filled by the methods above; the shell empties
+/// it through [`Bridge::poll_action`].
+#[derive(Debug, Default)]
+pub(super) struct Outbox(VecDeque<Action>);
+
+impl Outbox {
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn pop(&mut self) -> Option<Action> {
+        self.0.pop_front()
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::{topics_of, Action, Bridge, Camera, Link};
+use super::{topics_of, Bridge, Camera, Link};
 use crate::config::{Config, Mqtt};
 use crate::discovery::{BridgeEntity, Diagnostic, StateTopic, Topics};
 use crate::mac::Mac;
@@ -48,7 +48,7 @@ impl Bridge {
         }
         if reconnect {
             // After the clean-up of the old topics, which the old connections take with them.
-            self.actions.push_back(Action::Reconnect);
+            self.reconnect();
         }
     }
 
@@ -118,10 +118,7 @@ impl Bridge {
         }
         if camera_topics_changed {
             let old = self.config.camera_topics.filters();
-            self.actions.push_back(Action::Unsubscribe {
-                link: Link::Camera,
-                filters: old,
-            });
+            self.unsubscribe(Link::Camera, old);
         }
         let changed = self.apply_cameras(&new);
         self.config = new;
@@ -177,10 +174,7 @@ impl Bridge {
                 self.publish(Link::Ha, topic, Bytes::new(), true);
             }
         }
-        self.actions.push_back(Action::Unsubscribe {
-            link: Link::Ha,
-            filters: Self::ha_filters(&old),
-        });
+        self.unsubscribe(Link::Ha, Self::ha_filters(&old));
     }
 
     /// Cameras: removed, updated, added, so that Home Assistant sees only the difference.

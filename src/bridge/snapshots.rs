@@ -8,7 +8,7 @@ use tracing::{info, warn};
 
 use super::messages::Arrived;
 use super::sender::{claimed, Incoming};
-use super::{Action, ArchiveRequest, Bridge};
+use super::{ArchiveRequest, Bridge};
 use crate::discovery::StateTopic;
 use crate::mac::Mac;
 use crate::protocol::snapshot::{self, Extracted};
@@ -131,12 +131,12 @@ impl Bridge {
         }
         let folder = crate::discovery::sanitize_id(&cam.name);
         if self.config.archive.is_some() {
-            self.actions.push_back(Action::Archive(ArchiveRequest {
+            self.archive(ArchiveRequest {
                 camera: folder,
                 jpeg: found.jpeg.clone(),
                 taken: taken.unwrap_or(received),
                 alarm: after_alarm,
-            }));
+            });
         }
         if after_alarm {
             self.publish_state(mac, StateTopic::AlarmSnapshot, found.jpeg.clone());

@@ -228,9 +228,9 @@ fn a_large_announcement_is_made_a_camera_at_a_time_in_order() {
     b.handle(Event::Connected(Link::Ha), Instant::now());
     // Only the bridge's own entities and the subscription are queued up front.
     assert!(
-        b.actions.len() < 20,
+        b.outbox.len() < 20,
         "{} actions queued at once",
-        b.actions.len()
+        b.outbox.len()
     );
     let ps = all_publishes(std::iter::from_fn(|| b.poll_action()).collect());
     let configs = ps.iter().filter(|p| p.topic.ends_with("/config")).count();
