@@ -76,14 +76,14 @@ impl Bridge {
         let Some(cam) = self.cameras.get(&mac) else {
             return;
         };
-        if cam.configured {
+        if cam.is_configured() {
             // Listed cameras are the file's to remove; the next announcement restores it.
             return;
         }
         info!(
             "{} ({mac}): deleted in Home Assistant; forgotten, and not added again unless listed \
              in the file",
-            cam.name
+            cam.name()
         );
         self.cameras.remove(&mac);
         self.timers.stop_all(mac);
@@ -107,7 +107,7 @@ impl Bridge {
         now: Instant,
     ) -> bool {
         let what = message.what;
-        let unlisted = || self.cameras.values().filter(|c| !c.configured).count();
+        let unlisted = || self.cameras.values().filter(|c| !c.is_configured()).count();
         let why = if !self.config.discover_unknown {
             Some("discover_unknown is off".to_string())
         } else if self.admission.dismissed.contains(&mac) {
@@ -142,7 +142,7 @@ impl Bridge {
         }
         info!(
             "{}: new camera, not in the configuration; adding it to Home Assistant",
-            cam.name
+            cam.name()
         );
         self.cameras.insert(mac, cam);
         self.admission.last_added = Some(now);

@@ -14,55 +14,55 @@ use crate::protocol::{CameraCommand, StatusReport};
 /// What the bridge knows about one camera.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Camera {
-    pub(super) name: String,
-    pub(super) area: Option<String>,
+    name: String,
+    area: Option<String>,
     /// Listed in the file (as opposed to discovered from its messages).
-    pub(super) configured: bool,
+    configured: bool,
     /// Its own `awake_timeout`, when the file gives one.
-    pub(super) awake_timeout: Option<Duration>,
-    pub(super) model: Option<String>,
-    pub(super) sw_version: Option<String>,
+    awake_timeout: Option<Duration>,
+    model: Option<String>,
+    sw_version: Option<String>,
     /// What its snapshots call it (`devName`): its device's model when its status names none,
     /// and an unlisted camera's name.
-    pub(super) dev_name: Option<String>,
+    dev_name: Option<String>,
 
     /// When the alarm last turned on, and when the last alarm came: each event tells both, so an
     /// automation can keep a cooldown per camera without state of its own.
-    pub(super) alarm_since: Option<Instant>,
-    pub(super) last_alarm: Option<Instant>,
-    pub(super) alarm_attributes: Option<Bytes>,
+    alarm_since: Option<Instant>,
+    last_alarm: Option<Instant>,
+    alarm_attributes: Option<Bytes>,
     /// The last alarm's picture, while none has come yet.
-    pub(super) picture_due: Option<PictureDue>,
+    picture_due: Option<PictureDue>,
     /// When the picture shown was taken, by the camera's clock (when it tells it): an older one
     /// delivered late does not replace it.
-    pub(super) shown_taken: Option<SystemTime>,
+    shown_taken: Option<SystemTime>,
     /// Its snapshots' times were found implausible (and said so, once).
-    pub(super) clock_warned: bool,
-    pub(super) status: Option<Bytes>,
-    pub(super) battery: Option<f64>,
-    pub(super) battery_voltage: Option<f64>,
-    pub(super) signal_dbm: Option<i32>,
-    pub(super) last_status: Option<String>,
-    pub(super) last_seen: Option<String>,
+    clock_warned: bool,
+    status: Option<Bytes>,
+    battery: Option<f64>,
+    battery_voltage: Option<f64>,
+    signal_dbm: Option<i32>,
+    last_status: Option<String>,
+    last_seen: Option<String>,
     /// The last answer on the configuration-respond topic: when (RFC 3339), and what, as
     /// attributes.
-    pub(super) config_answer: Option<(String, Bytes)>,
+    config_answer: Option<(String, Bytes)>,
 
-    pub(super) presence: Presence,
-    pub(super) commands: CommandQueue,
+    presence: Presence,
+    commands: CommandQueue,
 }
 
 /// An alarm waiting for its picture: the next snapshot is the alarm's when it arrives by `until`,
 /// or was taken (by the camera's clock) within the window of the alarm's arrival `at`: over 4G a
 /// picture may come minutes after it was taken.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct PictureDue {
-    pub(super) until: Instant,
-    pub(super) at: SystemTime,
+struct PictureDue {
+    until: Instant,
+    at: SystemTime,
 }
 
 impl PictureDue {
-    pub(super) fn met_by(&self, now: Instant, taken: Option<SystemTime>, window: Duration) -> bool {
+    fn met_by(&self, now: Instant, taken: Option<SystemTime>, window: Duration) -> bool {
         let taken_within = taken.is_some_and(|t| match t.duration_since(self.at) {
             Ok(after) => after <= window,
             Err(before) => before.duration() <= window,
@@ -71,23 +71,14 @@ impl PictureDue {
     }
 }
 
-/// What a status changed besides values: Home Assistant is told of the device again when it
-/// did.
-pub(super) struct StatusTaken {
-    /// A value only some firmware reports came for the first time: its entity is announced.
-    pub(super) new_entities: bool,
-    /// The firmware or model changed: the device's card shows them.
-    pub(super) device_changed: bool,
-}
-
 /// When a camera was last heard from. (Whether it is awake is its `Asleep` timer: set while
 /// awake.)
 #[derive(Debug, Clone, Default)]
-pub(super) struct Presence {
+struct Presence {
     /// When its last message arrived, for attributing payloads that name no camera.
-    pub(super) heard: Option<Instant>,
+    heard: Option<Instant>,
     /// When "last seen" was last published.
-    pub(super) last_seen_sent: Option<Instant>,
+    last_seen_sent: Option<Instant>,
 }
 
 /// Commands pressed while the camera slept, and the wakes sent for them. (When the latest wake
@@ -178,6 +169,135 @@ impl Camera {
         }
     }
 
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Listed in the file (as opposed to discovered from its messages).
+    pub(super) fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    pub(super) fn dev_name(&self) -> Option<&str> {
+        self.dev_name.as_deref()
+    }
+
+    /// Its battery's charge, in %, as last reported.
+    pub(super) fn battery(&self) -> Option<f64> {
+        self.battery
+    }
+
+    /// Its own `awake_timeout`, when the file gives one.
+    pub(super) fn awake_timeout(&self) -> Option<Duration> {
+        self.awake_timeout
+    }
+
+    pub(super) fn commands(&self) -> &CommandQueue {
+        &self.commands
+    }
+
+    /// The queue keeps its own rules (each command once, wakes counted).
+    pub(super) fn commands_mut(&mut self) -> &mut CommandQueue {
+        &mut self.commands
+    }
+
+    /// Commands an earlier run left waiting for it.
+    pub(super) fn restore_commands(&mut self, pending: Vec<CameraCommand>) {
+        self.commands = CommandQueue::restored(pending);
+    }
+
+    /// Listed in the file as `c`: its awake time, name and area are the file's from now on.
+    /// Whether Home Assistant's view of the device changed (a name, an area, or a camera
+    /// discovered before and listed now).
+    pub(super) fn list(&mut self, c: &CameraConfig) -> bool {
+        self.awake_timeout = c.awake_timeout;
+        if self.name == c.name && self.area == c.area && self.configured {
+            return false;
+        }
+        self.name = c.name.clone();
+        self.area = c.area.clone();
+        self.configured = true;
+        true
+    }
+
+    /// When its last message arrived, for attributing payloads that name no camera.
+    pub(super) fn heard(&self) -> Option<Instant> {
+        self.presence.heard
+    }
+
+    /// A message from it arrived `now` (at `last_seen`, RFC 3339). Whether "last seen" is due
+    /// for publication: at most once every `every`, so a burst is not announced message by
+    /// message.
+    pub(super) fn hear(&mut self, now: Instant, last_seen: String, every: Duration) -> bool {
+        self.presence.heard = Some(now);
+        self.last_seen = Some(last_seen);
+        let due = self
+            .presence
+            .last_seen_sent
+            .is_none_or(|t| now.saturating_duration_since(t) >= every);
+        if due {
+            self.presence.last_seen_sent = Some(now);
+        }
+        due
+    }
+
+    /// An alarm arrived `now` (`received` by this machine's clock), `began` unless the alarm was
+    /// on already; its next snapshot by `picture_until` (or taken within the window of
+    /// `received`) is its picture. When the alarm turned on, and when the previous one came.
+    pub(super) fn take_alarm(
+        &mut self,
+        now: Instant,
+        received: SystemTime,
+        began: bool,
+        picture_until: Instant,
+        attributes: Bytes,
+    ) -> (Instant, Option<Instant>) {
+        if began || self.alarm_since.is_none() {
+            self.alarm_since = Some(now);
+        }
+        let previous = self.last_alarm.replace(now);
+        self.picture_due = Some(PictureDue {
+            until: picture_until,
+            at: received,
+        });
+        self.alarm_attributes = Some(attributes);
+        (self.alarm_since.unwrap_or(now), previous)
+    }
+
+    /// Whether a snapshot arriving `now`, `taken` by the camera's clock, is the last alarm's
+    /// picture. Either way no later one is.
+    pub(super) fn take_alarm_picture(
+        &mut self,
+        now: Instant,
+        taken: Option<SystemTime>,
+        window: Duration,
+    ) -> bool {
+        self.picture_due
+            .take()
+            .is_some_and(|due| due.met_by(now, taken, window))
+    }
+
+    /// A picture `taken` (by the camera's clock) arrived: whether it is older than the one
+    /// shown, delivered late; if not, it is the one shown now.
+    pub(super) fn show_picture(&mut self, taken: Option<SystemTime>) -> bool {
+        let late = taken.is_some_and(|t| self.shown_taken.is_some_and(|shown| t < shown));
+        if !late {
+            self.shown_taken = taken;
+        }
+        late
+    }
+
+    /// Its snapshots' time is implausible: whether to say so (the first time only).
+    pub(super) fn warn_clock_once(&mut self) -> bool {
+        !std::mem::replace(&mut self.clock_warned, true)
+    }
+
+    /// An answer on the configuration-respond topic (`received`, RFC 3339; `shown`, its
+    /// attributes). Whether it is the first, whose entity is then announced.
+    pub(super) fn take_config_answer(&mut self, received: String, shown: Bytes) -> bool {
+        self.config_answer.replace((received, shown)).is_none()
+    }
+
     /// Takes the name its snapshots give (`devName`): its model, and an unlisted camera's name
     /// (the MAC keeps two of one product apart). Whether it changed.
     pub(super) fn take_dev_name(&mut self, mac: Mac, dev_name: String) -> bool {
@@ -239,18 +359,19 @@ impl Camera {
 
     /// Takes in a status report (`attributes`: the payload as the Status sensor's attributes,
     /// `received`: when it came, RFC 3339). A value the report lacks keeps the last one.
+    /// Whether Home Assistant must be told of the device again.
     pub(super) fn take_status(
         &mut self,
         report: &StatusReport,
         attributes: Bytes,
         received: String,
-    ) -> StatusTaken {
-        let taken = StatusTaken {
-            new_entities: (report.battery_voltage.is_some() && self.battery_voltage.is_none())
-                || (report.signal_dbm.is_some() && self.signal_dbm.is_none()),
-            device_changed: (report.firmware.is_some() && report.firmware != self.sw_version)
-                || (report.model.is_some() && report.model != self.model),
-        };
+    ) -> bool {
+        // A value only some firmware reports came for the first time (its entity is announced),
+        // or the firmware or model changed (the device's card shows them).
+        let new_entities = (report.battery_voltage.is_some() && self.battery_voltage.is_none())
+            || (report.signal_dbm.is_some() && self.signal_dbm.is_none());
+        let device_changed = (report.firmware.is_some() && report.firmware != self.sw_version)
+            || (report.model.is_some() && report.model != self.model);
         self.battery = report.battery_percent.or(self.battery);
         self.battery_voltage = report.battery_voltage.or(self.battery_voltage);
         self.signal_dbm = report.signal_dbm.or(self.signal_dbm);
@@ -259,7 +380,7 @@ impl Camera {
         // Several reports in one second (a burst) share one time.
         self.last_status = Some(received);
         self.status = Some(attributes);
-        taken
+        new_entities || device_changed
     }
 
     /// Entities whose value only some firmware reports are announced once a value is seen.

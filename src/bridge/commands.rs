@@ -46,14 +46,14 @@ impl Bridge {
             ));
         };
         if command == CameraCommand::Wake || awake {
-            info!("{} ({mac}): sending {command}", cam.name);
+            info!("{} ({mac}): sending {command}", cam.name());
             return self.send_command(mac, command);
         }
-        cam.commands.push(command);
+        cam.commands_mut().push(command);
         info!(
             "{} ({mac}): asleep; {command} queued until it wakes ({} waiting)",
-            cam.name,
-            cam.commands.pending().len()
+            cam.name(),
+            cam.commands().pending().len()
         );
         if self.timers.get(mac, CameraTimer::WakeUnanswered).is_none() {
             self.send_wake(mac, now);
@@ -78,14 +78,14 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        cam.commands.wake_sent();
+        cam.commands_mut().wake_sent();
         self.timers
             .set(mac, CameraTimer::WakeUnanswered, now + timeout);
         info!(
             "{} ({mac}): waking it for {} queued command(s) (wake {} of {})",
-            cam.name,
-            cam.commands.pending().len(),
-            cam.commands.wakes_sent(),
+            cam.name(),
+            cam.commands().pending().len(),
+            cam.commands().wakes_sent(),
             self.config.wake_retries
         );
         self.send_command(mac, CameraCommand::Wake);
@@ -96,13 +96,13 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.commands.is_empty() {
+        if cam.commands().is_empty() {
             return;
         }
-        let commands = cam.commands.take_all();
+        let commands = cam.commands_mut().take_all();
         self.timers.stop(mac, CameraTimer::WakeUnanswered);
         let list: Vec<&str> = commands.iter().map(|c| c.payload()).collect();
-        info!("{} ({mac}): awake; sending {}", cam.name, list.join(", "));
+        info!("{} ({mac}): awake; sending {}", cam.name(), list.join(", "));
         for command in commands {
             self.send_command(mac, command);
         }
@@ -115,12 +115,12 @@ impl Bridge {
         let waiting: Vec<Mac> = self
             .cameras
             .iter()
-            .filter(|(_, c)| !c.commands.is_empty())
+            .filter(|(_, c)| !c.commands().is_empty())
             .map(|(m, _)| *m)
             .collect();
         for mac in waiting {
             if let Some(cam) = self.cameras.get_mut(&mac) {
-                cam.commands.restart_wakes();
+                cam.commands_mut().restart_wakes();
             }
             self.send_wake(mac, now);
         }
@@ -134,19 +134,24 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        if cam.commands.wakes_sent() < retries {
+        if cam.commands().wakes_sent() < retries {
             return self.send_wake(mac, now);
         }
-        let list: Vec<&str> = cam.commands.pending().iter().map(|c| c.payload()).collect();
-        let wakes = cam.commands.wakes_sent();
+        let list: Vec<&str> = cam
+            .commands()
+            .pending()
+            .iter()
+            .map(|c| c.payload())
+            .collect();
+        let wakes = cam.commands().wakes_sent();
         let message = format!(
             "{} ({mac}): {} not sent: the camera did not answer {wakes} wakes over {}s",
-            cam.name,
+            cam.name(),
             list.join(", "),
             timeout.as_secs() * u64::from(wakes)
         );
         warn!("{message}");
-        cam.commands.give_up(message.clone());
+        cam.commands_mut().give_up(message.clone());
         self.note_error(message);
         self.publish_pending(mac);
         self.save_state();
@@ -158,10 +163,10 @@ impl Bridge {
             return;
         };
         let attributes = serde_json::json!({
-            "commands": cam.commands.pending().iter().map(|c| c.payload()).collect::<Vec<_>>(),
-            "last_error": cam.commands.last_error(),
+            "commands": cam.commands().pending().iter().map(|c| c.payload()).collect::<Vec<_>>(),
+            "last_error": cam.commands().last_error(),
         });
-        let count = Bytes::from(cam.commands.pending().len().to_string());
+        let count = Bytes::from(cam.commands().pending().len().to_string());
         self.publish_state(
             mac,
             StateTopic::PendingAttributes,

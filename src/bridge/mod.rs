@@ -146,7 +146,7 @@ impl Bridge {
         // Through `dismiss`, so that a state file holding more than the cap keeps only the
         // newest, as a running bridge would have.
         for mac in saved.dismissed {
-            if !self.cameras.get(&mac).is_some_and(|c| c.configured) {
+            if !self.cameras.get(&mac).is_some_and(|c| c.is_configured()) {
                 self.admission.dismiss(mac);
             }
         }
@@ -157,7 +157,7 @@ impl Bridge {
         }
         for (mac, commands) in saved.pending {
             match self.cameras.get_mut(&mac) {
-                Some(cam) => cam.commands = camera::CommandQueue::restored(commands),
+                Some(cam) => cam.restore_commands(commands),
                 None => warn!(
                     "{} command(s) saved for camera {mac}, which is no longer configured; dropped",
                     commands.len()
@@ -170,7 +170,7 @@ impl Bridge {
     pub fn discovered(&self) -> Vec<Mac> {
         self.cameras
             .iter()
-            .filter(|(_, c)| !c.configured)
+            .filter(|(_, c)| !c.is_configured())
             .map(|(m, _)| *m)
             .collect()
     }
@@ -181,14 +181,14 @@ impl Bridge {
             pending: self
                 .cameras
                 .iter()
-                .filter(|(_, c)| !c.commands.is_empty())
-                .map(|(m, c)| (*m, c.commands.pending().to_vec()))
+                .filter(|(_, c)| !c.commands().is_empty())
+                .map(|(m, c)| (*m, c.commands().pending().to_vec()))
                 .collect(),
             dismissed: self.admission.dismissed().collect(),
             dev_names: self
                 .cameras
                 .iter()
-                .filter_map(|(m, c)| Some((*m, c.dev_name.clone()?)))
+                .filter_map(|(m, c)| Some((*m, c.dev_name()?.to_string())))
                 .collect(),
             device_discovery: self.discovery_migrated,
         }
@@ -270,7 +270,7 @@ impl Bridge {
         };
         match timer {
             CameraTimer::AlarmOff => {
-                debug!("{} ({mac}): alarm off", cam.name);
+                debug!("{} ({mac}): alarm off", cam.name());
                 self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"OFF"));
             }
             CameraTimer::Asleep => self.fall_asleep(mac),

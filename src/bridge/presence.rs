@@ -24,17 +24,10 @@ impl Bridge {
         };
         self.timers.set(mac, CameraTimer::Asleep, now + timeout);
         let last_seen = humantime::format_rfc3339_seconds(received).to_string();
-        cam.last_seen = Some(last_seen.clone());
         // "Last seen" to the minute is enough: a camera sending a burst is not re-announced each time.
-        let announce = cam
-            .presence
-            .last_seen_sent
-            .is_none_or(|t| now.saturating_duration_since(t) >= LAST_SEEN_EVERY);
-        if announce {
-            cam.presence.last_seen_sent = Some(now);
-        }
+        let announce = cam.hear(now, last_seen.clone(), LAST_SEEN_EVERY);
         if !was_awake {
-            debug!("{} ({mac}): awake", cam.name);
+            debug!("{} ({mac}): awake", cam.name());
             self.publish_state(mac, StateTopic::Awake, awake_state(true));
         }
         if announce {
@@ -52,7 +45,7 @@ impl Bridge {
     pub(super) fn awake_timeout(&self, mac: Mac) -> Duration {
         self.cameras
             .get(&mac)
-            .and_then(|c| c.awake_timeout)
+            .and_then(|c| c.awake_timeout())
             .unwrap_or(self.config.awake_timeout)
     }
 
@@ -62,7 +55,7 @@ impl Bridge {
         let Some(cam) = self.cameras.get(&mac) else {
             return;
         };
-        debug!("{} ({mac}): asleep", cam.name);
+        debug!("{} ({mac}): asleep", cam.name());
         self.publish(
             Link::Ha,
             self.topics.state(mac, StateTopic::Awake),

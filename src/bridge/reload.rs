@@ -81,13 +81,13 @@ impl Bridge {
         let Some(cam) = self.cameras.remove(&mac) else {
             return;
         };
-        info!("{} ({mac}): removed from Home Assistant", cam.name);
+        info!("{} ({mac}): removed from Home Assistant", cam.name());
         self.timers.stop_all(mac);
-        if !cam.commands.is_empty() {
+        if !cam.commands().is_empty() {
             info!(
                 "{} ({mac}): its {} queued command(s) are dropped with it",
-                cam.name,
-                cam.commands.pending().len()
+                cam.name(),
+                cam.commands().pending().len()
             );
         }
 
@@ -185,12 +185,14 @@ impl Bridge {
         let gone: Vec<Mac> = self
             .cameras
             .iter()
-            .filter(|(mac, cam)| !listed.contains(mac) && (cam.configured || !new.discover_unknown))
+            .filter(|(mac, cam)| {
+                !listed.contains(mac) && (cam.is_configured() || !new.discover_unknown)
+            })
             .map(|(m, _)| *m)
             .collect();
         for mac in gone {
             // A camera taken out of the file stays out: its own messages do not bring it back.
-            if self.cameras.get(&mac).is_some_and(|c| c.configured) {
+            if self.cameras.get(&mac).is_some_and(|c| c.is_configured()) {
                 self.admission.dismiss(mac);
             }
             self.remove_camera(mac);
@@ -201,12 +203,9 @@ impl Bridge {
         for c in &new.cameras {
             match self.cameras.get_mut(&c.mac) {
                 Some(cam) => {
-                    cam.awake_timeout = c.awake_timeout;
-                    if cam.name != c.name || cam.area != c.area || !cam.configured {
-                        info!("{} ({}): now named {:?}", cam.name, c.mac, c.name);
-                        cam.name = c.name.clone();
-                        cam.area = c.area.clone();
-                        cam.configured = true;
+                    let old_name = cam.name().to_string();
+                    if cam.list(c) {
+                        info!("{old_name} ({}): now named {:?}", c.mac, c.name);
                         changed.push(c.mac);
                     }
                 }

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use tracing::{debug, info, warn};
 
-use super::camera::PictureDue;
 use super::messages::Arrived;
 use super::sender::claimed;
 use super::{Bridge, CameraTimer};
@@ -95,21 +94,16 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        info!("{} ({mac}): alarm ({})", cam.name, kind.as_str());
+        info!("{} ({mac}): alarm ({})", cam.name(), kind.as_str());
         // A new alarm while on only pushes the end back; ON is retained already.
         let was_on = self.timers.get(mac, CameraTimer::AlarmOff).is_some();
         self.timers.set(mac, CameraTimer::AlarmOff, until);
-        if !was_on {
-            cam.alarm_since = Some(now);
-        }
-        let on_for = cam.alarm_since.map_or(0.0, |t| seconds(now, t));
-        let since_previous = cam.last_alarm.replace(now).map(|t| seconds(now, t));
         // The next snapshot within the window is this alarm's picture.
-        cam.picture_due = Some(PictureDue {
-            until: now + self.config.alarm_snapshot_window,
-            at: received,
-        });
-        cam.alarm_attributes = Some(attributes.clone());
+        let picture_until = now + self.config.alarm_snapshot_window;
+        let (since, previous) =
+            cam.take_alarm(now, received, !was_on, picture_until, attributes.clone());
+        let on_for = seconds(now, since);
+        let since_previous = previous.map(|t| seconds(now, t));
         self.publish_state(mac, StateTopic::AlarmAttributes, attributes);
         if !was_on {
             self.publish_state(mac, StateTopic::Alarm, Bytes::from_static(b"ON"));
@@ -147,18 +141,19 @@ impl Bridge {
         };
         let before = cam.retained_states();
         let received = humantime::format_rfc3339_seconds(received).to_string();
-        let taken = cam.take_status(&report, report_attributes("status", payload), received);
+        let announce_again =
+            cam.take_status(&report, report_attributes("status", payload), received);
         let battery = cam
-            .battery
+            .battery()
             .map_or(String::new(), |b| format!(", battery {b}%"));
-        info!("{} ({mac}): status{battery}", cam.name);
+        info!("{} ({mac}): status{battery}", cam.name());
         // Values are retained: one that did not change is not sent again (the status is).
         let changed: Vec<(StateTopic, Bytes)> = cam
             .retained_states()
             .into_iter()
             .filter(|now| now.0 == StateTopic::Status || !before.contains(now))
             .collect();
-        if taken.new_entities || taken.device_changed {
+        if announce_again {
             self.publish_discovery(mac);
         }
         for (state, value) in changed {
@@ -180,10 +175,9 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        info!("{} ({mac}): configuration answer, {size} bytes", cam.name);
-        let first = cam.config_answer.is_none();
+        info!("{} ({mac}): configuration answer, {size} bytes", cam.name());
         let received = humantime::format_rfc3339_seconds(received).to_string();
-        cam.config_answer = Some((received.clone(), shown.clone()));
+        let first = cam.take_config_answer(received.clone(), shown.clone());
         if first {
             self.publish_discovery(mac);
         }

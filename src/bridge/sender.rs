@@ -93,8 +93,7 @@ impl Bridge {
                     .cameras
                     .iter()
                     .filter(|(_, c)| {
-                        c.presence
-                            .heard
+                        c.heard()
                             .is_some_and(|t| now.saturating_duration_since(t) <= ATTRIBUTION_WINDOW)
                     })
                     .map(|(m, _)| *m)
@@ -138,9 +137,6 @@ impl Bridge {
     ) -> Option<Mac> {
         if !self.cameras.contains_key(&mac) && !self.admit_unlisted(topic, message, mac, now) {
             return None;
-        }
-        if let Some(cam) = self.cameras.get_mut(&mac) {
-            cam.presence.heard = Some(now);
         }
         self.seen(mac, received, now);
         Some(mac)

@@ -75,7 +75,7 @@ impl Bridge {
             let name = self
                 .cameras
                 .get(&mac)
-                .map_or(String::new(), |c| c.name.clone());
+                .map_or(String::new(), |c| c.name().to_string());
             return self.reject(format!(
                 "{topic}: snapshot of {jpeg_len} bytes from {name} ({mac}) is larger than \
                  snapshot_max_bytes ({}); not forwarded. Raise snapshot_max_bytes if your broker \
@@ -108,16 +108,13 @@ impl Bridge {
         let Some(cam) = self.cameras.get_mut(&mac) else {
             return;
         };
-        let after_alarm = cam
-            .picture_due
-            .take()
-            .is_some_and(|due| due.met_by(now, taken, window));
+        let after_alarm = cam.take_alarm_picture(now, taken, window);
         // By the camera's clock, older than the picture shown: delivered late, it is kept (in
         // the archive, and as the alarm's picture if it is that) but does not replace it.
-        let late = taken.is_some_and(|t| cam.shown_taken.is_some_and(|shown| t < shown));
+        let late = cam.show_picture(taken);
         info!(
             "{} ({mac}): snapshot, {jpeg_len} bytes ({}){}{}",
-            cam.name,
+            cam.name(),
             found.form,
             if after_alarm { ", the alarm's" } else { "" },
             if late {
@@ -126,10 +123,7 @@ impl Bridge {
                 ""
             }
         );
-        if !late {
-            cam.shown_taken = taken;
-        }
-        let folder = crate::discovery::sanitize_id(&cam.name);
+        let folder = crate::discovery::sanitize_id(cam.name());
         if self.config.archive.is_some() {
             self.archive(ArchiveRequest {
                 camera: folder,
@@ -156,7 +150,8 @@ impl Bridge {
         if cam.take_dev_name(mac, dev_name) {
             info!(
                 "{} ({mac}): its snapshots name it {:?}",
-                cam.name, cam.dev_name
+                cam.name(),
+                cam.dev_name()
             );
             self.publish_discovery(mac);
             self.save_state();
@@ -177,8 +172,7 @@ impl Bridge {
         match off {
             Some(None) => taken,
             off => {
-                if !cam.clock_warned {
-                    cam.clock_warned = true;
+                if cam.warn_clock_once() {
                     let by = off.flatten().map_or("far off".to_string(), |(d, way)| {
                         format!(
                             "{} {way}",
@@ -189,7 +183,7 @@ impl Bridge {
                         "{} ({mac}): its snapshots' time ({secs}) is {by} this machine's clock; \
                          ignored: pictures are filed and ordered by when they arrive. Is the \
                          camera's clock set (NTP, time zone)?",
-                        cam.name
+                        cam.name()
                     );
                 }
                 None
