@@ -10,7 +10,9 @@
 #     Mosquitto on this machine and queues a command for a sleeping camera; unattended-upgrades,
 #     told to follow the repository as the README says, brings this tree's: the service was
 #     stopped and started again by a new process that reports the new version, with the edited
-#     config, the state directory and the queued command kept; then purge;
+#     config, the state directory and the queued command kept; a later release that changes the
+#     packaged config.yaml is held by unattended-upgrades and asked about by apt, which keeps the
+#     edited one; then purge;
 #   - the same repository signed with another key, with a tampered Packages file or a tampered
 #     .deb: refused by apt;
 #   - arm64, in a Debian root run by qemu: the README's steps install the previous release and
@@ -312,6 +314,41 @@ mosquitto_pub -p "$mqtt_port" -t 4GSolarCam/Status -m '{"devMac": "5C:C5:63:8A:E
 wait "$commander" || fail "the camera woke after the upgrade, but the queued reboot never came"
 [ "$(cat "$work/config-command.txt")" = reboot ] || fail "the camera got $(cat "$work/config-command.txt"), not reboot"
 pass "the queue survived the upgrade: the state file kept it, and the camera got reboot on 4GSolarCam/Config/5CC5638AE24C when it spoke"
+
+# --- a release that changes the packaged config.yaml, which the user has edited: this tree's
+# package as a later revision (-2) whose config.yaml has one line more, as such a release would.
+# unattended-upgrades leaves it for the user; the README's apt steps ask, and keep theirs.
+next="$work/next"
+rm -rf "$next" && dpkg-deb -R "dist/solarcam-bridge_${version}-1_amd64.deb" "$next"
+grep -qx /etc/solarcam-bridge/config.yaml "$next/DEBIAN/conffiles" || fail "config.yaml is not a conffile of the package"
+echo "# a line the next release added" >>"$next/etc/solarcam-bridge/config.yaml"
+sed -i "s/^Version: .*/Version: ${version}-2/" "$next/DEBIAN/control"
+if [ -f "$next/DEBIAN/md5sums" ]; then
+  (cd "$next" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | sort | xargs md5sum) >"$next/DEBIAN/md5sums"
+fi
+next_deb="$work/solarcam-bridge_${version}-2_amd64.deb"
+dpkg-deb -b "$next" "$next_deb" >/dev/null
+publish key "${old_debs[@]}" "$old_rpm" "${new_debs[@]}" "${new_rpms[@]}" "$next_deb"
+in_box apt-get update -q >"$work/held.txt" 2>&1 || { cat "$work/held.txt"; fail "apt-get update"; }
+in_box unattended-upgrade -v >>"$work/held.txt" 2>&1 || { cat "$work/held.txt"; fail "unattended-upgrade"; }
+[ "$(in_box dpkg-query -W -f '${Version}' solarcam-bridge)" = "${version}-1" ] || { cat "$work/held.txt"; fail "unattended-upgrade upgraded over the edited config"; }
+grep -q "solarcam-bridge.*conffile prompt\|conffile prompt.*solarcam-bridge" "$work/held.txt" \
+  || { cat "$work/held.txt"; fail "unattended-upgrade did not say it leaves the upgrade for its conffile prompt"; }
+in_box grep -q "edited by the user" /etc/solarcam-bridge/config.yaml || fail "unattended-upgrade touched the edited config"
+pass "a release changing the edited config.yaml: unattended-upgrade holds it ($(grep -m1 -o "[^ ]*conffile prompt[^.]*" "$work/held.txt"))"
+# The README's update, the user answering the prompt with its default (Enter: keep theirs).
+as_readme_says apt-update | in_box_i tee /tmp/apt-update.sh >/dev/null
+printf '\n' | in_box_i bash /tmp/apt-update.sh >"$work/asked.txt" 2>&1 || { cat "$work/asked.txt"; fail "the README's update"; }
+for said in "Configuration file '/etc/solarcam-bridge/config.yaml'" "Modified (by you or by a script) since installation" \
+  "Package distributor has shipped an updated version" "The default action is to keep your current version"; do
+  grep -qF "$said" "$work/asked.txt" || { cat "$work/asked.txt"; fail "apt did not ask which config.yaml to keep (no \"$said\")"; }
+done
+[ "$(in_box dpkg-query -W -f '${Version}' solarcam-bridge)" = "${version}-2" ] || { cat "$work/asked.txt"; fail "the README's update did not bring ${version}-2"; }
+in_box grep -q "edited by the user" /etc/solarcam-bridge/config.yaml || fail "the update replaced the edited config"
+in_box grep -q "a line the next release added" /etc/solarcam-bridge/config.yaml.dpkg-dist || fail "no config.yaml.dpkg-dist with the release's version"
+for _ in $(seq 50); do [ "$(in_box systemctl is-active solarcam-bridge)" = active ] && break; sleep 0.1; done
+[ "$(in_box systemctl is-active solarcam-bridge)" = active ] || fail "not active after the update"
+pass "the README's update asked which config.yaml to keep, kept the edited one (the release's beside it as config.yaml.dpkg-dist), brought ${version}-2, service active"
 
 # --- purge, after a real run: the service stops, and what it left goes
 in_box dpkg -P solarcam-bridge </dev/null >"$work/purge.txt" 2>&1 || { cat "$work/purge.txt"; fail "purge"; }

@@ -61,7 +61,7 @@ def published(port: int, form: str, count: int) -> list[float]:
 
 @pytest.mark.parametrize("form", ["device", "per-entity"])
 @pytest.mark.parametrize("count", [100, 500, 1000])
-def test_bench_startup_until_every_entity_is_live(stack, count, form):
+def test_bench_startup_until_every_entity_is_live(stack, count, form, request):
     """Timed from the bridge's launch until a read of /api/states finds every entity live. The
     read is taken every 0.25 s for 100 cameras and every second for 500 (the figure is that
     close): each serialises every state, and a tighter loop, or a state_changed subscription
@@ -69,6 +69,10 @@ def test_bench_startup_until_every_entity_is_live(stack, count, form):
     would load the two cores it measures."""
     wanted = live_ids(count)
     every = 0.25 if count <= 100 else 1.0
+    # At 1,000 cameras Home Assistant's own loop, busy creating 11,000 entities, reads its
+    # broker's acknowledgements late and says so (seen on 2026.11.0, 1 line, the broker idle);
+    # what the bench measures, every entity live, is checked by its states.
+    request.node.allowed_warnings = ["No ACK from MQTT server in 10 seconds"] if count >= 1000 else []
     stack.ha.start()
 
     def all_live() -> bool:
