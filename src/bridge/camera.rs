@@ -207,17 +207,16 @@ impl Camera {
     }
 
     /// Listed in the file as `c`: its awake time, name and area are the file's from now on.
-    /// Whether Home Assistant's view of the device changed (a name, an area, or a camera
-    /// discovered before and listed now).
-    pub(super) fn list(&mut self, c: &CameraConfig) -> bool {
+    /// Its name before, when Home Assistant's view of the device changed (a name, an area, or a
+    /// camera discovered before and listed now).
+    pub(super) fn list(&mut self, c: &CameraConfig) -> Option<String> {
         self.awake_timeout = c.awake_timeout;
         if self.name == c.name && self.area == c.area && self.configured {
-            return false;
+            return None;
         }
-        self.name = c.name.clone();
         self.area = c.area.clone();
         self.configured = true;
-        true
+        Some(std::mem::replace(&mut self.name, c.name.clone()))
     }
 
     /// When its last message arrived, for attributing payloads that name no camera.
@@ -252,16 +251,17 @@ impl Camera {
         picture_until: Instant,
         attributes: Bytes,
     ) -> (Instant, Option<Instant>) {
-        if began || self.alarm_since.is_none() {
+        if began {
             self.alarm_since = Some(now);
         }
+        let since = *self.alarm_since.get_or_insert(now);
         let previous = self.last_alarm.replace(now);
         self.picture_due = Some(PictureDue {
             until: picture_until,
             at: received,
         });
         self.alarm_attributes = Some(attributes);
-        (self.alarm_since.unwrap_or(now), previous)
+        (since, previous)
     }
 
     /// Whether a snapshot arriving `now`, `taken` by the camera's clock, is the last alarm's

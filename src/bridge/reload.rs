@@ -203,8 +203,7 @@ impl Bridge {
         for c in &new.cameras {
             match self.cameras.get_mut(&c.mac) {
                 Some(cam) => {
-                    let old_name = cam.name().to_string();
-                    if cam.list(c) {
+                    if let Some(old_name) = cam.list(c) {
                         info!("{old_name} ({}): now named {:?}", c.mac, c.name);
                         changed.push(c.mac);
                     }
