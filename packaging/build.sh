@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 
-command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
-command -v cargo-generate-rpm >/dev/null || cargo install --locked cargo-generate-rpm
+command -v cargo-deb >/dev/null || cargo_install --locked cargo-deb
+command -v cargo-generate-rpm >/dev/null || cargo_install --locked cargo-generate-rpm
 
 missing=()
 for t in "${targets[@]}"; do
@@ -27,9 +27,12 @@ done
 rustup target add "${targets[@]}" >/dev/null
 
 mkdir -p dist
+# One cargo for every target: each one's last steps (the crate itself and the fat LTO link) run
+# on one core, and another target's build fills the other.
+echo "== cargo build --release ${targets[*]/#/--target }"
+cargo build --release --locked "${targets[@]/#/--target=}"
 for t in "${targets[@]}"; do
   echo "== $t"
-  cargo build --release --locked --target "$t"
   # Symbols are stripped by the release profile already.
   cargo deb --no-build --no-strip --target "$t" --output dist/
   case "$t" in

@@ -3,10 +3,50 @@
 # Runs a command as root: directly when already root, else through sudo.
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Installs Debian packages, refreshing the package lists first.
+# Installs Debian packages, refreshing the package lists first. It waits for dpkg's lock rather
+# than fail on it: scripts/test prepares in the background (scripts/prepare) while it tests.
 apt_install() {
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@"
+}
+
+# A Debian bookworm root (minbase) of architecture $1 in $2, with the packages $3 (comma-separated),
+# made once and kept: its `.includes` holds the list it was made with, and a root made with another
+# is made anew. A lock beside it makes a second caller wait for the first instead of making it
+# twice (scripts/prepare makes the roots in the background while the tests run). A foreign
+# architecture needs enable_qemu_binfmt first. Runs as root.
+debian_root() {
+  local arch=$1 root=$2 includes=$3
+  mkdir -p "$(dirname "$root")"
+  (
+    flock 9
+    [ "$(cat "$root/.includes" 2>/dev/null)" != "$includes" ] || exit 0
+    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+    echo "== debootstrap $arch (bookworm, minbase) with $includes into $root"
+    rm -rf --one-file-system "$root"
+    debootstrap --arch="$arch" --variant=minbase --include="$includes" bookworm "$root" \
+      "${mirror:-http://deb.debian.org/debian}" >"$root.log" 2>&1 \
+      || { tail -20 "$root.log" >&2; echo "debootstrap $arch into $root failed (log: $root.log)" >&2; exit 1; }
+    echo "$includes" >"$root/.includes"
+  ) 9>"$root.lock"
+}
+
+# What the roots hold: the Pi roots (arm64, armhf: packaging/pi-test.sh, and the README's apt
+# steps in packaging/repo-test.sh, which need curl) and the amd64 one run under systemd in Docker
+# (packaging/repo-test.sh).
+PI_ROOT_PACKAGES=adduser,curl
+SYSTEMD_ROOT_PACKAGES=adduser,systemd,systemd-sysv,dbus,curl,ca-certificates,unattended-upgrades
+
+# The directory that keeps the Debian roots and the previous release's build between runs.
+pi_roots() { echo "${PI_ROOTS:-/var/tmp/solarcam-pi-roots}"; }
+
+# `cargo install`s a tool the scripts use (cargo-deb, cargo-generate-rpm, cargo-fuzz, rumqttd):
+# lightly optimised, without the tool's own LTO, in one target directory that all of them share
+# (target/tools), so that a fresh machine spends minutes on the project, not on its tools. They
+# pack a few MB or play a test broker: their speed is not what is measured.
+cargo_install() {
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_DEBUG=false cargo install --target-dir "$PWD/target/tools" "$@"
 }
 
 # Starts the Docker engine when it is installed but not answering (a fresh machine starts none),

@@ -27,9 +27,7 @@ command -v rpm >/dev/null || need+=(rpm)
 enable_qemu_binfmt || fail "arm programs cannot run here"
 
 version=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"name":"solarcam-bridge","version":"\([^"]*\)".*/\1/p')
-roots=${PI_ROOTS:-/var/tmp/solarcam-pi-roots}
-mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-mirror=${mirror:-http://deb.debian.org/debian}
+roots=$(pi_roots)
 mkdir -p "$roots"
 
 # The previous revision of each package: the same build, packaged again as revision 2 is "this"
@@ -42,12 +40,7 @@ for arch in arm64:aarch64:aarch64-unknown-linux-gnu armhf:armv7l:armv7-unknown-l
   IFS=: read -r debarch machine _target <<<"$arch"
   root="$roots/$debarch"
   # curl: packaging/repo-test.sh follows the README's apt steps in the arm64 root.
-  if [ ! -x "$root/usr/bin/dpkg" ] || [ ! -x "$root/usr/sbin/adduser" ] || [ ! -x "$root/usr/bin/curl" ]; then
-    echo "== debootstrap $debarch (bookworm, minbase) into $root"
-    rm -rf "$root"
-    debootstrap --arch="$debarch" --variant=minbase --include=adduser,curl bookworm "$root" "$mirror" >"$roots/$debarch.log" 2>&1 \
-      || { tail -20 "$roots/$debarch.log"; fail "debootstrap $debarch"; }
-  fi
+  debian_root "$debarch" "$root" "$PI_ROOT_PACKAGES" || fail "debootstrap $debarch"
   in_root() { chroot "$root" "$@"; }
   got=$(in_root uname -m)
   [ "$got" = "$machine" ] || fail "$debarch root runs as $got, not $machine"

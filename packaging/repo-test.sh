@@ -41,8 +41,8 @@ command -v gpg >/dev/null || need+=(gnupg)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 start_dockerd
 enable_qemu_binfmt || fail "arm programs cannot run here"
-command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
-command -v cargo-generate-rpm >/dev/null || cargo install --locked cargo-generate-rpm
+command -v cargo-deb >/dev/null || cargo_install --locked cargo-deb
+command -v cargo-generate-rpm >/dev/null || cargo_install --locked cargo-generate-rpm
 
 version=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"name":"solarcam-bridge","version":"\([^"]*\)".*/\1/p')
 for f in "solarcam-bridge_${version}-1_amd64.deb" "solarcam-bridge_${version}-1_arm64.deb" "solarcam-bridge-${version}-1.x86_64.rpm"; do
@@ -51,9 +51,7 @@ done
 previous=$(grep -v '^#' packaging/previous-release | head -1)
 git cat-file -e "$previous^{commit}" 2>/dev/null || fail "the previous release $previous is not in this clone's history"
 short=$(git rev-parse --short=7 "$previous")
-cache=${PI_ROOTS:-/var/tmp/solarcam-pi-roots}
-mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-mirror=${mirror:-http://deb.debian.org/debian}
+cache=$(pi_roots)
 work=$(mktemp -d)
 chmod 755 "$work"
 
@@ -78,7 +76,10 @@ for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     perl -0pi -e "s/(name = \"solarcam-bridge\"\nversion = )\"\Q$version\E\"/\$1\"$old_reports\"/" "$src/Cargo.lock"
     touch "$src/.prepared"
   fi
-  (cd "$src" && CARGO_TARGET_DIR="$prev/target" cargo build --release --locked --target "$t")
+  # Without the release profile's fat LTO and single codegen unit: what is tested is how the
+  # previous release behaves when upgraded from, not its size, and LTO would be its longest step.
+  (cd "$src" && CARGO_TARGET_DIR="$prev/target" CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release --locked --target "$t")
   (cd "$src" && CARGO_TARGET_DIR="$prev/target" cargo deb --no-build --no-strip \
     --target "$t" --deb-version "${old_version}-1" --output "$deb")
   if [ "$debarch" = amd64 ]; then
@@ -137,15 +138,9 @@ done
 as_readme_says() { printf 'set -e\nsudo() { "$@"; }\n%s\n' "$(readme_steps "$1")"; }
 
 # --- a Debian root with systemd, curl and the CA certificates, as a Docker image
-includes=adduser,systemd,systemd-sysv,dbus,curl,ca-certificates,unattended-upgrades
+includes=$SYSTEMD_ROOT_PACKAGES
 root="$cache/amd64-systemd"
-if [ "$(cat "$root/.includes" 2>/dev/null)" != "$includes" ]; then
-  echo "== debootstrap amd64 with $includes into $root"
-  rm -rf "$root"
-  debootstrap --arch=amd64 --variant=minbase --include="$includes" bookworm "$root" "$mirror" >"$cache/amd64-systemd.log" 2>&1 \
-    || { tail -20 "$cache/amd64-systemd.log"; fail "debootstrap"; }
-  echo "$includes" >"$root/.includes"
-fi
+debian_root amd64 "$root" "$includes" || fail "debootstrap amd64"
 image=solarcam-test-systemd:bookworm-$(echo "$includes" | sha256sum | cut -c1-8)
 docker image inspect "$image" >/dev/null 2>&1 || tar -C "$root" -c . | docker import - "$image" >/dev/null
 

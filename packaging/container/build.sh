@@ -79,40 +79,44 @@ armv7_toolchain() {
   ln -sf "$(arm-linux-gnueabihf-gcc -print-file-name=libgcc_eh.a)" "$tools/lib/libunwind.a"
 }
 
-build() {
-  local arch=$1 target
-  target=$(target_of "$arch")
-  echo "== $arch: cargo build --target $target"
-  case "$arch" in
-    amd64)
-      rustup target add "$target" >/dev/null
-      cargo build --release --locked --target "$target"
-      ;;
-    aarch64)
-      rustup target add "$target" >/dev/null
-      CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc \
-      CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc \
-        cargo build --release --locked --target "$target"
-      ;;
-    armv7)
-      local wrapper=$tools/arm-linux-musleabihf-gcc extra=()
-      armv7_toolchain
-      if ! rustup target add "$target" >/dev/null 2>&1; then
-        # rustup's mirror has no prebuilt std for this target here: build std from rustup's
-        # rust-src with the same compiler (RUSTC_BOOTSTRAP unlocks -Z build-std on stable).
-        echo "   (no prebuilt std for $target: building it from rust-src)"
-        rustup component add rust-src >/dev/null
-        extra=(-Z build-std=std,panic_abort)
-        export RUSTC_BOOTSTRAP=1
-      fi
-      CC_armv7_unknown_linux_musleabihf="$wrapper" \
-      CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER="$wrapper" \
-      CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no -L $tools/lib" \
-        cargo build --release --locked --target "$target" "${extra[@]}"
-      unset RUSTC_BOOTSTRAP
-      ;;
-  esac
-  local bin="target/$target/release/solarcam-bridge"
+# amd64 and aarch64 in one cargo: each one's last steps (the crate itself and the fat LTO link)
+# run on one core, and the other's build fills the other. armv7 on its own: it may build std.
+compile() {
+  local arch targets=()
+  for arch in "$@"; do
+    case "$arch" in amd64 | aarch64) targets+=("$(target_of "$arch")") ;; esac
+  done
+  if [ ${#targets[@]} -gt 0 ]; then
+    echo "== cargo build ${targets[*]/#/--target }"
+    rustup target add "${targets[@]}" >/dev/null
+    CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc \
+      cargo build --release --locked "${targets[@]/#/--target=}"
+  fi
+  [[ " $* " == *" armv7 "* ]] || return 0
+  local target wrapper=$tools/arm-linux-musleabihf-gcc extra=()
+  target=$(target_of armv7)
+  echo "== armv7: cargo build --target $target"
+  armv7_toolchain
+  if ! rustup target add "$target" >/dev/null 2>&1; then
+    # rustup's mirror has no prebuilt std for this target here: build std from rustup's
+    # rust-src with the same compiler (RUSTC_BOOTSTRAP unlocks -Z build-std on stable).
+    echo "   (no prebuilt std for $target: building it from rust-src)"
+    rustup component add rust-src >/dev/null
+    extra=(-Z build-std=std,panic_abort)
+    export RUSTC_BOOTSTRAP=1
+  fi
+  CC_armv7_unknown_linux_musleabihf="$wrapper" \
+  CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER="$wrapper" \
+  CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no -L $tools/lib" \
+    cargo build --release --locked --target "$target" "${extra[@]}"
+  unset RUSTC_BOOTSTRAP
+}
+
+# The static binary of one architecture, checked and copied to dist/static.
+collect() {
+  local arch=$1 bin
+  bin="target/$(target_of "$arch")/release/solarcam-bridge"
   if ! file "$bin" | grep -q 'statically linked\|static-pie linked'; then
     echo "$bin is not statically linked: $(file -b "$bin")" >&2
     exit 1
@@ -144,7 +148,8 @@ image() {
     -f packaging/container/Dockerfile "$ctx" >/dev/null
 }
 
-for a in "${arches[@]}"; do build "$a"; done
+compile "${arches[@]}"
+for a in "${arches[@]}"; do collect "$a"; done
 if [ -z "${NO_IMAGES:-}" ]; then
   if ! docker info >/dev/null 2>&1; then
     echo "Docker is installed but its daemon does not answer: start it (systemctl start docker, or dockerd &)" >&2
