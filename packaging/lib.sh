@@ -41,12 +41,12 @@ SYSTEMD_ROOT_PACKAGES=adduser,systemd,systemd-sysv,dbus,curl,ca-certificates,una
 pi_roots() { echo "${PI_ROOTS:-/var/tmp/solarcam-pi-roots}"; }
 
 # `cargo install`s a tool the scripts use (cargo-deb, cargo-generate-rpm, cargo-fuzz, rumqttd):
-# lightly optimised, without the tool's own LTO, in one target directory that all of them share
-# (target/tools), so that a fresh machine spends minutes on the project, not on its tools. They
-# pack a few MB or play a test broker: their speed is not what is measured.
+# unoptimised and without debug info, in one target directory that all of them share
+# (target/tools), so that a fresh machine spends its minutes on the project, not on its tools
+# (they took 15 of them optimised). They pack a few MB or play a test broker: their speed is not
+# what is measured.
 cargo_install() {
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_DEBUG=false cargo install --target-dir "$PWD/target/tools" "$@"
+  CARGO_PROFILE_DEV_DEBUG=0 cargo install --debug --target-dir "$PWD/target/tools" "$@"
 }
 
 # Starts the Docker engine when it is installed but not answering (a fresh machine starts none),

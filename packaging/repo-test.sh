@@ -63,11 +63,16 @@ old_version="${version}~git${short}"
 old_reports="${version}-git.${short}"
 prev="$cache/previous-$short"
 mkdir -p "$prev"
+deb_of() { # the previous release's .deb for a Rust target
+  case "$1" in x86_64-*) echo "$prev/solarcam-bridge_${old_version}-1_amd64.deb" ;;
+    *) echo "$prev/solarcam-bridge_${old_version}-1_arm64.deb" ;; esac
+}
+targets=()
 for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
-  case "$t" in x86_64-*) debarch=amd64 ;; *) debarch=arm64 ;; esac
-  deb="$prev/solarcam-bridge_${old_version}-1_${debarch}.deb"
-  [ ! -f "$deb" ] || continue
-  echo "== building the previous release ($short) for $t from its source"
+  [ -f "$(deb_of "$t")" ] || targets+=("$t")
+done
+if [ ${#targets[@]} -gt 0 ]; then
+  echo "== building the previous release ($short) for ${targets[*]} from its source"
   src="$prev/src"
   if [ ! -f "$src/.prepared" ]; then
     rm -rf "$src" && mkdir -p "$src"
@@ -76,17 +81,19 @@ for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     perl -0pi -e "s/(name = \"solarcam-bridge\"\nversion = )\"\Q$version\E\"/\$1\"$old_reports\"/" "$src/Cargo.lock"
     touch "$src/.prepared"
   fi
-  # Without the release profile's fat LTO and single codegen unit: what is tested is how the
-  # previous release behaves when upgraded from, not its size, and LTO would be its longest step.
+  # Both targets in one cargo, and without the release profile's fat LTO and single codegen
+  # unit: what is tested is how the previous release behaves when upgraded from, not its size.
   (cd "$src" && CARGO_TARGET_DIR="$prev/target" CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release --locked --target "$t")
-  (cd "$src" && CARGO_TARGET_DIR="$prev/target" cargo deb --no-build --no-strip \
-    --target "$t" --deb-version "${old_version}-1" --output "$deb")
-  if [ "$debarch" = amd64 ]; then
-    (cd "$src" && CARGO_TARGET_DIR="$prev/target" cargo generate-rpm --target "$t" \
-      --target-dir "$prev/target" -s "version = \"$old_version\"" --output "$prev/")
-  fi
-done
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release --locked "${targets[@]/#/--target=}")
+  for t in "${targets[@]}"; do
+    (cd "$src" && CARGO_TARGET_DIR="$prev/target" cargo deb --no-build --no-strip \
+      --target "$t" --deb-version "${old_version}-1" --output "$(deb_of "$t")")
+    if [[ $t == x86_64-* ]]; then
+      (cd "$src" && CARGO_TARGET_DIR="$prev/target" cargo generate-rpm --target "$t" \
+        --target-dir "$prev/target" -s "version = \"$old_version\"" --output "$prev/")
+    fi
+  done
+fi
 old_rpm=$(ls "$prev"/solarcam-bridge-"${old_version}"-1.x86_64.rpm) || fail "no previous .rpm in $prev"
 dpkg --compare-versions "${old_version}-1" lt "${version}-1" || fail "$old_version does not sort before ${version}-1"
 [ "$(rpm --eval "%{lua: print(rpm.vercmp('${old_version}-1', '${version}-1'))}")" = -1 ] \
