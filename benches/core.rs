@@ -109,12 +109,14 @@ fn control_work(c: &mut Criterion) {
         )),
         retain: false,
         received: SystemTime::now(),
+        ack: None,
     };
     let alarm = Event::Message {
         topic: "4GSolarCam/Alarm".into(),
         payload: Bytes::from_static(br#"{"mac":"5CC500000002","type":"PIR"}"#),
         retain: false,
         received: SystemTime::now(),
+        ack: None,
     };
     // A camera already known and awake: what a steady stream of messages costs.
     let mut bridge = connected(thousand.clone());

@@ -61,6 +61,9 @@ pub enum Event {
         retain: bool,
         /// Wall-clock time of receipt, for the "last status" and "last seen" timestamps.
         received: SystemTime,
+        /// The broker waits for this acknowledgement (a QoS 1 message of a persistent session):
+        /// the core gives it back as [`Action::Acknowledge`] once what the message caused is out.
+        ack: Option<Ack>,
     },
     /// A new, valid configuration (the file changed).
     ConfigReloaded(Box<Config>),
@@ -118,6 +121,27 @@ pub enum Action {
     /// The broker settings changed: once the actions before this one are out (on the old
     /// connections), close them and connect again with the configuration's settings.
     Reconnect,
+    /// Acknowledge a message to the broker that sent it. It comes after the actions the message
+    /// caused, in the same queue, so the broker drops its copy only once they are on their way
+    /// (see [`Ack`]).
+    Acknowledge(Ack),
+}
+
+/// A received message the broker keeps until it is acknowledged, and sends again on the next
+/// connection if the bridge stops first: what the bridge was doing with it when it stopped is
+/// done again after the restart, not lost.
+///
+/// The acknowledgement must not overtake what the message caused. On one connection it follows
+/// the publishes in the connection's queue, and TCP keeps the order, so a broker that has the
+/// acknowledgement has the publishes too, whenever the bridge dies. Alarm events held while Home
+/// Assistant subscribes (see [`crate::bridge::EVENT_SETTLE`]) hold back the acknowledgements that
+/// come after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "an unacknowledged message stays with the broker and takes one of its in-flight places"]
+pub struct Ack {
+    /// The connection it came on.
+    pub link: Link,
+    pub packet_id: u16,
 }
 
 /// A snapshot for the archive.

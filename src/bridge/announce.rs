@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, info};
 
-use super::{awake_state, Bridge, BridgeTimer, CameraTimer, Link, Publish};
+use super::{awake_state, Ack, Bridge, BridgeTimer, CameraTimer, Link, Publish};
 use crate::discovery::{self, BridgeEntity, CameraEntity, DeviceConfig, StateTopic};
 use crate::mac::Mac;
 
@@ -25,6 +25,11 @@ pub const EVENT_SETTLE: Duration = Duration::from_secs(3);
 
 /// Events held during [`EVENT_SETTLE`], at most; past this (a flood) they go out at once.
 pub const MAX_HELD_EVENTS: usize = 64;
+
+/// Acknowledgements held behind the held events, at most. A broker sends a stock 20 or so
+/// unacknowledged messages and then waits; one that does not wait cannot make the bridge keep
+/// more than this: past it, messages are acknowledged at once, as if no event were held.
+pub const MAX_HELD_ACKS: usize = 1024;
 
 /// An announcement in progress: the cameras whose configs, then states, are still to go out.
 #[derive(Debug, Default)]
@@ -50,8 +55,18 @@ pub(super) struct HeldEvents {
     /// Cameras announced on their own (a new one), and until when their events wait.
     cameras: BTreeMap<Mac, Instant>,
     /// In order of arrival, each with the time it may go.
-    /// Each alarm's event and its copy on the alarm feed, released together.
-    held: VecDeque<(Instant, [Publish; 2])>,
+    held: VecDeque<HeldEvent>,
+    /// The acknowledgements waiting in `held`.
+    acks: usize,
+}
+
+/// One alarm's event and its copy on the alarm feed, released together at `at`, then the
+/// acknowledgements of the messages received while it waited (see [`Ack`]).
+#[derive(Debug)]
+struct HeldEvent {
+    at: Instant,
+    publish: [Publish; 2],
+    acks: Vec<Ack>,
 }
 
 impl HeldEvents {
@@ -65,7 +80,7 @@ impl HeldEvents {
 
     /// When the first held event may go.
     fn next(&self) -> Option<Instant> {
-        self.held.front().map(|(t, _)| *t)
+        self.held.front().map(|e| e.at)
     }
 
     /// Forgets the settle times that passed.
@@ -107,11 +122,33 @@ impl Bridge {
 
     /// Every held event, at once: the bridge is stopping, and late is better than never.
     pub(super) fn release_all_events(&mut self) {
-        let held: Vec<Publish> = self.events.held.drain(..).flat_map(|(_, p)| p).collect();
-        for p in held {
-            self.send(p, true);
+        while let Some(event) = self.events.held.pop_front() {
+            self.release(event);
         }
         self.schedule_held_events();
+    }
+
+    /// A held event's publishes, then the acknowledgements that waited for it.
+    fn release(&mut self, event: HeldEvent) {
+        for p in event.publish {
+            self.send(p, true);
+        }
+        self.events.acks -= event.acks.len();
+        for ack in event.acks {
+            self.queue_ack(ack);
+        }
+    }
+
+    /// Acknowledges a message once what it caused is out: after the actions it queued and after
+    /// the alarm events held before it, whose release carries the acknowledgement along.
+    pub(super) fn acknowledge(&mut self, ack: Ack) {
+        match self.events.held.back_mut() {
+            Some(last) if self.events.acks < MAX_HELD_ACKS => {
+                last.acks.push(ack);
+                self.events.acks += 1;
+            }
+            _ => self.queue_ack(ack),
+        }
     }
 
     /// Discovery for every device, then availability, then every known state: what Home Assistant
@@ -213,7 +250,8 @@ impl Bridge {
         match self.events.release_at(mac, now) {
             Some(at) if self.events.held.len() < MAX_HELD_EVENTS => {
                 debug!("{mac}: alarm event held until Home Assistant has subscribed");
-                self.events.held.push_back((at, publish));
+                let acks = Vec::new();
+                self.events.held.push_back(HeldEvent { at, publish, acks });
                 self.schedule_held_events();
             }
             _ => {
@@ -227,10 +265,8 @@ impl Bridge {
     /// Sends the held events whose time has come, in order; forgets settle times that passed.
     pub(super) fn release_events(&mut self, now: Instant) {
         while self.events.next().is_some_and(|t| t <= now) {
-            if let Some((_, publish)) = self.events.held.pop_front() {
-                for p in publish {
-                    self.send(p, true);
-                }
+            if let Some(event) = self.events.held.pop_front() {
+                self.release(event);
             }
         }
         self.schedule_held_events();

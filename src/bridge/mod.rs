@@ -15,7 +15,8 @@
 //! - `admission.rs`: unlisted cameras, admitted within bounds or refused; dismissed ones.
 //! - `commands.rs`: button presses, and the queue that holds them while a camera sleeps.
 //! - `announce.rs`: discovery, availability and states for Home Assistant; its birth messages;
-//!   alarm events held while it subscribes.
+//!   alarm events held while it subscribes, and the acknowledgements of the camera messages
+//!   that came after them.
 //! - `diagnostics.rs`: the counters' values, and whether they changed since published.
 //! - `reload.rs`: configuration changes, removed cameras, ghosts of earlier runs.
 //! - `timers.rs`: every deadline of the core (the cameras' alarm off, asleep, wake unanswered;
@@ -51,9 +52,9 @@ use crate::config::Config;
 use crate::discovery::{StateTopic, Topics};
 use crate::mac::Mac;
 
-pub use action::{Action, ArchiveRequest, Event, Link, Publish, Qos};
+pub use action::{Ack, Action, ArchiveRequest, Event, Link, Publish, Qos};
 pub use admission::{MAX_DISMISSED, NEW_CAMERA_EVERY, REFUSALS_LOGGED_EVERY};
-pub use announce::{EVENT_SETTLE, MAX_HELD_EVENTS, REANNOUNCE_EVERY};
+pub use announce::{EVENT_SETTLE, MAX_HELD_ACKS, MAX_HELD_EVENTS, REANNOUNCE_EVERY};
 pub use diagnostics::{Stats, DIAGNOSTICS_EVERY};
 pub use payload::{cut, MAX_ATTRIBUTE_CHARS, MAX_STATE_CHARS};
 pub use saved::Saved;
@@ -298,9 +299,13 @@ impl Bridge {
                 payload,
                 retain,
                 received,
+                ack,
             } => {
                 self.diagnostics.count(Counter::Received, 1);
                 self.on_message(&topic, payload, retain, received, now);
+                if let Some(ack) = ack {
+                    self.acknowledge(ack);
+                }
             }
             Event::ConfigReloaded(config) => self.on_config(*config, now),
             Event::ArchiveFailed(why) => {

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use tracing::warn;
 
-use super::{Action, ArchiveRequest, Bridge, Link, Publish};
+use super::{Ack, Action, ArchiveRequest, Bridge, Link, Publish};
 use crate::discovery::{Counter, StateTopic};
 use crate::mac::Mac;
 
@@ -55,6 +55,11 @@ impl Bridge {
 
     pub(super) fn archive(&mut self, request: ArchiveRequest) {
         self.outbox.0.push_back(Action::Archive(request));
+    }
+
+    /// The broker may drop its copy of a message once the actions before this are out.
+    pub(super) fn queue_ack(&mut self, ack: Ack) {
+        self.outbox.0.push_back(Action::Acknowledge(ack));
     }
 
     /// Once the actions before it are out (on the old connections), connect again.

@@ -82,6 +82,7 @@ impl Harness {
             payload: payload.into(),
             retain: false,
             received: self.wall,
+            ack: None,
         };
         publishes(self.event(e))
     }
@@ -185,6 +186,7 @@ fn json(p: &Publish) -> serde_json::Value {
     serde_json::from_slice(&p.payload).unwrap()
 }
 
+mod acknowledgements;
 mod automations;
 mod commands;
 mod connections;

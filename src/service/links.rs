@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tracing::warn;
 
-use super::mqtt::{Ack, Connection, Options, SetupError};
+use super::mqtt::{Connection, Options, SetupError};
 use crate::bridge::{Action, Link};
 use crate::config::{BrokerConfig, Config};
 
@@ -85,16 +85,13 @@ impl Links {
         }
     }
 
-    /// Acknowledges, on the connection it came from, a message the core has handled.
-    pub(super) fn ack(&self, from: Link, ack: Ack) {
-        self.get(from).ack(ack);
-    }
-
     pub(super) fn carry_out(&self, action: Action) {
         match action {
             Action::Publish(p) => self.get(p.link).publish(p),
             Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
             Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
+            // On the connection the message came on.
+            Action::Acknowledge(ack) => self.get(ack.link).ack(ack.packet_id),
             // Not for a broker: the shell takes them.
             Action::SaveState(_) | Action::Archive(_) | Action::Reconnect => {}
         }

@@ -41,22 +41,15 @@ pub(crate) enum Incoming {
         payload: Bytes,
         retain: bool,
         received: SystemTime,
-        /// To hand back to [`Connection::ack`] once the message is handled; `None` when the
-        /// broker needs no acknowledgement from us.
-        ack: Option<Ack>,
+        /// The packet id to acknowledge once what the message caused is out (see
+        /// [`crate::bridge::Ack`]); `None` when the broker needs no acknowledgement from us.
+        /// (rumqttc would acknowledge as it reads; the camera link turns that off with
+        /// `set_manual_acks` when its session is persistent.)
+        ack: Option<u16>,
     },
     /// Our DISCONNECT went out: the connection is closed for good.
     Closed,
 }
-
-/// A QoS 1 message of a persistent session, read but not yet acknowledged. The broker keeps it
-/// until [`Connection::ack`] sends the acknowledgement, and sends it again on the next connection
-/// if the bridge stops first: a message read just before a shutdown is handled after the
-/// restart, not lost. (rumqttc would acknowledge as it reads; the camera link turns that off
-/// with `set_manual_acks` when its session is persistent.)
-#[derive(Debug)]
-#[must_use = "an unacknowledged message stays with the broker and takes one of its in-flight places"]
-pub(crate) struct Ack(u16);
 
 /// The outbox shared by the main loop (which fills it) and the sender task (which empties it
 /// into rumqttc as fast as the broker takes it).
@@ -182,10 +175,9 @@ impl Connection {
         self.push(Outgoing::Unsubscribe(filters));
     }
 
-    /// Acknowledges a message the core has handled. Acknowledgements go out ahead of what is
-    /// queued (see [`Outbox`]), in the order they were given.
-    pub(crate) fn ack(&self, ack: Ack) {
-        self.push(Outgoing::Ack(ack.0));
+    /// Acknowledges a message, after what is queued before it (see [`Outbox`]).
+    pub(crate) fn ack(&self, packet_id: u16) {
+        self.push(Outgoing::Ack(packet_id));
     }
 
     /// Sends DISCONNECT after everything queued before it.

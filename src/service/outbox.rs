@@ -6,6 +6,11 @@
 //! older snapshot of the same camera, say). Commands for cameras, subscriptions and
 //! acknowledgements are never dropped. Dropped messages are counted, so the shell can say how
 //! many.
+//!
+//! Everything goes out in the order it came, acknowledgements too: one acknowledges a camera
+//! message, so it must not overtake what that message caused (see [`crate::bridge::Ack`]). A
+//! broker that waits for them (a stock Mosquitto sends 20 unacknowledged messages) is slowed by
+//! no more than the bridge's own publishing.
 
 use std::collections::VecDeque;
 
@@ -19,7 +24,8 @@ pub(crate) enum Outgoing {
     Publish(Publish),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-    /// The acknowledgement of a QoS 1 message the core has handled (its packet id).
+    /// The acknowledgement of a QoS 1 message whose consequences are queued before it (its
+    /// packet id).
     Ack(u16),
     Disconnect,
 }
@@ -49,10 +55,6 @@ impl Outgoing {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     queue: VecDeque<Outgoing>,
-    /// Acknowledgements go out ahead of the queue, in their own order: the broker sends the
-    /// bridge at most so many unacknowledged messages (20 on a stock Mosquitto), so one waiting
-    /// behind the states its message produced holds the next camera messages back.
-    acks: VecDeque<u16>,
     bytes: usize,
     limit: usize,
     dropped: u64,
@@ -65,7 +67,6 @@ impl Outbox {
     pub(crate) fn new(limit: usize) -> Outbox {
         Outbox {
             queue: VecDeque::new(),
-            acks: VecDeque::new(),
             bytes: 0,
             limit,
             dropped: 0,
@@ -79,10 +80,6 @@ impl Outbox {
     }
 
     pub(crate) fn push(&mut self, o: Outgoing) {
-        if let Outgoing::Ack(pkid) = o {
-            self.acks.push_back(pkid);
-            return;
-        }
         if let Outgoing::Publish(p) = &o {
             if !self.connected && p.retain && !p.is_command() {
                 if let Some(i) = self.queue.iter().position(|q| q.superseded_by(p)) {
@@ -110,9 +107,6 @@ impl Outbox {
     }
 
     pub(crate) fn pop(&mut self) -> Option<Outgoing> {
-        if let Some(pkid) = self.acks.pop_front() {
-            return Some(Outgoing::Ack(pkid));
-        }
         let o = self.queue.pop_front()?;
         self.bytes -= o.size();
         Some(o)
@@ -125,7 +119,7 @@ impl Outbox {
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.acks.len() + self.queue.len()
+        self.queue.len()
     }
 
     pub(crate) fn bytes(&self) -> usize {
@@ -196,28 +190,47 @@ mod tests {
     }
 
     #[test]
-    fn acknowledgements_go_out_first_in_their_own_order() {
-        let mut o = Outbox::new(DEFAULT_LIMIT);
-        o.set_connected(true);
-        o.push(state("a/status", "{}"));
-        o.push(Outgoing::Ack(7));
-        o.push(state("a/battery", "50"));
-        o.push(Outgoing::Ack(8));
-        o.push(Outgoing::Disconnect);
-        o.push(Outgoing::Ack(9));
-        assert_eq!(o.take_dropped(), 0);
+    fn acknowledgements_keep_their_place_behind_what_their_messages_caused() {
+        for connected in [true, false] {
+            let mut o = Outbox::new(DEFAULT_LIMIT);
+            o.set_connected(connected);
+            o.push(state("a/status", "{}"));
+            o.push(Outgoing::Ack(7));
+            o.push(state("a/battery", "50"));
+            o.push(Outgoing::Ack(8));
+            o.push(Outgoing::Disconnect);
+            assert_eq!(o.take_dropped(), 0);
+            assert_eq!(
+                drain(&mut o),
+                vec![
+                    state("a/status", "{}"),
+                    Outgoing::Ack(7),
+                    state("a/battery", "50"),
+                    Outgoing::Ack(8),
+                    Outgoing::Disconnect
+                ]
+            );
+            assert_eq!(o.bytes(), 0);
+        }
+    }
+
+    #[test]
+    fn over_budget_acknowledgements_are_kept_and_keep_their_place() {
+        // Each state counts 12 bytes: the second is over budget and the first goes.
+        let mut o = Outbox::new(12);
+        o.push(state("s1", "0123456789"));
+        o.push(Outgoing::Ack(1));
+        o.push(state("s2", "0123456789"));
+        o.push(Outgoing::Ack(2));
+        assert_eq!(o.take_dropped(), 1);
         assert_eq!(
             drain(&mut o),
             vec![
-                Outgoing::Ack(7),
-                Outgoing::Ack(8),
-                Outgoing::Ack(9),
-                state("a/status", "{}"),
-                state("a/battery", "50"),
-                Outgoing::Disconnect
+                Outgoing::Ack(1),
+                state("s2", "0123456789"),
+                Outgoing::Ack(2)
             ]
         );
-        assert_eq!(o.bytes(), 0);
     }
 
     #[test]

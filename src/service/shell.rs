@@ -19,7 +19,7 @@ use super::state::{StateDir, StateWriter};
 use super::systemd::Systemd;
 use super::watcher::ConfigWatcher;
 use super::{state_dir, ServiceError, STOP_FLUSH};
-use crate::bridge::{Action, Bridge, Event, Link};
+use crate::bridge::{Ack, Action, Bridge, Event, Link};
 use crate::config::{ArchiveConfig, BrokerConfig, Config, Level, Mqtt};
 use crate::logging::LogLevel;
 
@@ -275,16 +275,20 @@ impl Shell {
                 received,
                 ack,
             }) => {
+                // Acknowledged once what it caused is out: the core queues the
+                // acknowledgement after it.
+                let ack = ack.map(|packet_id| Ack {
+                    link: from,
+                    packet_id,
+                });
                 let event = Event::Message {
                     topic,
                     payload,
                     retain,
                     received,
+                    ack,
                 };
                 self.bridge.handle(event, now);
-                if let Some(ack) = ack {
-                    self.links.ack(from, ack);
-                }
             }
             Some(Incoming::Closed) | None => {}
         }

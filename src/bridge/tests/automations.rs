@@ -16,6 +16,7 @@ fn snapshot_event(h: &Harness, mac: &str) -> Event {
         payload: Bytes::from(p),
         retain: false,
         received: h.wall,
+        ack: None,
     }
 }
 
@@ -315,6 +316,7 @@ fn published_counts_every_publish_but_the_diagnostics_own() {
         payload: Bytes::from(format!(r#"{{"mac":"{BARN}","type":"PIR"}}"#)),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     sent.extend(h.event(alarm));
     sent.extend(h.event(snapshot_event(&h, DRIVEWAY)));
@@ -323,6 +325,7 @@ fn published_counts_every_publish_but_the_diagnostics_own() {
         payload: Bytes::from(format!(r#"{{"devMac":"{DRIVEWAY}","battery":80}}"#)),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     sent.extend(h.event(status));
     for (camera, word) in [(DRIVEWAY, "status"), (BARN, "reboot")] {
@@ -331,6 +334,7 @@ fn published_counts_every_publish_but_the_diagnostics_own() {
             payload: Bytes::from(word),
             retain: false,
             received: h.wall,
+            ack: None,
         };
         sent.extend(h.event(press));
     }

@@ -122,6 +122,7 @@ fn queued_commands_are_saved_and_resumed_after_a_restart() {
         payload: Bytes::from_static(b"reboot"),
         retain: false,
         received: h.wall,
+        ack: None,
     });
     let barn: Mac = BARN.parse().unwrap();
     let saved = actions

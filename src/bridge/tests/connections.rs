@@ -150,6 +150,7 @@ fn diagnostics_are_published_at_most_every_few_seconds() {
             payload: Bytes::from_static(b"junk"),
             retain: false,
             received: h.wall,
+            ack: None,
         });
         assert!(all_publishes(actions)
             .iter()

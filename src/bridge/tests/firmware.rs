@@ -37,6 +37,7 @@ fn message_actions(h: &mut Harness, topic: &str, payload: impl Into<Bytes>) -> V
         payload: payload.into(),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     h.event(e)
 }

@@ -10,6 +10,7 @@ fn retained_message(h: &mut Harness, topic: &str, payload: &str) -> Vec<Publish>
         payload: Bytes::from(payload.to_string()),
         retain: true,
         received: h.wall,
+        ack: None,
     };
     publishes(h.event(e))
 }
@@ -31,6 +32,7 @@ fn a_flood_of_random_macs_adds_one_camera_per_interval_and_never_more_than_disco
             payload: Bytes::from(status(&mac)),
             retain: false,
             received: h.wall,
+            ack: None,
         };
         let actions = h.event(e);
         writes += saves(&actions).len();
@@ -94,6 +96,7 @@ fn a_camera_deleted_in_home_assistant_is_forgotten_and_not_brought_back_by_its_m
         payload: Bytes::new(),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     let actions = h.event(e);
     let saved = saves(&actions);
@@ -131,6 +134,7 @@ fn a_listed_camera_whose_config_is_emptied_stays() {
         payload: Bytes::new(),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     assert!(saves(&h.event(e)).is_empty());
     let ps = h.message("4GSolarCam/Status", status(DRIVEWAY));
@@ -157,6 +161,7 @@ fn dismissed_cameras_survive_a_restart() {
         payload: Bytes::new(),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     let saved = saves(&h.event(e))[0].clone();
     let mut h = Harness::new(config(""));
@@ -189,6 +194,7 @@ fn a_state_file_with_more_dismissed_cameras_than_the_cap_keeps_the_newest() {
         payload: Bytes::new(),
         retain: false,
         received: h.wall,
+        ack: None,
     };
     let saved = saves(&h.event(e))[0].clone();
     assert_eq!(saved.dismissed.len(), MAX_DISMISSED);

@@ -146,6 +146,7 @@ fn retained_message(h: &mut Harness, topic: &str, payload: Vec<u8>) -> Vec<Publi
         payload: payload.into(),
         retain: true,
         received: h.wall,
+        ack: None,
     };
     publishes(h.event(e))
 }
@@ -261,6 +262,7 @@ fn discovered_cameras_are_saved_and_survive_a_restart() {
         payload: Bytes::from_static(b"{}"),
         retain: false,
         received: h.wall,
+        ack: None,
     });
     let gate: Mac = "112233445566".parse().unwrap();
     assert!(actions.contains(&Action::SaveState(Saved {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::backoff::{entropy, Backoff};
-use super::{Ack, Incoming, Shared};
+use super::{Incoming, Shared};
 
 /// What the poller needs to know for its logs and its retries.
 pub(super) struct PollContext {
@@ -127,7 +127,7 @@ impl Poller {
     fn on_publish(&mut self, p: rumqttc::Publish) -> Incoming {
         self.refused_packet = false;
         // Subscriptions are QoS 1 at most, so a broker never sends QoS 2.
-        let ack = (self.ctx.persistent && p.qos != QoS::AtMostOnce).then_some(Ack(p.pkid));
+        let ack = (self.ctx.persistent && p.qos != QoS::AtMostOnce).then_some(p.pkid);
         Incoming::Message {
             topic: p.topic,
             payload: p.payload,
