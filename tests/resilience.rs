@@ -625,3 +625,52 @@ fn no_alarm_is_lost_when_the_bridge_is_killed_mid_stream() {
 fn no_alarm_is_lost_when_the_bridge_is_killed_mid_stream_with_a_camera_broker_of_its_own() {
     every_alarm_reaches_home_assistant_across("KILL", true);
 }
+
+/// With a camera broker of its own, what a camera message causes goes to Home Assistant's broker
+/// and its acknowledgement to the camera broker: the acknowledgement waits until the other is
+/// written. An alarm read while Home Assistant's broker is away is therefore not acknowledged;
+/// killed then, the bridge gets it again after its restart, and its event reaches Home Assistant.
+#[test]
+fn an_alarm_read_while_home_assistants_broker_is_away_survives_a_kill() {
+    let mut ha_broker = Mosquitto::start();
+    let cam_broker = Mosquitto::start();
+    let config = format!(
+        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
+        ha_broker.url(),
+        cam_broker.url()
+    );
+    let (mut bridge, _ha) = start_bridge(&ha_broker, &config);
+    bridge.wait_log(&["camera broker: subscribed"]);
+    // Past the seconds after the announcement, when an event (and the acknowledgements after it)
+    // would be held anyway.
+    std::thread::sleep(solarcam_bridge::bridge::EVENT_SETTLE + Duration::from_millis(500));
+    ha_broker.stop();
+    bridge.wait_log(&["Home Assistant broker: connection to", "lost"]);
+
+    let camera = persistent_camera(cam_broker.port);
+    let alarm = format!(r#"{{"mac":"{DRIVEWAY}","type":"PIR","seq":1}}"#);
+    camera
+        .publish("4GSolarCam/Alarm", QoS::AtLeastOnce, false, alarm)
+        .unwrap();
+    // Read and handled: its event waits for Home Assistant's broker, and so does the
+    // acknowledgement. (Before, the acknowledgement went at once, and this alarm was lost.)
+    bridge.wait_log(&["(5CC5638AE24C): alarm (pir)"]);
+    std::thread::sleep(Duration::from_millis(200));
+    bridge.signal("KILL");
+    bridge.wait_exit(WAIT).expect("still running after SIGKILL");
+
+    ha_broker.restart();
+    let seen = alarm_sequence_numbers(ha_broker.port);
+    let dir = std::mem::replace(&mut bridge.dir, tempfile::tempdir().unwrap());
+    let again = BridgeProcess::start_at(dir, bridge.config.clone(), &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.lock().unwrap().contains(&1) {
+        assert!(
+            Instant::now() < deadline,
+            "the alarm never reached Home Assistant after the restart:\nbefore the kill:\n{}\nafter:\n{}",
+            bridge.log().join("\n"),
+            again.log().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -48,6 +48,7 @@ impl Links {
                 max_incoming: max_incoming(config.camera_mqtt.is_none()),
                 max_outgoing,
                 outbox_limit,
+                acks_wait_for: None,
             },
         )?;
         let cameras = match &config.camera_mqtt {
@@ -60,6 +61,9 @@ impl Links {
                     max_incoming: max_incoming(true),
                     max_outgoing,
                     outbox_limit,
+                    // What a camera message causes goes to Home Assistant's broker: its
+                    // acknowledgement waits until that is written.
+                    acks_wait_for: Some(ha.written()),
                 },
             )?),
             None => None,
@@ -90,8 +94,12 @@ impl Links {
             Action::Publish(p) => self.get(p.link).publish(p),
             Action::Subscribe { link, filters } => self.get(link).subscribe(filters),
             Action::Unsubscribe { link, filters } => self.get(link).unsubscribe(filters),
-            // On the connection the message came on.
-            Action::Acknowledge(ack) => self.get(ack.link).ack(ack.packet_id),
+            // On the connection the message came on; from a camera broker of its own, once what
+            // the message caused is written to Home Assistant's.
+            Action::Acknowledge(ack) => match (ack.link, &self.cameras) {
+                (Link::Camera, Some(c)) => c.ack(ack.packet_id, Some(self.ha.written().mark())),
+                _ => self.ha.ack(ack.packet_id, None),
+            },
             // Not for a broker: the shell takes them.
             Action::SaveState(_) | Action::Archive(_) | Action::Reconnect => {}
         }

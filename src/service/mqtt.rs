@@ -56,6 +56,46 @@ pub(crate) enum Incoming {
 struct Shared {
     outbox: Mutex<Outbox>,
     ready: Notify,
+    /// The poller saw a publish written, or the connection lost: for acknowledgements on another
+    /// connection that wait for this one (see [`Written`]).
+    written: Notify,
+}
+
+/// How far one connection's outbox has been written, for another connection's acknowledgements
+/// to wait on: with a camera broker of its own, what a camera message caused goes to Home
+/// Assistant's broker, and its acknowledgement to the camera broker must not go first.
+#[derive(Clone)]
+pub(crate) struct Written(Arc<Shared>);
+
+impl Written {
+    /// A mark for everything queued on the connection so far.
+    pub(crate) fn mark(&self) -> u64 {
+        self.0.outbox.lock().expect("outbox").queued_until()
+    }
+
+    /// Until everything queued before `mark` is written (or dropped, or gone with a lost
+    /// connection), or the broker has been away for [`super::outbox::ACKS_WAIT_AT_MOST`].
+    async fn until(&self, mark: u64) {
+        loop {
+            let written = self.0.written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            let wait_until = {
+                let outbox = self.0.outbox.lock().expect("outbox");
+                if outbox.ack_may_go(mark, std::time::Instant::now()) {
+                    return;
+                }
+                outbox.acks_wait_until()
+            };
+            match wait_until {
+                Some(t) => {
+                    let t = tokio::time::Instant::from_std(t);
+                    let _ = tokio::time::timeout_at(t, written).await;
+                }
+                None => written.await,
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +147,8 @@ pub(crate) struct Options {
     pub max_outgoing: usize,
     /// Bytes of messages kept for the broker while it is away (see [`Outbox`]).
     pub outbox_limit: usize,
+    /// The connection whose writes acknowledgements given with a mark wait for.
+    pub acks_wait_for: Option<Written>,
 }
 
 pub(crate) struct Connection {
@@ -135,6 +177,7 @@ impl Connection {
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(opts.outbox_limit)),
             ready: Notify::new(),
+            written: Notify::new(),
         });
         let url = broker.url.to_string();
         let trust = match &broker.ca_file {
@@ -154,7 +197,7 @@ impl Connection {
             max_incoming: opts.max_incoming,
         };
         tokio::spawn(poll(eventloop, in_tx, ctx, shared.clone()));
-        tokio::spawn(send(client, shared.clone(), opts.name));
+        tokio::spawn(send(client, shared.clone(), opts.acks_wait_for, opts.name));
         Ok(Connection {
             name: opts.name,
             url,
@@ -175,9 +218,16 @@ impl Connection {
         self.push(Outgoing::Unsubscribe(filters));
     }
 
-    /// Acknowledges a message, after what is queued before it (see [`Outbox`]).
-    pub(crate) fn ack(&self, packet_id: u16) {
-        self.push(Outgoing::Ack(packet_id));
+    /// Acknowledges a message, after what is queued before it (see [`Outbox`]); with `after`, also
+    /// after what was queued before that mark on the connection this one's acknowledgements wait
+    /// for ([`Options::acks_wait_for`]).
+    pub(crate) fn ack(&self, packet_id: u16, after: Option<u64>) {
+        self.push(Outgoing::Ack { packet_id, after });
+    }
+
+    /// How far this connection's outbox has been written, for another's acknowledgements.
+    pub(crate) fn written(&self) -> Written {
+        Written(self.shared.clone())
     }
 
     /// Sends DISCONNECT after everything queued before it.
@@ -258,7 +308,12 @@ fn qos(q: Qos) -> QoS {
     }
 }
 
-async fn send(client: AsyncClient, shared: Arc<Shared>, name: &'static str) {
+async fn send(
+    client: AsyncClient,
+    shared: Arc<Shared>,
+    acks_wait_for: Option<Written>,
+    name: &'static str,
+) {
     loop {
         let next = shared.outbox.lock().expect("outbox").pop();
         let Some(o) = next else {
@@ -284,9 +339,12 @@ async fn send(client: AsyncClient, shared: Arc<Shared>, name: &'static str) {
                 }
                 r
             }
-            Outgoing::Ack(pkid) => {
+            Outgoing::Ack { packet_id, after } => {
+                if let (Some(mark), Some(other)) = (after, &acks_wait_for) {
+                    other.until(mark).await;
+                }
                 let mut message = rumqttc::Publish::new("", QoS::AtLeastOnce, Vec::<u8>::new());
-                message.pkid = pkid;
+                message.pkid = packet_id;
                 client.ack(&message).await
             }
             Outgoing::Disconnect => {

@@ -10,9 +10,12 @@
 //! Everything goes out in the order it came, acknowledgements too: one acknowledges a camera
 //! message, so it must not overtake what that message caused (see [`crate::bridge::Ack`]). A
 //! broker that waits for them (a stock Mosquitto sends 20 unacknowledged messages) is slowed by
-//! no more than the bridge's own publishing.
+//! no more than the bridge's own publishing. With a camera broker of its own, what a message
+//! caused goes out on the other connection, so its acknowledgement carries how much of that
+//! connection's outbox must be written first ([`Outbox::queued_until`], [`Outbox::out_before`]).
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::bridge::Publish;
 
@@ -24,11 +27,28 @@ pub(crate) enum Outgoing {
     Publish(Publish),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-    /// The acknowledgement of a QoS 1 message whose consequences are queued before it (its
-    /// packet id).
-    Ack(u16),
+    /// The acknowledgement of a QoS 1 message whose consequences are queued before it.
+    Ack {
+        packet_id: u16,
+        /// Its consequences are queued on another connection: this goes out once that one's
+        /// outbox has written what it held up to here (see [`Outbox::out_before`]).
+        after: Option<u64>,
+    },
     Disconnect,
 }
+
+/// How long acknowledgements on another connection wait for this one while its broker is away.
+/// A broker restart or an add-on update takes seconds to a minute: an alarm read meanwhile stays
+/// with the camera broker, which sends it again if the bridge dies. Past this, the camera side
+/// flows again (commands waiting for a camera to wake, the newest states kept over older ones)
+/// and the bridge keeps what it read, as for one broker, rather than let the camera broker's
+/// queue (1,000 messages on a stock Mosquitto) fill and drop the newest.
+pub(crate) const ACKS_WAIT_AT_MOST: Duration = Duration::from_secs(60);
+
+/// What an acknowledgement counts for in the budget: its place in memory, so that a broker that
+/// sends without waiting for them cannot make the bridge queue them without bound (the shell
+/// stops reading camera messages while an outbox is full).
+const ACK_SIZE: usize = 64;
 
 impl Outgoing {
     /// A state a newer one replaces: retained, not a command.
@@ -47,52 +67,74 @@ impl Outgoing {
         match self {
             Outgoing::Publish(p) => p.topic.len() + p.payload.len(),
             Outgoing::Subscribe(f) | Outgoing::Unsubscribe(f) => f.iter().map(String::len).sum(),
-            Outgoing::Ack(_) | Outgoing::Disconnect => 0,
+            Outgoing::Ack { .. } => ACK_SIZE,
+            Outgoing::Disconnect => 0,
         }
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    queue: VecDeque<Outgoing>,
+    /// Each with its place in the order of everything ever queued.
+    queue: VecDeque<(u64, Outgoing)>,
+    /// The place the next one takes.
+    next: u64,
+    /// Publishes handed to the client (by place) whose writing the poller has not yet seen.
+    unwritten: VecDeque<u64>,
     bytes: usize,
     limit: usize,
     dropped: u64,
     /// While connected, every state goes out in order (Home Assistant keeps its history); only
     /// while the broker is away do newer states replace older ones.
     connected: bool,
+    /// Since when the broker is away (from the first failed or lost connection).
+    away_since: Option<Instant>,
 }
 
 impl Outbox {
     pub(crate) fn new(limit: usize) -> Outbox {
         Outbox {
             queue: VecDeque::new(),
+            next: 0,
+            unwritten: VecDeque::new(),
             bytes: 0,
             limit,
             dropped: 0,
             connected: false,
+            away_since: None,
         }
     }
 
-    /// The connection is up (`true`) or away (`false`).
-    pub(crate) fn set_connected(&mut self, connected: bool) {
+    /// The connection is up (`true`) or away (`false`), as of `now`.
+    pub(crate) fn set_connected(&mut self, connected: bool, now: Instant) {
         self.connected = connected;
+        if connected {
+            self.away_since = None;
+        } else {
+            self.away_since.get_or_insert(now);
+        }
     }
 
     pub(crate) fn push(&mut self, o: Outgoing) {
         if let Outgoing::Publish(p) = &o {
             if !self.connected && p.retain && !p.is_command() {
-                if let Some(i) = self.queue.iter().position(|q| q.superseded_by(p)) {
+                if let Some(i) = self.queue.iter().position(|(_, q)| q.superseded_by(p)) {
                     self.remove(i);
                 }
             }
         }
         self.bytes += o.size();
-        self.queue.push_back(o);
+        self.queue.push_back((self.next, o));
+        self.next += 1;
         // Over budget: the oldest states go first; never the message just queued.
         while self.bytes > self.limit {
             let last = self.queue.len() - 1;
-            match self.queue.iter().take(last).position(Outgoing::droppable) {
+            match self
+                .queue
+                .iter()
+                .take(last)
+                .position(|(_, q)| q.droppable())
+            {
                 Some(i) => self.remove(i),
                 None => break,
             }
@@ -100,16 +142,56 @@ impl Outbox {
     }
 
     fn remove(&mut self, i: usize) {
-        if let Some(old) = self.queue.remove(i) {
+        if let Some((_, old)) = self.queue.remove(i) {
             self.bytes -= old.size();
             self.dropped += 1;
         }
     }
 
+    /// The next thing to hand to the client; a publish is then unwritten until [`Outbox::written`].
     pub(crate) fn pop(&mut self) -> Option<Outgoing> {
-        let o = self.queue.pop_front()?;
+        let (place, o) = self.queue.pop_front()?;
         self.bytes -= o.size();
+        if matches!(o, Outgoing::Publish(_)) {
+            self.unwritten.push_back(place);
+        }
         Some(o)
+    }
+
+    /// The client wrote (and flushed) the oldest publish handed to it: they go out in order.
+    pub(crate) fn written(&mut self) {
+        self.unwritten.pop_front();
+    }
+
+    /// The connection was lost: what the client held is written or gone with it (the connection
+    /// this is asked about starts a clean session, so the client sends none of it again).
+    pub(crate) fn lost(&mut self) {
+        self.unwritten.clear();
+    }
+
+    /// A mark for everything queued so far.
+    pub(crate) fn queued_until(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether everything queued before `mark` has been written or dropped.
+    pub(crate) fn out_before(&self, mark: u64) -> bool {
+        let oldest = self
+            .unwritten
+            .front()
+            .or(self.queue.front().map(|(p, _)| p));
+        oldest.is_none_or(|p| *p >= mark)
+    }
+
+    /// Whether an acknowledgement on another connection given `mark` may go at `now`: what was
+    /// queued here before it is out, or the broker has been away for [`ACKS_WAIT_AT_MOST`].
+    pub(crate) fn ack_may_go(&self, mark: u64, now: Instant) -> bool {
+        self.out_before(mark) || self.acks_wait_until().is_some_and(|t| t <= now)
+    }
+
+    /// While the broker is away: when acknowledgements stop waiting for it.
+    pub(crate) fn acks_wait_until(&self) -> Option<Instant> {
+        self.away_since.map(|t| t + ACKS_WAIT_AT_MOST)
     }
 
     /// How many messages were dropped since the last call.
@@ -153,6 +235,13 @@ mod tests {
         })
     }
 
+    fn ack(packet_id: u16) -> Outgoing {
+        Outgoing::Ack {
+            packet_id,
+            after: None,
+        }
+    }
+
     fn drain(o: &mut Outbox) -> Vec<Outgoing> {
         std::iter::from_fn(|| o.pop()).collect()
     }
@@ -160,7 +249,7 @@ mod tests {
     #[test]
     fn while_connected_every_state_goes_out_in_order() {
         let mut o = Outbox::new(DEFAULT_LIMIT);
-        o.set_connected(true);
+        o.set_connected(true, Instant::now());
         o.push(state("a/battery", "50"));
         o.push(state("a/battery", "49"));
         assert_eq!(o.take_dropped(), 0);
@@ -193,20 +282,20 @@ mod tests {
     fn acknowledgements_keep_their_place_behind_what_their_messages_caused() {
         for connected in [true, false] {
             let mut o = Outbox::new(DEFAULT_LIMIT);
-            o.set_connected(connected);
+            o.set_connected(connected, Instant::now());
             o.push(state("a/status", "{}"));
-            o.push(Outgoing::Ack(7));
+            o.push(ack(7));
             o.push(state("a/battery", "50"));
-            o.push(Outgoing::Ack(8));
+            o.push(ack(8));
             o.push(Outgoing::Disconnect);
             assert_eq!(o.take_dropped(), 0);
             assert_eq!(
                 drain(&mut o),
                 vec![
                     state("a/status", "{}"),
-                    Outgoing::Ack(7),
+                    ack(7),
                     state("a/battery", "50"),
-                    Outgoing::Ack(8),
+                    ack(8),
                     Outgoing::Disconnect
                 ]
             );
@@ -216,23 +305,92 @@ mod tests {
 
     #[test]
     fn over_budget_acknowledgements_are_kept_and_keep_their_place() {
-        // Each state counts 12 bytes: the second is over budget and the first goes.
-        let mut o = Outbox::new(12);
+        // An acknowledgement counts 64 bytes, each state 12: the second state is over budget
+        // and the first goes.
+        let mut o = Outbox::new(64 + 12 + 64);
         o.push(state("s1", "0123456789"));
-        o.push(Outgoing::Ack(1));
+        o.push(ack(1));
         o.push(state("s2", "0123456789"));
-        o.push(Outgoing::Ack(2));
+        o.push(ack(2));
         assert_eq!(o.take_dropped(), 1);
         assert_eq!(
             drain(&mut o),
-            vec![
-                Outgoing::Ack(1),
-                state("s2", "0123456789"),
-                Outgoing::Ack(2)
-            ]
+            vec![ack(1), state("s2", "0123456789"), ack(2)]
         );
     }
 
+    #[test]
+    fn acknowledgements_count_in_the_budget_that_holds_camera_messages_back() {
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        for id in 0..1000 {
+            o.push(ack(id));
+        }
+        assert_eq!(o.bytes(), 1000 * ACK_SIZE);
+    }
+
+    #[test]
+    fn what_was_queued_before_a_mark_is_out_once_written_or_dropped() {
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.set_connected(true, Instant::now());
+        assert!(o.out_before(o.queued_until()), "nothing queued");
+        o.push(state("a/alarm", "ON"));
+        o.push(state("a/event", "{}"));
+        let mark = o.queued_until();
+        o.push(state("a/battery", "50"));
+        assert!(!o.out_before(mark));
+        // Handed to the client is not out: written is.
+        assert_eq!(o.pop(), Some(state("a/alarm", "ON")));
+        assert_eq!(o.pop(), Some(state("a/event", "{}")));
+        assert!(!o.out_before(mark));
+        o.written();
+        assert!(!o.out_before(mark));
+        o.written();
+        assert!(
+            o.out_before(mark),
+            "what came after the mark does not count"
+        );
+        assert!(!o.out_before(o.queued_until()));
+
+        // Dropped while the broker is away: out too (nothing will write it).
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.push(state("a/snapshot", "old"));
+        let mark = o.queued_until();
+        o.push(state("a/snapshot", "new"));
+        assert!(o.out_before(mark));
+        assert!(!o.out_before(o.queued_until()));
+
+        // A lost connection takes what the client held: it is not waited for.
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.push(state("a/alarm", "ON"));
+        let mark = o.queued_until();
+        o.pop();
+        assert!(!o.out_before(mark));
+        o.lost();
+        assert!(o.out_before(mark));
+    }
+
+    #[test]
+    fn acknowledgements_wait_for_a_broker_that_is_away_60_s_at_most() {
+        let start = Instant::now();
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.set_connected(true, start);
+        o.push(state("a/event", "{}"));
+        let mark = o.queued_until();
+        assert!(
+            !o.ack_may_go(mark, start + Duration::from_secs(3600)),
+            "connected: it waits"
+        );
+        o.set_connected(false, start);
+        // Away since `start`: a second failed attempt does not move that.
+        o.set_connected(false, start + Duration::from_secs(30));
+        assert_eq!(o.acks_wait_until(), Some(start + Duration::from_secs(60)));
+        assert!(!o.ack_may_go(mark, start + Duration::from_millis(59_999)));
+        assert!(o.ack_may_go(mark, start + Duration::from_secs(60)));
+        // Back: the next outage counts from its own start.
+        o.set_connected(true, start + Duration::from_secs(61));
+        assert_eq!(o.acks_wait_until(), None);
+        assert!(!o.ack_may_go(mark, start + Duration::from_secs(62)));
+    }
     #[test]
     fn commands_are_never_dropped_or_merged() {
         let mut o = Outbox::new(10);

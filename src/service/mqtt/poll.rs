@@ -76,6 +76,12 @@ pub(super) async fn poll(
                 debug!("{}: subscribed", p.ctx.name);
                 continue;
             }
+            Ok(Event::Outgoing(RumqttOutgoing::Publish(_))) => {
+                // Written and flushed: rumqttc flushes each request as it writes it.
+                p.shared.outbox.lock().expect("outbox").written();
+                p.shared.written.notify_waiters();
+                continue;
+            }
             Ok(Event::Outgoing(RumqttOutgoing::Disconnect)) => {
                 let _ = tx.send(Incoming::Closed).await;
                 return;
@@ -111,7 +117,7 @@ impl Poller {
         }
         let dropped = {
             let mut outbox = self.shared.outbox.lock().expect("outbox");
-            outbox.set_connected(true);
+            outbox.set_connected(true, std::time::Instant::now());
             outbox.take_dropped()
         };
         if dropped > 0 {
@@ -144,11 +150,12 @@ impl Poller {
         e: &ConnectionError,
         eventloop: &mut EventLoop,
     ) -> (String, Option<Duration>) {
-        self.shared
-            .outbox
-            .lock()
-            .expect("outbox")
-            .set_connected(false);
+        {
+            let mut outbox = self.shared.outbox.lock().expect("outbox");
+            outbox.set_connected(false, std::time::Instant::now());
+            outbox.lost();
+        }
+        self.shared.written.notify_waiters();
         let PollContext {
             name,
             url,

@@ -26,6 +26,7 @@ fn open(port: u16, client_id: &str, persistent: bool) -> Connection {
         max_incoming: 1 << 20,
         max_outgoing: 1 << 20,
         outbox_limit: 1 << 20,
+        acks_wait_for: None,
     };
     Connection::open(&broker, opts).unwrap()
 }
@@ -72,7 +73,10 @@ async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_af
     let mut first = open(broker.port, "test-bridge", true);
     first.subscribe(vec!["4GSolarCam/#".into()]);
     let ack = until_subscribed(&camera, &mut first).await;
-    first.ack(ack.expect("a QoS 1 message of a persistent session is acknowledged"));
+    first.ack(
+        ack.expect("a QoS 1 message of a persistent session is acknowledged"),
+        None,
+    );
     // Three camera messages, read but not yet handled.
     for t in [
         "4GSolarCam/Status",
@@ -86,7 +90,7 @@ async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_af
         let (topic, ack) = next_message(&mut first).await;
         // An earlier try's "ready", come back after the first.
         if topic == "4GSolarCam/ready" {
-            first.ack(ack.unwrap());
+            first.ack(ack.unwrap(), None);
             continue;
         }
         read.push((topic, ack.unwrap()));
@@ -95,7 +99,7 @@ async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_af
     let mut read = read.into_iter();
     let (status, ack) = read.next().unwrap();
     assert_eq!(status, "4GSolarCam/Status");
-    first.ack(ack);
+    first.ack(ack, None);
     drop(read);
     first.disconnect();
     assert!(first.closed(Duration::from_secs(10)).await);
@@ -105,7 +109,7 @@ async fn a_message_read_but_not_yet_handled_when_the_bridge_stops_comes_again_af
     let mut again = Vec::new();
     for _ in 0..2 {
         let (topic, ack) = next_message(&mut second).await;
-        second.ack(ack.unwrap());
+        second.ack(ack.unwrap(), None);
         again.push(topic);
     }
     assert_eq!(again, ["4GSolarCam/Alarm", "4GSolarCam/Snapshot"]);
