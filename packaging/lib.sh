@@ -10,21 +10,21 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@"
 }
 
-# A Debian bookworm root (minbase) of architecture $1 in $2, with the packages $3 (comma-separated),
-# made once and kept: its `.includes` holds the list it was made with, and a root made with another
+# A Debian root (minbase) of architecture $1 in $2, with the packages $3 (comma-separated), of
+# the suite $4 (bookworm when not given; scripts/ha-test makes an unstable one), made once and kept: its `.includes` holds the list it was made with, and a root made with another
 # is made anew. A lock beside it makes a second caller wait for the first instead of making it
 # twice (scripts/prepare makes the roots in the background while the tests run). A foreign
 # architecture needs enable_qemu_binfmt first. Runs as root.
 debian_root() {
-  local arch=$1 root=$2 includes=$3
+  local arch=$1 root=$2 includes=$3 suite=${4:-bookworm}
   mkdir -p "$(dirname "$root")"
   (
     flock 9
     [ "$(cat "$root/.includes" 2>/dev/null)" != "$includes" ] || exit 0
     mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-    echo "== debootstrap $arch (bookworm, minbase) with $includes into $root"
+    echo "== debootstrap $arch ($suite, minbase) with $includes into $root"
     rm -rf --one-file-system "$root"
-    debootstrap --arch="$arch" --variant=minbase --include="$includes" bookworm "$root" \
+    debootstrap --arch="$arch" --variant=minbase --include="$includes" "$suite" "$root" \
       "${mirror:-http://deb.debian.org/debian}" >"$root.log" 2>&1 \
       || { tail -20 "$root.log" >&2; echo "debootstrap $arch into $root failed (log: $root.log)" >&2; exit 1; }
     echo "$includes" >"$root/.includes"
