@@ -225,8 +225,10 @@ impl Connection {
         self.push(Outgoing::Ack { packet_id, after });
     }
 
-    /// How far this connection's outbox has been written, for another's acknowledgements.
+    /// How far this connection's outbox has been written, for another's acknowledgements. Writes
+    /// are tracked from then on (with one broker, nothing asks, and they are not).
     pub(crate) fn written(&self) -> Written {
+        self.shared.outbox.lock().expect("outbox").track_writes();
         Written(self.shared.clone())
     }
 

@@ -79,8 +79,10 @@ pub(crate) struct Outbox {
     queue: VecDeque<(u64, Outgoing)>,
     /// The place the next one takes.
     next: u64,
-    /// Publishes handed to the client (by place) whose writing the poller has not yet seen.
+    /// Publishes handed to the client (by place) whose writing the poller has not yet seen; kept
+    /// only for a connection another waits on ([`Outbox::track_writes`]).
     unwritten: VecDeque<u64>,
+    tracking: bool,
     bytes: usize,
     limit: usize,
     dropped: u64,
@@ -97,6 +99,7 @@ impl Outbox {
             queue: VecDeque::new(),
             next: 0,
             unwritten: VecDeque::new(),
+            tracking: false,
             bytes: 0,
             limit,
             dropped: 0,
@@ -152,10 +155,21 @@ impl Outbox {
     pub(crate) fn pop(&mut self) -> Option<Outgoing> {
         let (place, o) = self.queue.pop_front()?;
         self.bytes -= o.size();
-        if matches!(o, Outgoing::Publish(_)) {
+        if self.tracking && matches!(o, Outgoing::Publish(_)) {
             self.unwritten.push_back(place);
         }
         Some(o)
+    }
+
+    /// Another connection's acknowledgements wait on this one: from now, what is handed to the
+    /// client counts as out only once written.
+    pub(crate) fn track_writes(&mut self) {
+        self.tracking = true;
+    }
+
+    /// Whether [`Outbox::track_writes`] was asked for.
+    pub(crate) fn tracks_writes(&self) -> bool {
+        self.tracking
     }
 
     /// The client wrote (and flushed) the oldest publish handed to it: they go out in order.
@@ -328,9 +342,15 @@ mod tests {
         assert_eq!(o.bytes(), 1000 * ACK_SIZE);
     }
 
+    fn tracked() -> Outbox {
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        o.track_writes();
+        o
+    }
+
     #[test]
     fn what_was_queued_before_a_mark_is_out_once_written_or_dropped() {
-        let mut o = Outbox::new(DEFAULT_LIMIT);
+        let mut o = tracked();
         o.set_connected(true, Instant::now());
         assert!(o.out_before(o.queued_until()), "nothing queued");
         o.push(state("a/alarm", "ON"));
@@ -352,7 +372,7 @@ mod tests {
         assert!(!o.out_before(o.queued_until()));
 
         // Dropped while the broker is away: out too (nothing will write it).
-        let mut o = Outbox::new(DEFAULT_LIMIT);
+        let mut o = tracked();
         o.push(state("a/snapshot", "old"));
         let mark = o.queued_until();
         o.push(state("a/snapshot", "new"));
@@ -360,7 +380,7 @@ mod tests {
         assert!(!o.out_before(o.queued_until()));
 
         // A lost connection takes what the client held: it is not waited for.
-        let mut o = Outbox::new(DEFAULT_LIMIT);
+        let mut o = tracked();
         o.push(state("a/alarm", "ON"));
         let mark = o.queued_until();
         o.pop();
@@ -370,9 +390,19 @@ mod tests {
     }
 
     #[test]
+    fn untracked_nothing_handed_is_remembered() {
+        let mut o = Outbox::new(DEFAULT_LIMIT);
+        for _ in 0..1000 {
+            o.push(state("a/battery", "50"));
+            o.pop();
+        }
+        assert!(o.unwritten.is_empty());
+    }
+
+    #[test]
     fn acknowledgements_wait_for_a_broker_that_is_away_60_s_at_most() {
         let start = Instant::now();
-        let mut o = Outbox::new(DEFAULT_LIMIT);
+        let mut o = tracked();
         o.set_connected(true, start);
         o.push(state("a/event", "{}"));
         let mark = o.queued_until();

@@ -78,8 +78,12 @@ pub(super) async fn poll(
             }
             Ok(Event::Outgoing(RumqttOutgoing::Publish(_))) => {
                 // Written and flushed: rumqttc flushes each request as it writes it.
-                p.shared.outbox.lock().expect("outbox").written();
-                p.shared.written.notify_waiters();
+                let mut outbox = p.shared.outbox.lock().expect("outbox");
+                if outbox.tracks_writes() {
+                    outbox.written();
+                    drop(outbox);
+                    p.shared.written.notify_waiters();
+                }
                 continue;
             }
             Ok(Event::Outgoing(RumqttOutgoing::Disconnect)) => {
