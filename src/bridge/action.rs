@@ -133,9 +133,10 @@ pub enum Action {
 ///
 /// The acknowledgement must not overtake what the message caused. On one connection it follows
 /// the publishes in the connection's queue, and TCP keeps the order, so a broker that has the
-/// acknowledgement has the publishes too, whenever the bridge dies. Alarm events held while Home
-/// Assistant subscribes (see [`crate::bridge::EVENT_SETTLE`]) hold back the acknowledgements that
-/// come after them.
+/// acknowledgement has the publishes too, whenever the bridge dies. With a camera broker of its
+/// own, the shell sends it once Home Assistant's connection has written what came before it (for
+/// at most a minute while that broker is away). Alarm events held while Home Assistant subscribes
+/// (see [`crate::bridge::EVENT_SETTLE`]) hold back the acknowledgements that come after them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "an unacknowledged message stays with the broker and takes one of its in-flight places"]
 pub struct Ack {

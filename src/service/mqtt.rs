@@ -317,7 +317,11 @@ async fn send(
     name: &'static str,
 ) {
     loop {
-        let next = shared.outbox.lock().expect("outbox").pop();
+        let next = shared
+            .outbox
+            .lock()
+            .expect("outbox")
+            .pop(std::time::Instant::now());
         let Some(o) = next else {
             shared.ready.notified().await;
             continue;

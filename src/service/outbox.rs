@@ -45,6 +45,12 @@ pub(crate) enum Outgoing {
 /// queue (1,000 messages on a stock Mosquitto) fill and drop the newest.
 pub(crate) const ACKS_WAIT_AT_MOST: Duration = Duration::from_secs(60);
 
+/// How long a publish handed to the client may stay unwritten before acknowledgements stop
+/// waiting for it. The client writes and flushes each one at once, or fails the connection
+/// (which [`Outbox::lost`] covers): this only bounds what a miscount could cost, so that
+/// acknowledgements are late at worst, never stuck.
+pub(crate) const UNWRITTEN_AT_MOST: Duration = Duration::from_secs(10);
+
 /// What an acknowledgement counts for in the budget: its place in memory, so that a broker that
 /// sends without waiting for them cannot make the bridge queue them without bound (the shell
 /// stops reading camera messages while an outbox is full).
@@ -81,7 +87,7 @@ pub(crate) struct Outbox {
     next: u64,
     /// Publishes handed to the client (by place) whose writing the poller has not yet seen; kept
     /// only for a connection another waits on ([`Outbox::track_writes`]).
-    unwritten: VecDeque<u64>,
+    unwritten: VecDeque<(u64, Instant)>,
     tracking: bool,
     bytes: usize,
     limit: usize,
@@ -151,12 +157,13 @@ impl Outbox {
         }
     }
 
-    /// The next thing to hand to the client; a publish is then unwritten until [`Outbox::written`].
-    pub(crate) fn pop(&mut self) -> Option<Outgoing> {
+    /// The next thing to hand to the client, at `now`; a publish is then unwritten until
+    /// [`Outbox::written`].
+    pub(crate) fn pop(&mut self, now: Instant) -> Option<Outgoing> {
         let (place, o) = self.queue.pop_front()?;
         self.bytes -= o.size();
         if self.tracking && matches!(o, Outgoing::Publish(_)) {
-            self.unwritten.push_back(place);
+            self.unwritten.push_back((place, now));
         }
         Some(o)
     }
@@ -190,10 +197,8 @@ impl Outbox {
 
     /// Whether everything queued before `mark` has been written or dropped.
     pub(crate) fn out_before(&self, mark: u64) -> bool {
-        let oldest = self
-            .unwritten
-            .front()
-            .or(self.queue.front().map(|(p, _)| p));
+        let unwritten = self.unwritten.front().map(|(p, _)| p);
+        let oldest = unwritten.or(self.queue.front().map(|(p, _)| p));
         oldest.is_none_or(|p| *p >= mark)
     }
 
@@ -203,9 +208,15 @@ impl Outbox {
         self.out_before(mark) || self.acks_wait_until().is_some_and(|t| t <= now)
     }
 
-    /// While the broker is away: when acknowledgements stop waiting for it.
+    /// When acknowledgements stop waiting: [`ACKS_WAIT_AT_MOST`] into an outage, or
+    /// [`UNWRITTEN_AT_MOST`] after the oldest unwritten publish was handed to the client.
     pub(crate) fn acks_wait_until(&self) -> Option<Instant> {
-        self.away_since.map(|t| t + ACKS_WAIT_AT_MOST)
+        let away = self.away_since.map(|t| t + ACKS_WAIT_AT_MOST);
+        let unwritten = self.unwritten.front().map(|(_, t)| *t + UNWRITTEN_AT_MOST);
+        match (away, unwritten) {
+            (Some(a), Some(u)) => Some(a.min(u)),
+            (a, u) => a.or(u),
+        }
     }
 
     /// How many messages were dropped since the last call.
@@ -257,7 +268,7 @@ mod tests {
     }
 
     fn drain(o: &mut Outbox) -> Vec<Outgoing> {
-        std::iter::from_fn(|| o.pop()).collect()
+        std::iter::from_fn(|| o.pop(Instant::now())).collect()
     }
 
     #[test]
@@ -359,8 +370,8 @@ mod tests {
         o.push(state("a/battery", "50"));
         assert!(!o.out_before(mark));
         // Handed to the client is not out: written is.
-        assert_eq!(o.pop(), Some(state("a/alarm", "ON")));
-        assert_eq!(o.pop(), Some(state("a/event", "{}")));
+        assert_eq!(o.pop(Instant::now()), Some(state("a/alarm", "ON")));
+        assert_eq!(o.pop(Instant::now()), Some(state("a/event", "{}")));
         assert!(!o.out_before(mark));
         o.written();
         assert!(!o.out_before(mark));
@@ -383,10 +394,30 @@ mod tests {
         let mut o = tracked();
         o.push(state("a/alarm", "ON"));
         let mark = o.queued_until();
-        o.pop();
+        o.pop(Instant::now());
         assert!(!o.out_before(mark));
         o.lost();
         assert!(o.out_before(mark));
+    }
+
+    #[test]
+    fn a_publish_handed_but_never_seen_written_holds_acknowledgements_10_s_at_most() {
+        let start = Instant::now();
+        let mut o = tracked();
+        o.set_connected(true, start);
+        o.push(state("a/event", "{}"));
+        let mark = o.queued_until();
+        o.pop(start);
+        assert_eq!(o.acks_wait_until(), Some(start + Duration::from_secs(10)));
+        assert!(!o.ack_may_go(mark, start + Duration::from_millis(9_999)));
+        assert!(o.ack_may_go(mark, start + Duration::from_secs(10)));
+        // Not yet handed (the broker is slow to take it): that waits as long as it takes.
+        let mut o = tracked();
+        o.set_connected(true, start);
+        o.push(state("a/event", "{}"));
+        let mark = o.queued_until();
+        assert_eq!(o.acks_wait_until(), None);
+        assert!(!o.ack_may_go(mark, start + Duration::from_secs(3600)));
     }
 
     #[test]
@@ -394,7 +425,7 @@ mod tests {
         let mut o = Outbox::new(DEFAULT_LIMIT);
         for _ in 0..1000 {
             o.push(state("a/battery", "50"));
-            o.pop();
+            o.pop(Instant::now());
         }
         assert!(o.unwritten.is_empty());
     }
@@ -457,8 +488,11 @@ mod tests {
         o.push(state("s", "much more than four bytes"));
         assert_eq!(o.len(), 1);
         assert_eq!(o.take_dropped(), 0);
-        assert_eq!(o.pop(), Some(state("s", "much more than four bytes")));
-        assert_eq!(o.pop(), None);
+        assert_eq!(
+            o.pop(Instant::now()),
+            Some(state("s", "much more than four bytes"))
+        );
+        assert_eq!(o.pop(Instant::now()), None);
         assert_eq!(o.bytes(), 0);
     }
 }

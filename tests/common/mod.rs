@@ -250,7 +250,12 @@ impl BridgeProcess {
     /// Waits for the `n`-th log line (1-based) containing every one of `parts`: what happens
     /// again (a reconnection) is not mistaken for its first time.
     pub fn wait_log_nth(&self, parts: &[&str], n: usize) -> String {
-        let deadline = Instant::now() + WAIT;
+        self.wait_log_nth_within(parts, n, WAIT)
+    }
+
+    /// [`BridgeProcess::wait_log_nth`], with a deadline of its own.
+    pub fn wait_log_nth_within(&self, parts: &[&str], n: usize, within: Duration) -> String {
+        let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Some(line) = self
                 .log()
