@@ -163,6 +163,15 @@ impl Outbox {
         let (place, o) = self.queue.pop_front()?;
         self.bytes -= o.size();
         if self.tracking && matches!(o, Outgoing::Publish(_)) {
+            // What a miscount left behind is forgotten once it no longer holds anything back,
+            // so that it cannot pile up.
+            while self
+                .unwritten
+                .front()
+                .is_some_and(|(_, t)| now.saturating_duration_since(*t) >= UNWRITTEN_AT_MOST)
+            {
+                self.unwritten.pop_front();
+            }
             self.unwritten.push_back((place, now));
         }
         Some(o)
@@ -411,6 +420,10 @@ mod tests {
         assert_eq!(o.acks_wait_until(), Some(start + Duration::from_secs(10)));
         assert!(!o.ack_may_go(mark, start + Duration::from_millis(9_999)));
         assert!(o.ack_may_go(mark, start + Duration::from_secs(10)));
+        // Never seen written, it does not pile up: the next one handed forgets it.
+        o.push(state("a/event", "{}"));
+        o.pop(start + Duration::from_secs(10));
+        assert_eq!(o.unwritten.len(), 1);
         // Not yet handed (the broker is slow to take it): that waits as long as it takes.
         let mut o = tracked();
         o.set_connected(true, start);
