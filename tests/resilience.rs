@@ -78,6 +78,15 @@ fn a_queued_command_survives_a_restart_of_the_bridge() {
     );
 }
 
+/// Home Assistant's broker and a camera broker of its own, with the driveway camera.
+fn two_brokers(ha: &Mosquitto, cameras: &Mosquitto) -> String {
+    format!(
+        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
+        ha.url(),
+        cameras.url()
+    )
+}
+
 /// A camera-like publisher with a persistent session, whose QoS 1 alarms wait in it while the
 /// broker is away; returned once connected.
 fn persistent_camera(port: u16) -> Client {
@@ -351,11 +360,7 @@ fn without_ca_file_the_systems_certificates_are_trusted() {
 fn what_cameras_send_while_the_bridge_is_stopped_reaches_home_assistant_when_it_starts() {
     let ha_broker = Mosquitto::start();
     let cam_broker = Mosquitto::start();
-    let config = format!(
-        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
-        ha_broker.url(),
-        cam_broker.url()
-    );
+    let config = two_brokers(&ha_broker, &cam_broker);
     let (mut bridge, _ha) = start_bridge(&ha_broker, &config);
     bridge.wait_log(&["camera broker: subscribed"]);
     bridge.signal("TERM");
@@ -634,11 +639,7 @@ fn no_alarm_is_lost_when_the_bridge_is_killed_mid_stream_with_a_camera_broker_of
 fn an_alarm_read_while_home_assistants_broker_is_away_survives_a_kill() {
     let mut ha_broker = Mosquitto::start();
     let cam_broker = Mosquitto::start();
-    let config = format!(
-        "mqtt:\n  url: {}\ncamera_mqtt:\n  url: {}\ncameras:\n  - mac: {DRIVEWAY}\n",
-        ha_broker.url(),
-        cam_broker.url()
-    );
+    let config = two_brokers(&ha_broker, &cam_broker);
     let (mut bridge, _ha) = start_bridge(&ha_broker, &config);
     bridge.wait_log(&["camera broker: subscribed"]);
     // Past the seconds after the announcement, when an event (and the acknowledgements after it)
