@@ -17,8 +17,9 @@
 # Debian's tools make the indexes: apt-ftparchive (apt-utils) for apt, createrepo_c for dnf,
 # rpmsign for the packages. Those missing are installed with apt-get (as root, or with sudo) on
 # the machine it runs on: apt-utils and gnupg always, createrepo-c and rpm only when .rpm files
-# are given. Without .rpm files it makes the apt repository alone (no rpm/ in OUT). Origin and Label are "solarcam-bridge", so unattended-upgrades can be
-# told to follow it ("origin=solarcam-bridge,label=solarcam-bridge").
+# are given. Without .rpm files it makes the apt repository alone (no rpm/ in OUT). Origin and
+# Label are "solarcam-bridge", so unattended-upgrades can be told to follow it
+# ("origin=solarcam-bridge,label=solarcam-bridge").
 set -euo pipefail
 # No cd: the paths given are the caller's.
 . "$(dirname "$0")/lib.sh"

@@ -242,12 +242,13 @@ impl Viewer {
         }
     }
 
-    /// A state message: printed when it changes what an entity shows.
+    /// A state message: printed when it changes what an entity shows. A picture always does, even
+    /// the same bytes again: Home Assistant shows it as newly updated.
     fn state(&mut self, topic: &str, payload: &[u8]) {
         let Some(w) = self.states.get_mut(topic) else {
             return;
         };
-        if !w.snapshot && w.last.as_deref() == Some(payload) {
+        if !w.snapshot && !w.picture && w.last.as_deref() == Some(payload) {
             return;
         }
         w.last = Some(payload.to_vec());

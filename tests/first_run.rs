@@ -345,6 +345,7 @@ fn demo_shows_entities_and_states_and_saves_the_snapshot() {
         "press    button.demo_camera_wake".to_string(),
         "state    Demo camera Battery: 88 %".to_string(),
         "state    Demo camera Alarm: ON".to_string(),
+        "state    Demo camera Last alarm snapshot: a 1946-byte JPEG".to_string(),
         format!(
             "state    Demo camera: a 1946-byte JPEG, saved to {}",
             snapshot.display()
