@@ -39,6 +39,12 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 # How long anything may take before a wait fails. Home Assistant's first start on a new machine
 # installs its integrations' requirements; later ones take seconds.
 TIMEOUT = float(os.environ.get("SOLARCAM_HA_TIMEOUT", "60"))
+# The first start of a new virtualenv (the template's, below) installs what its integrations need
+# while Home Assistant is already answering HTTP but still starting: the frontend's 50 MB wheel
+# and, from source, pymicro-vad and pyspeex-noise (compiled with g++; 2025.10.4 and 2026.11.0
+# spent 54 s and 45 s compiling them here, three versions building side by side). Its waits get
+# this long.
+FIRST_START = float(os.environ.get("SOLARCAM_HA_FIRST_START_TIMEOUT", "600"))
 
 
 def free_port() -> int:
@@ -344,9 +350,9 @@ logger:
         r = requests.get(f"{self.base}/api/onboarding", timeout=2)
         return r.status_code in (200, 404)
 
-    def wait_running(self):
+    def wait_running(self, timeout: float = TIMEOUT):
         wait_until("Home Assistant running",
-                   lambda: self.get("/api/config").get("state") == "RUNNING")
+                   lambda: self.get("/api/config").get("state") == "RUNNING", timeout)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -375,7 +381,7 @@ logger:
 
     # -- first start: onboarding and the MQTT integration ------------------------------------
 
-    def onboard(self):
+    def onboard(self, timeout: float = TIMEOUT):
         """The first start, as a user's browser goes through it: the owner account, a token."""
         r = requests.post(f"{self.base}/api/onboarding/users", json={
             "client_id": self.CLIENT_ID, "name": "Test", "username": "test",
@@ -387,15 +393,16 @@ logger:
             timeout=30)
         r.raise_for_status()
         self.token = r.json()["access_token"]
-        self.wait_running()
+        self.wait_running(timeout)
         # A long-lived token survives restarts and copies of this directory.
         self.token = self.ws_call({"type": "auth/long_lived_access_token",
                                    "client_name": "solarcam tests", "lifespan": 3650})
         (self.dir / "token").write_text(self.token)
 
-    def add_mqtt(self):
-        """Settings > Devices & services > Add integration > MQTT, with discovery on (default)."""
-        flow = self.post("/api/config/config_entries/flow", {"handler": "mqtt"})
+    def add_mqtt(self, timeout: float = 30):
+        """Settings > Devices & services > Add integration > MQTT, with discovery on (default).
+        The first flow of a new virtualenv installs paho-mqtt before it answers (`timeout`)."""
+        flow = self.post("/api/config/config_entries/flow", {"handler": "mqtt"}, timeout)
         assert flow.get("step_id") == "broker", flow
         form = {"broker": "127.0.0.1", "port": self.mqtt_port}
         # The form's folded sections (2026.x: "other_settings", where the certificate choices are
@@ -428,8 +435,9 @@ logger:
     def get_bytes(self, path: str) -> requests.Response:
         return requests.get(self.base + path, headers=self._headers(), timeout=30)
 
-    def post(self, path: str, body: Any = None) -> Any:
-        r = requests.post(self.base + path, headers=self._headers(), json=body or {}, timeout=30)
+    def post(self, path: str, body: Any = None, timeout: float = 30) -> Any:
+        r = requests.post(self.base + path, headers=self._headers(), json=body or {},
+                          timeout=timeout)
         if r.status_code >= 400:
             raise AssertionError(f"POST {path}: {r.status_code} {r.text}")
         return r.json() if r.text else None
@@ -603,14 +611,14 @@ def template_dir(cache: Path, mqtt_port: int) -> Path:
     if (done / "token").exists():
         return done
     ha = HomeAssistant(cache / "template", mqtt_port)
-    # A new virtualenv's first start installs its integrations' requirements from PyPI.
-    ha.start(timeout=600)
+    # A new virtualenv's first start installs its integrations' requirements (FIRST_START).
+    ha.start(timeout=FIRST_START)
     try:
-        ha.onboard()
-        ha.add_mqtt()
+        ha.onboard(timeout=FIRST_START)
+        ha.add_mqtt(timeout=FIRST_START)
         wait_until("the MQTT integration loaded", lambda: any(
             e["domain"] == "mqtt" and e["state"] == "loaded"
-            for e in ha.get("/api/config/config_entries/entry")))
+            for e in ha.get("/api/config/config_entries/entry")), FIRST_START)
     finally:
         ha.stop()
     return done
