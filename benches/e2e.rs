@@ -483,6 +483,7 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
             .map(|i| format!("{:012X}", 0x0011_0000_0000u64 + i))
             .collect(),
     };
+    wait_until_bridge_reads(flood.port, MAC);
     after_start(&flood, broker, rows);
     let pids = [mosquitto.pid(), bridge_pid, std::process::id()];
     let separately = throughput_separately(&flood, pids);
@@ -498,6 +499,26 @@ fn throughput(broker: Broker, mosquitto: &Mosquitto, bridge_pid: u32, rows: &mut
     }
 }
 
+/// Returns once the bridge reads camera messages: a status of one camera (not one of the flood's),
+/// sent again until its state comes back. A flood sent before the bridge subscribed would be lost to it.
+fn wait_until_bridge_reads(port: u16, mac: &str) {
+    let states = listen(port, "bridge-reads", &[&format!("solarcam/{mac}/status")]);
+    let (probe, conn) = client(port, "bridge-reads-probe");
+    thread::spawn(move || drive(conn));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let status = format!(r#"{{"mac":"{mac}","battery":50}}"#);
+        probe
+            .publish("4GSolarCam/Status", QoS::AtLeastOnce, false, status)
+            .unwrap();
+        if states.recv_timeout(Duration::from_millis(200)).is_ok() {
+            let _ = probe.disconnect();
+            return;
+        }
+    }
+    panic!("the bridge read no camera message within 30 s of its start");
+}
+
 /// A flood through the bridge 2 s after its start, on a row of its own. Starting, the bridge
 /// announces every camera and holds alarm events for [`EVENT_SETTLE`] while Home Assistant
 /// subscribes; the acknowledgements of the messages behind a held event wait with it (in order,
@@ -511,7 +532,7 @@ fn after_start(flood: &Flood, broker: Broker, rows: &mut Vec<Row>) {
             "count-after-start",
             &["solarcam/+/status", "solarcam/+/alarm/attributes"],
         ),
-        bridged,
+        |t| bridged(t) && !t.contains(MAC), // not the probe's state, however late
     );
     let (got, rate) = flood.run(
         "after-start",
