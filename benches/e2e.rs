@@ -527,11 +527,7 @@ fn wait_until_bridge_reads(port: u16, mac: &str) {
 /// Assistant's birth message. The throughput rows measure what comes after.
 fn after_start(flood: &Flood, broker: Broker, rows: &mut Vec<Row>) {
     let tally = Tally::start(
-        listen(
-            flood.port,
-            "count-after-start",
-            &["solarcam/+/status", "solarcam/+/alarm/attributes"],
-        ),
+        listen(flood.port, "count-after-start", BRIDGED),
         |t| bridged(t) && !t.contains(MAC), // not the probe's state, however late
     );
     let (got, rate) = flood.run(
@@ -579,6 +575,9 @@ fn kind(i: usize) -> &'static str {
 fn any(_: &str) -> bool {
     true
 }
+
+/// The bridge's state topics a flood's messages come out on, and the test for them.
+const BRIDGED: &[&str] = &["solarcam/+/status", "solarcam/+/alarm/attributes"];
 
 fn bridged(t: &str) -> bool {
     t.ends_with("/status") || t.ends_with("/alarm/attributes")
@@ -668,14 +667,7 @@ fn throughput_separately(flood: &Flood, pids: [u32; 3]) -> Throughput {
         (
             "bridged",
             Box::new(move |i| format!("4GSolarCam/{}", kind(i))),
-            Tally::start(
-                listen(
-                    port,
-                    "count-bridged",
-                    &["solarcam/+/status", "solarcam/+/alarm/attributes"],
-                ),
-                bridged,
-            ),
+            Tally::start(listen(port, "count-bridged", BRIDGED), bridged),
         ),
     ];
     // A stock broker may still drop: each path's fewest deliveries over the runs are reported.
@@ -708,14 +700,7 @@ fn throughput_same_run(flood: &Flood) -> Throughput {
     let paths = [
         Tally::start(listen(port, "same-direct", &["4GSolarCam/+"]), any),
         Tally::start(listen(port, "same-relayed", &["bench/relay-same-run"]), any),
-        Tally::start(
-            listen(
-                port,
-                "same-bridged",
-                &["solarcam/+/status", "solarcam/+/alarm/attributes"],
-            ),
-            bridged,
-        ),
+        Tally::start(listen(port, "same-bridged", BRIDGED), bridged),
     ];
     let mut fewest = [flood.messages; 3];
     let mut rates: [Vec<f64>; 3] = Default::default();

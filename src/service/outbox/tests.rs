@@ -121,6 +121,15 @@ fn tracked() -> Outbox {
     o
 }
 
+/// A tracked outbox, connected at `start`, with one event queued, and the mark just after it.
+fn connected_with_an_event_queued(start: Instant) -> (Outbox, u64) {
+    let mut o = tracked();
+    o.set_connected(true, start);
+    o.push(state("a/event", "{}"));
+    let mark = o.queued_until();
+    (o, mark)
+}
+
 #[test]
 fn what_was_queued_before_a_mark_is_out_once_written_or_dropped() {
     let mut o = tracked();
@@ -165,10 +174,7 @@ fn what_was_queued_before_a_mark_is_out_once_written_or_dropped() {
 #[test]
 fn a_publish_handed_but_never_seen_written_holds_acknowledgements_10_s_at_most() {
     let start = Instant::now();
-    let mut o = tracked();
-    o.set_connected(true, start);
-    o.push(state("a/event", "{}"));
-    let mark = o.queued_until();
+    let (mut o, mark) = connected_with_an_event_queued(start);
     o.pop(start);
     assert_eq!(o.acks_wait_until(), Some(start + Duration::from_secs(10)));
     assert!(!o.ack_may_go(mark, start + Duration::from_millis(9_999)));
@@ -178,10 +184,7 @@ fn a_publish_handed_but_never_seen_written_holds_acknowledgements_10_s_at_most()
     o.pop(start + Duration::from_secs(10));
     assert_eq!(o.unwritten.len(), 1);
     // Not yet handed (the broker is slow to take it): that waits as long as it takes.
-    let mut o = tracked();
-    o.set_connected(true, start);
-    o.push(state("a/event", "{}"));
-    let mark = o.queued_until();
+    let (o, mark) = connected_with_an_event_queued(start);
     assert_eq!(o.acks_wait_until(), None);
     assert!(!o.ack_may_go(mark, start + Duration::from_secs(3600)));
 }
@@ -199,10 +202,7 @@ fn untracked_nothing_handed_is_remembered() {
 #[test]
 fn acknowledgements_wait_for_a_broker_that_is_away_60_s_at_most() {
     let start = Instant::now();
-    let mut o = tracked();
-    o.set_connected(true, start);
-    o.push(state("a/event", "{}"));
-    let mark = o.queued_until();
+    let (mut o, mark) = connected_with_an_event_queued(start);
     assert!(
         !o.ack_may_go(mark, start + Duration::from_secs(3600)),
         "connected: it waits"
